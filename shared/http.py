@@ -1,0 +1,120 @@
+"""HTTP plumbing shared by the services: the app factory with /metrics,
+/healthz and /readyz, request metrics, RFC 9457 problem documents, and an
+in-loop uvicorn runner."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable, Iterable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.metrics import HTTP_DURATION, HTTP_REQUESTS, VALIDATION_FAILURES, render_metrics
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def problem(status: int, title: str, detail: str | None = None, *, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] = (), version: str = "1") -> FastAPI:
+    app = FastAPI(title=title, version=version)
+    checks = list(readiness)
+
+    @app.middleware("http")
+    async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(service, path, request.method, str(status)).inc()
+            HTTP_DURATION.labels(service, path).observe(time.perf_counter() - started)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+            field = ".".join(loc) or "body"
+            errors.append({"field": field, "reason": err.get("type", "invalid"), "detail": err.get("msg", "")})
+            VALIDATION_FAILURES.labels(service, _bounded_field(loc), err.get("type", "invalid")).inc()
+        return problem(422, "Request failed validation", f"{len(errors)} invalid field(s)", errors=errors,
+                       type_="https://shuangda.example/problems/validation")
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "the error was logged")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics_endpoint() -> Response:
+        body, content_type = render_metrics()
+        return Response(body, media_type=content_type)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def _healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def _readyz() -> Response:
+        for check in checks:
+            try:
+                ok = await check()
+            except Exception:  # a failing check means not ready, never a crash
+                ok = False
+            if not ok:
+                return problem(503, "Not ready", getattr(check, "__name__", "check"))
+        return JSONResponse({"status": "ready"})
+
+    return app
+
+
+def _bounded_field(loc: list[str]) -> str:
+    """Field label for metrics: list indexes folded so the label set stays bounded."""
+    return ".".join("[]" if p.isdigit() else p for p in loc)[:80] or "body"
+
+
+async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    """Run uvicorn inside the current loop until `stop` is set."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await task

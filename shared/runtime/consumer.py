@@ -1,0 +1,376 @@
+"""The effectively-once consumer (DESIGN.md "Processing guarantee").
+
+Per batch: decode every record at the edge; then in ONE Postgres transaction
+record the applied event ids in the inbox (a known id is a duplicate and is
+skipped), run the handlers, write the events they emit and the dead letters to
+the outbox; commit; only then commit the Kafka offsets. A crash anywhere
+before the offset commit means redelivery, which the inbox turns into a no-op.
+
+Faults:
+- transient (DB or broker down): the same batch is retried in place with
+  capped exponential backoff — never skipped;
+- poison (undecodable, invalid, or a handler raising `NonRetryableError` or a
+  pydantic `ValidationError`; or any other handler exception on its
+  `max_handler_attempts`-th try): the record goes to ``<topic>.dlq`` with reason
+  headers, through the outbox, in the same transaction; the rest of the batch
+  is applied. The transaction is optimistic: when a handler fails, the batch
+  is rolled back and re-run with that record set aside, so there is no
+  savepoint round trip per record on the happy path.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from pydantic import ValidationError
+
+from shared.envelope import deterministic_event_id
+from shared.logging import log_context
+from shared.metrics import (
+    CONSUMER_LAG,
+    EVENT_LATENCY,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    HANDLER_DURATION,
+    TRANSIENT_RETRIES,
+)
+from shared.runtime.backoff import Backoff, sleep_or_stop
+from shared.runtime.errors import NonRetryableError, is_transient
+from shared.runtime.faults import crash_point
+from shared.runtime.routes import Ignored, Poison, TopicRoute, decode, poison_from_validation
+from shared.runtime.uow import Message, OutboxRow, UnitOfWork
+from shared.topics import dlq_name
+
+log = logging.getLogger(__name__)
+
+
+class _Restart(Exception):
+    """Roll the batch back and run it again (a record was set aside)."""
+
+
+@dataclass
+class _Item:
+    record: ConsumerRecord
+    route: TopicRoute | None
+    decoded: Message[Any] | Poison | Ignored
+
+    @property
+    def dedupe_id(self) -> str:
+        if isinstance(self.decoded, Message):
+            return self.decoded.envelope.id
+        r = self.record
+        return f"{r.topic}:{r.partition}:{r.offset}"
+
+
+class EventConsumer:
+    """Consumes `routes` as consumer group `group` and applies them effectively once."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        group: str,
+        routes: Sequence[TopicRoute],
+        pool: asyncpg.Pool,
+        bootstrap: str,
+        source: str | None = None,
+        batch_size: int = 500,
+        poll_ms: int = 200,
+        max_handler_attempts: int = 3,
+        crash_at: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        if not routes:
+            raise ValueError("a consumer needs at least one route")
+        self.service = service
+        self.group = group
+        self.routes = list(routes)
+        self.pool = pool
+        self.bootstrap = bootstrap
+        self.source = source or f"/shuangda/{service}"
+        self.batch_size = batch_size
+        self.poll_ms = poll_ms
+        self.max_handler_attempts = max_handler_attempts
+        self.crash_at = crash_at
+        self.client_id = client_id or f"{service}-{group}"
+        self.ready = False
+        self.last_loop_at = time.monotonic()
+        self._lag_checked = 0.0
+
+    # -- lifecycle ---------------------------------------------------------
+    def _make_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=self.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.batch_size,
+            metadata_max_age_ms=5_000,
+            session_timeout_ms=30_000,
+            heartbeat_interval_ms=3_000,
+        )
+
+    def _subscribe(self, consumer: AIOKafkaConsumer) -> None:
+        if all(r.topic is not None for r in self.routes):
+            consumer.subscribe(topics=[r.topic for r in self.routes if r.topic])
+        else:
+            consumer.subscribe(pattern="^(?:" + "|".join(r.subscription_regex for r in self.routes) + ")$")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; survives broker and database outages."""
+        backoff = Backoff()
+        while not stop.is_set():
+            consumer = self._make_consumer()
+            try:
+                await consumer.start()
+                self._subscribe(consumer)
+                backoff.reset()
+                await self._loop(consumer, stop)
+            except Exception as exc:
+                if not is_transient(exc) and not isinstance(exc, KafkaError):
+                    log.exception("consumer %s stopped by an unexpected error; restarting", self.group)
+                TRANSIENT_RETRIES.labels(self.service, "consume").inc()
+                self.ready = False
+                delay = backoff.next()
+                log.warning("consumer %s: %s; retrying in %.1fs", self.group, exc, delay)
+                await sleep_or_stop(stop, delay)
+            finally:
+                self.ready = False
+                try:
+                    await consumer.stop()
+                except Exception:  # stopping a half-started client may fail; nothing to keep
+                    log.debug("consumer stop failed", exc_info=True)
+
+    async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.last_loop_at = time.monotonic()
+            batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch_size)
+            self.ready = True
+            records = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition)) for r in batches[tp]]
+            if records:
+                applied = await self.process(records, stop)
+                if not applied:
+                    return  # stopping mid-retry: leave the offsets uncommitted
+                crash_point("consumer.after_db_commit", self.crash_at)
+                offsets = {
+                    TopicPartition(tp.topic, tp.partition): recs[-1].offset + 1 for tp, recs in batches.items() if recs
+                }
+                await self._commit(consumer, offsets, stop)
+            await self._update_lag(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int], stop: asyncio.Event) -> None:
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                await consumer.commit(offsets)
+                return
+            except (CommitFailedError, IllegalStateError) as exc:
+                # the group rebalanced: another member re-reads these records and the inbox skips them
+                log.info("offset commit after rebalance failed (%s); records will be redelivered and deduplicated", exc)
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                TRANSIENT_RETRIES.labels(self.service, "offset_commit").inc()
+                await sleep_or_stop(stop, backoff.next())
+
+    async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        if now - self._lag_checked < 2.0:
+            return
+        self._lag_checked = now
+        per_topic: dict[str, int] = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await consumer.position(tp)
+            except Exception:
+                continue
+            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, highwater - position)
+        for topic, lag in per_topic.items():
+            CONSUMER_LAG.labels(self.service, topic_label(topic)).set(lag)
+
+    # -- one batch -----------------------------------------------------------
+    def _route_for(self, topic: str) -> TopicRoute | None:
+        return next((r for r in self.routes if r.matches(topic)), None)
+
+    def _decode(self, record: ConsumerRecord) -> _Item:
+        route = self._route_for(record.topic)
+        if route is None:
+            return _Item(record, None, Poison("unknown_topic", f"topic: no route for {record.topic}", "topic"))
+        return _Item(record, route, decode(route, record.topic, record.key, record.headers, record.value))
+
+    async def process(self, records: Sequence[ConsumerRecord], stop: asyncio.Event | None = None) -> bool:
+        """Apply one batch effectively once; False only if `stop` was set while retrying a transient fault."""
+        items = [self._decode(r) for r in records]
+        backoff = Backoff()
+        while True:
+            try:
+                outcome = await self._apply(items)
+            except _Restart:
+                continue
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                TRANSIENT_RETRIES.labels(self.service, "apply").inc()
+                delay = backoff.next()
+                log.warning("batch of %d not applied (%s: %s); retrying in %.1fs", len(items), type(exc).__name__, exc, delay)
+                if stop is not None and await sleep_or_stop(stop, delay):
+                    return False
+                continue
+            self._observe(items, outcome)
+            return True
+
+    async def _apply(self, items: list[_Item]) -> dict[str, Any]:
+        outcome: dict[str, Any] = {"applied": [], "duplicate": [], "dead": [], "ignored": [], "durations": []}
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                candidates = [(i, it) for i, it in enumerate(items) if isinstance(it.decoded, Message)]
+                fresh: set[str] = set()
+                if candidates:
+                    rows = await conn.fetch(
+                        """
+                        INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
+                        SELECT $1, e, t, p, o FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) AS u(e, t, p, o)
+                        ON CONFLICT DO NOTHING
+                        RETURNING event_id
+                        """,
+                        self.group,
+                        [it.dedupe_id for _, it in candidates],
+                        [it.record.topic for _, it in candidates],
+                        [it.record.partition for _, it in candidates],
+                        [it.record.offset for _, it in candidates],
+                    )
+                    fresh = {r["event_id"] for r in rows}
+                uow = UnitOfWork(conn, source=self.source)
+                seen: set[str] = set()
+                for index, item in enumerate(items):
+                    decoded = item.decoded
+                    if isinstance(decoded, Poison):
+                        if await self._dead_letter(conn, uow, item, decoded):
+                            outcome["dead"].append((item, decoded))
+                        else:
+                            outcome["duplicate"].append(item)
+                        continue
+                    if isinstance(decoded, Ignored):
+                        outcome["ignored"].append(item)
+                        continue
+                    if decoded.envelope.id not in fresh or decoded.envelope.id in seen:
+                        outcome["duplicate"].append(item)
+                        continue
+                    seen.add(decoded.envelope.id)
+                    await self._handle(index, item, decoded, uow, outcome)
+                await uow.flush()
+        return outcome
+
+    async def _handle(self, index: int, item: _Item, message: Message[Any], uow: UnitOfWork, outcome: dict[str, Any]) -> None:
+        assert item.route is not None
+        binding = item.route.bindings[message.envelope.type]
+        uow.cause = message.envelope
+        uow.actor = message.envelope.actor
+        started = time.perf_counter()
+        with log_context(event_id=message.envelope.id, case_id=message.envelope.correlationid, event_type=message.envelope.type):
+            try:
+                await binding.handler(message, uow)
+            except NonRetryableError as exc:
+                self._set_aside(item, Poison("handler_rejected", exc.detail, exc.field))
+            except ValidationError as exc:
+                self._set_aside(item, poison_from_validation(exc))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                attempts = getattr(item, "_attempts", 0) + 1
+                item.__dict__["_attempts"] = attempts
+                log.warning("handler failed (attempt %d/%d)", attempts, self.max_handler_attempts, exc_info=True)
+                if attempts >= self.max_handler_attempts:
+                    self._set_aside(item, Poison("handler_error", f"{type(exc).__name__}: {exc}"[:2000]))
+                raise _Restart() from exc
+        outcome["applied"].append(item)
+        outcome["durations"].append((message.envelope.type, time.perf_counter() - started, message.envelope.time))
+
+    def _set_aside(self, item: _Item, poison: Poison) -> None:
+        item.decoded = poison
+        raise _Restart()
+
+    async def _dead_letter(self, conn: asyncpg.Connection, uow: UnitOfWork, item: _Item, poison: Poison) -> bool:
+        """Record the poison record and queue its DLQ copy; False if this delivery was dead-lettered before."""
+        r = item.record
+        event_id = None
+        for k, v in r.headers or ():
+            if k == "ce_id" and v:
+                event_id = v.decode("utf-8", "replace")[:200]
+        inserted = await conn.fetchval(
+            """
+            INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset, event_id, reason, detail)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT DO NOTHING
+            RETURNING true
+            """,
+            self.group, r.topic, r.partition, r.offset, event_id, poison.reason, poison.detail[:4000],
+        )
+        if not inserted:
+            return False
+        original = [(k, v) for k, v in (r.headers or ()) if not k.startswith("dlq-") and v is not None]
+        extra = [
+            ("dlq-reason", poison.reason),
+            ("dlq-detail", poison.detail[:4000]),
+            ("dlq-field", poison.field or ""),
+            ("dlq-origin-topic", r.topic),
+            ("dlq-origin-partition", str(r.partition)),
+            ("dlq-origin-offset", str(r.offset)),
+            ("dlq-group", self.group),
+            ("dlq-service", self.service),
+            ("dlq-failed-at", datetime.now(timezone.utc).isoformat()),
+        ]
+        headers = original + [(k, v.encode()) for k, v in extra]
+        uow.emit_raw(
+            OutboxRow(
+                event_id=deterministic_event_id("dlq", self.group, r.topic, str(r.partition), str(r.offset)),
+                topic=dlq_name(r.topic),
+                key=r.key,
+                header_keys=[k for k, _ in headers],
+                header_values=[v for _, v in headers],
+                payload=r.value or b"",
+                event_type="dlq:" + poison.reason,
+            )
+        )
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s",
+            r.topic, r.partition, r.offset, poison.detail[:500],
+            extra={"dlq_reason": poison.reason, "dlq_field": poison.field, "event_id": event_id},
+        )
+        return True
+
+    def _observe(self, items: list[_Item], outcome: dict[str, Any]) -> None:
+        now = datetime.now(timezone.utc)
+        for item in outcome["applied"]:
+            assert isinstance(item.decoded, Message)
+            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), item.decoded.envelope.type, "applied").inc()
+        for etype, seconds, event_time in outcome["durations"]:
+            HANDLER_DURATION.labels(self.service, etype).observe(seconds)
+            EVENT_LATENCY.labels(self.service, etype).observe(max(0.0, (now - event_time).total_seconds()))
+        for item in outcome["duplicate"]:
+            etype = item.decoded.envelope.type if isinstance(item.decoded, Message) else "unknown"
+            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), etype, "duplicate").inc()
+        for item, poison in outcome["dead"]:
+            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), "unknown", "dead_lettered").inc()
+            EVENTS_DEAD_LETTERED.labels(self.service, topic_label(item.record.topic), poison.reason).inc()
+        for item in outcome["ignored"]:
+            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), "other", "ignored").inc()
+
+
+def topic_label(topic: str) -> str:
+    """Bounded topic label: per-client ingress topics fold into ``ingress.*``."""
+    if topic.startswith("ingress."):
+        return "ingress.*.dlq" if topic.endswith(".dlq") else "ingress.*"
+    return topic

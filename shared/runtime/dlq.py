@@ -1,0 +1,102 @@
+"""Reading and replaying dead letters.
+
+A dead letter is the original record (key, value and headers, so its CloudEvents
+id is kept) plus ``dlq-*`` headers saying why it failed, where it came from and
+which group failed it. Replaying publishes the original record again on its
+origin topic, without the ``dlq-*`` headers; the consumer then applies it if the
+cause was fixed, or dead-letters it again with a new reason.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+DLQ_HEADER_PREFIX = "dlq-"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    dlq_topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name:
+                return v.decode("utf-8", "replace")
+        return None
+
+    @property
+    def event_id(self) -> str | None:
+        return self.header("ce_id")
+
+    @property
+    def reason(self) -> str | None:
+        return self.header("dlq-reason")
+
+    @property
+    def origin_topic(self) -> str | None:
+        return self.header("dlq-origin-topic")
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "offset": self.offset,
+            "event_id": self.event_id,
+            "type": self.header("ce_type"),
+            "reason": self.reason,
+            "field": self.header("dlq-field"),
+            "detail": self.header("dlq-detail"),
+            "origin": f"{self.origin_topic}[{self.header('dlq-origin-partition')}]@{self.header('dlq-origin-offset')}",
+            "group": self.header("dlq-group"),
+            "failed_at": self.header("dlq-failed-at"),
+        }
+
+
+async def read_dead_letters(bootstrap: str, dlq_topic: str, *, timeout: float = 5.0) -> list[DeadLetter]:
+    """Every record in `dlq_topic`, oldest first."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(dlq_topic)
+        if not partitions:
+            raise LookupError(f"topic {dlq_topic} does not exist")
+        tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out: list[DeadLetter] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if all([await consumer.position(tp) >= end[tp] for tp in tps]):
+                break
+            for tp, records in (await consumer.getmany(timeout_ms=200)).items():
+                for r in records:
+                    out.append(DeadLetter(dlq_topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ())))
+        return sorted(out, key=lambda d: (d.partition, d.offset))
+    finally:
+        await consumer.stop()
+
+
+async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
+    """Publish each dead letter's original record on its origin topic; return how many."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        futures = []
+        for letter in letters:
+            origin = letter.origin_topic
+            if not origin:
+                raise ValueError(f"dead letter at offset {letter.offset} has no dlq-origin-topic header")
+            headers = [(k, v) for k, v in letter.headers if not k.startswith(DLQ_HEADER_PREFIX)]
+            futures.append(await producer.send(origin, value=letter.value, key=letter.key, headers=headers))
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()

@@ -1,0 +1,145 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, in order.
+
+One leader per service: the relay holds a session-level advisory lock on its
+own connection, and LISTENs on that connection for the ``<schema>_outbox``
+notification the insert trigger sends at commit (with a slow poll as a
+safety net). Rows go out in id order through an idempotent producer with
+``acks=all``; only after the broker acknowledged them are they marked sent,
+so a crash in between re-sends them with the same event ids, which consumers
+deduplicate. Transient faults (DB or broker down) drop leadership and retry
+with backoff; nothing is skipped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from shared.db import connect
+from shared.metrics import EVENTS_EMITTED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, TRANSIENT_RETRIES
+from shared.runtime.backoff import Backoff, sleep_or_stop, wait_any
+from shared.runtime.consumer import topic_label
+from shared.runtime.faults import crash_point
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        schema: str,
+        dsn: str,
+        bootstrap: str,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+        keep_sent_seconds: float = 24 * 3600,
+        crash_at: str | None = None,
+    ) -> None:
+        self.service = service
+        self.schema = schema
+        self.dsn = dsn
+        self.bootstrap = bootstrap
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.keep_sent_seconds = keep_sent_seconds
+        self.crash_at = crash_at
+        self.is_leader = False
+        self._lock_key = f"outbox-relay:{schema}"
+        self._last_housekeeping = 0.0
+        self._last_prune = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = Backoff(initial=0.5)
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+                backoff.reset()
+            except Exception as exc:
+                self.is_leader = False
+                TRANSIENT_RETRIES.labels(self.service, "relay").inc()
+                delay = backoff.next()
+                log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
+                await sleep_or_stop(stop, delay)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        conn = await connect(self.dsn, self.schema)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
+                self.is_leader = False
+                if await sleep_or_stop(stop, 2.0):
+                    return
+            self.is_leader = True
+            wake = asyncio.Event()
+            await conn.add_listener(f"{self.schema}_outbox", lambda *_: wake.set())
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id=f"{self.service}-relay",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=2,
+                request_timeout_ms=15_000,
+            )
+            await producer.start()
+            try:
+                log.info("outbox relay leading for schema %s", self.schema)
+                while not stop.is_set():
+                    wake.clear()
+                    published = await self._publish_batch(conn, producer)
+                    await self._housekeeping(conn)
+                    if published >= self.batch_size:
+                        continue
+                    if published == 0:
+                        await wait_any(stop, wake, self.poll_seconds)
+            finally:
+                await producer.stop()
+        finally:
+            self.is_leader = False
+            await conn.close()  # releases the advisory lock
+
+    async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        rows = await conn.fetch(
+            """
+            SELECT id, event_id, topic, record_key, header_keys, header_values, payload, event_type
+            FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1
+            """,
+            self.batch_size,
+        )
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:
+            headers = list(zip(row["header_keys"], row["header_values"]))
+            futures.append(
+                await producer.send(row["topic"], value=row["payload"], key=row["record_key"], headers=headers)
+            )
+        await asyncio.gather(*futures)
+        crash_point("relay.after_produce", self.crash_at)
+        await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        for row in rows:
+            EVENTS_EMITTED.labels(self.service, topic_label(row["topic"]), row["event_type"]).inc()
+        return len(rows)
+
+    async def _housekeeping(self, conn: asyncpg.Connection) -> None:
+        now = time.monotonic()
+        if now - self._last_housekeeping < max(self.poll_seconds, 1.0):
+            return
+        self._last_housekeeping = now
+        backlog: Any = await conn.fetchrow(
+            "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+            " FROM outbox WHERE sent_at IS NULL"
+        )
+        OUTBOX_BACKLOG.labels(self.service).set(backlog["n"])
+        OUTBOX_OLDEST_AGE.labels(self.service).set(float(backlog["age"]))
+        if now - self._last_prune < 60.0:
+            return
+        self._last_prune = now
+        await conn.execute(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)",
+            float(self.keep_sent_seconds),
+        )

@@ -1,0 +1,97 @@
+"""What a consumer subscribes to and how raw records become validated messages.
+
+A `TopicRoute` maps event types on one topic (or a topic pattern, for the
+``ingress.<client>`` family) to a payload model and a handler. Decoding is the
+edge: headers → `Envelope`, bytes → pydantic model; any failure is a
+`Poison` naming the field and the reason.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from shared.envelope import Envelope, EnvelopeError
+from shared.runtime.uow import Message, UnitOfWork
+
+Handler = Callable[[Message[Any], UnitOfWork], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Poison:
+    reason: str  # bounded code: invalid_envelope, validation_failed, unknown_event_type, handler_rejected, handler_error
+    detail: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    event_type: str
+
+
+@dataclass(frozen=True)
+class Binding:
+    model: type[BaseModel]
+    handler: Handler
+
+
+@dataclass
+class TopicRoute:
+    """Handlers for the event types of one topic (``topic``) or of every topic matching ``pattern``."""
+
+    bindings: dict[str, Binding]
+    topic: str | None = None
+    pattern: str | None = None
+    #: what to do with an event type that has no binding: ingress topics dead-letter it,
+    #: internal topics skip it (a consumer takes only what it needs from a shared stream)
+    on_unknown: Literal["ignore", "dead_letter"] = "ignore"
+    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.topic is None) == (self.pattern is None):
+            raise ValueError("a TopicRoute names exactly one of topic or pattern")
+        if self.pattern is not None:
+            self._regex = re.compile(self.pattern)
+
+    def matches(self, topic: str) -> bool:
+        if self.topic is not None:
+            return topic == self.topic
+        assert self._regex is not None
+        return self._regex.fullmatch(topic) is not None
+
+    @property
+    def subscription_regex(self) -> str:
+        return re.escape(self.topic) if self.topic is not None else f"(?:{self.pattern})"
+
+
+def decode(route: TopicRoute, topic: str, key: bytes | None, headers: Any, value: bytes | None) -> Message[Any] | Poison | Ignored:
+    try:
+        envelope = Envelope.from_headers(headers)
+    except EnvelopeError as exc:
+        return Poison("invalid_envelope", str(exc), exc.field)
+    binding = route.bindings.get(envelope.type)
+    if binding is None:
+        if route.on_unknown == "ignore":
+            return Ignored(envelope.type)
+        return Poison("unknown_event_type", f"type: no handler for event type {envelope.type!r} on {topic}", "type")
+    if envelope.datacontenttype.split(";")[0].strip() != "application/json":
+        return Poison("invalid_envelope", f"datacontenttype: expected application/json, got {envelope.datacontenttype!r}", "datacontenttype")
+    if value is None:
+        return Poison("validation_failed", "data: record has no value", "data")
+    try:
+        data = binding.model.model_validate_json(value)
+    except ValidationError as exc:
+        return poison_from_validation(exc)
+    return Message(envelope=envelope, data=data, topic=topic, key=key.decode("utf-8", "replace") if key is not None else None)
+
+
+def poison_from_validation(exc: ValidationError) -> Poison:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": str(exc), "type": "invalid"}
+    field_name = ".".join(str(p) for p in first.get("loc", ())) or "data"
+    detail = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ())) or 'data'}: {e.get('msg')} ({e.get('type')})" for e in errors[:10]
+    )
+    return Poison("validation_failed", detail, field_name)

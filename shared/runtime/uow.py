@@ -1,0 +1,149 @@
+"""Unit of work: one Postgres transaction plus the events it will publish.
+
+Handlers are plain ``async def handle(message, uow)``. They change state
+through ``uow.conn`` and announce what happened with ``uow.emit(...)``; the
+events are written to the outbox in the same transaction, so state and
+events commit or vanish together.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import AsyncIterator, ClassVar, Generic, Protocol, TypeVar
+
+import asyncpg
+from pydantic import BaseModel
+
+from shared.envelope import Envelope, new_envelope
+from shared.topics import TopicSpec
+
+T = TypeVar("T")
+
+
+class EventPayload(Protocol):
+    EVENT_TYPE: ClassVar[str]
+
+    def model_dump_json(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Message(Generic[T]):
+    """A validated record as handlers see it: envelope attributes and payload, no Kafka headers."""
+
+    envelope: Envelope
+    data: T
+    topic: str
+    key: str | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    event_id: str
+    topic: str
+    key: bytes | None
+    header_keys: list[str]
+    header_values: list[bytes]
+    payload: bytes
+    event_type: str
+
+
+class UnitOfWork:
+    """The connection of the open transaction and the events to emit with it."""
+
+    def __init__(self, conn: asyncpg.Connection, *, source: str, actor: str | None = None) -> None:
+        self.conn = conn
+        self.source = source
+        self.actor = actor
+        self.cause: Envelope | None = None
+        self.pending: list[OutboxRow] = []
+
+    def emit(
+        self,
+        topic: TopicSpec | str,
+        data: BaseModel,
+        *,
+        key: str | None,
+        subject: str | None = None,
+        correlationid: str | None = None,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        time: datetime | None = None,
+    ) -> Envelope:
+        """Queue `data` for publication on `topic`; returns its envelope.
+
+        The type comes from the payload class's ``EVENT_TYPE``; causation,
+        correlation, trace and actor are carried over from the record being
+        handled. Pass `event_id` for events that must exist once per fact.
+        """
+        name = topic.name if isinstance(topic, TopicSpec) else topic
+        etype = event_type or getattr(type(data), "EVENT_TYPE")
+        if self.cause is not None:
+            envelope = self.cause.caused(
+                type=etype, source=self.source, subject=subject if subject is not None else key,
+                correlationid=correlationid, actor=self.actor, time=time, id=event_id,
+            )
+        else:
+            envelope = new_envelope(
+                type=etype, source=self.source, subject=subject if subject is not None else key,
+                correlationid=correlationid, actor=self.actor, time=time, id=event_id,
+            )
+        headers = envelope.to_headers()
+        self.pending.append(
+            OutboxRow(
+                event_id=envelope.id,
+                topic=name,
+                key=key.encode() if key is not None else None,
+                header_keys=[k for k, _ in headers],
+                header_values=[v for _, v in headers],
+                payload=data.model_dump_json().encode(),
+                event_type=etype,
+            )
+        )
+        return envelope
+
+    def emit_raw(self, row: OutboxRow) -> None:
+        """Queue a pre-built record (dead letters keep the original bytes and headers)."""
+        self.pending.append(row)
+
+    async def flush(self) -> int:
+        """Write the queued events to the outbox (one statement); return how many."""
+        if not self.pending:
+            return 0
+        rows = self.pending
+        self.pending = []
+        await self.conn.execute(
+            """
+            INSERT INTO outbox (event_id, topic, record_key, header_keys, header_values, payload, event_type)
+            SELECT r.event_id, r.topic, r.record_key, r.header_keys::text[], r.header_values::bytea[], r.payload, r.event_type
+            FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::bytea[], $7::text[])
+                 AS r(event_id, topic, record_key, header_keys, header_values, payload, event_type)
+            ON CONFLICT (event_id) DO NOTHING
+            """,
+            [r.event_id for r in rows],
+            [r.topic for r in rows],
+            [r.key for r in rows],
+            [_pg_array_text(r.header_keys) for r in rows],
+            [_pg_bytea_array_text(r.header_values) for r in rows],
+            [r.payload for r in rows],
+            [r.event_type for r in rows],
+        )
+        return len(rows)
+
+
+def _pg_array_text(items: list[str]) -> str:
+    return "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+
+
+def _pg_bytea_array_text(items: list[bytes]) -> str:
+    return "{" + ",".join('"\\\\x' + i.hex() + '"' for i in items) + "}"
+
+
+@contextlib.asynccontextmanager
+async def unit_of_work(pool: asyncpg.Pool, *, source: str, actor: str | None = None) -> AsyncIterator[UnitOfWork]:
+    """A transaction outside a consumer (e.g. an HTTP request): commit flushes the outbox."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            uow = UnitOfWork(conn, source=source, actor=actor)
+            yield uow
+            await uow.flush()

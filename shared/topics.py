@@ -1,0 +1,133 @@
+"""The topic catalogue: every topic the system uses, with its key and DLQ twin.
+
+Internal topics are named by family (``case.``, ``referral.``, ``credit.`` …).
+Outside systems publish on their own ``ingress.<client>`` topic (the topic
+names the actor, since a consumer cannot see who produced a record) and each
+bureau reads only its own ``egress.<bureau>`` topic. Every consumed topic has
+a ``<name>.dlq`` twin for poison messages.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+DLQ_SUFFIX = ".dlq"
+_CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+_DAY_MS = 24 * 3600 * 1000
+_TOPIC_ALREADY_EXISTS = 36
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str  # what the record key is (the aggregate id)
+    description: str
+    partitions: int = 3
+    retention_ms: int = 14 * _DAY_MS
+    compacted: bool = False
+    has_dlq: bool = True
+    config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dlq(self) -> "TopicSpec":
+        return TopicSpec(
+            name=self.name + DLQ_SUFFIX,
+            key=self.key,
+            description=f"poison messages from {self.name}, with reason headers",
+            partitions=1,
+            retention_ms=90 * _DAY_MS,
+            has_dlq=False,
+        )
+
+    def kafka_config(self) -> dict[str, str]:
+        cfg = {"retention.ms": str(self.retention_ms)}
+        if self.compacted:
+            cfg["cleanup.policy"] = "compact"
+        cfg.update(self.config)
+        return cfg
+
+    def with_partitions(self, n: int) -> "TopicSpec":
+        return replace(self, partitions=n)
+
+
+def dlq_name(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def validate_client_id(client: str) -> str:
+    if not _CLIENT_ID.match(client):
+        raise ValueError(f"client id {client!r}: use 2-63 of a-z, 0-9, '-', '_' (it becomes a topic name)")
+    return client
+
+
+def ingress(client: str) -> TopicSpec:
+    """The topic only `client`'s principal may write (commands and reports from outside)."""
+    return TopicSpec(
+        name=f"ingress.{validate_client_id(client)}",
+        key="case id, source id or credit code",
+        description=f"records published by outside client {client}",
+    )
+
+
+def egress(bureau: str) -> TopicSpec:
+    """The topic only `bureau`'s principal may read (events of cases assigned to it)."""
+    return TopicSpec(
+        name=f"egress.{validate_client_id(bureau.replace('@', '.').replace('.', '-'))}",
+        key="case id",
+        description=f"events of the cases assigned to bureau {bureau}",
+        has_dlq=False,
+    )
+
+
+# Internal topics, by family. Services reference these constants, never literals.
+CASE_INTAKE = TopicSpec("case.intake", "case id", "case.opened / case.merged from intake", partitions=6)
+CASE_ROUTING = TopicSpec("case.routing", "case id", "assignment, acknowledgement, transfer, outcome, deadline events", partitions=6)
+REFERRAL = TopicSpec("referral.lifecycle", "case id", "administrative → criminal referral steps")
+ALERT = TopicSpec("alert.hotspot", "county/category", "early warnings for the leading-group office")
+PENALTY = TopicSpec("penalty.decisions", "credit code", "accepted penalty decisions and revocations", partitions=6)
+CREDIT = TopicSpec("credit.records", "credit code", "credit records, blacklist, disclosure", partitions=6)
+NOTIFICATION = TopicSpec("notification.status", "recipient", "notification delivered / failed")
+
+INTERNAL: tuple[TopicSpec, ...] = (CASE_INTAKE, CASE_ROUTING, REFERRAL, ALERT, PENALTY, CREDIT, NOTIFICATION)
+
+
+def with_dlqs(specs: Iterable[TopicSpec]) -> list[TopicSpec]:
+    out: list[TopicSpec] = []
+    for spec in specs:
+        out.append(spec)
+        if spec.has_dlq:
+            out.append(spec.dlq)
+    return out
+
+
+async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], *, replication_factor: int = 1) -> list[str]:
+    """Create the topics (and their DLQ twins) that do not exist yet; return the created names."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    wanted = {s.name: s for s in with_dlqs(specs)}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="shuangda-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for name, s in wanted.items() if name not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(
+                        name=s.name,
+                        num_partitions=s.partitions,
+                        replication_factor=replication_factor,
+                        topic_configs=s.kafka_config(),
+                    )
+                    for s in missing
+                ]
+            )
+            for topic_error in response.topic_errors:
+                name, code = topic_error[0], topic_error[1]
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    detail = topic_error[2] if len(topic_error) > 2 else ""
+                    raise RuntimeError(f"creating topic {name} failed: error code {code} {detail}")
+        return [s.name for s in missing]
+    finally:
+        await admin.close()

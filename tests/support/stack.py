@@ -1,0 +1,109 @@
+"""Helpers for tests on the real stack: endpoints, producing and reading records,
+and polling for async effects with a deadline."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
+
+from shared.config import REPO_ROOT, StackSettings
+from shared.envelope import Envelope, new_envelope
+
+T = TypeVar("T")
+
+
+def settings() -> StackSettings:
+    return StackSettings(dev=True)
+
+
+def bootstrap() -> str:
+    return settings().kafka_bootstrap
+
+
+def dsn() -> str:
+    return settings().dsn
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> T:
+    """Poll `probe` until `until(value)` holds; fail with the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    value = await probe()
+    while not until(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(interval)
+        value = await probe()
+    return value
+
+
+async def produce(topic: str, records: Iterable[tuple[str | None, list[tuple[str, bytes]], bytes]]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), acks="all", enable_idempotence=True)
+    await producer.start()
+    n = 0
+    try:
+        futures = []
+        for key, headers, value in records:
+            futures.append(await producer.send(topic, value=value, key=key.encode() if key else None, headers=headers))
+            n += 1
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return n
+
+
+def event_record(data: BaseModel, *, type: str, key: str | None, envelope: Envelope | None = None) -> tuple[str | None, list[tuple[str, bytes]], bytes]:
+    env = envelope or new_envelope(type=type, source="/tests", subject=key, correlationid=key)
+    return key, env.to_headers(), data.model_dump_json().encode()
+
+
+async def read_all(topic: str, *, timeout: float = 5.0, expect: int | None = None) -> list[Any]:
+    """Every record currently in `topic` (all partitions), read from the beginning."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - tests only
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            positions = {tp: await consumer.position(tp) for tp in tps}
+            if all(positions[tp] >= end[tp] for tp in tps) and (expect is None or len(out) >= expect):
+                break
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                out.extend(recs)
+            if expect is not None and len(out) < expect:
+                end = await consumer.end_offsets(tps)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def header(record: Any, name: str) -> str | None:
+    for k, v in record.headers or ():
+        if k == name:
+            return v.decode()
+    return None
+
+
+def spawn(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start `python -m module` as a separate process (its log to `log_path`)."""
+    full_env = {**os.environ, **env, "SHUANGDA_DEV": "true", "PYTHONPATH": str(REPO_ROOT)}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", module], env=full_env, cwd=REPO_ROOT,
+        stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+    )
