@@ -1,0 +1,1 @@
+"""Packaged reference data (YAML). A package only so that wheels ship the files."""

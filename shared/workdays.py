@@ -1,0 +1,474 @@
+"""The working-day calendar and legal deadline arithmetic (Asia/Shanghai).
+
+Sources, lowest to highest precedence — a higher source replaces a lower one
+for a whole calendar year:
+
+1. the ``chinese_calendar`` package (official holidays and make-up workdays,
+   2004–2026 in 1.11.0; it raises ``NotImplementedError`` outside its years);
+2. packaged data files ``shared/reference/data/holidays/<year>.yaml``;
+3. operator directories in ``$SHUANGDA_HOLIDAYS_DIR`` (``os.pathsep``-separated);
+4. directories passed as ``WorkdayCalendar(extra_dirs=...)``, later ones winning.
+
+A data file transcribes one State Council notice (国务院办公厅关于<year>年部分节假日
+安排的通知). Its schema (see ``data/holidays/README.md``)::
+
+    year: 2027
+    citation: 国务院办公厅关于2027年部分节假日安排的通知 (国办发明电〔…〕…号)
+    note: optional text
+    holidays:                     # days off
+      - {name: New Year's Day, dates: [2027-01-01]}
+      - {name: Spring Festival, from: 2027-02-05, to: 2027-02-11}
+    workdays:                     # make-up working days (调休上班), Saturdays or Sundays
+      - {name: Spring Festival, dates: [2027-02-20]}
+
+In a year a file covers, a day is a working day if it is listed under
+``workdays``, or it is Monday–Friday and not listed under ``holidays``. A
+notice may list days of the neighbouring years (a New Year break starting on
+30 December); such entries override that day wherever it comes from.
+
+Counting conventions (民法典 第二百零一条至第二百零三条):
+
+* the day of the event does not count — counting starts the next day;
+* a period counted in hours starts at the event's exact time;
+* a period counted in months or years ends on the corresponding day of the
+  final month (the month's last day when there is none);
+* a period ends at 24:00 local time of its last day; this module represents that
+  as 23:59:59.999999 Asia/Shanghai on the due day (``due_at_utc`` in UTC), so
+  "breached" means ``now > due_at_utc``.
+
+Beyond the data (a year no source covers) days are guessed as Monday–Friday and
+every result that relied on a guess is marked ``provisional`` — never a silent
+guess.
+"""
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+import functools
+import importlib.resources
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.reference import ReferenceDataError
+
+__all__ = [
+    "HOLIDAYS_DIR_ENV",
+    "SHANGHAI",
+    "Deadline",
+    "DeadlineDate",
+    "HolidayDataError",
+    "HolidayYear",
+    "OutsideCoverage",
+    "PeriodRule",
+    "WorkdayCalendar",
+    "add_months",
+    "default_calendar",
+    "load_holiday_file",
+]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HOLIDAYS_DIR_ENV = "SHUANGDA_HOLIDAYS_DIR"
+_YEAR_FILE = re.compile(r"^(\d{4})\.ya?ml$")
+_END_OF_DAY = dt.time(23, 59, 59, 999999)
+
+
+class OutsideCoverage(LookupError):
+    """A date no holiday source covers (``is_workday`` without ``allow_provisional``)."""
+
+    def __init__(self, day: dt.date, covered_until: dt.date | None) -> None:
+        until = covered_until.isoformat() if covered_until else "nothing"
+        super().__init__(
+            f"{day.isoformat()}: no official holiday data for {day.year} (data covers until {until}); "
+            f"add a {day.year}.yaml holiday file from the State Council notice"
+        )
+        self.date = day
+        self.covered_until = covered_until
+
+
+class HolidayDataError(ReferenceDataError):
+    """A holiday data file is malformed, or a configured directory is missing."""
+
+
+# --- holiday data files ----------------------------------------------------------------------
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    dates: tuple[dt.date, ...] = ()
+    from_: dt.date | None = Field(default=None, alias="from")
+    to: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "_Entry":
+        if (self.from_ is None) != (self.to is None):
+            raise ValueError(f"{self.name}: give both from and to")
+        if self.from_ is not None and self.to is not None and self.from_ > self.to:
+            raise ValueError(f"{self.name}: from is after to")
+        if not self.dates and self.from_ is None:
+            raise ValueError(f"{self.name}: give dates or from/to")
+        return self
+
+    def days(self) -> Iterator[dt.date]:
+        yield from self.dates
+        if self.from_ is not None and self.to is not None:
+            d = self.from_
+            while d <= self.to:
+                yield d
+                d += dt.timedelta(days=1)
+
+
+class _HolidayFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    year: int = Field(ge=1900, le=2200)
+    citation: str = Field(min_length=1)
+    note: str = ""
+    published: dt.date | None = None
+    holidays: tuple[_Entry, ...] = ()
+    workdays: tuple[_Entry, ...] = ()
+
+
+@dataclass(frozen=True)
+class HolidayYear:
+    """One year's official arrangement, as read from a data file."""
+
+    year: int
+    citation: str
+    source: str
+    #: day → True (make-up working day) / False (holiday), for every listed day
+    explicit: Mapping[dt.date, bool] = field(repr=False)
+    names: Mapping[dt.date, str] = field(repr=False)
+
+
+def _parse_holiday_file(text: str, source: str, expected_year: int | None) -> HolidayYear:
+    try:
+        parsed = _HolidayFile.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise HolidayDataError(f"{source}: invalid holiday file: {exc}") from exc
+    if expected_year is not None and parsed.year != expected_year:
+        raise HolidayDataError(f"{source}: file name says {expected_year} but year is {parsed.year}")
+    explicit: dict[dt.date, bool] = {}
+    names: dict[dt.date, str] = {}
+    for is_workday, entries in ((False, parsed.holidays), (True, parsed.workdays)):
+        for entry in entries:
+            for day in entry.days():
+                if abs(day.year - parsed.year) > 1:
+                    raise HolidayDataError(f"{source}: {day} is too far from {parsed.year}")
+                if day in explicit and explicit[day] != is_workday:
+                    raise HolidayDataError(f"{source}: {day} listed both as holiday and as workday")
+                if is_workday and day.weekday() < 5:
+                    raise HolidayDataError(f"{source}: make-up workday {day} is not a Saturday or Sunday")
+                explicit[day] = is_workday
+                names[day] = entry.name
+    return HolidayYear(
+        year=parsed.year,
+        citation=parsed.citation,
+        source=source,
+        explicit=MappingProxyType(explicit),
+        names=MappingProxyType(names),
+    )
+
+
+def load_holiday_file(path: str | os.PathLike[str]) -> HolidayYear:
+    """Read and validate one ``<year>.yaml`` holiday file."""
+    p = Path(path)
+    m = _YEAR_FILE.match(p.name)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HolidayDataError(f"{p}: cannot read holiday file: {exc}") from exc
+    return _parse_holiday_file(text, str(p), int(m.group(1)) if m else None)
+
+
+def _packaged_files() -> list[HolidayYear]:
+    root = importlib.resources.files("shared.reference.data.holidays")
+    out = []
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        m = _YEAR_FILE.match(entry.name)
+        if m and entry.is_file():
+            out.append(
+                _parse_holiday_file(entry.read_text(encoding="utf-8"), f"packaged holidays/{entry.name}", int(m.group(1)))
+            )
+    return out
+
+
+def _dir_files(directory: Path) -> list[HolidayYear]:
+    if not directory.is_dir():
+        raise HolidayDataError(f"holiday data directory {directory} does not exist")
+    return [load_holiday_file(p) for p in sorted(directory.iterdir()) if _YEAR_FILE.match(p.name) and p.is_file()]
+
+
+@functools.lru_cache(maxsize=1)
+def _package_years() -> frozenset[int]:
+    """The years the installed chinese_calendar package has data for."""
+    years = set()
+    for year in range(1900, 2201):
+        try:
+            chinese_calendar.is_workday(dt.date(year, 6, 1))
+        except NotImplementedError:
+            continue
+        years.add(year)
+    return frozenset(years)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadlineDate:
+    """A due date; ``provisional`` when any day counted lies beyond the holiday data."""
+
+    date: dt.date
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A computed due instant.
+
+    ``due_at_utc`` is the last instant of the period (timezone-aware, UTC);
+    ``due_date_local`` its Asia/Shanghai date. ``provisional`` means the
+    computation assumed Monday–Friday for days beyond the holiday data:
+    recompute once the year's notice is added. ``rule_id``/``rule_version``
+    echo the rule used, when it had them.
+    """
+
+    due_at_utc: dt.datetime
+    due_date_local: dt.date
+    provisional: bool
+    rule_id: str | None = None
+    rule_version: str | None = None
+
+
+class PeriodRule(Protocol):
+    """What :meth:`WorkdayCalendar.deadline_from` needs of a rule
+    (:class:`shared.reference.DeadlineRule` satisfies it)."""
+
+    @property
+    def amount(self) -> int: ...
+
+    @property
+    def unit(self) -> str: ...
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The corresponding day *months* later, or that month's last day (民法典 第二百零二条)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = _calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day.day, last))
+
+
+# --- the calendar ----------------------------------------------------------------------------
+
+
+class WorkdayCalendar:
+    """Official working days (holidays and make-up workdays) with explicit coverage.
+
+    Args:
+        extra_dirs: directories of ``<year>.yaml`` holiday files, highest
+            precedence last. A missing directory is an error.
+        use_env: also read the directories in ``$SHUANGDA_HOLIDAYS_DIR``.
+        use_package_data: read the packaged holiday files.
+        use_chinese_calendar: use the ``chinese_calendar`` package's years.
+
+    Files starting with ``_`` (templates) and other names are ignored.
+    """
+
+    def __init__(
+        self,
+        extra_dirs: Iterable[str | os.PathLike[str]] = (),
+        *,
+        use_env: bool = True,
+        use_package_data: bool = True,
+        use_chinese_calendar: bool = True,
+    ) -> None:
+        layers: list[HolidayYear] = []
+        if use_package_data:
+            layers.extend(_packaged_files())
+        if use_env:
+            for part in os.environ.get(HOLIDAYS_DIR_ENV, "").split(os.pathsep):
+                if part.strip():
+                    layers.extend(_dir_files(Path(part.strip()).expanduser()))
+        for d in extra_dirs:
+            layers.extend(_dir_files(Path(d).expanduser()))
+        files: dict[int, HolidayYear] = {}
+        for hy in layers:  # later layers win for their year
+            files[hy.year] = hy
+        self._files: Mapping[int, HolidayYear] = MappingProxyType(files)
+        self._package_years = _package_years() if use_chinese_calendar else frozenset()
+        years = set(files) | set(self._package_years)
+        self._years = frozenset(years)
+        self._covered_until = self._contiguous_end(years)
+
+    @staticmethod
+    def _contiguous_end(years: set[int]) -> dt.date | None:
+        if not years:
+            return None
+        year = min(years)
+        while year + 1 in years:
+            year += 1
+        return dt.date(year, 12, 31)
+
+    # -- coverage --
+
+    def covered_until(self) -> dt.date:
+        """The last date up to which every day (from the first covered year) is covered.
+
+        A covered year after a gap does not extend it. Raises ``LookupError``
+        when no source is configured at all.
+        """
+        if self._covered_until is None:
+            raise LookupError("no holiday data configured")
+        return self._covered_until
+
+    def is_covered(self, day: dt.date) -> bool:
+        """Whether some source covers *day*'s year."""
+        return _as_date(day).year in self._years
+
+    def sources(self) -> Mapping[int, str]:
+        """Which source covers each year: a file path/citation or ``chinese_calendar``."""
+        out: dict[int, str] = {y: f"chinese_calendar {getattr(chinese_calendar, '__version__', '')}".strip()
+                               for y in self._package_years}
+        for y, hy in self._files.items():
+            out[y] = f"{hy.source} ({hy.citation})"
+        return MappingProxyType(dict(sorted(out.items())))
+
+    def _status(self, day: dt.date) -> bool | None:
+        """True/False for a covered day; None when no source covers it."""
+        own = self._files.get(day.year)
+        if own is not None and day in own.explicit:
+            return own.explicit[day]
+        for neighbour in (self._files.get(day.year + 1), self._files.get(day.year - 1)):
+            if neighbour is not None and day in neighbour.explicit:
+                return neighbour.explicit[day]
+        if own is not None:
+            return day.weekday() < 5
+        if day.year in self._package_years:
+            try:
+                return bool(chinese_calendar.is_workday(day))
+            except NotImplementedError:  # pragma: no cover - probed at start
+                return None
+        return None
+
+    # -- queries --
+
+    def is_workday(self, day: dt.date, *, allow_provisional: bool = False) -> bool:
+        """Whether *day* is an official working day.
+
+        Outside coverage raises :class:`OutsideCoverage`, unless
+        *allow_provisional* is true, in which case Monday–Friday is assumed.
+        """
+        day = _as_date(day)
+        status = self._status(day)
+        if status is None:
+            if not allow_provisional:
+                raise OutsideCoverage(day, self._covered_until)
+            return day.weekday() < 5
+        return status
+
+    def add_workdays(self, start: dt.date, n: int) -> DeadlineDate:
+        """The *n*-th working day after *start* (the day of the event does not count).
+
+        ``add_workdays(Friday, 1)`` is the next Monday in an ordinary week.
+        ``provisional`` is true when any day examined lies beyond the data.
+        ``n == 0`` returns *start*.
+        """
+        start = _as_date(start)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError("n must be a non-negative int")
+        day, counted, provisional = start, 0, False
+        while counted < n:
+            day += dt.timedelta(days=1)
+            status = self._status(day)
+            if status is None:
+                provisional = True
+                status = day.weekday() < 5
+            if status:
+                counted += 1
+        return DeadlineDate(day, provisional)
+
+    def next_workday_on_or_after(self, day: dt.date) -> DeadlineDate:
+        """*day* itself if it is a working day, else the next one."""
+        day = _as_date(day)
+        provisional = False
+        while True:
+            status = self._status(day)
+            if status is None:
+                provisional = True
+                status = day.weekday() < 5
+            if status:
+                return DeadlineDate(day, provisional)
+            day += dt.timedelta(days=1)
+
+    def deadline_from(self, event_time_utc: dt.datetime, rule: PeriodRule) -> Deadline:
+        """When the period *rule* (amount + unit) that starts at *event_time_utc* ends.
+
+        *event_time_utc* must be timezone-aware (any zone; it is converted).
+        Units: ``working_days`` (this calendar), ``calendar_days``, ``months``
+        and ``years`` end at the end of the local due day; ``hours`` end at the
+        exact instant. A rule with ``roll_to_workday`` true moves a calendar
+        period's last day to the next working day. See the module docstring
+        for the counting conventions and their citation.
+        """
+        if not isinstance(event_time_utc, dt.datetime) or event_time_utc.tzinfo is None \
+                or event_time_utc.utcoffset() is None:
+            raise ValueError("event_time_utc must be a timezone-aware datetime")
+        amount, unit = rule.amount, rule.unit
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise ValueError(f"rule amount must be a non-negative int, got {amount!r}")
+        rule_id = _opt_str(getattr(rule, "id", None))
+        rule_version = _opt_str(getattr(rule, "version", None))
+        local = event_time_utc.astimezone(SHANGHAI)
+        if unit == "hours":
+            due = (event_time_utc + dt.timedelta(hours=amount)).astimezone(dt.timezone.utc)
+            return Deadline(due, due.astimezone(SHANGHAI).date(), False, rule_id, rule_version)
+        provisional = False
+        if unit == "working_days":
+            result = self.add_workdays(local.date(), amount)
+            due_date, provisional = result.date, result.provisional
+        elif unit == "calendar_days":
+            due_date = local.date() + dt.timedelta(days=amount)
+        elif unit == "months":
+            due_date = add_months(local.date(), amount)
+        elif unit == "years":
+            due_date = add_months(local.date(), 12 * amount)
+        else:
+            raise ValueError(f"unknown period unit {unit!r}")
+        if unit != "working_days" and getattr(rule, "roll_to_workday", False):
+            rolled = self.next_workday_on_or_after(due_date)
+            due_date, provisional = rolled.date, rolled.provisional
+        due_local = dt.datetime.combine(due_date, _END_OF_DAY, tzinfo=SHANGHAI)
+        return Deadline(due_local.astimezone(dt.timezone.utc), due_date, provisional, rule_id, rule_version)
+
+
+def _as_date(day: Any) -> dt.date:
+    if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
+        raise TypeError(f"expected a datetime.date (a local calendar day), got {type(day).__name__}")
+    return day
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=1)
+def default_calendar() -> WorkdayCalendar:
+    """The process-wide calendar: package + packaged files + ``$SHUANGDA_HOLIDAYS_DIR``.
+
+    Built once; call ``default_calendar.cache_clear()`` after adding a file.
+    """
+    return WorkdayCalendar()
