@@ -58,12 +58,25 @@ class DeadLetter:
         }
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The partitions of `topic` (empty if it does not exist), refreshing metadata when unknown.
+
+    aiokafka has no public call that refreshes the metadata a manually assigned
+    consumer looks topics up in, hence the one private call.
+    """
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        partitions = consumer.partitions_for_topic(topic)
+    return set(partitions or ())
+
+
 async def read_dead_letters(bootstrap: str, dlq_topic: str, *, timeout: float = 5.0) -> list[DeadLetter]:
     """Every record in `dlq_topic`, oldest first."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(dlq_topic)
+        partitions = await topic_partitions(consumer, dlq_topic)
         if not partitions:
             raise LookupError(f"topic {dlq_topic} does not exist")
         tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]

@@ -15,12 +15,17 @@ from pydantic import BaseModel
 
 from shared.config import REPO_ROOT, StackSettings
 from shared.envelope import Envelope, new_envelope
+from shared.runtime.dlq import topic_partitions
 
 T = TypeVar("T")
 
 
 def settings() -> StackSettings:
-    return StackSettings(dev=True)
+    """Stack settings pointing at what the launcher runs (honours SHUANGDA_*_PORT overrides)."""
+    from deploy.launcher import endpoints
+
+    ep = endpoints()
+    return StackSettings(dev=True, kafka_bootstrap=ep.kafka_bootstrap, pg_dsn=ep.pg_dsn)
 
 
 def bootstrap() -> str:
@@ -29,6 +34,11 @@ def bootstrap() -> str:
 
 def dsn() -> str:
     return settings().dsn
+
+
+def service_env() -> dict[str, str]:
+    """Environment for a service process or settings object talking to the test stack."""
+    return {"SHUANGDA_KAFKA_BOOTSTRAP": bootstrap(), "SHUANGDA_PG_DSN": dsn(), "SHUANGDA_DEV": "true"}
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> T:
@@ -68,10 +78,9 @@ async def read_all(topic: str, *, timeout: float = 5.0, expect: int | None = Non
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+        partitions = await topic_partitions(consumer, topic)
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - tests only
-            partitions = consumer.partitions_for_topic(topic) or set()
+            return []
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -101,7 +110,7 @@ def header(record: Any, name: str) -> str | None:
 
 def spawn(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start `python -m module` as a separate process (its log to `log_path`)."""
-    full_env = {**os.environ, **env, "SHUANGDA_DEV": "true", "PYTHONPATH": str(REPO_ROOT)}
+    full_env = {**os.environ, **service_env(), **env, "PYTHONPATH": str(REPO_ROOT)}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", module], env=full_env, cwd=REPO_ROOT,

@@ -1,0 +1,58 @@
+"""`shuangda dlq list|replay TOPIC.dlq`: inspect and replay dead letters."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("dlq", help="list or replay the dead letters of a topic")
+    sub = p.add_subparsers(dest="dlq_action", required=True)
+    ls = sub.add_parser("list", help="show the dead letters with their reasons")
+    ls.add_argument("topic", help="the DLQ topic (e.g. case.intake.dlq) or its origin topic")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    rp = sub.add_parser("replay", help="publish dead letters again on their origin topic")
+    rp.add_argument("topic")
+    group = rp.add_mutually_exclusive_group(required=True)
+    group.add_argument("--offset", type=int, action="append", help="the DLQ offset to replay (repeatable)")
+    group.add_argument("--event-id", action="append", help="the CloudEvents id to replay (repeatable)")
+    group.add_argument("--all", action="store_true", help="every dead letter in the topic")
+    rp.set_defaults(func=run_replay)
+
+
+def _dlq_topic(name: str) -> str:
+    return name if name.endswith(".dlq") else name + ".dlq"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from deploy.launcher import endpoints
+    from shared.runtime.dlq import read_dead_letters
+
+    letters = asyncio.run(read_dead_letters(endpoints().kafka_bootstrap, _dlq_topic(args.topic)))
+    if args.json:
+        print(json.dumps([d.summary() for d in letters], ensure_ascii=False, indent=2))
+        return 0
+    if not letters:
+        print("no dead letters")
+    for d in letters:
+        s = d.summary()
+        print(f"  @{s['offset']:<6} {s['reason'] or '?':<20} {s['origin']:<40} {s['event_id'] or '-'}")
+        print(f"          {s['detail']}")
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from deploy.launcher import endpoints
+    from shared.runtime.dlq import read_dead_letters, replay
+
+    bootstrap = endpoints().kafka_bootstrap
+    letters = asyncio.run(read_dead_letters(bootstrap, _dlq_topic(args.topic)))
+    if args.offset:
+        letters = [d for d in letters if d.offset in set(args.offset)]
+    elif args.event_id:
+        letters = [d for d in letters if d.event_id in set(args.event_id)]
+    n = asyncio.run(replay(bootstrap, letters))
+    print(f"replayed {n} dead letter(s)")
+    return 0
