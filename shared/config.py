@@ -9,7 +9,7 @@ alone. Secrets have no defaults outside dev mode (``SHUANGDA_DEV=true``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -29,6 +29,12 @@ class StackSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     pg_dsn: SecretStr | None = None
     state_dir: Path = REPO_ROOT / ".shuangda"
+    #: production listeners use SASL/SCRAM with one principal per service (docker-compose.yml)
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_replication_factor: int = Field(default=1, ge=1, le=5)
 
     @model_validator(mode="after")
     def _secrets_need_values_outside_dev(self) -> "StackSettings":
@@ -36,7 +42,20 @@ class StackSettings(BaseSettings):
             if not self.dev:
                 raise ValueError("pg_dsn: SHUANGDA_PG_DSN (or the service's own _PG_DSN) is required outside dev mode")
             self.pg_dsn = SecretStr(DEV_PG_DSN)
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError("kafka_sasl_*: a SASL protocol needs mechanism, username and password")
         return self
+
+    def kafka_options(self) -> dict[str, Any]:
+        """Connection options for every aiokafka client (security settings)."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+        return options
 
     @property
     def dsn(self) -> str:
@@ -56,6 +75,21 @@ class ServiceSettings(StackSettings):
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     #: dev-only fault injection, e.g. "consumer.after_db_commit" (see shared.runtime.faults)
     crash_at: str | None = None
+    #: "wall" or (dev only) "accelerated:<ISO start>:<factor>" (see shared.clock)
+    clock: str = "wall"
+
+    @model_validator(mode="after")
+    def _dev_only_knobs(self) -> "ServiceSettings":
+        if not self.dev and self.crash_at:
+            raise ValueError("crash_at: fault injection is allowed in dev mode only")
+        if not self.dev and self.clock != "wall":
+            raise ValueError("clock: only the wall clock is allowed outside dev mode")
+        return self
+
+    def make_clock(self):  # noqa: ANN201 - returns shared.clock.Clock
+        from shared.clock import clock_from_spec
+
+        return clock_from_spec(self.clock, dev=self.dev)
 
     @classmethod
     def settings_customise_sources(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import Any, Iterable
 
 DLQ_SUFFIX = ".dlq"
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -101,12 +101,14 @@ def with_dlqs(specs: Iterable[TopicSpec]) -> list[TopicSpec]:
     return out
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], *, replication_factor: int = 1) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec], *, replication_factor: int = 1, **kafka_options: Any
+) -> list[str]:
     """Create the topics (and their DLQ twins) that do not exist yet; return the created names."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     wanted = {s.name: s for s in with_dlqs(specs)}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="shuangda-admin")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="shuangda-admin", **kafka_options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

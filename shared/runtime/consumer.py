@@ -24,7 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -86,6 +86,7 @@ class EventConsumer:
         max_handler_attempts: int = 3,
         crash_at: str | None = None,
         client_id: str | None = None,
+        kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not routes:
             raise ValueError("a consumer needs at least one route")
@@ -100,6 +101,7 @@ class EventConsumer:
         self.max_handler_attempts = max_handler_attempts
         self.crash_at = crash_at
         self.client_id = client_id or f"{service}-{group}"
+        self.kafka_options = dict(kafka_options or {})
         self.ready = False
         self.last_loop_at = time.monotonic()
         self._lag_checked = 0.0
@@ -116,6 +118,7 @@ class EventConsumer:
             metadata_max_age_ms=5_000,
             session_timeout_ms=30_000,
             heartbeat_interval_ms=3_000,
+            **self.kafka_options,
         )
 
     def _subscribe(self, consumer: AIOKafkaConsumer) -> None:

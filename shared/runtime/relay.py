@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -40,6 +40,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         keep_sent_seconds: float = 24 * 3600,
         crash_at: str | None = None,
+        kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.service = service
         self.schema = schema
@@ -49,6 +50,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.keep_sent_seconds = keep_sent_seconds
         self.crash_at = crash_at
+        self.kafka_options = dict(kafka_options or {})
         self.is_leader = False
         self._lock_key = f"outbox-relay:{schema}"
         self._last_housekeeping = 0.0
@@ -84,6 +86,7 @@ class OutboxRelay:
                 enable_idempotence=True,
                 linger_ms=2,
                 request_timeout_ms=15_000,
+                **self.kafka_options,
             )
             await producer.start()
             try:

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Run once by the postgres image on an empty cluster (docker-entrypoint-initdb.d).
+#
+# One login role and one schema per service. The schemas belong to the owner
+# role that `shuangda migrate` connects as; each service role may use only its
+# own schema, and gets DML rights on the tables migrations create there (a
+# migration may REVOKE more, e.g. UPDATE/DELETE on an append-only audit log).
+# Roles are not superusers and cannot create schemas, databases or roles.
+#
+# Passwords come from SHUANGDA_PG_<SERVICE>_PASSWORD (no defaults); they are
+# used inside DSNs, so only A-Z a-z 0-9 . _ ~ - are accepted.
+#
+# The image sources a non-executable *.sh file into its own entrypoint, so the
+# work runs in a subshell function: our shell options stay ours, and a failure
+# still aborts initialisation.
+
+shuangda_init_roles() (
+set -euo pipefail
+for svc in intake routing notify credit; do
+  var="SHUANGDA_PG_${svc^^}_PASSWORD"
+  pw="${!var:-}"
+  if [ -z "$pw" ]; then
+    echo "init-roles: $var must be set (no default)" >&2
+    exit 1
+  fi
+  if [ "${#pw}" -lt 16 ] || [[ ! "$pw" =~ ^[A-Za-z0-9._~-]+$ ]]; then
+    echo "init-roles: $var must be at least 16 characters of A-Z a-z 0-9 . _ ~ -" >&2
+    exit 1
+  fi
+  psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+    -v svc="$svc" -v pw="$pw" -v owner="$POSTGRES_USER" -v db="$POSTGRES_DB" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', :'svc', :'pw')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'svc') \gexec
+SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'svc', :'owner') \gexec
+REVOKE ALL ON SCHEMA :"svc" FROM PUBLIC;
+GRANT USAGE ON SCHEMA :"svc" TO :"svc";
+GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"svc";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"svc"
+  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"svc";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"svc"
+  GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"svc";
+ALTER ROLE :"svc" SET search_path = :"svc";
+SQL
+done
+
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -v db="$POSTGRES_DB" <<'SQL'
+REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+SQL
+echo "init-roles: service roles and schemas ready"
+)
+
+shuangda_init_roles || exit 1
