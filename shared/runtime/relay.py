@@ -39,6 +39,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 1.0,
         keep_sent_seconds: float = 24 * 3600,
+        keep_inbox_seconds: float = 30 * 24 * 3600,
         crash_at: str | None = None,
         kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -49,6 +50,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.keep_sent_seconds = keep_sent_seconds
+        # the dedupe window: longer than any topic's retention, so no redelivery outlives its inbox row
+        self.keep_inbox_seconds = keep_inbox_seconds
         self.crash_at = crash_at
         self.kafka_options = dict(kafka_options or {})
         self.is_leader = False
@@ -145,4 +148,7 @@ class OutboxRelay:
         await conn.execute(
             "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)",
             float(self.keep_sent_seconds),
+        )
+        await conn.execute(
+            "DELETE FROM inbox WHERE received_at < now() - make_interval(secs => $1)", float(self.keep_inbox_seconds)
         )
