@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from shared.envelope import Envelope, EnvelopeError
 from shared.runtime.uow import Message, UnitOfWork
 
+INGRESS_PREFIX = "ingress."
+
 Handler = Callable[[Message[Any], UnitOfWork], Awaitable[None]]
 
 
@@ -44,16 +46,27 @@ class TopicRoute:
     bindings: dict[str, Binding]
     topic: str | None = None
     pattern: str | None = None
-    #: what to do with an event type that has no binding: ingress topics dead-letter it,
-    #: internal topics skip it (a consumer takes only what it needs from a shared stream)
+    #: what to do with an event type that has no binding: internal topics skip it (a consumer
+    #: takes only what it needs from a shared stream); ingress topics dead-letter it — unless it
+    #: is a command registered in the contract catalogue, which another service consumes from
+    #: the same ingress topic (a bureau's topic carries complaints, bureau actions and penalties)
     on_unknown: Literal["ignore", "dead_letter"] = "ignore"
     _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False)
+    _others: frozenset[str] = field(default=frozenset(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         if (self.topic is None) == (self.pattern is None):
             raise ValueError("a TopicRoute names exactly one of topic or pattern")
         if self.pattern is not None:
             self._regex = re.compile(self.pattern)
+        if self.on_unknown == "dead_letter":
+            from shared.contracts import catalogue
+
+            self._others = frozenset(t for t, c in catalogue().items() if c.kind == "command") - set(self.bindings)
+
+    def skips(self, event_type: str) -> bool:
+        """True for a type this route leaves to another consumer of the same topic."""
+        return self.on_unknown == "ignore" or event_type in self._others
 
     def matches(self, topic: str) -> bool:
         if self.topic is not None:
@@ -71,9 +84,12 @@ def decode(route: TopicRoute, topic: str, key: bytes | None, headers: Any, value
         envelope = Envelope.from_headers(headers)
     except EnvelopeError as exc:
         return Poison("invalid_envelope", str(exc), exc.field)
+    if topic.startswith(INGRESS_PREFIX):
+        # outside producers control their headers: the actor is the client the topic belongs to
+        envelope = envelope.model_copy(update={"actor": topic[len(INGRESS_PREFIX):]})
     binding = route.bindings.get(envelope.type)
     if binding is None:
-        if route.on_unknown == "ignore":
+        if route.skips(envelope.type):
             return Ignored(envelope.type)
         return Poison("unknown_event_type", f"type: no handler for event type {envelope.type!r} on {topic}", "type")
     if envelope.datacontenttype.split(";")[0].strip() != "application/json":
