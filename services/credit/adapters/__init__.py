@@ -1,0 +1,1 @@
+"""Credit's adapters: Postgres repositories, the HTTP API and the name-index refresher."""

@@ -1,0 +1,129 @@
+"""The time-driven part of credit, run by one leader per schema (advisory lock):
+
+- records past their maximum publicity period expire (``credit.record-expired``);
+- listings past their end leave the list (``credit.delisted``, reason expired);
+- with auto-disclosure on, recorded penalties are published (``credit.record-disclosed``).
+
+Each change is a conditional update in its own transaction together with its
+outbox row, and the event id is derived from the record or listing id, so even
+two leaders (a split brain during a failover) would emit each fact once.
+Time comes from the service clock.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+import asyncpg
+
+from shared import audit
+from shared.clock import Clock
+from shared.db import connect
+from shared.runtime import unit_of_work
+from shared.runtime.backoff import Backoff, sleep_or_stop
+
+from services.credit import metrics
+from services.credit.adapters import postgres as db
+from services.credit.handlers import Credit
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, *, pool: asyncpg.Pool, dsn: str, schema: str, credit: Credit, clock: Clock,
+                 interval: float = 2.0, batch: int = 500, auto_disclose: bool = True) -> None:
+        self.pool, self.dsn, self.schema, self.credit, self.clock = pool, dsn, schema, credit, clock
+        self.interval, self.batch, self.auto_disclose = interval, batch, auto_disclose
+        self.is_leader = False
+        self._lock_key = f"credit-scheduler:{schema}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = Backoff(initial=0.5)
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+                backoff.reset()
+            except Exception as exc:
+                self._set_leader(False)
+                delay = backoff.next()
+                log.warning("credit scheduler: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
+                await sleep_or_stop(stop, delay)
+
+    def _set_leader(self, value: bool) -> None:
+        self.is_leader = value
+        metrics.SCHEDULER_LEADER.set(1 if value else 0)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        conn = await connect(self.dsn, self.schema)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
+                self._set_leader(False)
+                if await sleep_or_stop(stop, max(self.interval, 2.0)):
+                    return
+            self._set_leader(True)
+            log.info("credit scheduler leading for schema %s", self.schema)
+            while not stop.is_set():
+                await self.tick()
+                if await sleep_or_stop(stop, self.interval):
+                    return
+                await conn.fetchval("SELECT 1")  # the lock lives with this connection: notice if it died
+        finally:
+            self._set_leader(False)
+            await conn.close()
+
+    async def tick(self) -> dict[str, int]:
+        """One pass; returns how many of each change it made."""
+        done = {
+            "expired": await self._drain(db.due_for_expiry, self.credit.expire_record, with_now=True),
+            "delisted": await self._drain(db.listings_due_to_end, self.credit.expire_listing, with_now=True),
+            "disclosed": await self._drain(db.due_for_disclosure, self.credit.disclose, with_now=False)
+            if self.auto_disclose else 0,
+        }
+        if any(done.values()):
+            log.info("credit scheduler: %s", done)
+        return done
+
+    async def _drain(self, select: Callable[..., Awaitable[list[asyncpg.Record]]],
+                     apply: Callable[..., Awaitable[bool]], *, with_now: bool) -> int:
+        total = 0
+        while True:
+            now = self.clock.now()
+            async with unit_of_work(self.pool, source=self.credit.source, actor="credit-scheduler") as uow:
+                await audit.lock(uow.conn)  # before the row locks, like every credit transaction
+                rows = await (select(uow.conn, now, self.batch) if with_now else select(uow.conn, self.batch))
+                for row in rows:
+                    if await apply(uow, row, now):
+                        total += 1
+            if len(rows) < self.batch:
+                return total
+
+
+async def refresh_gauges(pool: asyncpg.Pool, clock: Clock) -> None:
+    async with pool.acquire() as conn:
+        figures = await db.gauge_figures(conn, clock.now())
+    metrics.RECORDS.clear()
+    for kind, severity, n in figures["records"]:
+        metrics.RECORDS.labels(kind, severity).set(n)
+    metrics.DISCLOSURES_DUE.set(figures["disclosures_due"])
+    metrics.DISCLOSURES_OVERDUE.set(figures["disclosures_overdue"])
+    metrics.BLACKLISTED.set(figures["blacklisted_entities"])
+    metrics.LISTINGS.clear()
+    for rule, n in figures["listings"]:
+        metrics.LISTINGS.labels(rule).set(n)
+    metrics.APPLICATIONS.clear()
+    for kind, status, n in figures["applications"]:
+        metrics.APPLICATIONS.labels(kind, status).set(n)
+
+
+def gauges_loop(pool: asyncpg.Pool, clock: Clock, interval: float) -> Callable[[asyncio.Event], Awaitable[None]]:
+    async def run(stop: asyncio.Event) -> None:
+        while True:
+            try:
+                await refresh_gauges(pool, clock)
+            except Exception as exc:  # the next round tries again; metrics are never worth a crash
+                log.warning("credit gauges not refreshed: %s", exc)
+            if await sleep_or_stop(stop, interval):
+                return
+
+    return run

@@ -1,0 +1,245 @@
+"""Credit's HTTP API on the real database and broker (issue #5): authenticated
+penalty decisions, repair and early removal, screening, name search, the public
+masked feed, overdue disclosures and the platform export."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from prometheus_client import REGISTRY
+
+from services.credit.scheduler import refresh_gauges
+from shared.clock import ManualClock
+from tests.integration.test_credit_pipeline import CODE, OTHER_CODE, CreditWorld, decision, http, types
+
+pytestmark = pytest.mark.stack
+
+UTC = dt.timezone.utc
+
+
+def body(d) -> dict:  # noqa: ANN001
+    return json.loads(d.model_dump_json())
+
+
+async def test_a_request_without_a_valid_api_key_is_refused(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    await world.add_bureau()
+    async with world.running(scheduler=False) as parts:
+        async with http(parts) as anonymous:
+            assert (await anonymous.get(f"/v1/entities/{CODE}")).status_code == 401
+        async with http(parts, f"market_regulation-{world.division}.wrong") as wrong:
+            assert (await wrong.post("/v1/penalties", json=body(decision("x", dt.date(2024, 1, 2))))).status_code == 401
+        async with http(parts) as public:
+            assert (await public.get("/v1/measures")).status_code == 200
+
+
+async def test_a_bureau_records_a_penalty_over_http_and_another_bureau_cannot_revoke_it(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    food = await world.add_bureau("food_drug")
+    department = await world.add_client(f"dept-{unique}", "department")
+    d = decision("咸秦市监罚〔2025〕11号", dt.date(2025, 4, 30), penalty_types=["fine", "licence_revocation"])
+    async with world.running(ManualClock(dt.datetime(2025, 5, 6, 2, tzinfo=UTC)), scheduler=False) as parts:
+        async with http(parts, market) as client:
+            created = await client.post("/v1/penalties", json=body(d))
+            again = await client.post("/v1/penalties", json=body(d))
+        assert created.status_code == 201, created.text
+        assert created.json()["heavy"] is True and created.json()["severity"] == "penalty_serious"
+        # decided Wed 30 Apr 2025; 1-5 May are off: 6, 7, 8, 9, 12, 13, 14 May are the 7 working days
+        assert created.json()["disclosure_due_on"] == "2025-05-14"
+        assert again.status_code == 200 and again.json()["status"] == "duplicate"
+        async with http(parts, department) as client:
+            assert (await client.post("/v1/penalties", json=body(d))).status_code == 403
+        async with http(parts, food) as client:
+            refused = await client.post("/v1/penalties:revoke", json={"decision_no": "咸秦市监罚〔2025〕11号",
+                                                                      "revoked_on": "2025-05-06", "reason": "撤销"})
+            taken = await client.post("/v1/penalties", json=body(d))
+        assert refused.status_code == 403 and refused.json()["reason"] == "not_decider_of_record"
+        assert taken.status_code == 409 and taken.json()["reason"] == "decision_no_taken"
+        events = await world.events(world.settings.penalty_topic, until=lambda e: types(e).count("penalty.refused") >= 2)
+        assert types(events).count("penalty.recorded") == 1
+        assert {p["reason"] for t, p in events if t.endswith("refused.v1")} == {"not_decider_of_record", "decision_no_taken"}
+
+
+async def test_repair_is_refused_before_the_minimum_period_and_decided_by_the_deciding_bureau_after_it(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    food = await world.add_bureau("food_drug")
+    portal = await world.add_client(f"portal-{unique}", "portal")
+    clock = ManualClock(dt.datetime(2024, 1, 15, 2, tzinfo=UTC))
+    async with world.running(clock, scheduler=False) as parts:
+        async with http(parts, market) as client:
+            record_id = (await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕601号", dt.date(2024, 1, 10),
+                                                                                   category="false_advertising")))).json()["record_id"]
+        application = {"kind": "repair", "target_id": record_id, "obligations_met": True, "commitment_signed": True,
+                       "applicant": {"name": "华泰商贸", "contact": "029-0000"}}
+        clock.advance(dt.timedelta(days=60))
+        async with http(parts, portal) as client:
+            early = await client.post("/v1/applications", json=application)
+        assert early.status_code == 201 and early.json()["status"] == "ineligible"
+        assert early.json()["reasons"] == ["minimum_period_not_passed"]
+        clock.advance(dt.timedelta(days=40))  # past 10 April 2024
+        async with http(parts, portal) as client:
+            ok = (await client.post("/v1/applications", json=application)).json()
+            assert (await client.post("/v1/applications", json=application)).status_code == 409
+        assert ok["status"] == "pending" and ok["authority"] == world.bureau()
+        async with http(parts, food) as client:
+            wrong = await client.post(f"/v1/applications/{ok['application_id']}:decide", json={"approve": True})
+        assert wrong.status_code == 403
+        async with http(parts, market) as client:
+            decided = await client.post(f"/v1/applications/{ok['application_id']}:decide", json={"approve": True, "reason": "已履行"})
+            record = (await client.get(f"/v1/records/{record_id}")).json()
+        assert decided.json()["status"] == "approved"
+        assert record["status"] == "repaired"
+        credit = await world.events(world.settings.credit_topic, until=lambda e: "credit.record-repaired" in types(e))
+        outcomes = [p["outcome"] for t, p in credit if t.endswith("application-decided.v1")]
+        assert outcomes == ["ineligible", "approved"]
+
+
+async def test_early_removal_from_the_list_opens_after_a_year_and_ends_the_listing(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    portal = await world.add_client(f"portal-{unique}", "portal")
+    clock = ManualClock(dt.datetime(2024, 3, 1, 2, tzinfo=UTC))
+    async with world.running(clock, scheduler=False) as parts:
+        async with http(parts, market) as client:
+            await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕701号", dt.date(2024, 1, 10))))
+            listed = (await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕702号", dt.date(2024, 2, 20))))).json()
+        [listing_id] = listed["listings"]
+        application = {"kind": "early_removal", "target_id": listing_id, "obligations_met": True, "commitment_signed": True,
+                       "applicant": {"name": "华泰商贸"}}
+        clock.advance(dt.timedelta(days=200))
+        async with http(parts, portal) as client:
+            assert (await client.post("/v1/applications", json=application)).json()["reasons"] == ["minimum_period_not_passed"]
+        clock.advance(dt.timedelta(days=200))
+        async with http(parts, portal) as client:
+            pending = (await client.post("/v1/applications", json=application)).json()
+        async with http(parts, market) as client:
+            await client.post(f"/v1/applications/{pending['application_id']}:decide", json={"approve": True})
+            view = (await client.get(f"/v1/entities/{CODE}")).json()
+        assert view["status"] == "has_records" and view["listings"] == []
+        assert "procurement_exclusion" not in [m["id"] for m in view["measures"]]
+        credit = await world.events(world.settings.credit_topic, until=lambda e: "credit.delisted" in types(e))
+        assert next(p for t, p in credit if t.endswith("delisted.v1"))["reason"] == "early_removal"
+
+
+async def test_the_name_search_returns_scored_candidates_with_an_explanation(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    async with world.running(ManualClock(dt.datetime(2024, 3, 1, 2, tzinfo=UTC)), scheduler=False) as parts:
+        async with http(parts, market) as client:
+            await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕801号", dt.date(2024, 2, 1))))
+            await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕802号", dt.date(2024, 2, 1), code=OTHER_CODE,
+                                                                  name="西安华泰商贸有限责任公司", category="false_advertising")))
+            await parts.refresher.refresh()
+            found = (await client.get("/v1/entities:search", params={"q": "咸阳华泰商贸"})).json()
+            by_code = (await client.get("/v1/entities:search", params={"q": CODE.lower()})).json()
+    [best, second] = found["candidates"][:2]
+    assert best["credit_code"] == CODE and best["status"] == "has_records"
+    assert best["score"] > second["score"]
+    assert any("region agrees" in line for line in best["explanation"])
+    assert any("region differs" in line for line in second["explanation"])
+    assert by_code["candidates"][0]["credit_code"] == CODE and by_code["candidates"][0]["score"] == 100.0
+
+
+async def test_the_public_feed_masks_persons_and_is_served_as_json_and_csv(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    person = decision("咸罚〔2024〕901号", dt.date(2024, 2, 1), code=None, category="false_advertising",
+                      party={"kind": "natural_person", "name": "张三丰", "resident_id": "11010519491231002X"})
+    async with world.running(ManualClock(dt.datetime(2024, 2, 5, 2, tzinfo=UTC))) as parts:
+        async with http(parts, market) as client:
+            assert (await client.post("/v1/penalties", json=body(person))).status_code == 201
+        await world.events(world.settings.credit_topic, until=lambda e: "credit.record-disclosed" in types(e))
+        async with http(parts) as public:
+            feed = (await public.get("/v1/disclosures")).json()
+            csv_text = (await public.get("/v1/disclosures", params={"format": "csv", "labels": "zh"})).text
+    [item] = feed["items"]
+    assert item["party_name"] == "张**" and item["resident_id_masked"] == "**************002X"
+    assert item["bureau"].endswith("市场监督管理局")
+    assert "张三丰" not in csv_text and "11010519491231002X" not in csv_text
+    assert csv_text.startswith("行政处罚决定书文号,")
+    rows = await world.fetch("SELECT person_sealed, person_masked, name FROM entities")
+    assert "11010519491231002X" not in json.dumps(rows[0]["person_sealed"]) and rows[0]["name"] == "张**"
+    events = await world.events(world.settings.penalty_topic, until=lambda e: len(e) >= 1)
+    assert "11010519491231002X" not in json.dumps(events) and "张三丰" not in json.dumps(events)
+
+
+async def test_overdue_disclosures_are_counted_when_bureaus_publish_by_hand(unique: str) -> None:
+    world = CreditWorld(unique, auto_disclose=False)
+    await world.create()
+    market = await world.add_bureau()
+    clock = ManualClock(dt.datetime(2024, 3, 1, 2, tzinfo=UTC))
+    async with world.running(clock) as parts:
+        async with http(parts, market) as client:
+            late = (await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕1001号", dt.date(2024, 2, 1))))).json()
+            await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕1002号", dt.date(2024, 2, 28),
+                                                                  category="false_advertising")))
+            await refresh_gauges(parts.consumer.pool, clock)
+            assert REGISTRY.get_sample_value("shuangda_disclosures_overdue") == 1
+            assert REGISTRY.get_sample_value("shuangda_disclosures_due") == 1
+            published = await client.post(f"/v1/records/{late['record_id']}:disclose")
+            assert published.json()["status"] == "disclosed"
+            await refresh_gauges(parts.consumer.pool, clock)
+            assert REGISTRY.get_sample_value("shuangda_disclosures_overdue") == 0
+        credit = await world.events(world.settings.credit_topic, until=lambda e: "credit.record-disclosed" in types(e))
+        assert next(p for t, p in credit if t.endswith("record-disclosed.v1"))["on_time"] is False
+
+
+async def test_the_platform_export_publishes_and_then_withdraws_a_revoked_penalty(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    platform = await world.add_client(f"platform-{unique}", "platform")
+    since = (await world.fetch("SELECT clock_timestamp() AS t"))[0]["t"]
+    async with world.running(ManualClock(dt.datetime(2024, 3, 1, 2, tzinfo=UTC))) as parts:
+        async with http(parts, market) as client:
+            await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕1101号", dt.date(2024, 2, 1), fine_amount="123456.78")))
+        await world.events(world.settings.credit_topic, until=lambda e: "credit.record-disclosed" in types(e))
+        async with http(parts, platform) as client:
+            first = await client.get("/v1/exports/platform", params={"since": since.isoformat()})
+        async with http(parts, market) as client:
+            await client.post("/v1/penalties:revoke", json={"decision_no": "咸罚〔2024〕1101号", "revoked_on": "2024-03-01",
+                                                            "reason": "撤销"})
+        async with http(parts, platform) as client:
+            second = await client.get("/v1/exports/platform", params={"since": first.headers["x-next-since"]})
+            csv_export = await client.get("/v1/exports/platform", params={"since": since.isoformat(), "format": "csv"})
+    [line] = [json.loads(x) for x in first.text.splitlines()]
+    assert line["op"] == "publish" and line["item"] == "penalty"
+    assert line["fine_amount_wan"] == "12.345678" and line["decision_no"] == "咸罚〔2024〕1101号"
+    later = [json.loads(x) for x in second.text.splitlines()]
+    assert later[-1]["op"] == "withdraw" and later[-1]["status"] == "revoked" and later[-1]["version"] > line["version"]
+    assert csv_export.text.splitlines()[0].startswith("op,item,id,version")
+
+
+async def test_concurrent_decisions_about_one_entity_are_serialised_and_list_it_once(unique: str) -> None:
+    import asyncio
+
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    async with world.running(ManualClock(dt.datetime(2024, 6, 1, 2, tzinfo=UTC))) as parts:
+        async with http(parts, market) as client:
+            responses = await asyncio.gather(*(
+                client.post("/v1/penalties", json=body(decision(f"咸罚〔2024〕12{i:02d}号", dt.date(2024, 5, 1 + i))))
+                for i in range(20)
+            ))
+        assert [r.status_code for r in responses] == [201] * 20
+        listings = await world.fetch("SELECT rule_id, status FROM listings")
+        assert [(r["rule_id"], r["status"]) for r in listings] == [("repeat_counterfeit", "listed")]
+        [entity] = await world.fetch("SELECT count(*) AS n FROM entities")
+        assert entity["n"] == 1
+    conn = await world.conn()
+    try:
+        from shared import audit
+
+        assert await audit.verify(conn) is None
+    finally:
+        await conn.close()

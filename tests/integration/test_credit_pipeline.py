@@ -1,0 +1,323 @@
+"""Credit on the real broker and database (issue #5): penalty decisions from Kafka
+to records, disclosure, the list and the query API; refusals; referrals;
+exactly-once expiry; the tamper-evident audit log."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from decimal import Decimal
+from typing import Any, AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from services.credit.adapters import postgres as db
+from services.credit.domain.model import Bureau
+from services.credit.settings import CreditSettings
+from services.credit.wiring import Parts, build, open_pool, prepare
+from shared import audit
+from shared.clock import Clock, ManualClock
+from shared.config import REPO_ROOT
+from shared.contracts.cases import Suspect
+from shared.contracts.penalty import PenaltyDecided, PenaltyRevoked
+from shared.contracts.referral import ReferralAccepted
+from shared.db import connect
+from shared.runtime import unit_of_work
+from shared.topics import TopicSpec, ensure_topics, ingress
+from tests.support import stack
+
+pytestmark = pytest.mark.stack
+
+CODE = "91110000600037341L"
+OTHER_CODE = "91350100M000100Y43"
+
+
+class CreditWorld:
+    """The topics, schema, group and bureau division of one test's credit service."""
+
+    def __init__(self, unique: str, **settings: Any) -> None:
+        self.unique = unique
+        self.division = str(100000 + int(unique[:8], 16) % 900000)
+        self.schema = f"credit_{unique}"
+        self.settings = CreditSettings(
+            dev=True, schema=self.schema, consumer_group=f"credit-{unique}",
+            ingress_pattern=r"ingress\.[a-z][a-z0-9_]*-" + re.escape(self.division),
+            referral_topic=f"test.referral.{unique}", penalty_topic=f"test.penalty.{unique}",
+            credit_topic=f"test.credit.{unique}", consumer_poll_ms=100, relay_poll_seconds=0.3,
+            scheduler_interval_seconds=0.3, index_refresh_seconds=0.3, client_cache_seconds=0, **settings,
+        )
+
+    def bureau(self, bureau_type: str = "market_regulation") -> str:
+        return f"{bureau_type}@{self.division}"
+
+    def ingress(self, bureau_type: str = "market_regulation") -> str:
+        return f"ingress.{bureau_type}-{self.division}"
+
+    async def create(self) -> None:
+        await ensure_topics(stack.bootstrap(), [
+            ingress(f"market_regulation-{self.division}"), ingress(f"food_drug-{self.division}"),
+            TopicSpec(self.settings.referral_topic, "case id", "test referrals"),
+        ])
+        await prepare(self.settings)
+
+    @contextlib.asynccontextmanager
+    async def running(self, clock: Clock | None = None, *, scheduler: bool = True) -> AsyncIterator[Parts]:
+        pool = await open_pool(self.settings)
+        parts = build(self.settings, pool, clock)
+        stop = asyncio.Event()
+        loops = [parts.consumer.run, parts.relay.run, parts.refresher.run] + ([parts.scheduler.run] if scheduler else [])
+        tasks = [asyncio.create_task(loop(stop)) for loop in loops]
+        try:
+            yield parts
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+            await pool.close()
+
+    async def conn(self) -> asyncpg.Connection:
+        c = await connect(stack.dsn(), self.schema)
+        await db.init_connection(c)
+        return c
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        c = await self.conn()
+        try:
+            return await c.fetch(sql, *args)
+        finally:
+            await c.close()
+
+    async def add_client(self, client_id: str, role: str, bureau_type: str | None = None) -> str:
+        c = await self.conn()
+        try:
+            await db.create_client(c, client_id=client_id, role=role, name=client_id, secret="s3cret-" + client_id,
+                                   bureau_type=bureau_type, division=self.division if bureau_type else None)
+        finally:
+            await c.close()
+        return f"{client_id}.s3cret-{client_id}"
+
+    async def add_bureau(self, bureau_type: str = "market_regulation") -> str:
+        return await self.add_client(f"{bureau_type}-{self.division}", "bureau", bureau_type)
+
+    async def events(self, topic: str, until: Any = lambda evs: True, what: str = "events") -> list[tuple[str, dict[str, Any]]]:
+        async def probe() -> list[tuple[str, dict[str, Any]]]:
+            return [(stack.header(r, "ce_type") or "", json.loads(r.value)) for r in await stack.read_all(topic)]
+
+        return await stack.eventually(probe, until=until, timeout=40, what=what)
+
+
+def http(parts: Parts, key: str | None = None) -> httpx.AsyncClient:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=parts.app), base_url="http://credit", headers=headers)
+
+
+def decision(no: str, on: dt.date, *, code: str | None = CODE, name: str = "陕西省咸阳市华泰商贸有限公司",
+             category: str = "trademarks", **extra: Any) -> PenaltyDecided:
+    body: dict[str, Any] = dict(
+        decision_no=no, party={"kind": "organisation", "credit_code": code, "name": name, "legal_representative": "王五"},
+        category=category, violation="销售侵犯注册商标专用权的商品", legal_basis=["《商标法》第六十条第二款"],
+        penalty_types=["fine", "confiscation_of_property"], content="没收侵权商品并处罚款", fine_amount=Decimal("50000.00"),
+        decided_on=on,
+    )
+    body.update(extra)
+    return PenaltyDecided.model_validate(body)
+
+
+def _bureau(world: CreditWorld) -> Bureau:
+    return Bureau(f"market_regulation-{world.division}", "market_regulation", world.division)
+
+
+def types(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [t.removeprefix("shuangda.").removesuffix(".v1") for t, _ in events]
+
+
+async def test_a_penalty_decision_from_kafka_is_recorded_disclosed_and_listed_and_the_query_api_shows_the_measures(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    key = await world.add_client(f"procurement-{unique}", "department")
+    first = decision("咸秦市监罚〔2024〕101号", dt.date(2024, 3, 5))
+    second = decision("咸秦市监罚〔2025〕7号", dt.date(2025, 2, 20))  # within 24 months: the entity is listed
+    await stack.produce(world.ingress(), [stack.event_record(first, type=first.EVENT_TYPE, key=CODE)])
+    async with world.running(ManualClock(dt.datetime(2025, 3, 1, 2, tzinfo=dt.timezone.utc))) as parts:
+        penalty = await world.events(world.settings.penalty_topic, until=lambda e: len(e) >= 1, what="penalty.recorded")
+        assert types(penalty) == ["penalty.recorded"]
+        recorded = penalty[0][1]
+        assert recorded["bureau"] == world.bureau() and recorded["heavy"] is False
+        assert recorded["disclosure_due_on"] == "2024-03-14"  # 7 working days after Tue 5 March 2024
+        await stack.produce(world.ingress(), [stack.event_record(second, type=second.EVENT_TYPE, key=CODE)])
+        credit = await world.events(
+            world.settings.credit_topic, what="records, disclosures and the listing",
+            until=lambda e: types(e).count("credit.record-disclosed") >= 2 and "credit.blacklisted" in types(e))
+        listed = next(p for t, p in credit if t.endswith("credit.blacklisted.v1"))
+        assert listed["rule_id"] == "repeat_counterfeit" and listed["credit_code"] == CODE
+        assert len(listed["triggering_records"]) == 2 and "咸秦市监罚〔2025〕7号" in listed["reason"]
+        assert "procurement_exclusion" in listed["measures"]
+        async with http(parts, key) as client:
+            view = (await client.get(f"/v1/entities/{CODE}")).json()
+            screened = (await client.post("/v1/entities:check", json={"codes": [CODE, OTHER_CODE, "91110000600037341X"]})).json()
+        assert view["status"] == "blacklisted" and view["name"] == "陕西省咸阳市华泰商贸有限公司"
+        assert {r["decision_no"] for r in view["records"]} == {"咸秦市监罚〔2024〕101号", "咸秦市监罚〔2025〕7号"}
+        assert view["listings"][0]["rule_id"] == "repeat_counterfeit"
+        procurement = next(m for m in view["measures"] if m["id"] == "procurement_exclusion")
+        assert procurement["department"] == "finance" and "blacklisted" in procurement["because"]
+        results = {r["code"]: r for r in screened["results"]}
+        assert results[CODE]["listed"] and "procurement_exclusion" in results[CODE]["measures"]
+        assert results[OTHER_CODE] == {"code": OTHER_CODE, "valid": True, "known": False, "status": "clear", "listed": False, "measures": []}
+        assert results["91110000600037341X"]["reason"] == "bad_check_character"
+        assert screened["summary"] == {"checked": 3, "invalid": 1, "listed": 1, "with_records": 1}
+
+
+async def test_a_penalty_revocation_from_a_bureau_that_is_not_the_decider_of_record_is_refused(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    first = decision("咸秦市监罚〔2024〕201号", dt.date(2024, 3, 5))
+    second = decision("咸秦市监罚〔2024〕202号", dt.date(2024, 8, 1))
+    foreign = PenaltyRevoked(decision_no="咸秦市监罚〔2024〕201号", revoked_on=dt.date(2024, 9, 1), reason="行政复议决定撤销")
+    await stack.produce(world.ingress(), [stack.event_record(m, type=m.EVENT_TYPE, key=CODE) for m in (first, second)])
+    async with world.running(ManualClock(dt.datetime(2024, 9, 10, 2, tzinfo=dt.timezone.utc))):
+        await world.events(world.settings.penalty_topic, until=lambda e: types(e).count("penalty.recorded") == 2,
+                           what="both decisions recorded")
+        await stack.produce(world.ingress("food_drug"), [stack.event_record(foreign, type=foreign.EVENT_TYPE, key=CODE)])
+        events = await world.events(world.settings.penalty_topic, until=lambda e: "penalty.refused" in types(e),
+                                    what="the refusal")
+        refusal = next(p for t, p in events if t.endswith("penalty.refused.v1"))
+        assert refusal["reason"] == "not_decider_of_record"
+        assert refusal["bureau"] == world.bureau("food_drug")
+        assert world.bureau() in refusal["detail"]
+        [record] = await world.fetch("SELECT status FROM records WHERE decision_no = $1", "咸秦市监罚〔2024〕201号")
+        assert record["status"] == "active"
+        # the decider of record may revoke; the listing it triggered no longer holds and ends
+        own = PenaltyRevoked(decision_no="咸秦市监罚〔2024〕201号", revoked_on=dt.date(2024, 9, 2), reason="行政复议决定撤销")
+        await stack.produce(world.ingress(), [stack.event_record(own, type=own.EVENT_TYPE, key=CODE)])
+        credit = await world.events(world.settings.credit_topic, what="withdrawal and delisting",
+                                    until=lambda e: "credit.delisted" in types(e))
+        assert "credit.record-withdrawn" in types(credit)
+        delisted = next(p for t, p in credit if t.endswith("credit.delisted.v1"))
+        assert delisted["reason"] == "trigger_revoked"
+        refusals = await world.fetch("SELECT kind, body FROM audit_log WHERE kind = 'penalty.refused'")
+        assert json.loads(refusals[0]["body"])["reason"] == "not_decider_of_record"
+
+
+async def test_an_accepted_criminal_referral_enters_the_record_and_lists_the_entity(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    accepted = ReferralAccepted(
+        case_id=f"case-{unique}", referral_id=f"ref-{unique}", state="accepted", agency=world.bureau(),
+        police=f"public_security@{world.division}", at=dt.datetime(2024, 6, 3, 2, tzinfo=dt.timezone.utc),
+        police_case_no="咸公立〔2024〕88号", category="trademarks",
+        suspect=Suspect(credit_code=OTHER_CODE, name="福州某某贸易有限公司"), after="transfer",
+    )
+    await stack.produce(world.settings.referral_topic, [stack.event_record(accepted, type=accepted.EVENT_TYPE, key=accepted.case_id)])
+    async with world.running(ManualClock(dt.datetime(2024, 6, 10, 2, tzinfo=dt.timezone.utc))):
+        credit = await world.events(world.settings.credit_topic, until=lambda e: "credit.blacklisted" in types(e),
+                                    what="the referral's listing")
+    created = next(p for t, p in credit if t.endswith("record-created.v1"))
+    assert created["kind"] == "criminal_referral" and created["disclose"] is False
+    listed = next(p for t, p in credit if t.endswith("blacklisted.v1"))
+    assert listed["rule_id"] == "criminal_referral_accepted" and listed["credit_code"] == OTHER_CODE
+    assert "credit.record-disclosed" not in types(credit), "a referral record is not published"
+
+
+async def test_records_past_their_maximum_publicity_expire_exactly_once_even_with_two_schedulers(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    clock = ManualClock(dt.datetime(2024, 6, 1, 2, tzinfo=dt.timezone.utc))
+    async with world.running(clock, scheduler=False) as parts:
+        for i in range(12):
+            async with unit_of_work(parts.consumer.pool, source="/tests") as uow:
+                await parts.credit.decide(uow, _bureau(world),
+                                          decision(f"咸罚〔2024〕{i}号", dt.date(2024, 1, 2), code=None, name=f"测试商行{i}号店",
+                                                   category="false_advertising"),
+                                          source_event_id=None)
+        clock.advance(dt.timedelta(days=400))  # past the one-year maximum of an ordinary penalty
+        twin = build(world.settings, parts.consumer.pool, clock).scheduler
+        results = await asyncio.gather(parts.scheduler.tick(), twin.tick(), parts.scheduler.tick())
+        assert sum(r["expired"] for r in results) == 12
+        credit = await world.events(world.settings.credit_topic, what="12 expiries",
+                                    until=lambda e: types(e).count("credit.record-expired") >= 12)
+        await asyncio.sleep(1.0)
+        credit = await world.events(world.settings.credit_topic)
+    expired = [(t, p) for t, p in credit if t.endswith("record-expired.v1")]
+    assert len(expired) == 12 and len({p["record_id"] for _, p in expired}) == 12
+    assert all(p["publicity_max_until"] == "2025-01-02" for _, p in expired)
+
+
+async def test_an_entity_first_seen_without_a_code_is_matched_by_name_when_the_code_appears(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    async with world.running(scheduler=False) as parts:
+        pool, credit = parts.consumer.pool, parts.credit
+        async with unit_of_work(pool, source="/tests") as uow:
+            first = await credit.decide(uow, _bureau(world), decision("咸罚〔2024〕301号", dt.date(2024, 2, 1), code=None,
+                                                                        name="咸阳市秦都区老王食品厂"), source_event_id=None)
+        async with unit_of_work(pool, source="/tests") as uow:
+            second = await credit.decide(uow, _bureau(world), decision("咸罚〔2024〕302号", dt.date(2024, 4, 1), code=OTHER_CODE,
+                                                                         name="咸阳市秦都区老王食品厂"), source_event_id=None)
+        async with unit_of_work(pool, source="/tests") as uow:
+            third = await credit.decide(uow, _bureau(world), decision("咸罚〔2024〕303号", dt.date(2024, 5, 1), code=OTHER_CODE,
+                                                                        name="咸阳市老王食品有限公司"), source_event_id=None)
+    assert first.facts["entity_id"] == second.facts["entity_id"] == third.facts["entity_id"]
+    names = await world.fetch("SELECT name, name_kind FROM entity_names ORDER BY id")
+    assert [(n["name"], n["name_kind"]) for n in names] == [("咸阳市秦都区老王食品厂", "former"), ("咸阳市老王食品有限公司", "registered")]
+    credit_events = await world.events(world.settings.credit_topic, until=lambda e: "credit.entity-identified" in types(e))
+    identified = next(p for t, p in credit_events if t.endswith("entity-identified.v1"))
+    assert identified["credit_code"] == OTHER_CODE
+
+
+async def test_altering_an_audit_row_in_postgres_is_detected_by_verify(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    async with world.running(scheduler=False) as parts:
+        for i in range(3):
+            async with unit_of_work(parts.consumer.pool, source="/tests") as uow:
+                await parts.credit.decide(uow, _bureau(world), decision(f"咸罚〔2024〕40{i}号", dt.date(2024, 2, 1 + i)),
+                                          source_event_id=None)
+    conn = await world.conn()
+    try:
+        assert await audit.verify(conn) is None
+        rows = await conn.fetch("SELECT seq, body FROM audit_log ORDER BY seq")
+        assert len(rows) >= 4  # three records and the listing
+        with pytest.raises(asyncpg.PostgresError, match="append-only"):
+            await conn.execute("UPDATE audit_log SET body = '{}' WHERE seq = $1", rows[1]["seq"])
+        with pytest.raises(asyncpg.PostgresError, match="append-only"):
+            await conn.execute("DELETE FROM audit_log WHERE seq = $1", rows[1]["seq"])
+        # a superuser can bypass the trigger; the chain still tells
+        tampered = rows[1]["body"].replace("50000.00", "500.00")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("UPDATE audit_log SET body = $2 WHERE seq = $1", rows[1]["seq"], tampered)
+        broken = await audit.verify(conn)
+    finally:
+        await conn.close()
+    assert broken is not None and broken.seq == rows[1]["seq"] and broken.reason == "hash_mismatch"
+    cli = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "deploy.cli", "audit", "verify", "--schema", world.schema],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert cli.returncode == 1
+    assert f"BROKEN at row {rows[1]['seq']}" in cli.stdout
+
+
+async def test_audit_verify_names_a_deleted_row_by_the_row_after_it(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    async with world.running(scheduler=False) as parts:
+        for i in range(3):
+            async with unit_of_work(parts.consumer.pool, source="/tests") as uow:
+                await parts.credit.decide(uow, _bureau(world), decision(f"咸罚〔2024〕50{i}号", dt.date(2024, 2, 1 + i),
+                                                                        category="false_advertising"), source_event_id=None)
+    conn = await world.conn()
+    try:
+        seqs = [r["seq"] for r in await conn.fetch("SELECT seq FROM audit_log ORDER BY seq")]
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("DELETE FROM audit_log WHERE seq = $1", seqs[1])
+        broken = await audit.verify(conn)
+    finally:
+        await conn.close()
+    assert broken is not None and broken.seq == seqs[2] and broken.reason == "prev_hash_mismatch"
