@@ -42,19 +42,7 @@ def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] 
     app = FastAPI(title=title, version=version)
     checks = list(readiness)
 
-    @app.middleware("http")
-    async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(service, path, request.method, str(status)).inc()
-            HTTP_DURATION.labels(service, path).observe(time.perf_counter() - started)
+    app.add_middleware(_RequestMetrics, service=service)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,6 +89,34 @@ def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] 
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+class _RequestMetrics:
+    """Pure ASGI middleware counting requests by route template (bounded) and status."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, path, scope["method"], str(status)).inc()
+            HTTP_DURATION.labels(self.service, path).observe(time.perf_counter() - started)
 
 
 def _bounded_field(loc: list[str]) -> str:
