@@ -126,6 +126,9 @@ done
 echo "kafka-acls: egress.* writable by routing"
 acl --allow-principal User:routing --resource-pattern-type prefixed --topic egress. \
   --operation Write --operation Describe
+# routing creates a bureau's egress topic the first time it assigns that bureau a case
+acl --allow-principal User:routing --resource-pattern-type prefixed --topic egress. \
+  --operation Create
 for b in "${BUREAUS[@]}"; do
   echo "kafka-acls: egress.$b readable by $b only"
   acl --allow-principal "User:$b" --resource-pattern-type literal --topic "egress.$b" \
