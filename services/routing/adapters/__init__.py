@@ -1,0 +1,1 @@
+"""Routing's adapters: Postgres repositories, HTTP routes, egress topics, the deadline watch."""

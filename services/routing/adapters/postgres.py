@@ -1,0 +1,252 @@
+"""Routing's tables over the connection of the open transaction (SQL lives here)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+import asyncpg
+
+from shared.contracts.cases import Complainant, Suspect
+from shared.contracts.referral import ThresholdBasis, TransferPackage
+from services.routing.domain import referral as machine
+from services.routing.domain.bureaus import bureau_type_of
+from services.routing.domain.case import Case, DeadlineClose, Referral
+from services.routing.domain.deadlines import DeadlineSpec
+
+_CASE_COLUMNS = (
+    "case_id, origin, channel, category, county, counties, suspect, suspect_key, figures, reports_count, tracking_no,"
+    " summary, complainant, opened_at, assignee, assignee_type, level, reasons, co_bureaus, state, assignment_no,"
+    " transfers, assigned_at, ack_due_at, directory_version, joint_meeting_proposed, acknowledged_at, closed_at,"
+    " outcome, outcome_detail, county_label"
+)
+ACTIVE_REFERRAL_STATES = [s for s in machine.STATES if s not in machine.CLOSED]
+POLICE_VISIBLE_STATES = sorted(machine.POLICE_INVOLVED)
+
+
+def _figures_json(figures: dict[str, Decimal]) -> str:
+    return json.dumps({k: str(v) for k, v in figures.items()})
+
+
+def _case_args(case: Case, county_label: str) -> list[Any]:
+    return [
+        case.case_id, case.origin, case.channel, case.category, case.county, list(case.counties),
+        case.suspect.model_dump_json(), case.suspect_key, _figures_json(case.figures), case.reports_count,
+        case.tracking_no, case.summary, case.complainant.model_dump_json() if case.complainant else None,
+        case.opened_at, case.assignee, bureau_type_of(case.assignee), case.level, list(case.reasons),
+        list(case.co_bureaus), case.state, case.assignment_no, case.transfers, case.assigned_at, case.ack_due_at,
+        case.directory_version, case.joint_meeting_proposed, case.acknowledged_at, case.closed_at, case.outcome,
+        json.dumps(case.outcome_detail) if case.outcome_detail is not None else None, county_label,
+    ]
+
+
+def _case_from(row: asyncpg.Record) -> Case:
+    complainant = row["complainant"]
+    detail = row["outcome_detail"]
+    return Case(
+        case_id=row["case_id"], origin=row["origin"], channel=row["channel"], category=row["category"],
+        county=row["county"], counties=tuple(row["counties"]), suspect=Suspect.model_validate_json(row["suspect"]),
+        suspect_key=row["suspect_key"], figures={k: Decimal(v) for k, v in json.loads(row["figures"]).items()},
+        reports_count=row["reports_count"], tracking_no=row["tracking_no"], summary=row["summary"],
+        complainant=Complainant.model_validate_json(complainant) if complainant else None, opened_at=row["opened_at"],
+        assignee=row["assignee"], level=row["level"], reasons=tuple(row["reasons"]), co_bureaus=tuple(row["co_bureaus"]),
+        state=row["state"], assignment_no=row["assignment_no"], transfers=row["transfers"],
+        assigned_at=row["assigned_at"], ack_due_at=row["ack_due_at"], directory_version=row["directory_version"],
+        joint_meeting_proposed=row["joint_meeting_proposed"], acknowledged_at=row["acknowledged_at"],
+        closed_at=row["closed_at"], outcome=row["outcome"], outcome_detail=json.loads(detail) if detail else None,
+    )
+
+
+async def claim_case(conn: asyncpg.Connection, case_id: str, suspect_key: str | None, now: dt.datetime) -> tuple[bool, int]:
+    """(whether the case is already known, how many cases its suspect had before), in one round trip;
+    the suspect's count goes up only for a case not seen before."""
+    row = await conn.fetchrow(
+        """
+        WITH known AS (SELECT 1 FROM cases WHERE case_id = $2),
+        bumped AS (
+            INSERT INTO suspects (suspect_key, cases, first_case, last_case, last_seen_at)
+            SELECT $1, 1, $2, $2, $3 WHERE $1::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM known)
+            ON CONFLICT (suspect_key) DO UPDATE SET cases = suspects.cases + 1, last_case = $2, last_seen_at = $3
+            RETURNING cases
+        )
+        SELECT EXISTS (SELECT 1 FROM known) AS known, (SELECT cases FROM bumped) AS cases
+        """,
+        suspect_key, case_id, now,
+    )
+    return bool(row["known"]), max(0, int(row["cases"] or 1) - 1)
+
+
+_DEADLINE_COLUMNS = ("deadline_id, case_id, kind, bureau, subject, rule_id, rule_version, citation, starts_at, due_at,"
+                     " due_date_local, warn_at, provisional")
+_DEADLINE_UNNEST = ("unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+                    " $9::timestamptz[], $10::timestamptz[], $11::date[], $12::timestamptz[], $13::boolean[])")
+
+
+def _deadline_arrays(specs: Sequence[DeadlineSpec]) -> list[list[Any]]:
+    return [
+        [s.deadline_id for s in specs], [s.case_id for s in specs], [s.kind for s in specs], [s.bureau for s in specs],
+        [s.subject for s in specs], [s.rule_id for s in specs], [s.rule_version for s in specs],
+        [s.citation for s in specs], [s.starts_at for s in specs], [s.due_at for s in specs],
+        [s.due_date_local for s in specs], [s.warn_at for s in specs], [s.provisional for s in specs],
+    ]
+
+
+async def insert_case(conn: asyncpg.Connection, case: Case, county_label: str, deadlines: Sequence[DeadlineSpec] = ()) -> bool:
+    """Insert a new case and its first deadlines in one statement; False if the case id is already known."""
+    placeholders = ", ".join(f"${i}" for i in range(14, 45))
+    inserted = await conn.fetchval(
+        f"""
+        WITH c AS (
+            INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({placeholders}) ON CONFLICT (case_id) DO NOTHING RETURNING 1
+        ), d AS (
+            INSERT INTO deadlines ({_DEADLINE_COLUMNS})
+            SELECT * FROM {_DEADLINE_UNNEST} WHERE EXISTS (SELECT 1 FROM c)
+            ON CONFLICT (deadline_id) DO NOTHING
+        )
+        SELECT count(*) FROM c
+        """,
+        *_deadline_arrays(deadlines), *_case_args(case, county_label),
+    )
+    return bool(inserted)
+
+
+async def update_case(conn: asyncpg.Connection, case: Case) -> None:
+    await conn.execute(
+        """
+        UPDATE cases SET counties = $2, figures = $3, reports_count = $4, assignee = $5, assignee_type = $6,
+               level = $7, reasons = $8, state = $9, assignment_no = $10, transfers = $11, assigned_at = $12,
+               ack_due_at = $13, directory_version = $14, joint_meeting_proposed = $15, acknowledged_at = $16,
+               closed_at = $17, outcome = $18, outcome_detail = $19, updated_at = now()
+        WHERE case_id = $1
+        """,
+        case.case_id, list(case.counties), _figures_json(case.figures), case.reports_count, case.assignee,
+        bureau_type_of(case.assignee), case.level, list(case.reasons), case.state, case.assignment_no, case.transfers,
+        case.assigned_at, case.ack_due_at, case.directory_version, case.joint_meeting_proposed, case.acknowledged_at,
+        case.closed_at, case.outcome, json.dumps(case.outcome_detail) if case.outcome_detail is not None else None,
+    )
+
+
+async def load_case(conn: asyncpg.Connection, case_id: str, *, lock: bool = False) -> Case | None:
+    row = await conn.fetchrow(
+        f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id = $1" + (" FOR UPDATE" if lock else ""), case_id
+    )
+    return _case_from(row) if row else None
+
+
+def _referral_from(row: asyncpg.Record) -> Referral:
+    return Referral(
+        referral_id=row["referral_id"], case_id=row["case_id"], seq=row["seq"], state=row["state"], agency=row["agency"],
+        police=row["police"], procuratorate=row["procuratorate"], proposed_by=row["proposed_by"],
+        basis=ThresholdBasis.model_validate_json(row["basis"]), created_at=row["created_at"], updated_at=row["updated_at"],
+        package=TransferPackage.model_validate_json(row["package"]) if row["package"] else None,
+    )
+
+
+async def load_referral(conn: asyncpg.Connection, case_id: str) -> Referral | None:
+    """The case's latest referral (the active one, if any)."""
+    row = await conn.fetchrow("SELECT * FROM referrals WHERE case_id = $1 ORDER BY seq DESC LIMIT 1", case_id)
+    return _referral_from(row) if row else None
+
+
+async def save_referral(conn: asyncpg.Connection, r: Referral) -> None:
+    await conn.execute(
+        """
+        INSERT INTO referrals (referral_id, case_id, seq, state, agency, police, procuratorate, proposed_by, basis,
+                               package, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (referral_id) DO UPDATE SET state = EXCLUDED.state, package = EXCLUDED.package,
+                                                updated_at = EXCLUDED.updated_at
+        """,
+        r.referral_id, r.case_id, r.seq, r.state, r.agency, r.police, r.procuratorate, r.proposed_by,
+        r.basis.model_dump_json(), r.package.model_dump_json() if r.package else None, r.created_at, r.updated_at,
+    )
+
+
+async def insert_deadlines(conn: asyncpg.Connection, specs: Sequence[DeadlineSpec]) -> None:
+    if not specs:
+        return
+    await conn.execute(
+        f"INSERT INTO deadlines ({_DEADLINE_COLUMNS}) SELECT * FROM {_DEADLINE_UNNEST} ON CONFLICT (deadline_id) DO NOTHING",
+        *_deadline_arrays(specs),
+    )
+
+
+async def close_deadlines(conn: asyncpg.Connection, closes: Iterable[DeadlineClose], now: dt.datetime) -> None:
+    for c in closes:
+        if c.kinds is None:
+            await conn.execute(
+                "UPDATE deadlines SET state = $2, closed_at = $3 WHERE case_id = $1 AND state = 'open'",
+                c.case_id, c.state, now,
+            )
+        else:
+            await conn.execute(
+                "UPDATE deadlines SET state = $2, closed_at = $3 WHERE case_id = $1 AND state = 'open' AND kind = ANY($4::text[])",
+                c.case_id, c.state, now, sorted(c.kinds),
+            )
+
+
+def spec_from(row: asyncpg.Record) -> DeadlineSpec:
+    return DeadlineSpec(
+        deadline_id=row["deadline_id"], case_id=row["case_id"], kind=row["kind"], bureau=row["bureau"],
+        subject=row["subject"], rule_id=row["rule_id"], rule_version=row["rule_version"], citation=row["citation"],
+        starts_at=row["starts_at"], due_at=row["due_at"], due_date_local=row["due_date_local"],
+        provisional=row["provisional"], warn_at=row["warn_at"],
+    )
+
+
+async def case_deadlines(conn: asyncpg.Connection | asyncpg.Pool, case_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM deadlines WHERE case_id = $1 ORDER BY created_at, deadline_id", case_id)
+
+
+# -- reads for the HTTP API ----------------------------------------------------------------------
+
+
+async def list_cases(conn: asyncpg.Connection | asyncpg.Pool, *, bureau: str | None, state: str | None,
+                     limit: int, offset: int) -> list[asyncpg.Record]:
+    """Cases visible to `bureau` (None: all, for the office), newest first."""
+    clauses, args = [], []
+    if bureau is not None:
+        args.append(bureau)
+        args.append(POLICE_VISIBLE_STATES)
+        clauses.append(
+            f"(c.assignee = ${len(args) - 1} OR EXISTS (SELECT 1 FROM referrals r WHERE r.case_id = c.case_id"
+            f" AND r.police = ${len(args) - 1} AND r.state = ANY(${len(args)}::text[])))"
+        )
+    if state is not None:
+        args.append(state)
+        clauses.append(f"c.state = ${len(args)}")
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    args.extend([limit, offset])
+    return await conn.fetch(
+        f"""
+        SELECT c.case_id, c.category, c.county, c.assignee, c.level, c.state, c.opened_at, c.assigned_at,
+               c.ack_due_at, c.tracking_no, c.outcome,
+               (SELECT r.state FROM referrals r WHERE r.case_id = c.case_id ORDER BY r.seq DESC LIMIT 1) AS referral_state
+        FROM cases c {where}
+        ORDER BY c.opened_at DESC, c.case_id
+        LIMIT ${len(args) - 1} OFFSET ${len(args)}
+        """,
+        *args,
+    )
+
+
+# -- gauges ----------------------------------------------------------------------------------------
+
+
+async def open_case_counts(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT c.assignee_type AS bureau, c.county_label AS county,
+               CASE WHEN EXISTS (SELECT 1 FROM referrals r WHERE r.case_id = c.case_id AND r.state = ANY($1::text[]))
+                    THEN 'in_referral' ELSE c.state END AS state,
+               count(*) AS n
+        FROM cases c WHERE c.state IN ('assigned', 'accepted')
+        GROUP BY 1, 2, 3
+        """,
+        ACTIVE_REFERRAL_STATES,
+    )
+
+
+async def provisional_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM deadlines WHERE state = 'open' AND provisional"))
