@@ -54,10 +54,11 @@ with warnings.catch_warnings():
         #: apply migrations and create the topics at start (idempotent)
         migrate_on_start: bool = True
         # -- early warning (faust) --
-        #: run the faust early-warning worker inside this process (otherwise: python -m services.routing.warnings)
-        warnings_embedded: bool = False
+        #: run the faust early-warning worker inside this process (false: run python -m services.routing.warnings)
+        #: faust app id below starts with "routing" so the production ACLs (group and topic prefixes) cover it
+        warnings_embedded: bool = True
         #: faust app id: its consumer group and the prefix of its changelog/repartition topics
-        warnings_app_id: str = "shuangda-routing-warnings"
+        warnings_app_id: str = "routing-warnings"
         #: HTTP port of the standalone worker (/metrics, /healthz, /readyz)
         warnings_http_port: int = 8012
         warnings_offset_reset: Literal["earliest", "latest"] = "earliest"

@@ -274,6 +274,7 @@ class EventConsumer:
                     seen.add(decoded.envelope.id)
                     await self._handle(index, item, decoded, uow, outcome)
                 await uow.flush()
+        uow.run_after_commit()
         return outcome
 
     async def _handle(self, index: int, item: _Item, message: Message[Any], uow: UnitOfWork, outcome: dict[str, Any]) -> None:

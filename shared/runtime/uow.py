@@ -8,9 +8,10 @@ events commit or vanish together.
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator, ClassVar, Generic, Protocol, TypeVar
+from typing import AsyncIterator, Callable, ClassVar, Generic, Protocol, TypeVar
 
 import asyncpg
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from shared.envelope import Envelope, new_envelope
 from shared.topics import TopicSpec
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class EventPayload(Protocol):
@@ -57,6 +59,19 @@ class UnitOfWork:
         self.actor = actor
         self.cause: Envelope | None = None
         self.pending: list[OutboxRow] = []
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the transaction has committed (e.g. count a metric); never on rollback or retry."""
+        self._after_commit.append(fn)
+
+    def run_after_commit(self) -> None:
+        hooks, self._after_commit = self._after_commit, []
+        for fn in hooks:
+            try:
+                fn()
+            except Exception:  # a metric hook must not undo a committed transaction's success
+                log.exception("after-commit hook failed")
 
     def emit(
         self,
@@ -147,3 +162,4 @@ async def unit_of_work(pool: asyncpg.Pool, *, source: str, actor: str | None = N
             uow = UnitOfWork(conn, source=source, actor=actor)
             yield uow
             await uow.flush()
+    uow.run_after_commit()
