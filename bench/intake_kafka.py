@@ -1,0 +1,101 @@
+"""Benchmark: leads through intake's Kafka ingress against a raw aiokafka
+pass-through of the same records on the same broker, in the same run.
+
+(a) raw: aiokafka consume → produce (acks=all, idempotent) → offset commit
+    (`bench.common.raw_passthrough`);
+(b) intake: the effectively-once consumer on ``ingress.<client>`` — decode,
+    validate, lock the suspect's merge slot, open or merge a case, store the
+    report, write ``case.opened``/``case.merged`` to the outbox, one transaction
+    per batch — and the relay publishing them; timed until every event arrived.
+
+The leads name 3,000 shops, so about a third open cases and the rest merge.
+
+    .venv/bin/python -m bench.intake_kafka [--leads 10000] [--shops 3000]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaProducer
+
+from bench.common import count_arrivals, raw_passthrough, report
+from services.intake.testing import IntakeWorld, running_intake
+from shared.config import StackSettings
+from shared.contracts.intake import SubmitLead
+from shared.envelope import new_envelope
+from shared.topics import TopicSpec, ensure_topics
+
+COUNTIES = ["610402", "610403", "610404", "610422", "610423", "610424", "610481", "610482"]
+
+
+def lead(i: int, shops: int) -> SubmitLead:
+    return SubmitLead.model_validate({
+        "source_id": f"mon-{i}", "channel": "monitoring", "category": "online_piracy",
+        "county": COUNTIES[i % len(COUNTIES)], "description": f"监测线索 {i}：疑似盗版电子书批量销售",
+        "suspect": {"platform": "example-mall", "shop_id": f"s{i % shops}",
+                    "listing_url": f"https://shop.example.com/item/{i % shops}"},
+        "figures": {"amount_involved": f"{(i % 997) * 10}.00", "copies": i % 50},
+    })
+
+
+async def preload_leads(bootstrap: str, topics: list[str], n: int, shops: int) -> int:
+    """The same n lead records onto each topic; returns the average record size."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    size = 0
+    try:
+        futures = []
+        for i in range(n):
+            value = lead(i, shops).model_dump_json(exclude_none=True).encode()
+            size += len(value)
+            headers = new_envelope(type=SubmitLead.EVENT_TYPE, source="/bench/monitoring", subject=f"mon-{i}").to_headers()
+            for topic in topics:
+                futures.append(await producer.send(topic, value=value, key=f"mon-{i}".encode(), headers=headers))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return size // max(n, 1)
+
+
+async def main(n: int, shops: int, partitions: int) -> None:
+    settings = StackSettings(dev=True)
+    bootstrap = settings.kafka_bootstrap
+    world = IntakeWorld("bk" + uuid.uuid4().hex[:8], consumer_batch_size=500, relay_batch_size=1000,
+                        consumer_poll_ms=50, relay_poll_seconds=0.2)
+    await world.create()
+    await world.add_client("monitor", "platform", ["leads:write"], topic=False)
+    ingress_topic = world.ingress_topic("monitor")
+    raw_in, raw_out = f"bench.raw_in.{world.unique}", f"bench.raw_out.{world.unique}"
+    await ensure_topics(bootstrap, [
+        TopicSpec(ingress_topic, "source id", "bench ingress", partitions=partitions),
+        TopicSpec(raw_in, "key", "bench", partitions=partitions), TopicSpec(raw_out, "key", "bench", partitions=partitions, has_dlq=False),
+    ])
+    avg_size = await preload_leads(bootstrap, [ingress_topic, raw_in], n, shops)
+
+    raw_rate = await raw_passthrough(bootstrap, raw_in, raw_out, n, f"bench-raw-{world.unique}")
+
+    arrivals = asyncio.create_task(count_arrivals(bootstrap, world.case_topic, n, timeout=600))
+    started = time.perf_counter()
+    async with running_intake(world):
+        seen, _ = await arrivals
+        elapsed = time.perf_counter() - started
+    cases = await world.fetch("SELECT count(*) AS n, sum(reports_count) AS reports FROM cases")
+    intake_rate = seen / elapsed
+    report("intake_kafka", {
+        "leads": n, "shops": shops, "partitions": partitions, "avg_record_bytes": avg_size,
+        "raw_passthrough_per_s": round(raw_rate, 1), "intake_leads_per_s": round(intake_rate, 1),
+        "ratio_intake_to_raw": round(intake_rate / raw_rate, 3), "events_delivered": seen,
+        "cases_opened": cases[0]["n"], "reports_on_cases": cases[0]["reports"],
+    })
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--shops", type=int, default=3_000)
+    parser.add_argument("--partitions", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.leads, args.shops, args.partitions))

@@ -1,0 +1,1 @@
+"""Intake's adapters: SQL (postgres), the HTTP API (http, open311, schemas)."""

@@ -1,0 +1,489 @@
+"""Intake's HTTP API: complaints, lead batches, complaint status and an Open311
+subset; API-key authentication with scopes; Idempotency-Key; body limits;
+RFC 9457 problems naming every bad field.
+
+A route turns the request into a domain command, validates it (pure), then
+registers it in one transaction (`unit_of_work(pool, actor=client)`), and
+answers. Nothing here connects at import time; `build_app` only wires routes.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, TypeVar
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Security
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Send
+
+from services.intake.adapters import postgres as db
+from services.intake.adapters.postgres import Client, ClientDirectory
+from services.intake.adapters.schemas import (
+    EXTRA_SCHEMAS,
+    ComplainantMasked,
+    ComplaintReceipt,
+    ComplaintStatus,
+    LeadBatchResult,
+    LeadResult,
+    ProblemField,
+)
+from services.intake.clock import Clock
+from services.intake.domain.errors import FieldError, IntakeValidationError, metric_field
+from services.intake.domain.model import ClientContext, Report
+from services.intake.domain.readout import readout
+from services.intake.domain.tracking import parse_tracking_no
+from services.intake.domain.validation import channel_for, is_printable_key, parse_lead, validate_complaint, validate_lead
+from services.intake.metrics import CASES, REGISTER_DURATION, REJECTED
+from services.intake.registration import Receipt, Registrar
+from shared.contracts.intake import SubmitComplaint
+from shared.http import PROBLEM_JSON, ProblemError, create_app, problem
+from shared.metrics import VALIDATION_FAILURES
+from shared.runtime import UnitOfWork, unit_of_work
+from shared.runtime.errors import is_transient
+
+log = logging.getLogger(__name__)
+
+SERVICE = "intake"
+SOURCE = "/shuangda/intake"
+VALIDATION_TYPE = "https://shuangda.example/problems/validation"
+BATCH_PATH = "/v1/leads:batch"
+T = TypeVar("T")
+
+
+@dataclass
+class HttpDeps:
+    """What the routes use; `pool` is None when the app is built only for its OpenAPI document."""
+
+    pool: asyncpg.Pool | None
+    clients: ClientDirectory | None
+    registrar: Registrar | None
+    clock: Clock
+    batch_max_items: int = 1000
+    max_command_bytes: int = 64 * 1024
+    max_batch_bytes: int = 8 * 1024 * 1024
+    readiness: list[Callable[[], Awaitable[bool]]] = field(default_factory=list)
+
+
+# -- problems ---------------------------------------------------------------------------------
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: problem_doc("No valid API key (send Authorization: Bearer <key> or X-API-Key)"),
+    403: problem_doc("The key lacks the scope this operation needs"),
+    422: problem_doc("Invalid parameters, each named with the reason"),
+    503: problem_doc("Database unavailable; retry later"),
+}
+WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **AUTH_PROBLEMS,
+    409: problem_doc("Idempotency-Key already used with a different request"),
+    413: problem_doc("Request body too large"),
+    422: problem_doc("Invalid fields, each named with the reason"),
+    503: problem_doc("Database unavailable; retry later with the same Idempotency-Key"),
+}
+
+
+def validation_problem(errors: list[FieldError] | tuple[FieldError, ...]) -> ProblemError:
+    for e in errors:
+        VALIDATION_FAILURES.labels(SERVICE, metric_field(e), e.reason).inc()
+    return ProblemError(422, "Request failed validation", f"{len(errors)} invalid field(s)",
+                        errors=[e.as_dict() for e in errors], type_=VALIDATION_TYPE)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body too large (at most {limit} bytes)")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over the route's limit, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if not value.isdigit():
+                    await problem(400, "Bad Content-Length")(scope, receive, send)
+                    return
+                if int(value) > limit:
+                    await problem(413, f"Request body too large (at most {limit} bytes)")(scope, receive, send)
+                    return
+        received = 0
+
+        async def limited() -> AsgiMessage:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+# -- authentication -----------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearerKey", description="Authorization: Bearer <API key>")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKeyHeader", description="the API key")
+
+
+def require_scope(deps: HttpDeps, scope: str) -> Callable[..., Awaitable[Client]]:
+    async def authenticated(
+        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
+        api_key: str | None = Security(_api_key),
+    ) -> Client:
+        presented = (bearer.credentials if bearer is not None else None) or api_key
+        if not presented:
+            raise ProblemError(401, "Unauthorized", "send Authorization: Bearer <key> or X-API-Key: <key>")
+        assert deps.clients is not None
+        try:
+            client = await deps.clients.authenticate(presented.strip())
+        except Exception as exc:
+            if is_transient(exc):
+                raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
+            raise
+        if client is None:
+            raise ProblemError(401, "Unauthorized", "the API key is not valid (unknown, rotated or revoked)")
+        if scope not in client.scopes:
+            raise ProblemError(403, "Forbidden", f"this API key lacks the scope {scope}")
+        return client
+
+    return authenticated
+
+
+def checked_idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not is_printable_key(value):
+        raise validation_problem([FieldError("Idempotency-Key", "bad_idempotency_key", "1-200 visible ASCII characters")])
+    return value
+
+
+def fingerprint(route: str, canonical: str) -> bytes:
+    return hashlib.sha256(f"{route}\n{canonical}".encode("utf-8", "surrogatepass")).digest()
+
+
+# -- transactions ---------------------------------------------------------------------------------
+
+
+class Transactions:
+    """One request, one transaction; deadlocks, serialisation failures and a tracking-number
+    collision are retried; the database being down answers 503."""
+
+    def __init__(self, deps: HttpDeps) -> None:
+        self.deps = deps
+
+    async def run(self, actor: str, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        assert self.deps.pool is not None
+        attempt = 0
+        while True:
+            try:
+                async with unit_of_work(self.deps.pool, source=SOURCE, actor=actor) as uow:
+                    return await work(uow)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError) as exc:
+                attempt += 1
+                if attempt >= 4:
+                    raise
+                log.info("transaction retried after %s", type(exc).__name__)
+                await asyncio.sleep(0.01 * 2 ** attempt)
+            except ProblemError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
+                raise
+
+    async def idempotent(self, client: Client, key: str | None, fingerprint: bytes,
+                         work: Callable[[UnitOfWork], Awaitable[tuple[int, Any]]]) -> tuple[int, str, bool]:
+        """Run `work` once per (client, Idempotency-Key): the same request again gets the first
+        answer, byte for byte (third value True); another request with the key is a 409.
+        Returns the status and the JSON text of the body."""
+
+        async def guarded(uow: UnitOfWork) -> tuple[int, str, bool]:
+            if key is not None:
+                replay = await db.claim_idempotency_key(uow.conn, client.client_id, key, fingerprint)
+                if replay is not None:
+                    return replay.status, replay.body, True
+            status, body = await work(uow)
+            text = db.render_json(body)
+            if key is not None:
+                await db.store_idempotent_response(uow.conn, client.client_id, key, status, text)
+            return status, text, False
+
+        try:
+            return await self.run(client.client_id, guarded)
+        except db.IdempotencyConflict:
+            raise ProblemError(409, "Idempotency-Key reused",
+                               "this Idempotency-Key was used before with a different request") from None
+
+
+def respond(status: int, body: str, replayed: bool) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if status == 201:
+        doc = json.loads(body)
+        if isinstance(doc, dict) and isinstance(doc.get("status_url"), str):
+            headers["Location"] = doc["status_url"]
+    return Response(body.encode("utf-8"), status_code=status, headers=headers, media_type="application/json")
+
+
+def count_receipts(receipts: list[tuple[Receipt, Report]]) -> None:
+    for receipt, report in receipts:
+        CASES.labels(receipt.outcome, report.channel).inc()
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+
+def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
+    router = APIRouter(tags=["complaints"])
+
+    @router.post(
+        "/v1/complaints", status_code=201, response_model=ComplaintReceipt,
+        responses={
+            200: {"model": ComplaintReceipt, "description": "a re-submission (same source_id): the first receipt"},
+            201: {"description": "registered", "links": {"ComplaintStatus": {
+                "operationId": "complaint_status", "parameters": {"tracking_no": "$response.body#/tracking_no"}}}},
+            **WRITE_PROBLEMS},
+        summary="File a complaint or report; answers at once with a tracking number",
+    )
+    async def file_complaint(
+        command: SubmitComplaint,
+        client: Client = Depends(require_scope(deps, "complaints:write")),
+        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200,
+                                             description="same key + same body → the first response; other body → 409"),
+    ) -> Response:
+        key = checked_idempotency_key(idempotency_key)
+        assert deps.registrar is not None
+        ctx = ClientContext(client.client_id, client.kind)
+        now = deps.clock.now()
+        try:
+            report = validate_complaint(command, client=ctx, channel=channel_for(ctx, "http", command.channel), now=now)
+        except IntakeValidationError as exc:
+            REJECTED.labels(channel_for(ctx, "http", command.channel), "validation_failed").inc()
+            raise validation_problem(exc.errors) from None
+        counted: list[tuple[Receipt, Report]] = []
+
+        async def work(uow: UnitOfWork) -> tuple[int, Any]:
+            counted.clear()
+            assert deps.registrar is not None
+            receipt = await deps.registrar.register(uow, report, now)
+            if receipt.tracking_no is None:  # the source_id was used for a lead
+                raise ProblemError(409, "source_id already used", "this source_id was used for a lead, not a complaint")
+            counted.append((receipt, report))
+            return (200 if receipt.outcome == "duplicate" else 201), _receipt(receipt)
+
+        with REGISTER_DURATION.labels("http").time():
+            status, body, replayed = await tx.idempotent(client, key, fingerprint("complaint", command.model_dump_json()), work)
+        if not replayed:
+            count_receipts(counted)
+        return respond(status, body, replayed)
+
+    @router.get(
+        "/v1/complaints/{tracking_no}", response_model=ComplaintStatus, operation_id="complaint_status",
+        responses={**AUTH_PROBLEMS, 404: problem_doc("No complaint with this number filed by this client")},
+        summary="Status of a complaint, to read out to the caller (only for the client that filed it)",
+    )
+    async def complaint_status(tracking_no: str, client: Client = Depends(require_scope(deps, "complaints:read"))) -> ComplaintStatus:
+        canonical = parse_tracking_no(tracking_no)
+        stored = None
+        if canonical is not None:
+            assert deps.pool is not None
+            try:
+                stored = await db.report_by_tracking_no(deps.pool, canonical)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
+                raise
+        if stored is None or stored.client_id != client.client_id or stored.tracking_no is None:
+            # another client's complaint is indistinguishable from none at all
+            raise ProblemError(404, "Not found", "no complaint with this tracking number was filed by this client")
+        text = readout(tracking_no=stored.tracking_no, origin=stored.origin, received_at=stored.received_at,
+                       category_id=stored.category, county_code=stored.county, merged=stored.outcome == "merged")
+        masked = None
+        if stored.complainant:
+            masked = ComplainantMasked(name_masked=stored.complainant.get("name_masked"),
+                                       phone_masked=stored.complainant.get("phone_masked"))
+        return ComplaintStatus(
+            tracking_no=stored.tracking_no, case_id=stored.case_id,
+            kind="report" if stored.origin == "report" else "complaint", status=text.status,
+            joined_existing_case=stored.outcome == "merged", reports_on_case=stored.reports_count,
+            received_at=stored.received_at, category=stored.category, category_name=text.category_name,
+            county=stored.county, county_name=text.county_name, complainant=masked,
+            readout_zh=text.readout_zh, readout_en=text.readout_en,
+        )
+
+    return router
+
+
+def _receipt(receipt: Receipt) -> dict[str, Any]:
+    assert receipt.tracking_no is not None
+    return ComplaintReceipt(
+        tracking_no=receipt.tracking_no, case_id=receipt.case_id, outcome=receipt.outcome,
+        received_at=receipt.received_at, status_url=f"/v1/complaints/{receipt.tracking_no}",
+    ).model_dump(mode="json")
+
+
+def leads_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
+    router = APIRouter(tags=["leads"])
+
+    @router.post(
+        BATCH_PATH, response_model=LeadBatchResult,
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/LeadBatch"}}}}},
+        responses=WRITE_PROBLEMS,
+        summary="Submit up to 1,000 leads; each is validated on its own and answered with its outcome",
+    )
+    async def submit_leads(
+        request: Request,
+        client: Client = Depends(require_scope(deps, "leads:write")),
+        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
+    ) -> Response:
+        key = checked_idempotency_key(idempotency_key)
+        raw = await request.body()
+        items = _batch_items(raw, deps.batch_max_items)
+        ctx = ClientContext(client.client_id, client.kind)
+        now = deps.clock.now()
+        results: dict[int, LeadResult] = {}
+        valid: list[tuple[int, Report]] = []
+        for index, item in enumerate(items):
+            source_id = item.get("source_id") if isinstance(item, dict) else None
+            source_id = source_id[:128] if isinstance(source_id, str) and is_printable_key(source_id[:128]) else None
+            try:
+                command = parse_lead(item, prefix=f"leads.{index}")
+                try:
+                    report = validate_lead(command, client=ctx, channel=channel_for(ctx, "http", command.channel), now=now)
+                except IntakeValidationError as exc:
+                    raise IntakeValidationError([e.prefixed(f"leads.{index}") for e in exc.errors]) from None
+            except IntakeValidationError as exc:
+                for e in exc.errors:
+                    VALIDATION_FAILURES.labels(SERVICE, metric_field(e), e.reason).inc()
+                REJECTED.labels(channel_for(ctx, "http"), "validation_failed").inc()
+                results[index] = LeadResult(index=index, source_id=source_id, outcome="rejected",
+                                            errors=[ProblemField(**e.as_dict()) for e in exc.errors])
+                continue
+            valid.append((index, report))
+        # one lock order for every batch (category, merge key), so two batches cannot deadlock each other
+        valid.sort(key=lambda pair: (pair[1].category, pair[1].merge_key))
+        counted: list[tuple[Receipt, Report]] = []
+
+        async def work(uow: UnitOfWork) -> tuple[int, Any]:
+            counted.clear()
+            assert deps.registrar is not None
+            done = dict(results)
+            for index, report in valid:
+                receipt = await deps.registrar.register(uow, report, now)
+                counted.append((receipt, report))
+                done[index] = LeadResult(index=index, source_id=report.source_id, outcome=receipt.outcome,
+                                         case_id=receipt.case_id)
+            ordered = [done[i] for i in sorted(done)]
+            body = LeadBatchResult(
+                accepted=sum(1 for r in ordered if r.outcome in ("opened", "merged")),
+                duplicates=sum(1 for r in ordered if r.outcome == "duplicate"),
+                rejected=sum(1 for r in ordered if r.outcome == "rejected"),
+                results=ordered,
+            )
+            return 200, body.model_dump(mode="json", exclude_none=True)
+
+        canonical = json.dumps(items, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        with REGISTER_DURATION.labels("http").time():
+            status, body, replayed = await tx.idempotent(client, key, fingerprint("leads", canonical), work)
+        if not replayed:
+            count_receipts(counted)
+        return respond(status, body, replayed)
+
+    return router
+
+
+def _batch_items(raw: bytes, max_items: int) -> list[Any]:
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise validation_problem([FieldError("body", "json_invalid", "the body is not valid JSON")]) from None
+    if not isinstance(doc, dict):
+        raise validation_problem([FieldError("body", "model_type", 'expected an object {"leads": [...]}')])
+    errors = [FieldError(str(k)[:64], "extra_forbidden", "unknown field (only leads)") for k in doc if k != "leads"][:5]
+    leads = doc.get("leads")
+    if leads is None:
+        errors.append(FieldError("leads", "missing", "required"))
+    elif not isinstance(leads, list):
+        errors.append(FieldError("leads", "list_type", "must be a list of leads"))
+    elif not leads:
+        errors.append(FieldError("leads", "too_short", "at least one lead"))
+    elif len(leads) > max_items:
+        errors.append(FieldError("leads", "too_long", f"at most {max_items} leads per batch, got {len(leads)}"))
+    if errors:
+        raise validation_problem(errors)
+    assert isinstance(leads, list)
+    return leads
+
+
+# -- the app ---------------------------------------------------------------------------------------
+
+
+def build_app(deps: HttpDeps) -> FastAPI:
+    from services.intake.adapters.open311 import open311_router
+
+    app = create_app(SERVICE, title="Shuangda intake", readiness=deps.readiness, version="1")
+    app.description = (
+        "Complaints from hotlines, leads from platforms and monitoring, and an Open311 GeoReport v2 subset. "
+        "Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; errors are RFC 9457 problem documents."
+    )
+    tx = Transactions(deps)
+    app.include_router(complaints_router(deps, tx))
+    app.include_router(leads_router(deps, tx))
+    app.include_router(open311_router(deps, tx))
+
+    def limit_for(path: str) -> int:
+        return deps.max_batch_bytes if path == BATCH_PATH else deps.max_command_bytes
+
+    # innermost, so the request metrics middleware still counts the 413s
+    from starlette.middleware import Middleware
+
+    app.user_middleware.append(Middleware(BodyLimit, limit_for=limit_for))
+    _with_extra_schemas(app)
+    return app
+
+
+def _with_extra_schemas(app: FastAPI) -> None:
+    """Add models referenced by hand (problems, the lead batch) to the OpenAPI components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in EXTRA_SCHEMAS:
+            generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in generated.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components.setdefault(model.__name__, generated)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built without any connection (for docs/openapi/intake.json)."""
+    from services.intake.clock import SystemClock
+
+    return build_app(HttpDeps(pool=None, clients=None, registrar=None, clock=SystemClock())).openapi()

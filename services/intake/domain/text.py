@@ -1,0 +1,80 @@
+"""Text normalisation: NFKC (full-width input), control characters, and
+redaction of personal numbers typed into free text."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from services.intake.domain.errors import FieldError
+
+_ALLOWED_CONTROLS_MULTILINE = frozenset("\n\t")
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+# a mainland mobile number inside free text (after NFKC), with optional +86 and separators
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?![0-9])")
+# an 18-character resident identity number inside free text
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def nfkc(value: str) -> str:
+    return unicodedata.normalize("NFKC", value)
+
+
+def clean(value: str | None, field: str, errors: list[FieldError], *, max_len: int, multiline: bool = False,
+          required: bool = False) -> str | None:
+    """NFKC, trimmed, format characters (zero-width …) removed; control characters and
+    lone surrogates refused; the length checked again after normalisation.
+
+    Returns None (and records an error) when the value is unusable, or when it is absent/empty and not required."""
+    if value is None:
+        if required:
+            errors.append(FieldError(field, "missing", "required"))
+        return None
+    text = nfkc(value).replace("\r\n", "\n").replace("\r", "\n")
+    drop: list[str] = []
+    for ch in set(text):  # each distinct character once: long Chinese texts repeat many
+        if ch < "\x80":
+            if (ch < " " or ch == "\x7f") and not (multiline and ch in _ALLOWED_CONTROLS_MULTILINE):
+                errors.append(FieldError(field, "control_character", f"contains the control character U+{ord(ch):04X}"))
+                return None
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Cs":
+            errors.append(FieldError(field, "invalid_character", "contains an unpaired surrogate code point"))
+            return None
+        if cat == "Cc":
+            errors.append(FieldError(field, "control_character", f"contains the control character U+{ord(ch):04X}"))
+            return None
+        if cat == "Cf":
+            drop.append(ch)
+    if drop:
+        text = text.translate({ord(ch): None for ch in drop})
+    if multiline:
+        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n")).strip()
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    else:
+        text = _SPACES.sub(" ", text).strip()
+    if not text:
+        if required:
+            errors.append(FieldError(field, "empty", "must not be empty"))
+        return None
+    if len(text) > max_len:
+        errors.append(FieldError(field, "too_long", f"at most {max_len} characters after normalisation, got {len(text)}"))
+        return None
+    return text
+
+
+def name_key(name: str) -> str:
+    """The comparable form of a business name: NFKC, case-folded, without spaces or punctuation."""
+    folded = nfkc(name).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in ("Z", "P", "S", "C"))
+
+
+def _mask_phone_match(m: re.Match[str]) -> str:
+    digits = re.sub(r"[^0-9]", "", m.group(0))
+    return "*" * 7 + digits[-4:]
+
+
+def redact(text: str) -> str:
+    """Free text with mobile numbers masked to their last 4 digits and identity numbers removed."""
+    text = _ID_IN_TEXT.sub("[身份证号已隐去]", text)
+    return _PHONE_IN_TEXT.sub(_mask_phone_match, text)

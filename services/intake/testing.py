@@ -1,0 +1,121 @@
+"""An in-process harness for intake's integration tests and benchmarks: a
+world of unique names (schema, case topic, consumer group, ingress clients)
+on the real broker and database, and intake's parts running in this event
+loop. Not imported by the service itself."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, replace
+from typing import Any, AsyncIterator
+
+import httpx
+
+from services.intake.adapters import postgres as db
+from services.intake.clock import Clock
+from services.intake.settings import IntakeSettings
+from services.intake.wiring import Parts, build, prepare
+from shared.db import connect, create_pool
+from shared.topics import ensure_topics, ingress
+
+
+class IntakeWorld:
+    """Names unique to one test: schema ``intake_<u>``, case topic ``test.case.intake.<u>``,
+    group ``intake-<u>``, and clients ``t<u>-<name>`` whose ingress topics only this world consumes."""
+
+    def __init__(self, unique: str, **settings: Any) -> None:
+        self.unique = unique
+        self.schema = f"intake_{unique}"
+        self.case_topic = f"test.case.intake.{unique}"
+        self.group = f"intake-{unique}"
+        self.prefix = f"t{unique}"
+        self.overrides = settings
+
+    def settings(self, **extra: Any) -> IntakeSettings:
+        values: dict[str, Any] = dict(
+            dev=True, schema=self.schema, case_topic=self.case_topic, consumer_group=self.group,
+            ingress_pattern=rf"ingress\.{self.prefix}-[a-z0-9_-]+", consumer_poll_ms=50, relay_poll_seconds=0.5,
+            client_cache_seconds=0.5,
+        )
+        values.update(self.overrides)
+        values.update(extra)
+        return IntakeSettings(**values)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The same world as environment variables, for a service started as a subprocess."""
+        s = self.settings()
+        env = {
+            "SHUANGDA_INTAKE_SCHEMA": s.schema, "SHUANGDA_INTAKE_CASE_TOPIC": s.case_topic,
+            "SHUANGDA_INTAKE_CONSUMER_GROUP": s.consumer_group, "SHUANGDA_INTAKE_INGRESS_PATTERN": s.ingress_pattern,
+            "SHUANGDA_INTAKE_CONSUMER_POLL_MS": str(s.consumer_poll_ms),
+            "SHUANGDA_INTAKE_RELAY_POLL_SECONDS": str(s.relay_poll_seconds),
+            "SHUANGDA_INTAKE_CLIENT_CACHE_SECONDS": str(s.client_cache_seconds),
+        }
+        env.update(extra)
+        return env
+
+    def client_id(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def ingress_topic(self, name: str) -> str:
+        return ingress(self.client_id(name)).name
+
+    async def create(self) -> None:
+        await prepare(self.settings())
+
+    async def add_client(self, name: str, kind: str, scopes: list[str], *, topic: bool = True) -> str:
+        """Register `t<u>-<name>` (and its ingress topic); returns the API key."""
+        s = self.settings()
+        client_id = self.client_id(name)
+        if topic:
+            spec = ingress(client_id)
+            await ensure_topics(s.kafka_bootstrap, [replace(spec, partitions=1)])
+        conn = await connect(s.dsn, s.schema)
+        try:
+            return await db.create_client(conn, client_id, kind, scopes)
+        finally:
+            await conn.close()
+
+    async def revoke(self, name: str) -> bool:
+        s = self.settings()
+        conn = await connect(s.dsn, s.schema)
+        try:
+            return await db.revoke_client(conn, self.client_id(name))
+        finally:
+            await conn.close()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        s = self.settings()
+        conn = await connect(s.dsn, s.schema)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+
+@dataclass
+class Running:
+    parts: Parts
+    http: httpx.AsyncClient
+    settings: IntakeSettings
+
+
+@contextlib.asynccontextmanager
+async def running_intake(world: IntakeWorld, *, clock: Clock | None = None, consume: bool = True,
+                         **settings: Any) -> AsyncIterator[Running]:
+    """Intake's consumer, relay and HTTP app (through an in-process ASGI client) in this loop."""
+    cfg = world.settings(**settings)
+    pool = await create_pool(cfg.dsn, cfg.schema, max_size=cfg.pool_max_size)
+    parts = build(cfg, pool, clock)
+    stop = asyncio.Event()
+    loops = [parts.relay.run] + ([parts.consumer.run] if consume else [])
+    tasks = [asyncio.create_task(fn(stop)) for fn in loops]
+    transport = httpx.ASGITransport(app=parts.app)
+    http = httpx.AsyncClient(transport=transport, base_url="http://intake.test", timeout=30)
+    try:
+        yield Running(parts, http, cfg)
+    finally:
+        await http.aclose()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await pool.close()

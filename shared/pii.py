@@ -1,0 +1,162 @@
+"""Field-level encryption of personal data (DESIGN.md, Security).
+
+Complainants' names, phone numbers and identity numbers are sealed with
+AES-GCM before they are stored or published; only holders of the keys can
+open them (intake seals, notify opens phones to send messages). A sealed
+value is a `shared.contracts.cases.Sealed`: the key id, a fresh 96-bit nonce
+and the ciphertext with its tag, both base64url.
+
+Keys come from configuration as ``kid1:base64key,kid0:base64key`` — the
+first is the current key (used to seal), the others are kept to open values
+sealed before a rotation. Keys are 16, 24 or 32 bytes (AES-128/192/256);
+`generate_key()` makes a 32-byte one. In dev mode only, a fixed development
+key is used when none is configured (`keyring_from_config`).
+
+Each value is bound to its field (``name``, ``phone``, ``id_number`` …) as
+associated data, so a ciphertext cannot be moved to another field. Nothing
+here logs, and no error message contains a plaintext.
+
+    ring = Keyring.parse("k2:" + generate_key() + ",k1:" + old_key)
+    sealed = ring.seal("13800138000", field="phone")
+    ring.open(sealed, field="phone")          # '13800138000'
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from typing import Mapping
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.contracts.cases import Sealed
+
+__all__ = ["DEV_KEY_ID", "Keyring", "PiiError", "Sealed", "generate_key", "keyring_from_config"]
+
+_AAD_PREFIX = b"shuangda/pii/v1/"
+_NONCE_BYTES = 12
+_KID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+#: The key id of the development key; a value sealed with it is not protected.
+DEV_KEY_ID = "dev0"
+_DEV_KEY = hashlib.sha256(b"shuangda development PII key - never use outside dev mode").digest()
+
+
+class PiiError(Exception):
+    """A key specification is malformed, or a sealed value cannot be opened.
+
+    The message names the problem (unknown key id, tampered or wrong field)
+    and never includes key material or plaintext."""
+
+
+def generate_key() -> str:
+    """A new random 256-bit key, base64 (standard alphabet), for the key spec."""
+    return base64.b64encode(os.urandom(32)).decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    """Standard or URL-safe base64, padding optional."""
+    padded = text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        raise PiiError("not valid base64") from None
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _aad(field: str) -> bytes:
+    if not _FIELD.match(field):
+        raise PiiError(f"field name {field!r}: lower-case letters, digits and '_' only")
+    return _AAD_PREFIX + field.encode("ascii")
+
+
+class Keyring:
+    """The current sealing key and older keys kept for opening."""
+
+    def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
+        if current not in keys:
+            raise PiiError(f"current key id {current!r} has no key")
+        self._ciphers: dict[str, AESGCM] = {}
+        for kid, key in keys.items():
+            if not _KID.match(kid):
+                raise PiiError(f"key id {kid!r}: use 1-32 of A-Z, a-z, 0-9, '_', '.', '-'")
+            if len(key) not in (16, 24, 32):
+                raise PiiError(f"key {kid!r}: must be 16, 24 or 32 bytes, got {len(key)}")
+            self._ciphers[kid] = AESGCM(key)
+        self.current = current
+
+    @classmethod
+    def parse(cls, spec: str) -> "Keyring":
+        """Parse ``kid1:base64key,kid0:base64key`` (first = current)."""
+        keys: dict[str, bytes] = {}
+        order: list[str] = []
+        for n, part in enumerate(p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            kid, sep, encoded = part.partition(":")
+            kid = kid.strip()
+            if not sep or not kid or not encoded.strip():
+                raise PiiError(f"key entry {n + 1}: expected kid:base64key")
+            if kid in keys:
+                raise PiiError(f"key id {kid!r} appears twice")
+            try:
+                keys[kid] = _b64decode(encoded.strip())
+            except PiiError:
+                raise PiiError(f"key {kid!r}: not valid base64") from None
+            order.append(kid)
+        if not order:
+            raise PiiError("no keys given (expected kid:base64key[,kid:base64key…])")
+        return cls(keys, order[0])
+
+    @classmethod
+    def development(cls) -> "Keyring":
+        """The fixed development keyring (dev mode only: it protects nothing)."""
+        return cls({DEV_KEY_ID: _DEV_KEY}, DEV_KEY_ID)
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._ciphers)
+
+    def seal(self, plaintext: str, *, field: str) -> Sealed:
+        """Encrypt `plaintext` for `field` with the current key."""
+        nonce = os.urandom(_NONCE_BYTES)
+        ciphertext = self._ciphers[self.current].encrypt(nonce, plaintext.encode("utf-8"), _aad(field))
+        return Sealed(kid=self.current, nonce=_b64url(nonce), ciphertext=_b64url(ciphertext))
+
+    def open(self, sealed: Sealed, *, field: str) -> str:
+        """Decrypt a value sealed for `field`; `PiiError` if the key is unknown or the value was altered."""
+        cipher = self._ciphers.get(sealed.kid)
+        if cipher is None:
+            raise PiiError(f"no key with id {sealed.kid!r} in the keyring")
+        nonce = _b64decode(sealed.nonce)
+        if len(nonce) != _NONCE_BYTES:
+            raise PiiError("nonce must be 12 bytes")
+        try:
+            return cipher.decrypt(nonce, _b64decode(sealed.ciphertext), _aad(field)).decode("utf-8")
+        except InvalidTag:
+            raise PiiError(f"sealed {field} does not open: altered, or sealed for another field or key") from None
+
+    def reseal(self, sealed: Sealed, *, field: str) -> Sealed:
+        """Open with whichever key sealed it and seal again with the current key (rotation)."""
+        if sealed.kid == self.current:
+            return sealed
+        return self.seal(self.open(sealed, field=field), field=field)
+
+    def __repr__(self) -> str:  # never show key material
+        return f"Keyring(current={self.current!r}, key_ids={list(self._ciphers)!r})"
+
+
+def keyring_from_config(spec: str | None, *, dev: bool) -> Keyring:
+    """The keyring for a service: the configured spec, the development key in dev mode, or an error."""
+    if spec:
+        return Keyring.parse(spec)
+    if dev:
+        return Keyring.development()
+    raise PiiError("PII keys are required outside dev mode (set SHUANGDA_<SERVICE>_PII_KEYS or SHUANGDA_PII_KEYS)")
