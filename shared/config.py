@@ -23,7 +23,8 @@ DEV_PG_DSN = "postgresql://shuangda:shuangda@127.0.0.1:55432/shuangda"
 class StackSettings(BaseSettings):
     """Where the shared infrastructure is (``SHUANGDA_`` prefix)."""
 
-    model_config = SettingsConfigDict(env_prefix="SHUANGDA_", extra="ignore")
+    # a bad DSN or key must not be echoed back in the validation error
+    model_config = SettingsConfigDict(env_prefix="SHUANGDA_", extra="ignore", hide_input_in_errors=True)
 
     dev: bool = False
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -33,9 +33,11 @@ def problem(status: int, title: str, detail: str | None = None, *, type_: str = 
 class ProblemError(Exception):
     """Raise from a route to answer with a problem document."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
+    def __init__(self, status: int, title: str, detail: str | None = None, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.headers = headers or {}
 
 
 def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] = (), version: str = "1") -> FastAPI:
@@ -51,13 +53,17 @@ def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] 
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
             field = ".".join(loc) or "body"
             errors.append({"field": field, "reason": err.get("type", "invalid"), "detail": err.get("msg", "")})
-            VALIDATION_FAILURES.labels(service, _bounded_field(loc), err.get("type", "invalid")).inc()
+            # an unknown field's name is the caller's choice: fold it so the label set stays bounded
+            label_loc = loc[:-1] + ["*"] if err.get("type") == "extra_forbidden" else loc
+            VALIDATION_FAILURES.labels(service, _bounded_field(label_loc), err.get("type", "invalid")).inc()
         return problem(422, "Request failed validation", f"{len(errors)} invalid field(s)", errors=errors,
                        type_="https://shuangda.example/problems/validation")
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.title, exc.detail, **exc.extra)
+        response.headers.update(exc.headers)  # e.g. WWW-Authenticate on 401, Retry-After on 503
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

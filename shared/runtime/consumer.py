@@ -52,7 +52,15 @@ log = logging.getLogger(__name__)
 
 
 class _Restart(Exception):
-    """Roll the batch back and run it again (a record was set aside)."""
+    """Roll the batch back and run it again."""
+
+
+class _Rejected(Exception):
+    """A record that can never be applied: it goes to the DLQ."""
+
+    def __init__(self, poison: Poison) -> None:
+        super().__init__(poison.detail)
+        self.poison = poison
 
 
 @dataclass
@@ -60,12 +68,17 @@ class _Item:
     record: ConsumerRecord
     route: TopicRoute | None
     decoded: Message[Any] | Poison | Ignored
+    attempts: int = 0
 
     @property
     def dedupe_id(self) -> str:
-        if isinstance(self.decoded, Message):
-            return self.decoded.envelope.id
+        """The inbox key: the event id (scoped by topic on ingress topics, where outsiders choose ids,
+        so one client cannot suppress another's records by reusing their ids)."""
         r = self.record
+        if isinstance(self.decoded, Message):
+            if r.topic.startswith("ingress."):
+                return f"{r.topic}/{self.decoded.envelope.id}"
+            return self.decoded.envelope.id
         return f"{r.topic}:{r.partition}:{r.offset}"
 
 
@@ -214,13 +227,19 @@ class EventConsumer:
         return _Item(record, route, decode(route, record.topic, record.key, record.headers, record.value))
 
     async def process(self, records: Sequence[ConsumerRecord], stop: asyncio.Event | None = None) -> bool:
-        """Apply one batch effectively once; False only if `stop` was set while retrying a transient fault."""
+        """Apply one batch effectively once; False if `stop` was set before it could be applied."""
         items = [self._decode(r) for r in records]
         backoff = Backoff()
+        careful = False
         while True:
+            if stop is not None and stop.is_set():
+                return False  # offsets stay uncommitted: the batch is redelivered and deduplicated
             try:
-                outcome = await self._apply(items)
+                outcome = await self._apply(items, careful)
             except _Restart:
+                # a handler failed: run the batch again with a savepoint around each record, so
+                # many bad records cost one pass, not one pass each
+                careful = True
                 continue
             except Exception as exc:
                 if not is_transient(exc):
@@ -234,11 +253,11 @@ class EventConsumer:
             self._observe(items, outcome)
             return True
 
-    async def _apply(self, items: list[_Item]) -> dict[str, Any]:
+    async def _apply(self, items: list[_Item], careful: bool) -> dict[str, Any]:
         outcome: dict[str, Any] = {"applied": [], "duplicate": [], "dead": [], "ignored": [], "durations": []}
         async with self.pool.acquire() as conn:
             async with conn.transaction():
-                candidates = [(i, it) for i, it in enumerate(items) if isinstance(it.decoded, Message)]
+                candidates = [it for it in items if isinstance(it.decoded, Message)]
                 fresh: set[str] = set()
                 if candidates:
                     rows = await conn.fetch(
@@ -249,35 +268,58 @@ class EventConsumer:
                         RETURNING event_id
                         """,
                         self.group,
-                        [it.dedupe_id for _, it in candidates],
-                        [it.record.topic for _, it in candidates],
-                        [it.record.partition for _, it in candidates],
-                        [it.record.offset for _, it in candidates],
+                        [it.dedupe_id for it in candidates],
+                        [it.record.topic for it in candidates],
+                        [it.record.partition for it in candidates],
+                        [it.record.offset for it in candidates],
                     )
                     fresh = {r["event_id"] for r in rows}
                 uow = UnitOfWork(conn, source=self.source)
                 seen: set[str] = set()
-                for index, item in enumerate(items):
+                for item in items:
                     decoded = item.decoded
                     if isinstance(decoded, Poison):
-                        if await self._dead_letter(conn, uow, item, decoded):
-                            outcome["dead"].append((item, decoded))
-                        else:
-                            outcome["duplicate"].append(item)
+                        await self._dead_letter_into(conn, uow, item, decoded, outcome)
                         continue
                     if isinstance(decoded, Ignored):
                         outcome["ignored"].append(item)
                         continue
-                    if decoded.envelope.id not in fresh or decoded.envelope.id in seen:
+                    dedupe_id = item.dedupe_id
+                    if dedupe_id not in fresh or dedupe_id in seen:
                         outcome["duplicate"].append(item)
                         continue
-                    seen.add(decoded.envelope.id)
-                    await self._handle(index, item, decoded, uow, outcome)
+                    seen.add(dedupe_id)
+                    if not careful:
+                        try:
+                            await self._handle(item, decoded, uow, outcome)
+                        except _Rejected as rejected:
+                            item.decoded = rejected.poison
+                            raise _Restart() from rejected
+                        continue
+                    emitted, hooks = len(uow.pending), len(uow._after_commit)
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            await self._handle(item, decoded, uow, outcome)
+                    except _Rejected as rejected:
+                        del uow.pending[emitted:]
+                        del uow._after_commit[hooks:]
+                        # not applied: forget the id, so a replay after a fix is applied
+                        await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND event_id = $2", self.group, dedupe_id)
+                        item.decoded = rejected.poison
+                        await self._dead_letter_into(conn, uow, item, rejected.poison, outcome)
                 await uow.flush()
         uow.run_after_commit()
         return outcome
 
-    async def _handle(self, index: int, item: _Item, message: Message[Any], uow: UnitOfWork, outcome: dict[str, Any]) -> None:
+    async def _dead_letter_into(self, conn: asyncpg.Connection, uow: UnitOfWork, item: _Item, poison: Poison,
+                                outcome: dict[str, Any]) -> None:
+        if await self._dead_letter(conn, uow, item, poison):
+            outcome["dead"].append((item, poison))
+        else:
+            outcome["duplicate"].append(item)
+
+    async def _handle(self, item: _Item, message: Message[Any], uow: UnitOfWork, outcome: dict[str, Any]) -> None:
+        """Run the record's handler; `_Rejected` when it can never be applied, `_Restart` to try the batch again."""
         assert item.route is not None
         binding = item.route.bindings[message.envelope.type]
         uow.cause = message.envelope
@@ -287,24 +329,19 @@ class EventConsumer:
             try:
                 await binding.handler(message, uow)
             except NonRetryableError as exc:
-                self._set_aside(item, Poison("handler_rejected", exc.detail, exc.field))
+                raise _Rejected(Poison(exc.reason, exc.detail, exc.field)) from exc
             except ValidationError as exc:
-                self._set_aside(item, poison_from_validation(exc))
+                raise _Rejected(poison_from_validation(exc)) from exc
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                attempts = getattr(item, "_attempts", 0) + 1
-                item.__dict__["_attempts"] = attempts
-                log.warning("handler failed (attempt %d/%d)", attempts, self.max_handler_attempts, exc_info=True)
-                if attempts >= self.max_handler_attempts:
-                    self._set_aside(item, Poison("handler_error", f"{type(exc).__name__}: {exc}"[:2000]))
+                item.attempts += 1
+                log.warning("handler failed (attempt %d/%d)", item.attempts, self.max_handler_attempts, exc_info=True)
+                if item.attempts >= self.max_handler_attempts:
+                    raise _Rejected(Poison("handler_error", f"{type(exc).__name__}: {exc}"[:2000])) from exc
                 raise _Restart() from exc
         outcome["applied"].append(item)
         outcome["durations"].append((message.envelope.type, time.perf_counter() - started, message.envelope.time))
-
-    def _set_aside(self, item: _Item, poison: Poison) -> None:
-        item.decoded = poison
-        raise _Restart()
 
     async def _dead_letter(self, conn: asyncpg.Connection, uow: UnitOfWork, item: _Item, poison: Poison) -> bool:
         """Record the poison record and queue its DLQ copy; False if this delivery was dead-lettered before."""

@@ -135,7 +135,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_messages_behind_it_are_p
         dlq = await stack.eventually(lambda: stack.read_all(world.in_topic + ".dlq"), until=lambda r: len(r) >= 3, what="3 dead letters")
     assert [r["seq"] for r in rows] == [1, 2]
     reasons = {stack.header(r, "dlq-reason"): r for r in dlq}
-    assert set(reasons) == {"validation_failed", "invalid_envelope", "handler_rejected"}
+    assert set(reasons) == {"validation_failed", "invalid_envelope", "echo_rejected"}
     invalid_dl = reasons["validation_failed"]
     assert stack.header(invalid_dl, "dlq-field") == "seq"
     assert "seq" in stack.header(invalid_dl, "dlq-detail")
@@ -145,7 +145,23 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_messages_behind_it_are_p
     assert stack.header(invalid_dl, "ce_id") == bad_env.id, "the original headers travel with the dead letter"
     assert invalid_dl.value == b'{"seq": "not a number"}'
     assert stack.header(reasons["invalid_envelope"], "dlq-field") == "id"
-    assert stack.header(reasons["handler_rejected"], "dlq-field") == "reject"
+    assert stack.header(reasons["echo_rejected"], "dlq-field") == "reject"
+
+
+async def test_a_batch_full_of_rejected_records_dead_letters_each_once_and_applies_the_rest(unique: str) -> None:
+    world = EchoWorld(unique, partitions=1)
+    await world.create()
+    records = [stack.event_record(Echo(seq=i, reject=i % 2 == 1), type=ECHO_TYPE, key="case-1") for i in range(100)]
+    await stack.produce(world.in_topic, records)
+    async with running_echo(world, consumer_batch_size=100):
+        rows = await stack.eventually(world.applied, until=lambda r: len(r) >= 50, what="the 50 good records applied")
+        dlq = await stack.eventually(lambda: stack.read_all(world.in_topic + ".dlq"), until=lambda r: len(r) >= 50,
+                                     what="50 dead letters")
+        out = await stack.eventually(lambda: stack.read_all(world.out_topic), until=lambda r: len(r) >= 50, what="50 echoes")
+    assert sorted(r["seq"] for r in rows) == list(range(0, 100, 2))
+    assert len(dlq) == 50 and {stack.header(d, "dlq-reason") for d in dlq} == {"echo_rejected"}
+    assert sorted(Echo.model_validate_json(r.value).seq for r in out) == list(range(0, 100, 2)), \
+        "a rejected record's emitted events were rolled back with it"
 
 
 async def test_a_consumer_killed_between_db_commit_and_offset_commit_loses_nothing_and_applies_nothing_twice(unique: str, tmp_path: Path) -> None:
@@ -274,7 +290,7 @@ async def test_a_dead_letter_replayed_after_its_cause_is_fixed_is_applied_once(u
             lambda: read_dead_letters(stack.bootstrap(), world.in_topic + ".dlq"), until=lambda d: len(d) == 1,
             what="the rejection dead-lettered",
         )
-        assert letters[0].reason == "handler_rejected"
+        assert letters[0].reason == "echo_rejected"
         assert letters[0].event_id == rejected[1][0][1].decode()
         conn = await connect(stack.dsn(), world.schema)
         try:

@@ -53,15 +53,16 @@ class EchoSettings(ServiceSettings):
 
 def make_handler(out_topic: str):
     async def handle(message: Message[Echo], uow: UnitOfWork) -> None:
-        if message.data.reject and not await uow.conn.fetchval(
-            "SELECT true FROM echo_allow WHERE seq = $1", message.data.seq
-        ):
-            raise NonRetryableError("echo_rejected", "reject: the test asked for a rejection", field="reject")
+        # state change and event first, then the check: a rejection must undo both
         await uow.conn.execute(
             "INSERT INTO echo_applied (event_id, record_key, seq) VALUES ($1, $2, $3)",
             message.envelope.id, message.key, message.data.seq,
         )
         uow.emit(out_topic, message.data, key=message.key)
+        if message.data.reject and not await uow.conn.fetchval(
+            "SELECT true FROM echo_allow WHERE seq = $1", message.data.seq
+        ):
+            raise NonRetryableError("echo_rejected", "reject: the test asked for a rejection", field="reject")
 
     return handle
 
