@@ -1,0 +1,410 @@
+"""Delivery state in Postgres (SQL lives here). Every function takes the
+connection of the caller's transaction.
+
+Claiming is ``FOR UPDATE SKIP LOCKED`` with a lease (``in_flight_until``) and a
+claim token: several dispatchers can share the table, a crashed one's claims
+come back when the lease expires, and an outcome is recorded only by the
+holder of the claim (a delivery is recorded as delivered whoever reports it).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import asyncpg
+
+from services.notify.domain.planning import Complainant, DigestItem, PlannedDelivery
+from shared.contracts.cases import Sealed
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a dispatcher holds (state in_flight, its claim token)."""
+
+    id: int
+    message_id: str
+    event_id: str
+    event_type: str
+    event_ids: tuple[str, ...]
+    event_time: datetime
+    case_id: str | None
+    recipient: str
+    channel: str
+    rank: int
+    critical: bool
+    endpoint: str
+    address: str
+    subject: str
+    body: str
+    attempts: int
+    give_up_at: datetime | None
+    claim_token: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Claimed":
+        return cls(
+            id=row["id"], message_id=row["message_id"], event_id=row["event_id"], event_type=row["event_type"],
+            event_ids=tuple(row["event_ids"] or ()), event_time=row["event_time"], case_id=row["case_id"],
+            recipient=row["recipient"], channel=row["channel"], rank=row["rank"], critical=row["critical"],
+            endpoint=row["endpoint"], address=row["address"], subject=row["subject"], body=row["body"],
+            attempts=row["attempts"], give_up_at=row["give_up_at"], claim_token=row["claim_token"],
+        )
+
+
+_CLAIMED_COLUMNS = """d.id, d.message_id, d.event_id, d.event_type, d.event_ids, d.event_time, d.case_id, d.recipient,
+    d.channel, d.rank, d.critical, d.endpoint, d.address, d.subject, d.body, d.attempts, d.give_up_at, d.claim_token"""
+
+
+# -- planning (inside the consumer's transaction) -------------------------------------------
+
+async def insert_deliveries(conn: asyncpg.Connection, deliveries: Sequence[PlannedDelivery], *, first_delay: float,
+                            give_up_seconds: float) -> int:
+    """Insert planned deliveries; an existing (event, recipient, channel) is left alone. Returns how many were new."""
+    if not deliveries:
+        return 0
+    rows = await conn.fetch(
+        """
+        INSERT INTO deliveries (message_id, event_id, event_type, event_ids, event_time, case_id, recipient, channel,
+                                rank, critical, endpoint, address, subject, body, state, due_at, give_up_at)
+        SELECT u.message_id, u.event_id, u.event_type,
+               CASE WHEN u.event_ids = '' THEN '{}'::text[] ELSE string_to_array(u.event_ids, E'\\x1f') END,
+               u.event_time, u.case_id, u.recipient, u.channel, u.rank, u.critical, u.endpoint, u.address, u.subject,
+               u.body, u.state, now() + make_interval(secs => $16),
+               CASE WHEN u.state = 'pending' THEN now() + make_interval(secs => $17) END
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                    $8::text[], $9::smallint[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[],
+                    $15::text[])
+             AS u(message_id, event_id, event_type, event_ids, event_time, case_id, recipient, channel, rank, critical,
+                  endpoint, address, subject, body, state)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+        """,
+        [d.message_id for d in deliveries], [d.event_id for d in deliveries], [d.event_type for d in deliveries],
+        ["\x1f".join(d.event_ids) for d in deliveries], [d.event_time for d in deliveries],
+        [d.case_id for d in deliveries], [d.recipient for d in deliveries], [d.channel for d in deliveries],
+        [d.rank for d in deliveries], [d.critical for d in deliveries], [d.endpoint for d in deliveries],
+        [d.address for d in deliveries], [d.subject for d in deliveries], [d.body for d in deliveries],
+        [d.initial_state for d in deliveries], float(first_delay), float(give_up_seconds),
+    )
+    return len(rows)
+
+
+async def insert_digest_items(conn: asyncpg.Connection, items: Sequence[DigestItem]) -> int:
+    """Queue notices for their recipient's digest window (the window is aligned to the interval)."""
+    if not items:
+        return 0
+    rows = await conn.fetch(
+        """
+        INSERT INTO digest_items (recipient, event_id, event_type, case_id, event_time, window_start, window_end, item)
+        SELECT u.recipient, u.event_id, u.event_type, u.case_id, u.event_time,
+               to_timestamp(floor(extract(epoch FROM now()) / u.secs) * u.secs),
+               to_timestamp(floor(extract(epoch FROM now()) / u.secs) * u.secs + u.secs),
+               u.item::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::text[])
+             AS u(recipient, event_id, event_type, case_id, event_time, secs, item)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+        """,
+        [i.recipient for i in items], [i.event_id for i in items], [i.event_type for i in items],
+        [i.case_id for i in items], [i.event_time for i in items], [float(i.interval_seconds) for i in items],
+        [json.dumps(i.item, ensure_ascii=False) for i in items],
+    )
+    return len(rows)
+
+
+async def save_complainant(conn: asyncpg.Connection, case_id: str, complainant: Complainant, event_id: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO complainants (case_id, recipient_id, phone, tracking_no, event_id)
+        VALUES ($1, $2, $3::jsonb, $4, $5)
+        ON CONFLICT (case_id, recipient_id) DO UPDATE SET tracking_no = coalesce(complainants.tracking_no, EXCLUDED.tracking_no)
+        """,
+        case_id, complainant.recipient_id, complainant.phone.model_dump_json(), complainant.tracking_no, event_id,
+    )
+
+
+async def complainants_of(conn: asyncpg.Connection, case_id: str) -> list[Complainant]:
+    rows = await conn.fetch(
+        "SELECT recipient_id, phone::text AS phone, tracking_no FROM complainants WHERE case_id = $1 ORDER BY created_at",
+        case_id,
+    )
+    return [Complainant(r["recipient_id"], Sealed.model_validate_json(r["phone"]), r["tracking_no"]) for r in rows]
+
+
+# -- dispatching ------------------------------------------------------------------------------
+
+async def claim(
+    conn: asyncpg.Connection, *, limit: int, per_endpoint: int, excluded: Sequence[str], busy: dict[str, int],
+    caps: dict[str, int], lease_seconds: float, token: str,
+) -> list[Claimed]:
+    """Claim up to `limit` due deliveries, at most each endpoint's free slots (its cap minus `busy`),
+    none for `excluded` endpoints (open circuits, paused or saturated)."""
+    names = sorted(set(busy) | set(caps))
+    rows = await conn.fetch(
+        f"""
+        WITH ranked AS (
+            SELECT id, endpoint, due_at, row_number() OVER (PARTITION BY endpoint ORDER BY due_at, id) AS rn
+            FROM deliveries
+            WHERE state = 'pending' AND due_at <= now() AND NOT (endpoint = ANY($3::text[]))
+        ), slots AS (
+            SELECT * FROM unnest($4::text[], $5::int[], $6::int[]) AS s(endpoint, cap, busy)
+        ), picked AS (
+            SELECT d.id
+            FROM deliveries d
+            JOIN ranked r ON r.id = d.id
+            LEFT JOIN slots s ON s.endpoint = r.endpoint
+            WHERE r.rn <= coalesce(s.cap, $2) - coalesce(s.busy, 0)
+              AND d.state = 'pending' AND d.due_at <= now()
+            ORDER BY r.due_at, r.id
+            LIMIT $1
+            FOR UPDATE OF d SKIP LOCKED
+        )
+        UPDATE deliveries d
+        SET state = 'in_flight', in_flight_until = now() + make_interval(secs => $7), claim_token = $8, updated_at = now()
+        FROM picked
+        WHERE d.id = picked.id
+        RETURNING {_CLAIMED_COLUMNS}
+        """,
+        limit, per_endpoint, list(excluded), names, [caps.get(n, per_endpoint) for n in names],
+        [busy.get(n, 0) for n in names], float(lease_seconds), token,
+    )
+    return sorted((Claimed.from_row(r) for r in rows), key=lambda c: c.id)
+
+
+async def claim_expired_waiting(conn: asyncpg.Connection, *, endpoints: Sequence[str], lease_seconds: float,
+                                token: str, limit: int = 500) -> list[Claimed]:
+    """Claim pending deliveries of the given (unavailable) endpoints whose retry window has passed."""
+    if not endpoints:
+        return []
+    rows = await conn.fetch(
+        f"""
+        WITH picked AS (
+            SELECT id FROM deliveries
+            WHERE state = 'pending' AND attempts > 0 AND give_up_at < now() AND endpoint = ANY($1::text[])
+            ORDER BY id LIMIT $4
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE deliveries d
+        SET state = 'in_flight', in_flight_until = now() + make_interval(secs => $2), claim_token = $3, updated_at = now()
+        FROM picked WHERE d.id = picked.id
+        RETURNING {_CLAIMED_COLUMNS}
+        """,
+        list(endpoints), float(lease_seconds), token, limit,
+    )
+    return [Claimed.from_row(r) for r in rows]
+
+
+async def release(conn: asyncpg.Connection, ids: Iterable[int], token: str) -> None:
+    """Give claimed deliveries back untouched (no attempt was made)."""
+    await conn.execute(
+        """UPDATE deliveries SET state = 'pending', in_flight_until = NULL, claim_token = NULL, updated_at = now()
+           WHERE id = ANY($1::bigint[]) AND claim_token = $2 AND state = 'in_flight'""",
+        list(ids), token,
+    )
+
+
+async def next_due_in(conn: asyncpg.Connection, excluded: Sequence[str]) -> float | None:
+    """Seconds until the next pending delivery is due (negative if overdue), None if there is none."""
+    value = await conn.fetchval(
+        """SELECT extract(epoch FROM min(due_at) - now()) FROM deliveries
+           WHERE state = 'pending' AND NOT (endpoint = ANY($1::text[]))""",
+        list(excluded),
+    )
+    return float(value) if value is not None else None
+
+
+async def record_attempt(conn: asyncpg.Connection, delivery_id: int, n: int, started_at: datetime, result: str,
+                         status: int | None, detail: str) -> None:
+    await conn.execute(
+        """INSERT INTO delivery_attempts (delivery_id, n, started_at, result, status, detail)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        delivery_id, n, started_at, result, status, detail[:500],
+    )
+
+
+async def mark_delivered(conn: asyncpg.Connection, c: Claimed, *, attempts: int, result: str, status: int | None,
+                         endpoint: str, address: str) -> bool:
+    """Record the delivery (whoever holds the claim: it happened). False if it was recorded before."""
+    row = await conn.fetchval(
+        """
+        UPDATE deliveries SET state = 'delivered', attempts = greatest(attempts, $2), last_result = $3, last_status = $4,
+               last_error = NULL, in_flight_until = NULL, claim_token = NULL, finished_at = now(), updated_at = now(),
+               endpoint = $5, address = $6
+        WHERE id = $1 AND state IN ('pending', 'in_flight')
+        RETURNING true
+        """,
+        c.id, attempts, result, status, endpoint, address,
+    )
+    return bool(row)
+
+
+async def schedule_retry(conn: asyncpg.Connection, c: Claimed, *, attempts: int, delay: float, result: str,
+                         status: int | None, detail: str, endpoint: str, address: str) -> bool:
+    row = await conn.fetchval(
+        """
+        UPDATE deliveries SET state = 'pending', attempts = $3, due_at = now() + make_interval(secs => $4),
+               last_result = $5, last_status = $6, last_error = $7, in_flight_until = NULL, claim_token = NULL,
+               updated_at = now(), endpoint = $8, address = $9
+        WHERE id = $1 AND claim_token = $2 AND state = 'in_flight'
+        RETURNING true
+        """,
+        c.id, c.claim_token, attempts, float(delay), result, status, detail[:500], endpoint, address,
+    )
+    return bool(row)
+
+
+async def mark_finished(conn: asyncpg.Connection, c: Claimed, *, state: str, attempts: int, result: str,
+                        status: int | None, detail: str) -> bool:
+    """End a delivery without success (state failed or disabled); only the claim holder may."""
+    row = await conn.fetchval(
+        """
+        UPDATE deliveries SET state = $3, attempts = $4, last_result = $5, last_status = $6, last_error = $7,
+               in_flight_until = NULL, claim_token = NULL, finished_at = now(), updated_at = now()
+        WHERE id = $1 AND claim_token = $2 AND state = 'in_flight'
+        RETURNING true
+        """,
+        c.id, c.claim_token, state, attempts, result, status, detail[:500],
+    )
+    return bool(row)
+
+
+async def activate_fallback(conn: asyncpg.Connection, c: Claimed, *, give_up_seconds: float) -> str | None:
+    """Put the recipient's next standby channel for this event in the queue; return its channel."""
+    return await conn.fetchval(
+        """
+        UPDATE deliveries SET state = 'pending', due_at = now(), give_up_at = now() + make_interval(secs => $4),
+               updated_at = now()
+        WHERE id = (
+            SELECT id FROM deliveries
+            WHERE event_id = $1 AND recipient = $2 AND state = 'standby' AND rank > $3
+            ORDER BY rank LIMIT 1
+            FOR UPDATE
+        )
+        RETURNING channel
+        """,
+        c.event_id, c.recipient, c.rank, float(give_up_seconds),
+    )
+
+
+async def disable_endpoint(conn: asyncpg.Connection, endpoint: str, channel: str, reason: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO endpoints (endpoint, channel, disabled_at, disabled_reason) VALUES ($1, $2, now(), $3)
+        ON CONFLICT (endpoint) DO UPDATE SET disabled_at = coalesce(endpoints.disabled_at, now()),
+               disabled_reason = EXCLUDED.disabled_reason, updated_at = now()
+        """,
+        endpoint, channel, reason,
+    )
+
+
+async def disabled_endpoints(conn: asyncpg.Connection) -> set[str]:
+    return {r["endpoint"] for r in await conn.fetch("SELECT endpoint FROM endpoints WHERE disabled_at IS NOT NULL")}
+
+
+async def enable_endpoint(conn: asyncpg.Connection, endpoint: str) -> bool:
+    return bool(await conn.fetchval(
+        """UPDATE endpoints SET disabled_at = NULL, disabled_reason = NULL, updated_at = now()
+           WHERE endpoint = $1 AND disabled_at IS NOT NULL RETURNING true""",
+        endpoint,
+    ))
+
+
+async def expire_leases(conn: asyncpg.Connection) -> list[str]:
+    """Take back in-flight deliveries whose lease ran out (their dispatcher died); return their channels."""
+    rows = await conn.fetch(
+        """UPDATE deliveries SET state = 'pending', in_flight_until = NULL, claim_token = NULL, updated_at = now()
+           WHERE state = 'in_flight' AND in_flight_until < now()
+           RETURNING channel"""
+    )
+    return [r["channel"] for r in rows]
+
+
+async def backlog(conn: asyncpg.Connection) -> dict[str, tuple[int, float]]:
+    rows = await conn.fetch(
+        """SELECT channel, count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+           FROM deliveries WHERE state IN ('pending', 'in_flight') GROUP BY channel"""
+    )
+    return {r["channel"]: (int(r["n"]), float(r["age"])) for r in rows}
+
+
+async def digest_items_waiting(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM digest_items WHERE digest_id IS NULL"))
+
+
+async def prune(conn: asyncpg.Connection, keep_seconds: float) -> int:
+    deleted = await conn.fetchval(
+        """WITH gone AS (DELETE FROM deliveries WHERE finished_at < now() - make_interval(secs => $1) RETURNING 1)
+           SELECT count(*) FROM gone""",
+        float(keep_seconds),
+    )
+    await conn.execute(
+        "DELETE FROM digest_items WHERE digest_id IS NOT NULL AND created_at < now() - make_interval(secs => $1)",
+        float(keep_seconds),
+    )
+    return int(deleted or 0)
+
+
+# -- digests ------------------------------------------------------------------------------------
+
+async def due_digest_windows(conn: asyncpg.Connection, limit: int = 100) -> list[tuple[str, datetime, datetime]]:
+    rows = await conn.fetch(
+        """SELECT recipient, window_start, max(window_end) AS window_end FROM digest_items
+           WHERE digest_id IS NULL AND window_end <= now()
+           GROUP BY recipient, window_start ORDER BY window_start LIMIT $1""",
+        limit,
+    )
+    return [(r["recipient"], r["window_start"], r["window_end"]) for r in rows]
+
+
+async def take_digest_items(conn: asyncpg.Connection, recipient: str, window_start: datetime) -> list[tuple[int, dict[str, Any]]]:
+    rows = await conn.fetch(
+        """SELECT id, item::text AS item FROM digest_items
+           WHERE recipient = $1 AND window_start = $2 AND digest_id IS NULL
+           ORDER BY event_time, id
+           FOR UPDATE SKIP LOCKED""",
+        recipient, window_start,
+    )
+    return [(r["id"], json.loads(r["item"])) for r in rows]
+
+
+async def mark_digested(conn: asyncpg.Connection, ids: Sequence[int], digest_id: str) -> None:
+    await conn.execute("UPDATE digest_items SET digest_id = $2 WHERE id = ANY($1::bigint[])", list(ids), digest_id)
+
+
+# -- operators (CLI) ------------------------------------------------------------------------------
+
+async def list_deliveries(conn: asyncpg.Connection, *, state: str | None, recipient: str | None, limit: int) -> list[Any]:
+    return await conn.fetch(
+        """SELECT id, message_id, event_type, case_id, recipient, channel, rank, state, attempts, due_at,
+                  last_result, last_status, last_error, created_at, finished_at
+           FROM deliveries
+           WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR recipient = $2)
+           ORDER BY id DESC LIMIT $3""",
+        state, recipient, limit,
+    )
+
+
+async def requeue(conn: asyncpg.Connection, ref: str, *, give_up_seconds: float) -> int:
+    """Put failed or disabled deliveries (by id or message id) back in the queue with a fresh schedule."""
+    return int(await conn.fetchval(
+        """WITH r AS (
+               UPDATE deliveries SET state = 'pending', attempts = 0, due_at = now(), finished_at = NULL,
+                      give_up_at = now() + make_interval(secs => $2), updated_at = now()
+               WHERE (message_id = $1 OR id::text = $1) AND state IN ('failed', 'disabled')
+               RETURNING 1)
+           SELECT count(*) FROM r""",
+        ref, float(give_up_seconds),
+    ))
+
+
+async def status_summary(conn: asyncpg.Connection) -> list[Any]:
+    return await conn.fetch(
+        """SELECT channel, state, count(*) AS n, min(created_at) AS oldest FROM deliveries
+           GROUP BY channel, state ORDER BY channel, state"""
+    )
+
+
+async def list_endpoints(conn: asyncpg.Connection) -> list[Any]:
+    return await conn.fetch("SELECT endpoint, channel, disabled_at, disabled_reason FROM endpoints ORDER BY endpoint")

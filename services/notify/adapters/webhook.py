@@ -1,0 +1,67 @@
+"""Webhooks: a JSON POST signed per Standard Webhooks (shared.webhooks).
+
+Each attempt carries the delivery's ``webhook-id`` (the same on every retry),
+the attempt's ``webhook-timestamp`` and its signature. Redirects are not
+followed (a 3xx is a failure), proxies from the environment are ignored, and
+the whole attempt — connect, send, answer — is bounded by the endpoint's
+timeout (15 s by default).
+
+Each endpoint has its own connection pool, sized to its concurrency limit: a
+hanging endpoint can only ever hold its own connections, and a pool stays
+small however many endpoints there are.
+"""
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import httpx
+
+from services.notify.domain.policy import AttemptResult, classify_http, timed_out, unreachable
+from shared.webhooks import sign_headers
+
+USER_AGENT = "shuangda-notify/1"
+
+
+class WebhookSender:
+    channel = "webhook"
+
+    def __init__(self, *, timeout: float = 15.0, connections_per_endpoint: int = 4) -> None:
+        self.timeout = timeout
+        self.connections_per_endpoint = connections_per_endpoint
+        self.clients: dict[str, httpx.AsyncClient] = {}
+        self._tls: ssl.SSLContext | None = None  # one context for every pool (building one reads the CA bundle)
+
+    def _client(self, endpoint: str, connections: int | None) -> httpx.AsyncClient:
+        client = self.clients.get(endpoint)
+        if client is None:
+            n = connections or self.connections_per_endpoint
+            if self._tls is None:
+                self._tls = ssl.create_default_context()
+            client = self.clients[endpoint] = httpx.AsyncClient(
+                verify=self._tls,
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                headers={"user-agent": USER_AGENT},
+            )
+        return client
+
+    async def send(self, *, msg_id: str, url: str, secret: str, body: bytes, timeout: float | None = None,
+                   endpoint: str | None = None, connections: int | None = None) -> AttemptResult:
+        seconds = timeout or self.timeout
+        headers = {**sign_headers(secret, msg_id, body), "content-type": "application/json"}
+        client = self._client(endpoint or url, connections)
+        try:
+            async with asyncio.timeout(seconds):
+                response = await client.post(url, content=body, headers=headers, timeout=httpx.Timeout(seconds))
+        except (TimeoutError, httpx.TimeoutException):
+            return timed_out(f"no answer within {seconds:g} s")
+        except httpx.TransportError as exc:
+            return unreachable(type(exc).__name__)
+        return classify_http(response.status_code, response.headers.get("retry-after"))
+
+    async def close(self) -> None:
+        clients, self.clients = list(self.clients.values()), {}
+        for client in clients:
+            await client.aclose()

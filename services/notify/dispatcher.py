@@ -1,0 +1,497 @@
+"""The dispatcher: claims due deliveries, sends them, records what happened.
+
+Loop: claim due deliveries (``FOR UPDATE SKIP LOCKED``, leased) for endpoints
+that are available — circuit closed or due for a half-open trial, not paused
+by a Retry-After, below their concurrency limit — then send each in its own
+task and record the outcome in one transaction with its status event
+(``notification.delivered`` / ``notification.failed`` through the outbox).
+A slow or dead endpoint holds at most its own few slots and, once its circuit
+opens, none: nobody else waits for it.
+
+Outcomes: delivered; retry (the next attempt on the schedule, or when the
+receiver's Retry-After says); failed (the schedule is exhausted, or a
+permanent rejection) and disabled (the endpoint answered 410 Gone, now or
+before) — both activate the recipient's next channel, if any.
+
+The sweep takes back in-flight deliveries whose lease expired (their
+dispatcher died mid-send: they are sent again with the SAME webhook-id, which
+receivers deduplicate on), fails deliveries an open circuit kept waiting past
+their whole retry window, and refreshes the backlog and circuit gauges.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+
+from services.notify.adapters import postgres as repo
+from services.notify.adapters.directory_file import DirectoryFile
+from services.notify.adapters.email import EmailSender
+from services.notify.adapters.postgres import Claimed
+from services.notify.adapters.sms import SmsGateway
+from services.notify.adapters.webhook import WebhookSender
+from services.notify.domain.directory import endpoint_key
+from services.notify.domain.policy import AttemptResult, Breakers, RetryPolicy, Verdict
+from services.notify.metrics import (
+    ATTEMPT_DURATION,
+    ATTEMPTS,
+    BACKLOG,
+    BACKLOG_AGE,
+    CHANNELS,
+    CIRCUIT_OPEN,
+    DELIVERY_LATENCY,
+    DIGEST_ITEMS_WAITING,
+    LEASES_EXPIRED,
+    NOTIFICATIONS,
+)
+from shared.clock import Clock, WallClock
+from shared.contracts.cases import Sealed
+from shared.contracts.notification import NotificationDelivered, NotificationFailed
+from shared.db import connect
+from shared.envelope import deterministic_event_id
+from shared.logging import log_context
+from shared.pii import Keyring, PiiError
+from shared.runtime.backoff import Backoff, sleep_or_stop, wait_any
+from shared.runtime.errors import is_transient
+from shared.runtime.uow import unit_of_work
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    schema: str
+    dsn: str
+    notification_topic: str
+    source: str = "/shuangda/notify"
+    endpoint_concurrency: int = 4
+    max_in_flight: int = 200
+    claim_batch_size: int = 100
+    poll_seconds: float = 0.5
+    lease_seconds: float = 60.0
+    sweep_interval_seconds: float = 5.0
+    keep_finished_seconds: float = 30 * 86400
+    webhook_timeout_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where one attempt goes, resolved at send time."""
+
+    endpoint: str
+    address: str
+    url: str | None = None
+    secret: str | None = None
+    timeout: float | None = None
+    to: tuple[str, ...] = ()
+
+
+class _NoTarget(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one attempt came to, waiting to be recorded."""
+
+    row: Claimed
+    result: AttemptResult
+    target: _Target | None
+    started: datetime
+    attempted: bool
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        config: DispatchConfig,
+        directory: DirectoryFile,
+        policy: RetryPolicy,
+        breakers: Breakers,
+        webhook: WebhookSender,
+        email: EmailSender,
+        sms: SmsGateway,
+        keyring: Keyring,
+        clock: Clock | None = None,
+    ) -> None:
+        self.pool = pool
+        self.config = config
+        self.directory = directory
+        self.policy = policy
+        self.breakers = breakers
+        self.webhook = webhook
+        self.email = email
+        self.sms = sms
+        self.keyring = keyring
+        self.clock = clock or WallClock()
+        self.token = f"{uuid.uuid4().hex[:12]}"
+        self.busy: dict[str, int] = {}
+        self.disabled: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.listening = False
+        self._last_prune = 0.0
+        #: outcomes waiting to be recorded (batched: one transaction for many), counted in the in-flight budget
+        self.outcomes: list[_Outcome] = []
+        self.unrecorded = 0
+        self._outcome_ready = asyncio.Event()
+        self._closing = False
+
+    # -- the claim loop ----------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until `stop`; survives database outages (retried with backoff)."""
+        self._closing = False
+        recorder = asyncio.create_task(self._record_loop(), name="notify-recorder")
+        backoff = Backoff(initial=0.5)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._dispatch(stop)
+                    backoff.reset()
+                except Exception as exc:
+                    self.listening = False
+                    if not is_transient(exc):
+                        log.exception("dispatcher failed; restarting")
+                    delay = backoff.next()
+                    log.warning("dispatcher: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
+                    await sleep_or_stop(stop, delay)
+        finally:
+            await self._drain()
+            self._closing = True
+            self._outcome_ready.set()
+            try:
+                await asyncio.wait_for(recorder, timeout=10)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                log.warning("outcomes not recorded at stop; their leases will bring them back")
+
+    async def _dispatch(self, stop: asyncio.Event) -> None:
+        listener = await connect(self.config.dsn, self.config.schema)
+        try:
+            await listener.add_listener(f"{self.config.schema}_deliveries", lambda *_: self.wake.set())
+            self.listening = True
+            async with self.pool.acquire() as conn:
+                self.disabled = await repo.disabled_endpoints(conn)
+            while not stop.is_set():
+                self.wake.clear()
+                claimed, excluded = await self._claim_round()
+                if claimed:
+                    continue
+                if excluded is None:  # every slot is taken: a finishing send wakes us
+                    await wait_any(stop, self.wake, self.config.poll_seconds)
+                else:
+                    await wait_any(stop, self.wake, await self._idle_seconds(excluded))
+        finally:
+            self.listening = False
+            await listener.close()
+
+    def _cap(self, endpoint: str) -> int:
+        target = self.directory.current.webhook_targets().get(endpoint)
+        if target is not None and target.max_concurrency:
+            return target.max_concurrency
+        return self.config.endpoint_concurrency
+
+    async def _claim_round(self) -> tuple[int, list[str] | None]:
+        """Claim and start what is due; returns (started, endpoints excluded), None when saturated."""
+        now = time.monotonic()
+        excluded = set(self.breakers.unavailable(now))
+        caps = {e: self._cap(e) for e in self.busy}
+        caps.update(self.directory.current.concurrency_caps)
+        excluded |= {e for e, n in self.busy.items() if n >= caps.get(e, self.config.endpoint_concurrency)}
+        in_flight = sum(self.busy.values()) + self.unrecorded
+        free = self.config.max_in_flight - in_flight
+        if free <= 0:
+            return 0, None
+        async with self.pool.acquire() as conn:
+            rows = await repo.claim(
+                conn, limit=min(self.config.claim_batch_size, free), per_endpoint=self.config.endpoint_concurrency,
+                excluded=sorted(excluded), busy={e: n for e, n in self.busy.items() if n}, caps=caps,
+                lease_seconds=self.config.lease_seconds, token=self.token,
+            )
+            give_back: list[int] = []
+            for row in rows:
+                breaker = self.breakers.get(row.endpoint, row.channel)
+                if row.endpoint not in self.disabled and not breaker.begin(time.monotonic()):
+                    give_back.append(row.id)  # e.g. a half-open circuit allows one trial at a time
+                    continue
+                self.busy[row.endpoint] = self.busy.get(row.endpoint, 0) + 1
+                task = asyncio.create_task(self._deliver(row), name=f"deliver-{row.id}")
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            if give_back:
+                await repo.release(conn, give_back, self.token)
+        return len(rows) - len(give_back), sorted(excluded)
+
+    async def _idle_seconds(self, excluded: list[str]) -> float:
+        """How long to wait for a wake-up: until the next due delivery, at most the poll interval."""
+        try:
+            async with self.pool.acquire() as conn:
+                due_in = await repo.next_due_in(conn, excluded)
+        except Exception:  # the loop's own query will surface a real outage
+            return self.config.poll_seconds
+        if due_in is None:
+            return self.config.poll_seconds
+        return min(self.config.poll_seconds, max(0.01, due_in + 0.005))
+
+    async def _drain(self, grace: float = 5.0) -> None:
+        """On stop: let sends in progress finish briefly; the rest come back when their lease expires."""
+        if self.tasks:
+            _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- one delivery --------------------------------------------------------------------------
+    async def _deliver(self, row: Claimed) -> None:
+        started_wall = datetime.now(timezone.utc)
+        started = time.perf_counter()
+        attempted = True
+        try:
+            with log_context(event_id=row.event_id, case_id=row.case_id, delivery_id=row.message_id, channel=row.channel):
+                try:
+                    if row.endpoint in self.disabled:
+                        attempted = False
+                        result, target = AttemptResult(Verdict.GONE, "disabled", detail="endpoint disabled (410 Gone earlier)"), None
+                    else:
+                        target = self._target(row)
+                        result = await self._send(row, target)
+                except _NoTarget as exc:
+                    attempted = False
+                    result, target = AttemptResult(Verdict.REJECTED, "no_target", detail=str(exc)), None
+                except Exception as exc:  # a bug in a sender must not kill the loop; the attempt failed
+                    log.exception("send failed unexpectedly")
+                    result, target = AttemptResult(Verdict.RETRY, "error", detail=type(exc).__name__), None
+                elapsed = time.perf_counter() - started
+                if attempted:
+                    ATTEMPTS.labels(row.channel, result.result).inc()
+                    ATTEMPT_DURATION.labels(row.channel).observe(elapsed)
+                self._judge_endpoint(row, result)
+                self._enqueue(_Outcome(row, result, target, started_wall, attempted))
+        finally:
+            self.busy[row.endpoint] = max(0, self.busy.get(row.endpoint, 1) - 1)
+            if not self.busy[row.endpoint]:
+                del self.busy[row.endpoint]
+            self.wake.set()
+
+    def _judge_endpoint(self, row: Claimed, result: AttemptResult) -> None:
+        breaker = self.breakers.get(row.endpoint, row.channel)
+        was_open = breaker.is_open
+        now = time.monotonic()
+        if result.verdict is Verdict.DELIVERED:
+            breaker.success()
+        elif result.endpoint_fault:
+            breaker.failure(now)
+        else:
+            breaker.neutral()
+        if result.retry_after is not None:
+            breaker.pause(now, min(result.retry_after, self.policy.max_retry_after))
+        if breaker.is_open != was_open:
+            CIRCUIT_OPEN.labels(row.channel).set(self.breakers.open_by_channel().get(row.channel, 0))
+
+    def _target(self, row: Claimed) -> _Target:
+        """Resolve the attempt's target from the directory in force (a corrected URL or mailbox applies
+        to deliveries already queued); fall back to what was planned."""
+        directory = self.directory.current
+        entry = directory.recipient_entry(row.recipient) if not row.recipient.startswith("complainant:") else None
+        if row.channel == "webhook":
+            target = entry.webhook if entry is not None and entry.webhook is not None else None
+            if target is None:
+                target = directory.webhook_targets().get(row.endpoint)
+            if target is None:
+                raise _NoTarget("the directory no longer has a webhook for this recipient")
+            return _Target(endpoint=target.endpoint, address=target.url, url=target.url,
+                           secret=target.secret.get_secret_value(),
+                           timeout=target.timeout_seconds or self.config.webhook_timeout_seconds)
+        if row.channel == "email":
+            to = tuple(entry.email) if entry is not None and entry.email else tuple(a for a in row.address.split(",") if a)
+            if not to:
+                raise _NoTarget("no mailbox for this recipient")
+            return _Target(endpoint=endpoint_key("email"), address=",".join(to), to=to)
+        if row.recipient.startswith("complainant:"):
+            try:
+                phone = self.keyring.open(Sealed.model_validate_json(row.address), field="phone")
+            except (PiiError, ValueError) as exc:
+                raise _NoTarget(f"the complainant's phone cannot be opened: {type(exc).__name__}") from None
+            return _Target(endpoint=endpoint_key("sms"), address=row.address, to=(phone,))
+        to = tuple(entry.sms) if entry is not None and entry.sms else tuple(a for a in row.address.split(",") if a)
+        if not to:
+            raise _NoTarget("no phone for this recipient")
+        return _Target(endpoint=endpoint_key("sms"), address=",".join(to), to=to)
+
+    async def _send(self, row: Claimed, target: _Target) -> AttemptResult:
+        if row.channel == "webhook":
+            assert target.url and target.secret
+            return await self.webhook.send(msg_id=row.message_id, url=target.url, secret=target.secret,
+                                           body=row.body.encode("utf-8"), timeout=target.timeout,
+                                           endpoint=target.endpoint, connections=self._cap(target.endpoint))
+        if row.channel == "email":
+            return await self.email.send(msg_id=row.message_id, to=list(target.to), subject=row.subject, body=row.body)
+        return await self.sms.send(msg_id=row.message_id, to=list(target.to), text=row.body)
+
+    # -- recording -------------------------------------------------------------------------------
+    def _enqueue(self, outcome: "_Outcome") -> None:
+        self.outcomes.append(outcome)
+        self.unrecorded += 1
+        self._outcome_ready.set()
+
+    async def _record_loop(self) -> None:
+        """Record outcomes in batches: one transaction (one commit) for all that are waiting."""
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            while self.outcomes:
+                batch, self.outcomes = self.outcomes[:500], self.outcomes[500:]
+                try:
+                    await self._record_batch(batch)
+                finally:
+                    self.unrecorded -= len(batch)
+                    self.wake.set()
+            if self._closing:
+                return
+
+    async def _record_batch(self, batch: list["_Outcome"]) -> None:
+        backoff = Backoff(initial=0.2, cap=5.0)
+        deadline = time.monotonic() + self.config.lease_seconds / 2
+        while True:
+            try:
+                async with unit_of_work(self.pool, source=self.config.source) as uow:
+                    outcomes = [await self._record_once(uow, o) for o in batch]
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    if len(batch) > 1:  # find the one that cannot be recorded; record the others
+                        for one in batch:
+                            await self._record_batch([one])
+                        return
+                    log.exception("recording a delivery outcome failed; its lease will bring it back",
+                                  extra={"delivery_id": batch[0].row.message_id})
+                    return
+                if time.monotonic() > deadline:
+                    log.error("could not record %d outcome(s) (%s); their leases will bring them back", len(batch), exc)
+                    return
+                await asyncio.sleep(backoff.next())
+        now = datetime.now(timezone.utc)
+        for o, outcome in zip(batch, outcomes):
+            if outcome is None:
+                continue
+            row, result = o.row, o.result
+            NOTIFICATIONS.labels(row.channel, outcome).inc()
+            if outcome == "delivered":
+                DELIVERY_LATENCY.labels(row.channel).observe(max(0.0, (now - row.event_time).total_seconds()))
+            with log_context(event_id=row.event_id, case_id=row.case_id, delivery_id=row.message_id, channel=row.channel):
+                log_fn = log.info if outcome in ("delivered", "retry") else log.warning
+                log_fn("delivery %s: %s", outcome, result.detail or result.result,
+                       extra={"attempt": row.attempts + (1 if o.attempted else 0), "result": result.result})
+
+    async def _record_once(self, uow: Any, o: "_Outcome") -> str | None:
+        """Record one outcome in the batch's transaction; returns the outcome label, None if not ours to record."""
+        row, result, target, started, attempted = o.row, o.result, o.target, o.started, o.attempted
+        attempts = row.attempts + (1 if attempted else 0)
+        endpoint = target.endpoint if target else row.endpoint
+        address = target.address if target else row.address
+        conn = uow.conn
+        if attempted:
+            await repo.record_attempt(conn, row.id, attempts, started, result.result, result.status, result.detail)
+        if result.verdict is Verdict.DELIVERED:
+            if not await repo.mark_delivered(conn, row, attempts=attempts, result=result.result,
+                                             status=result.status, endpoint=endpoint, address=address):
+                return None
+            self._emit_delivered(uow, row, attempts)
+            return "delivered"
+        if result.verdict is Verdict.RETRY:
+            delay = self.policy.next_delay(attempts, result, random.random())
+            too_late = (delay is not None and row.give_up_at is not None
+                        and datetime.now(timezone.utc) + timedelta(seconds=delay) > row.give_up_at + timedelta(seconds=60))
+            if delay is not None and not too_late:
+                ok = await repo.schedule_retry(conn, row, attempts=attempts, delay=delay, result=result.result,
+                                               status=result.status, detail=result.detail, endpoint=endpoint,
+                                               address=address)
+                return "retry" if ok else None
+            return await self._give_up(uow, row, attempts, "failed", "retries_exhausted", result)
+        if result.verdict is Verdict.GONE:
+            if row.endpoint not in self.disabled:
+                await repo.disable_endpoint(conn, row.endpoint, row.channel, result.detail)
+            return await self._give_up(uow, row, attempts, "disabled", "endpoint_disabled", result)
+        reason = "no_target" if result.result == "no_target" else "expired" if result.result == "expired" else "rejected"
+        return await self._give_up(uow, row, attempts, "failed", reason, result)
+
+    async def _give_up(self, uow: Any, row: Claimed, attempts: int, state: str, reason: str, result: AttemptResult) -> str | None:
+        conn = uow.conn
+        if not await repo.mark_finished(conn, row, state=state, attempts=attempts, result=result.result,
+                                        status=result.status, detail=result.detail):
+            return None
+        fallback = await repo.activate_fallback(conn, row, give_up_seconds=self.policy.window() + 60)
+        if state == "disabled":
+            self.disabled.add(row.endpoint)
+        uow.emit(
+            self.config.notification_topic,
+            NotificationFailed(
+                delivery_id=row.message_id, event_id=row.event_id, event_type=row.event_type,
+                event_ids=list(row.event_ids), case_id=row.case_id, recipient=row.recipient, channel=row.channel,  # type: ignore[arg-type]
+                attempts=attempts, reason=reason, detail=result.detail[:300], fallback_channel=fallback,  # type: ignore[arg-type]
+                failed_at=self.clock.now(),
+            ),
+            key=row.recipient, correlationid=row.case_id,
+            event_id=deterministic_event_id("notify", row.message_id, "failed"),
+        )
+        return state
+
+    def _emit_delivered(self, uow: Any, row: Claimed, attempts: int) -> None:
+        now = datetime.now(timezone.utc)
+        uow.emit(
+            self.config.notification_topic,
+            NotificationDelivered(
+                delivery_id=row.message_id, event_id=row.event_id, event_type=row.event_type,
+                event_ids=list(row.event_ids), case_id=row.case_id, recipient=row.recipient, channel=row.channel,  # type: ignore[arg-type]
+                attempts=max(1, attempts), fallback=row.rank > 0, digest=bool(row.event_ids),
+                delivered_at=self.clock.now(), latency_seconds=max(0.0, (now - row.event_time).total_seconds()),
+            ),
+            key=row.recipient, correlationid=row.case_id,
+            event_id=deterministic_event_id("notify", row.message_id, "delivered"),
+        )
+
+    # -- the sweep ---------------------------------------------------------------------------------
+    async def sweep(self, stop: asyncio.Event) -> None:
+        """Take back expired leases, fail deliveries an open circuit held past their window, refresh gauges."""
+        while not await sleep_or_stop(stop, self.config.sweep_interval_seconds):
+            try:
+                await self.sweep_once()
+            except Exception as exc:  # the next round tries again
+                log.warning("delivery sweep failed: %s: %s", type(exc).__name__, exc)
+
+    async def sweep_once(self) -> None:
+        async with self.pool.acquire() as conn:
+            for channel in await repo.expire_leases(conn):
+                LEASES_EXPIRED.labels(channel).inc()
+                self.wake.set()
+            self.disabled = await repo.disabled_endpoints(conn)
+            unavailable = self.breakers.unavailable(time.monotonic())
+            expired = await repo.claim_expired_waiting(conn, endpoints=unavailable, lease_seconds=self.config.lease_seconds,
+                                                       token=self.token)
+            stats = await repo.backlog(conn)
+            waiting = await repo.digest_items_waiting(conn)
+            if self.config.keep_finished_seconds > 0 and time.monotonic() - self._last_prune > 3600:
+                self._last_prune = time.monotonic()
+                pruned = await repo.prune(conn, self.config.keep_finished_seconds)
+                if pruned:
+                    log.info("pruned %d finished deliveries", pruned)
+        for row in expired:
+            result = AttemptResult(Verdict.REJECTED, "expired", detail="endpoint unavailable past the retry window")
+            self._enqueue(_Outcome(row, result, None, datetime.now(timezone.utc), False))
+        for channel in CHANNELS:
+            n, age = stats.get(channel, (0, 0.0))
+            BACKLOG.labels(channel).set(n)
+            BACKLOG_AGE.labels(channel).set(age)
+        DIGEST_ITEMS_WAITING.set(waiting)
+        open_circuits = self.breakers.open_by_channel()
+        for channel in CHANNELS:
+            CIRCUIT_OPEN.labels(channel).set(open_circuits.get(channel, 0))
+

@@ -1,0 +1,3 @@
+"""Notify's pure rules: the recipient directory, which notices an event makes,
+delivery planning, the retry policy, outcome classification, circuit breakers
+and digests. Nothing here does I/O."""

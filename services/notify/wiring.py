@@ -1,0 +1,144 @@
+"""Building notify's parts from settings: the consumer (events → deliveries),
+the dispatcher and its sweep, the digest assembler, the directory watcher, the
+outbox relay (status events) and the HTTP app. `__main__` and the in-process
+tests and benchmark call `build`; nothing here runs at import time, and
+nothing here migrates (``shuangda migrate`` does)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import asyncpg
+from fastapi import FastAPI
+
+from services.notify.adapters.directory_file import DirectoryFile
+from services.notify.adapters.email import EmailSender
+from services.notify.adapters.sms import SmsGateway
+from services.notify.adapters.webhook import WebhookSender
+from services.notify.digests import DigestAssembler
+from services.notify.dispatcher import DispatchConfig, Dispatcher
+from services.notify.domain.directory import DirectoryError, is_loopback_url
+from services.notify.domain.policy import Breakers, RetryPolicy
+from services.notify.handlers import NoticeHandlers
+from services.notify.metrics import initialise
+from services.notify.rendering import Renderer
+from services.notify.settings import NotifySettings
+from shared.clock import Clock
+from shared.http import create_app
+from shared.pii import keyring_from_config
+from shared.runtime.consumer import EventConsumer
+from shared.runtime.relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+SERVICE = "notify"
+SOURCE = f"/shuangda/{SERVICE}"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Parts:
+    app: FastAPI
+    consumer: EventConsumer
+    relay: OutboxRelay
+    dispatcher: Dispatcher
+    digests: DigestAssembler
+    directory: DirectoryFile
+    loops: list[Loop] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for close in self.closers:
+            await close()
+
+
+def retry_policy(settings: NotifySettings) -> RetryPolicy:
+    return RetryPolicy(tuple(settings.retry_schedule), jitter=settings.retry_jitter,
+                       max_retry_after=settings.max_retry_after_seconds)
+
+
+def _check_targets(settings: NotifySettings) -> None:
+    """A dev stack only talks to loopback receivers unless told otherwise."""
+    if not settings.dev or settings.allow_external_targets:
+        return
+    if not is_loopback_url(f"smtp://{settings.smtp_host}:{settings.smtp_port}"):
+        raise DirectoryError("smtp_host must be a loopback address in dev mode (or set SHUANGDA_NOTIFY_ALLOW_EXTERNAL_TARGETS)")
+    if settings.sms_gateway_url and not is_loopback_url(settings.sms_gateway_url):
+        raise DirectoryError("sms_gateway_url must be a loopback address in dev mode (or set SHUANGDA_NOTIFY_ALLOW_EXTERNAL_TARGETS)")
+
+
+def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
+    _check_targets(settings)
+    initialise()
+    clock = clock or settings.make_clock()
+    directory = DirectoryFile(settings.directory_file, dev=settings.dev,
+                              allow_external_targets=settings.allow_external_targets,
+                              check_seconds=settings.directory_check_seconds)
+    renderer = Renderer()
+    policy = retry_policy(settings)
+    keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
+    handlers = NoticeHandlers(directory=directory, render=renderer, policy=policy)
+    routes = handlers.routes({
+        "cases": settings.intake_topic, "routing": settings.routing_topic, "referral": settings.referral_topic,
+        "alerts": settings.alert_topic, "credit": settings.credit_topic,
+    })
+    crash_at = settings.crash_at if settings.dev else None
+    consumer = EventConsumer(
+        service=SERVICE, group=settings.consumer_group, routes=routes, pool=pool, bootstrap=settings.kafka_bootstrap,
+        source=SOURCE, batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
+        kafka_options=settings.kafka_options(),
+    )
+    relay = OutboxRelay(
+        service=SERVICE, schema=settings.schema, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap,
+        batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds, crash_at=crash_at,
+        kafka_options=settings.kafka_options(),
+    )
+    webhook = WebhookSender(timeout=settings.webhook_timeout_seconds, connections_per_endpoint=settings.endpoint_concurrency)
+    email = EmailSender(
+        host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from, username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls, tls=settings.smtp_tls, timeout=settings.smtp_timeout_seconds,
+    )
+    sms = SmsGateway(url=settings.sms_gateway_url,
+                     api_key=settings.sms_api_key.get_secret_value() if settings.sms_api_key else None,
+                     timeout=settings.sms_timeout_seconds)
+    dispatcher = Dispatcher(
+        pool=pool,
+        config=DispatchConfig(
+            schema=settings.schema, dsn=settings.dsn, notification_topic=settings.notification_topic, source=SOURCE,
+            endpoint_concurrency=settings.endpoint_concurrency, max_in_flight=settings.max_in_flight,
+            claim_batch_size=settings.claim_batch_size, poll_seconds=settings.dispatch_poll_seconds,
+            lease_seconds=settings.lease_seconds, sweep_interval_seconds=settings.sweep_interval_seconds,
+            keep_finished_seconds=settings.keep_finished_days * 86400,
+            webhook_timeout_seconds=settings.webhook_timeout_seconds,
+        ),
+        directory=directory, policy=policy,
+        breakers=Breakers(settings.breaker_failure_threshold, settings.breaker_open_seconds,
+                          settings.breaker_max_open_seconds),
+        webhook=webhook, email=email, sms=sms, keyring=keyring, clock=clock,
+    )
+    digests = DigestAssembler(pool=pool, directory=directory, render=renderer, policy=policy,
+                              interval=settings.digest_check_seconds)
+
+    async def database_reachable() -> bool:
+        return await pool.fetchval("SELECT true") is True
+
+    async def consumer_polling() -> bool:
+        return consumer.ready and time.monotonic() - consumer.last_loop_at < 60
+
+    async def dispatcher_listening() -> bool:
+        return dispatcher.listening
+
+    app = create_app(SERVICE, title="Shuangda notify", readiness=[database_reachable, consumer_polling,
+                                                                 dispatcher_listening])
+    return Parts(
+        app=app, consumer=consumer, relay=relay, dispatcher=dispatcher, digests=digests, directory=directory,
+        loops=[consumer.run, relay.run, dispatcher.run, dispatcher.sweep, digests.run, directory.watch],
+        closers=[webhook.close, sms.close],
+    )
