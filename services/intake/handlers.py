@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import RootModel
 
 from services.intake.adapters.postgres import ClientDirectory
-from services.intake.clock import Clock
+from shared.clock import Clock
 from services.intake.domain.errors import IntakeValidationError, metric_field
 from services.intake.domain.model import ClientContext, Report
 from services.intake.domain.validation import channel_for, validate_complaint, validate_lead

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 import httpx
 
 from services.intake.adapters import postgres as db
-from services.intake.clock import Clock
+from shared.clock import Clock
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import Parts, build, prepare
 from shared.db import connect, create_pool

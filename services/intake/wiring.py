@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from services.intake.adapters.http import HttpDeps, build_app
 from services.intake.adapters.postgres import ClientDirectory, prune_idempotency_keys
-from services.intake.clock import Clock, SystemClock
+from shared.clock import Clock
 from services.intake.handlers import IngressHandlers
 from services.intake.registration import Registrar
 from services.intake.settings import IntakeSettings
@@ -52,7 +52,7 @@ class Parts:
 
 
 def build(settings: IntakeSettings, pool: asyncpg.Pool, clock: Clock | None = None) -> Parts:
-    clock = clock or SystemClock()
+    clock = clock or settings.make_clock()
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
     registrar = Registrar(keyring=keyring, window=timedelta(days=settings.merge_window_days), case_topic=settings.case_topic)
     clients = ClientDirectory(pool, ttl=settings.client_cache_seconds)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.intake.clock import ManualClock
+from shared.clock import ManualClock
 from services.intake.testing import IntakeWorld, running_intake
 from shared.contracts.cases import CaseMerged, CaseOpened
 from tests.support import stack

@@ -34,7 +34,7 @@ from services.intake.adapters.schemas import (
     LeadResult,
     ProblemField,
 )
-from services.intake.clock import Clock
+from shared.clock import Clock
 from services.intake.domain.errors import FieldError, IntakeValidationError, metric_field
 from services.intake.domain.model import ClientContext, Report
 from services.intake.domain.readout import readout
@@ -484,6 +484,6 @@ def _with_extra_schemas(app: FastAPI) -> None:
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document, built without any connection (for docs/openapi/intake.json)."""
-    from services.intake.clock import SystemClock
+    from shared.clock import WallClock
 
-    return build_app(HttpDeps(pool=None, clients=None, registrar=None, clock=SystemClock())).openapi()
+    return build_app(HttpDeps(pool=None, clients=None, registrar=None, clock=WallClock())).openapi()
