@@ -281,7 +281,15 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    verb_at = next((i for i, a in enumerate(raw) if not a.startswith("-")), None)
+    if verb_at is not None and raw[verb_at] == "test":
+        # everything after `test` belongs to pytest (e.g. `shuangda test -x -k referral`)
+        i = verb_at
+        args = parser.parse_args(raw[: i + 1])
+        args.pytest_args = raw[i + 1:]
+    else:
+        args = parser.parse_args(raw)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
