@@ -260,6 +260,14 @@ class KafkaBroker(Component):
             "num.io.threads": "4",
             "log.retention.hours": "168",
             "delete.topic.enable": "true",
+            # keep the heap (<= 512 MiB) safe with thousands of test partitions: the log cleaner's
+            # dedupe buffer defaults to 128 MiB on-heap, and one fetch may default to 55 MiB
+            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+            "log.cleaner.threads": "1",
+            "fetch.max.bytes": str(8 * 1024 * 1024),
+            "queued.max.requests": "100",
+            # smaller segments: less disk and index memory per test partition
+            "log.segment.bytes": str(64 * 1024 * 1024),
         }
         body = "\n".join(f"{k}={v}" for k, v in lines.items())
         return f"# Written by the shuangda launcher on every start; edit deploy/launcher/kafka.py instead.\n{body}\n"
