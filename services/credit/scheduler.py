@@ -19,9 +19,9 @@ import asyncpg
 
 from shared import audit
 from shared.clock import Clock
-from shared.db import connect
 from shared.runtime import unit_of_work
-from shared.runtime.backoff import Backoff, sleep_or_stop
+from shared.runtime.backoff import sleep_or_stop
+from shared.runtime.leader import Leadership
 
 from services.credit import metrics
 from services.credit.adapters import postgres as db
@@ -35,42 +35,24 @@ class Scheduler:
                  interval: float = 2.0, batch: int = 500, auto_disclose: bool = True) -> None:
         self.pool, self.dsn, self.schema, self.credit, self.clock = pool, dsn, schema, credit, clock
         self.interval, self.batch, self.auto_disclose = interval, batch, auto_disclose
-        self.is_leader = False
-        self._lock_key = f"credit-scheduler:{schema}"
+        self._leadership = Leadership(
+            service="credit", name="credit-scheduler", dsn=dsn, schema=schema,
+            campaign_interval=max(interval, 2.0), on_change=lambda v: metrics.SCHEDULER_LEADER.set(1 if v else 0),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = Backoff(initial=0.5)
+        await self._leadership.run(stop, self._lead)
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leadership.is_leader
+
+    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await self._lead(stop)
-                backoff.reset()
-            except Exception as exc:
-                self._set_leader(False)
-                delay = backoff.next()
-                log.warning("credit scheduler: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
-                await sleep_or_stop(stop, delay)
-
-    def _set_leader(self, value: bool) -> None:
-        self.is_leader = value
-        metrics.SCHEDULER_LEADER.set(1 if value else 0)
-
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await connect(self.dsn, self.schema)
-        try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
-                self._set_leader(False)
-                if await sleep_or_stop(stop, max(self.interval, 2.0)):
-                    return
-            self._set_leader(True)
-            log.info("credit scheduler leading for schema %s", self.schema)
-            while not stop.is_set():
-                await self.tick()
-                if await sleep_or_stop(stop, self.interval):
-                    return
-                await conn.fetchval("SELECT 1")  # the lock lives with this connection: notice if it died
-        finally:
-            self._set_leader(False)
-            await conn.close()
+            await self.tick()
+            if await sleep_or_stop(stop, self.interval):
+                return
+            await conn.fetchval("SELECT 1")  # the lock lives with this connection: notice if it died
 
     async def tick(self) -> dict[str, int]:
         """One pass; returns how many of each change it made."""

@@ -19,11 +19,11 @@ from typing import Any, Mapping
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from shared.db import connect
-from shared.metrics import EVENTS_EMITTED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, TRANSIENT_RETRIES
-from shared.runtime.backoff import Backoff, sleep_or_stop, wait_any
+from shared.metrics import EVENTS_EMITTED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from shared.runtime.backoff import wait_any
 from shared.runtime.consumer import topic_label
 from shared.runtime.faults import crash_point
+from shared.runtime.leader import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -54,59 +54,41 @@ class OutboxRelay:
         self.keep_inbox_seconds = keep_inbox_seconds
         self.crash_at = crash_at
         self.kafka_options = dict(kafka_options or {})
-        self.is_leader = False
-        self._lock_key = f"outbox-relay:{schema}"
+        self._leadership = Leadership(service=service, name="outbox-relay", dsn=dsn, schema=schema)
         self._last_housekeeping = 0.0
         self._last_prune = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = Backoff(initial=0.5)
-        while not stop.is_set():
-            try:
-                await self._lead(stop)
-                backoff.reset()
-            except Exception as exc:
-                self.is_leader = False
-                TRANSIENT_RETRIES.labels(self.service, "relay").inc()
-                delay = backoff.next()
-                log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
-                await sleep_or_stop(stop, delay)
+        await self._leadership.run(stop, self._lead)
 
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await connect(self.dsn, self.schema)
+    @property
+    def is_leader(self) -> bool:
+        return self._leadership.is_leader
+
+    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        wake = asyncio.Event()
+        await conn.add_listener(f"{self.schema}_outbox", lambda *_: wake.set())
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"{self.service}-relay",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            request_timeout_ms=15_000,
+            **self.kafka_options,
+        )
+        await producer.start()
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
-                self.is_leader = False
-                if await sleep_or_stop(stop, 2.0):
-                    return
-            self.is_leader = True
-            wake = asyncio.Event()
-            await conn.add_listener(f"{self.schema}_outbox", lambda *_: wake.set())
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                client_id=f"{self.service}-relay",
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=2,
-                request_timeout_ms=15_000,
-                **self.kafka_options,
-            )
-            await producer.start()
-            try:
-                log.info("outbox relay leading for schema %s", self.schema)
-                while not stop.is_set():
-                    wake.clear()
-                    published = await self._publish_batch(conn, producer)
-                    await self._housekeeping(conn)
-                    if published >= self.batch_size:
-                        continue
-                    if published == 0:
-                        await wait_any(stop, wake, self.poll_seconds)
-            finally:
-                await producer.stop()
+            while not stop.is_set():
+                wake.clear()
+                published = await self._publish_batch(conn, producer)
+                await self._housekeeping(conn)
+                if published >= self.batch_size:
+                    continue
+                if published == 0:
+                    await wait_any(stop, wake, self.poll_seconds)
         finally:
-            self.is_leader = False
-            await conn.close()  # releases the advisory lock
+            await producer.stop()
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         rows = await conn.fetch(

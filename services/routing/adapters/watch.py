@@ -23,12 +23,11 @@ from typing import Callable, Iterable
 import asyncpg
 
 from shared.contracts.routing import CaseDeadlineRevised, DeadlineApproaching, DeadlineBreached
-from shared.db import connect
 from shared.envelope import deterministic_event_id
 from shared.runtime import UnitOfWork
-from shared.runtime.backoff import Backoff, sleep_or_stop
-from shared.runtime.errors import is_transient
+from shared.runtime.backoff import sleep_or_stop
 from shared.runtime.faults import crash_point
+from shared.runtime.leader import Leadership
 from shared.workdays import SHANGHAI, WorkdayCalendar
 from services.routing.adapters import postgres as repo
 from services.routing.adapters.rules_file import build_calendar
@@ -63,51 +62,29 @@ class DeadlineWatch:
         self.recheck_interval = recheck_interval
         self.calendar_factory = calendar_factory
         self.crash_at = crash_at
-        self.is_leader = False
-        self._lock_key = f"deadline-watch:{schema}"
+        self._leadership = Leadership(service="routing", name="deadline-watch", dsn=dsn, schema=schema,
+                                      on_change=lambda v: WATCH_LEADER.set(1 if v else 0))
         self._last_recheck = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = Backoff(initial=0.5)
+        await self._leadership.run(stop, self._lead)
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leadership.is_leader
+
+    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
-            try:
-                await self._lead(stop)
-                backoff.reset()
-            except Exception as exc:
-                self._set_leader(False)
-                if not is_transient(exc):
-                    log.exception("deadline watch failed; retrying")
-                delay = backoff.next()
-                log.warning("deadline watch: %s: %s; retrying in %.1fs", type(exc).__name__, exc, delay)
-                await sleep_or_stop(stop, delay)
-
-    def _set_leader(self, value: bool) -> None:
-        self.is_leader = value
-        WATCH_LEADER.set(1 if value else 0)
-
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await connect(self.dsn, self.schema)
-        try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
-                self._set_leader(False)
-                if await sleep_or_stop(stop, 2.0):
-                    return
-            self._set_leader(True)
-            log.info("deadline watch leading for schema %s", self.schema)
-            loop = asyncio.get_running_loop()
-            while not stop.is_set():
-                while await self.tick(conn) >= self.batch_size and not stop.is_set():
-                    pass
-                if self.recheck_interval > 0 and self.calendar_factory is not None \
-                        and loop.time() - self._last_recheck >= self.recheck_interval:
-                    self._last_recheck = loop.time()
-                    calendar = await asyncio.to_thread(self.calendar_factory)
-                    await recheck_provisional(conn, self.router, calendar)
-                if await sleep_or_stop(stop, self.interval):
-                    return
-        finally:
-            self._set_leader(False)
-            await conn.close()  # releases the advisory lock
+            while await self.tick(conn) >= self.batch_size and not stop.is_set():
+                pass
+            if self.recheck_interval > 0 and self.calendar_factory is not None \
+                    and loop.time() - self._last_recheck >= self.recheck_interval:
+                self._last_recheck = loop.time()
+                calendar = await asyncio.to_thread(self.calendar_factory)
+                await recheck_provisional(conn, self.router, calendar)
+            if await sleep_or_stop(stop, self.interval):
+                return
 
     async def tick(self, conn: asyncpg.Connection) -> int:
         """One pass: breaches first, then warnings; returns the larger batch handled."""
