@@ -1,24 +1,267 @@
-"""`shuangda demo`: the main job — bring the whole stack up (installing what is
-missing), migrate, start the services and show what runs."""
+"""``shuangda demo``: the main job — a simulated 双11 day through the whole system.
+
+1. brings up Kafka, Postgres and Prometheus (installing what is missing), migrates;
+2. starts the simulated bureaus' webhook gateway and writes notify's directory
+   for it; registers the simulated hotlines, platforms, monitor and every
+   bureau with the services' own registration code (API keys, credit clients);
+3. (re)starts the four services with the demo's clock
+   (``SHUANGDA_CLOCK=accelerated:<start>:<speed>``, dev mode), the directory and
+   the SMS gateway;
+4. replays the day and the follow-up days with a live view (plain lines when
+   stdout is not a terminal);
+5. writes the assessment report (HTML with inline SVG, and JSON) under
+   ``<state>/reports/`` and prints its path;
+6. restarts the services in their normal configuration (unless
+   ``--keep-demo-services``) and leaves the stack and Prometheus running.
+
+    shuangda demo                          # medium day, 6000× (a day in 14 s, ~3 min in all)
+    shuangda demo --size small --speed 3000
+    shuangda demo --complaints 2000 --seed 7 --follow-days 14
+"""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SIZES = ("small", "medium", "large")
+DEFAULT_SPEED = 6000.0
+DEFAULT_SEED = 1111
+#: variables the demo sets for the services; removed again when they are restored
+DEMO_ENV = ("SHUANGDA_CLOCK", "SHUANGDA_NOTIFY_DIRECTORY_PATH", "SHUANGDA_NOTIFY_SMS_GATEWAY_URL",
+            "SHUANGDA_INTAKE_INGRESS_PATTERN",
+            "SHUANGDA_ROUTING_WATCH_INTERVAL_SECONDS", "SHUANGDA_ROUTING_GAUGES_INTERVAL_SECONDS",
+            "SHUANGDA_NOTIFY_DIRECTORY_CHECK_SECONDS", "SHUANGDA_CREDIT_SCHEDULER_INTERVAL_SECONDS")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("demo", help="bring everything up and run the main job")
+    p = subparsers.add_parser("demo", help="run a simulated day through the whole system and write the assessment report",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", choices=SIZES, default="medium",
+                      help="small (120 complaints + 80 leads), medium (450 + 350, default), large (2400 + 2400)")
+    size.add_argument("--complaints", type=int, metavar="N", help="N complaints and reports (and 0.8×N leads)")
+    p.add_argument("--speed", type=float, default=DEFAULT_SPEED, metavar="FACTOR",
+                   help=f"simulated seconds per wall-clock second (default {DEFAULT_SPEED:g}: a day in {86400 / DEFAULT_SPEED:.0f} s)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the random seed: the same seed gives the same day")
+    p.add_argument("--day", default=None, metavar="YYYY-MM-DD",
+                   help="the simulated day (default: the latest 11 November within the holiday data)")
+    p.add_argument("--follow-days", type=float, default=10.0, metavar="DAYS",
+                   help="simulated days the bureaus keep working after the day (default 10: past the 7-working-day limit)")
+    p.add_argument("--namespace", default=os.environ.get("SHUANGDA_DEMO_NAMESPACE", ""),
+                   help="suffix for the simulated clients' ids (tests isolate themselves with it)")
+    p.add_argument("--plain", action="store_true", help="plain progress lines instead of the live view")
+    p.add_argument("--keep-demo-services", action="store_true",
+                   help="leave the services running with the demo's clock and directory")
+    p.add_argument("--report-dir", default=None, help="where the report goes (default <state>/reports)")
+    p.add_argument("--lead-in", type=float, default=30.0, metavar="SECONDS",
+                   help="wall-clock seconds the services' clocks start before the day (covers their start-up)")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from deploy import cli, launcher
+def default_day(today: dt.date | None = None) -> dt.date:
+    """The latest 11 November (双11, the seed's key period) that has passed and is within the holiday data."""
+    from shared.workdays import default_calendar
 
-    print("shuangda demo: bringing the stack up", flush=True)
-    code = cli.cmd_up(argparse.Namespace(only=None, infra_only=False, timeout=None))
-    if code:
-        return code
-    rows = launcher.status()
-    print()
-    for r in rows:
-        print(f"  {r.component:<11} {r.state:<9} {r.address}")
+    today = today or dt.date.today()
+    year = today.year if today >= dt.date(today.year, 11, 12) else today.year - 1
+    try:
+        covered = default_calendar().covered_until()
+        while dt.date(year, 12, 31) > covered and year > 2004:
+            year -= 1
+    except LookupError:
+        pass
+    return dt.date(year, 11, 11)
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is in the lock file
+        pass
+    os.environ["SHUANGDA_DEV"] = "true"  # the demo is a development stack (accelerated clock, inline secrets)
+    return asyncio.run(_demo(args))
+
+
+def _settings() -> dict[str, Any]:
+    from services.credit.settings import CreditSettings
+    from services.intake.settings import IntakeSettings
+    from services.notify.settings import NotifySettings
+    from services.routing.settings import RoutingSettings
+
+    return {"intake": IntakeSettings(), "routing": RoutingSettings(), "notify": NotifySettings(), "credit": CreditSettings()}
+
+
+async def _prepare_schemas_and_topics(dsn: str, bootstrap: str, settings: dict[str, Any]) -> None:
+    """Migrate the services' schemas and create their topics under the names in effect
+    (notify does not migrate by itself; tests rename everything)."""
+    from dataclasses import replace
+
+    from deploy.setup_stack import service_migrations
+    from shared.db import migrate
+    from shared.topics import INTERNAL, ensure_topics
+
+    for name, s in settings.items():
+        await migrate(dsn, s.schema, service_migrations(name))
+    by_default = {spec.name: spec for spec in INTERNAL}
+    names = {
+        settings["intake"].case_topic: "case.intake",
+        **{getattr(settings["routing"], f): d for f, d in (("intake_topic", "case.intake"), ("routing_topic", "case.routing"),
+                                                           ("referral_topic", "referral.lifecycle"), ("alert_topic", "alert.hotspot"))},
+        **{getattr(settings["notify"], f): d for f, d in (("notification_topic", "notification.status"),
+                                                          ("credit_topic", "credit.records"))},
+        **{getattr(settings["credit"], f): d for f, d in (("penalty_topic", "penalty.decisions"), ("credit_topic", "credit.records"))},
+    }
+    await ensure_topics(bootstrap, [replace(by_default[d], name=n) for n, d in names.items()])
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from deploy import launcher
+    from deploy.launcher.errors import LauncherError
+    from deploy.launcher.settings import SERVICE_NAMES
+    from deploy.setup_stack import migrate_all
+    from sim import report as assessment
+    from sim.live import LiveView
+    from sim.observe import Schemas
+    from sim.scenario import SIZES as SIZE_TABLE
+    from sim.scenario import Size
+    from sim.stackenv import demo_tuning
+    from sim.world import RunConfig, Target, World
+
+    started = time.monotonic()
+    size = Size(args.complaints, int(args.complaints * 0.8)) if args.complaints else SIZE_TABLE[args.size]
+    day = dt.date.fromisoformat(args.day) if args.day else default_day()
+    if args.speed <= 0:
+        raise LauncherError("--speed must be positive")
+    _say(f"shuangda demo: {day} (双11) in {city_name()}, {size.hotline} complaints and reports + {size.leads} leads, "
+         f"seed {args.seed}, {args.speed:g}× (a day in {86400 / args.speed:.0f} s, then {args.follow_days:g} days of follow-up)")
+
+    # 1. infrastructure
+    _say("· bringing up Kafka, Postgres and Prometheus (installing what is missing)")
+
+    def report_up(result: Any) -> None:
+        st = result.status
+        what = "started" if result.started else st.state
+        _say(f"    {st.component:<11} {what:<8} {st.address}")
+
+    await asyncio.to_thread(launcher.up, only=["kafka", "postgres", "prometheus"], report=report_up)
+    ep = launcher.endpoints()
+    migrated = await migrate_all(ep.pg_dsn, ep.kafka_bootstrap)
+    settings = _settings()
+    await _prepare_schemas_and_topics(ep.pg_dsn, ep.kafka_bootstrap, settings)
+    _say(f"    migrate     done     {sum(len(v) for v in migrated.applied.values())} migration(s) applied")
+
+    # 2. the simulated world: gateway, directory, registrations
+    schemas = Schemas(*(settings[n].schema for n in ("intake", "routing", "notify", "credit")))
+    target = Target(intake=ep.services["intake"], routing=ep.services["routing"], credit=ep.services["credit"],
+                    dsn=ep.pg_dsn, bootstrap=ep.kafka_bootstrap, schemas=schemas, namespace=args.namespace,
+                    egress_prefix=settings["routing"].egress_prefix, precreate_egress=not args.namespace)
+    cfg = RunConfig(seed=args.seed, day=day, size=size, speed=args.speed, follow_days=args.follow_days,
+                    lead_in_wall_seconds=args.lead_in)
+    world = World(cfg, target)
+    work = launcher.state_dir() / "demo" / world.run_id
+    _say(f"· run {world.run_id}: planning the day and registering the simulated clients and bureaus")
+    prepared = await world.prepare(work)
+    _say(f"    {len(world.keys.intake)} intake clients, {len(world.keys.routing)} bureau API keys, "
+         f"{len(world.keys.credit)} credit clients; webhook gateway on 127.0.0.1:{prepared.gateway_port}")
+
+    restored = False
+    try:
+        # 3. the services, on the demo's clock
+        spec = cfg.clock_spec()
+        demo_env = {"SHUANGDA_CLOCK": spec, "SHUANGDA_NOTIFY_DIRECTORY_PATH": str(prepared.directory_path),
+                    "SHUANGDA_NOTIFY_SMS_GATEWAY_URL": prepared.sms_url, **demo_tuning(fast_polls=False)}
+        if "SHUANGDA_INTAKE_INGRESS_PATTERN" not in os.environ:
+            # read only registered clients' ingress topics: a development broker also holds every test's
+            # throw-away ingress topics, and working through those would hold the day up
+            demo_env["SHUANGDA_INTAKE_INGRESS_PATTERN"] = await _registered_clients_pattern(ep.pg_dsn, schemas.intake)
+        _say(f"· starting the services with SHUANGDA_CLOCK={spec}")
+        os.environ.update(demo_env)
+        services = [s.name for s in launcher.components.SERVICES if s.exists()]
+        await asyncio.to_thread(launcher.down, only=services)
+        await asyncio.to_thread(launcher.up, only=services, report=report_up)
+
+        # 4. the day
+        title = f"双打 demo — {day} 双11 · seed {args.seed} · {args.speed:g}× · run {world.run_id}"
+        stop = asyncio.Event()
+        with LiveView(title, plain=True if args.plain else None) as view:
+            result = await world.run(spec, on_tick=view.update, stop=stop)
+
+        # 5. the report
+        assert world.clock is not None
+        as_of = min(cfg.end, world.clock.service_now("routing"))  # the end of the simulated period
+        figures = await assessment.gather(ep.pg_dsn, world.scope(), day=day, as_of=as_of, seed=args.seed,
+                                          speed=args.speed, clock_spec=spec)
+        out_dir = Path(args.report_dir) if args.report_dir else launcher.state_dir() / "reports"
+        path = assessment.write(figures, out_dir)
+        t = figures.totals
+        _say("")
+        _say(f"· the day in figures: {t['reports']} reports → {t['cases']} cases "
+             f"({', '.join(f'{k} {v}' for k, v in sorted(t['cases_by_state'].items()))}); "
+             f"median {t['median_ack_hours']} h to acknowledge; deadline compliance "
+             f"{'—' if t['compliance'] is None else format(t['compliance'], '.1%')} ({t['breaches']} breaches); "
+             f"{t['transfers']} transfers; {t['referrals']} criminal referrals ({t['referrals_accepted']} accepted); "
+             f"{t['penalties']} penalties; {t['blacklisted']} blacklisted; {t['dead_letters']} dead letters")
+        skews = ", ".join(f"{k} {v / 3600:+.1f} h" for k, v in result.skews.items())
+        _say(f"  (simulated in {result.wall_seconds:.0f} s; services' clocks vs the simulator's: {skews})")
+        _say(f"· assessment report: {path}")
+        _say(f"  figures as JSON:   {path.with_suffix('.json')}")
+
+        # 6. back to normal
+        if not args.keep_demo_services:
+            await _restore(launcher, services, report_up)
+            restored = True
+    finally:
+        await world.close()
+        if not restored and not args.keep_demo_services and sys.exc_info()[0] is not None:
+            try:
+                await _restore(launcher, [s.name for s in launcher.components.SERVICES if s.exists()], report_up)
+            except Exception as exc:  # the original error matters more
+                _say(f"  (could not restore the services: {exc})")
+    _say(f"· Prometheus: {ep.prometheus_url}  (the stack keeps running; `shuangda down` stops it)")
+    _say(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+async def _registered_clients_pattern(dsn: str, schema: str) -> str:
+    """The ingress-topic pattern of intake's active clients (``ingress`` dot one of their ids)."""
+    import re
+
+    from shared.db import connect
+
+    conn = await connect(dsn, schema)
+    try:
+        rows = await conn.fetch("SELECT client_id FROM clients WHERE revoked_at IS NULL ORDER BY client_id")
+    finally:
+        await conn.close()
+    return r"ingress\.(?:" + "|".join(re.escape(r["client_id"]) for r in rows) + ")"
+
+
+async def _restore(launcher: Any, services: list[str], report_up: Any) -> None:
+    import asyncio
+
+    _say("· restarting the services in their normal configuration (wall clock, packaged directory)")
+    for name in DEMO_ENV:
+        os.environ.pop(name, None)
+    await asyncio.to_thread(launcher.down, only=services)
+    await asyncio.to_thread(launcher.up, only=services, report=report_up)
+
+
+def city_name() -> str:
+    from shared.reference import city
+
+    return city().name_zh

@@ -1,0 +1,306 @@
+"""One simulated day against running services: plan, register, replay, observe.
+
+    world = World(RunConfig(seed=11, size=SIZES["small"], day=date(2026, 11, 11), speed=6000), target)
+    prepared = await world.prepare(state_dir)       # gateway up, notify directory written, keys registered
+    # … (re)start the services with SHUANGDA_CLOCK=clock_spec, the directory path and the SMS URL …
+    result = await world.run(on_tick=print)          # replays the day and the follow-up days
+    await world.close()
+
+`World` owns the simulated outside world: the hotline/platform/monitor clients
+(`sim.outside`), the bureaus' webhook gateway (`sim.receiver`), the back ends,
+the office and the police (`sim.backends`), and an observer of the database
+(`sim.observe`). It does not start services; the demo and the tests do.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from shared.reference import categories, city, counties, directory
+from sim.api import call, client as http_client
+from sim.backends import Backends
+from sim.clock import SimClock, accelerated_spec
+from sim.directory import build_directory, office_bureau, write_directory
+from sim.observe import Observer, Schemas, Scope, Snapshot
+from sim.outside import Outside
+from sim.receiver import Receiver, ReceiverStats
+from sim.registration import (
+    Keys,
+    all_bureaus,
+    create_egress_topics,
+    likely_bureaus,
+    register_bureau_keys,
+    register_credit_bureaus,
+    register_intake_clients,
+)
+from sim.scenario import CLIENTS, SIZES, DayPlan, Size, plan_day
+from sim.schedule import Scheduler
+from sim.stats import SimStats
+
+log = logging.getLogger(__name__)
+
+#: a code the credit probe asks about (any valid code will do)
+PROBE_CODE = "91110000600037341L"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the services run and what they are called there."""
+
+    intake: str
+    routing: str
+    credit: str
+    dsn: str
+    bootstrap: str
+    schemas: Schemas = field(default_factory=Schemas)
+    #: appended to the simulated clients' ids (``hotline-12315-<namespace>``): isolates a test's clients
+    namespace: str = ""
+    #: routing's SHUANGDA_ROUTING_EGRESS_PREFIX
+    egress_prefix: str = ""
+    #: create the bureaus' egress topics before the day (routing otherwise creates each on first use,
+    #: holding up its consumer); off for throw-away namespaces, whose topics would pile up on the broker
+    precreate_egress: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int
+    day: dt.date
+    size: Size = SIZES["medium"]
+    speed: float = 6000.0
+    #: simulated days the bureaus keep working after the day (deadlines run 7 working days and more)
+    follow_days: float = 10.0
+    run_id: str = ""
+    #: share of first webhook attempts the gateway answers 503 (notify retries them)
+    busy_share: float = 0.01
+    #: simulated time before the day starts that the services' clocks are started at (covers their start-up)
+    lead_in_wall_seconds: float = 45.0
+
+    @property
+    def start(self) -> dt.datetime:
+        from sim.scenario import day_start
+
+        return day_start(self.day)
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + dt.timedelta(days=1 + self.follow_days)
+
+    def clock_spec(self) -> str:
+        """What every service and the simulators run with: the clock starts a little before the day."""
+        lead_in = dt.timedelta(seconds=self.lead_in_wall_seconds * self.speed)
+        return accelerated_spec(self.start - lead_in, self.speed)
+
+
+@dataclass
+class Progress:
+    sim_now: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    wall_elapsed: float
+    snapshot: Snapshot
+    events_per_second: float
+    stats: SimStats
+    receiver: ReceiverStats
+    pending_actions: int
+    phase: str
+
+    @property
+    def fraction(self) -> float:
+        total = (self.end - self.start).total_seconds()
+        return min(1.0, max(0.0, (self.sim_now - self.start).total_seconds() / total)) if total > 0 else 1.0
+
+
+@dataclass
+class Prepared:
+    directory_path: Path
+    sms_url: str
+    gateway_port: int
+
+
+@dataclass
+class Result:
+    run_id: str
+    plan: DayPlan
+    final: Snapshot
+    stats: SimStats
+    receiver: ReceiverStats
+    wall_seconds: float
+    clock_spec: str
+    #: estimated simulated seconds each service's clock ran ahead of the simulator's
+    skews: dict[str, float]
+
+
+def county_weights() -> list[tuple[str, str, object]]:
+    return [(c.code, c.name_zh, c.population_weight) for c in counties()]
+
+
+class World:
+    def __init__(self, cfg: RunConfig, target: Target) -> None:
+        self.cfg = cfg
+        self.target = target
+        self.run_id = cfg.run_id or f"r{int(time.time()) % 10**8:08d}"
+        self.plan = plan_day(seed=cfg.seed, run_id=self.run_id, day=cfg.day, size=cfg.size, counties=county_weights(),
+                             categories={c.id for c in categories()})
+        self.stats = SimStats()
+        self.keys = Keys()
+        self.secrets: dict[str, str] = {}
+        self.receiver = Receiver(secrets=self.secrets, busy_share=cfg.busy_share, seed=cfg.seed)
+        self.clock: SimClock | None = None
+        self.backends: Backends | None = None
+        self.outside: Outside | None = None
+
+    # -- naming ----------------------------------------------------------------------------------
+
+    def client_id(self, logical: str) -> str:
+        return f"{logical}-{self.target.namespace}" if self.target.namespace else logical
+
+    @property
+    def client_ids(self) -> dict[str, str]:
+        return {logical: self.client_id(logical) for logical in CLIENTS}
+
+    @property
+    def kafka_clients(self) -> list[str]:
+        return [self.client_id(c) for c, (_, transport, _) in CLIENTS.items() if transport == "lead_kafka"]
+
+    def scope(self) -> Scope:
+        return Scope(self.run_id, self.target.schemas, tuple(self.kafka_clients))
+
+    # -- before the services start -----------------------------------------------------------------
+
+    async def prepare(self, work_dir: Path) -> Prepared:
+        """Start the gateway, write notify's directory, register every client and bureau."""
+        port = await self.receiver.start()
+        base = f"http://127.0.0.1:{port}"
+        document, secrets = build_directory(base, self.cfg.day, version=f"sim-{self.run_id}")
+        self.secrets.update(secrets)
+        path = write_directory(work_dir / "directory.yaml", document)
+        t = self.target
+        self.keys.intake = await register_intake_clients(
+            t.dsn, t.schemas.intake, t.bootstrap, {self.client_id(c): kind for c, (kind, _, _) in CLIENTS.items()},
+            self.kafka_clients)
+        if t.precreate_egress:
+            await create_egress_topics(t.bootstrap, likely_bureaus(self.cfg.day), prefix=t.egress_prefix)
+        bureaus = all_bureaus(self.cfg.day)
+        self.keys.routing = await register_bureau_keys(t.dsn, t.schemas.routing, bureaus, label=f"sim {self.run_id}")
+        self.keys.credit = await register_credit_bureaus(t.dsn, t.schemas.credit, bureaus)
+        return Prepared(path, f"{base}/sms", port)
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    async def calibrate(self, clock: SimClock, credit: object) -> None:
+        """Read the services' clock (credit's ``as_of``) and adopt its frame."""
+        token = self.keys.credit.get(office_bureau(self.cfg.day)) or next(iter(self.keys.credit.values()))
+        for _ in range(20):
+            before = clock.now()
+            answer = await call(credit, "POST", "/v1/entities:check", token=token, json={"codes": [PROBE_CODE]})  # type: ignore[arg-type]
+            after = clock.now()
+            if answer.ok and isinstance(answer.body, dict) and answer.body.get("as_of"):
+                service = dt.datetime.fromisoformat(str(answer.body["as_of"]).replace("Z", "+00:00"))
+                clock.calibrate(service, before + (after - before) / 2)
+                return
+            await asyncio.sleep(0.5)
+        log.warning("could not read the services' clock from credit; assuming it agrees with the simulator's")
+
+    async def run(self, clock_spec: str | None = None, *, on_tick: Callable[[Progress], None] | None = None,
+                  tick_seconds: float = 1.0, stop: asyncio.Event | None = None) -> Result:
+        cfg, t = self.cfg, self.target
+        spec = clock_spec or cfg.clock_spec()
+        clock = self.clock = SimClock(spec)
+        stop = stop or asyncio.Event()
+        started = time.monotonic()
+        intake, routing, credit = http_client(t.intake), http_client(t.routing), http_client(t.credit)
+        scheduler = Scheduler(clock)
+        view = directory(at=cfg.day)
+        from shared.reference import category
+
+        self.backends = backends = Backends(
+            seed=cfg.seed, run_id=self.run_id, clock=clock, scheduler=scheduler, routing=routing, credit=credit,
+            keys=self.keys, population=self.plan.population, city=city().code, office=office_bureau(cfg.day),
+            lead_of=lambda cat: view.resolve(category(cat).lead), stats=self.stats,
+        )
+        self.receiver.on_webhook = backends.on_webhook
+        self.outside = outside = Outside(plan=self.plan, clock=clock, scheduler=scheduler, intake=intake,
+                                         client_ids=self.client_ids, api_keys=self.keys.intake, bootstrap=t.bootstrap,
+                                         stats=self.stats)
+        observer = Observer(t.dsn, self.scope())
+        last = Snapshot()
+        rate = 0.0
+        phase = "calibrating the clock"
+
+        def tick(snap: Snapshot) -> None:
+            nonlocal last, rate
+            dt_s = snap.taken - last.taken
+            if last.events_emitted and dt_s > 0:
+                rate = max(0.0, (snap.events_emitted - last.events_emitted) / dt_s)
+            last = snap
+            if on_tick is not None:
+                on_tick(Progress(clock.service_now("routing"), cfg.start, cfg.end, time.monotonic() - started, snap, rate,
+                                 self.stats, self.receiver.stats, scheduler.pending, phase))
+
+        async def ticker() -> None:
+            while not stop.is_set():
+                try:
+                    tick(await observer.snapshot())
+                except Exception as exc:  # the view must never stop the run
+                    log.debug("snapshot failed: %s", exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
+                except asyncio.TimeoutError:
+                    pass
+
+        tasks: list[asyncio.Task[None]] = []
+        actors = asyncio.Event()  # set when the simulated world stops acting
+        try:
+            await self.calibrate(clock, credit)
+            tasks = [asyncio.create_task(scheduler.run(actors)), asyncio.create_task(ticker())]
+            day = asyncio.create_task(outside.run(actors))  # each client waits for its time itself
+            tasks.append(day)
+            if clock.service_now("routing") < cfg.start:
+                phase = "waiting for the day to begin"
+                await clock.sleep_until(cfg.start, stop, frame="routing")
+            phase = "the day"
+            await clock.sleep_until(cfg.start + dt.timedelta(days=1), stop, frame="routing")
+            phase = "follow-up"
+            await clock.sleep_until(cfg.end, stop, frame="routing")
+            phase = "settling"
+            actors.set()
+            await scheduler.drain(timeout=15)
+            await self._settle(observer)
+        finally:
+            actors.set()
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await scheduler.drain(timeout=15)
+            await outside.close()
+            for c in (intake, routing, credit):
+                await c.aclose()
+        final = await observer.snapshot()
+        tick(final)
+        await observer.close()
+        return Result(self.run_id, self.plan, final, self.stats, self.receiver.stats, time.monotonic() - started, spec,
+                      {name: f.skew for name, f in clock.frames.items()})
+
+    async def _settle(self, observer: Observer, *, every: float = 2.0, limit: float = 60.0) -> None:
+        """Let what is in flight reach the databases: every report routed, no notice waiting, and
+        nothing changing between two looks (the services' clocks run on — deadlines keep coming
+        due — so the report reads its figures as of the end of the period)."""
+        deadline = time.monotonic() + limit
+        previous: tuple[int, ...] | None = None
+        while time.monotonic() < deadline:
+            snap = await observer.snapshot()
+            waiting = snap.deliveries_by_state.get("pending", 0) + snap.deliveries_by_state.get("in_flight", 0)
+            now = (snap.reports, snap.opened, snap.cases, snap.penalties, snap.referrals)
+            if now == previous and snap.cases == snap.opened and waiting == 0:
+                return
+            previous = now
+            await asyncio.sleep(every)
+        log.warning("the pipeline had not caught up %.0f s after the period ended; the report shows what it had", limit)
+
+    async def close(self) -> None:
+        await self.receiver.stop()
