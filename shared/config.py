@@ -8,6 +8,7 @@ alone. Secrets have no defaults outside dev mode (``SHUANGDA_DEV=true``).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_PG_DSN = "postgresql://shuangda:shuangda@127.0.0.1:55432/shuangda"
 
 
+def _local_kafka() -> str:
+    """The local launcher's broker, honouring its port override (SHUANGDA_KAFKA_PORT)."""
+    return f"127.0.0.1:{os.environ.get('SHUANGDA_KAFKA_PORT') or 9092}"
+
+
+def _dev_pg_dsn() -> str:
+    """The local launcher's database, honouring its port override (SHUANGDA_PG_PORT)."""
+    return DEV_PG_DSN.replace(":55432/", f":{os.environ.get('SHUANGDA_PG_PORT') or 55432}/")
+
+
 class StackSettings(BaseSettings):
     """Where the shared infrastructure is (``SHUANGDA_`` prefix)."""
 
@@ -27,7 +38,7 @@ class StackSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHUANGDA_", extra="ignore", hide_input_in_errors=True)
 
     dev: bool = False
-    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_bootstrap: str = Field(default_factory=_local_kafka)
     pg_dsn: SecretStr | None = None
     state_dir: Path = REPO_ROOT / ".shuangda"
     #: production listeners use SASL/SCRAM with one principal per service (docker-compose.yml)
@@ -42,7 +53,7 @@ class StackSettings(BaseSettings):
         if self.pg_dsn is None:
             if not self.dev:
                 raise ValueError("pg_dsn: SHUANGDA_PG_DSN (or the service's own _PG_DSN) is required outside dev mode")
-            self.pg_dsn = SecretStr(DEV_PG_DSN)
+            self.pg_dsn = SecretStr(_dev_pg_dsn())
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
         ):
