@@ -276,6 +276,7 @@ class EventConsumer:
                     fresh = {r["event_id"] for r in rows}
                 uow = UnitOfWork(conn, source=self.source)
                 seen: set[str] = set()
+                grouped: dict[int, tuple[TopicRoute, list[_Item]]] = {}
                 for item in items:
                     decoded = item.decoded
                     if isinstance(decoded, Poison):
@@ -289,6 +290,10 @@ class EventConsumer:
                         outcome["duplicate"].append(item)
                         continue
                     seen.add(dedupe_id)
+                    assert item.route is not None
+                    if item.route.batch is not None:
+                        grouped.setdefault(id(item.route), (item.route, []))[1].append(item)
+                        continue
                     if not careful:
                         try:
                             await self._handle(item, decoded, uow, outcome)
@@ -296,17 +301,13 @@ class EventConsumer:
                             item.decoded = rejected.poison
                             raise _Restart() from rejected
                         continue
-                    emitted, hooks = len(uow.pending), len(uow._after_commit)
-                    try:
-                        async with conn.transaction():  # a savepoint
-                            await self._handle(item, decoded, uow, outcome)
-                    except _Rejected as rejected:
-                        del uow.pending[emitted:]
-                        del uow._after_commit[hooks:]
-                        # not applied: forget the id, so a replay after a fix is applied
-                        await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND event_id = $2", self.group, dedupe_id)
-                        item.decoded = rejected.poison
-                        await self._dead_letter_into(conn, uow, item, rejected.poison, outcome)
+                    await self._careful(conn, uow, item, outcome, self._handle)
+                for route, group in grouped.values():
+                    if careful:
+                        for item in group:
+                            await self._careful(conn, uow, item, outcome, self._handle_one_of_batch)
+                    else:
+                        await self._handle_batch(conn, uow, route, group, outcome)
                 await uow.flush()
         uow.run_after_commit()
         return outcome
@@ -318,6 +319,84 @@ class EventConsumer:
         else:
             outcome["duplicate"].append(item)
 
+    async def _careful(self, conn: asyncpg.Connection, uow: UnitOfWork, item: _Item, outcome: dict[str, Any],
+                       handle: Any) -> None:
+        """Apply one record inside a savepoint; a rejected record is rolled back, forgotten and dead-lettered."""
+        assert isinstance(item.decoded, Message)
+        emitted, hooks = len(uow.pending), len(uow._after_commit)
+        try:
+            async with conn.transaction():  # a savepoint
+                await handle(item, item.decoded, uow, outcome)
+        except _Rejected as rejected:
+            del uow.pending[emitted:]
+            del uow._after_commit[hooks:]
+            # not applied: forget the id, so a replay after a fix is applied
+            await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND event_id = $2", self.group, item.dedupe_id)
+            item.decoded = rejected.poison
+            await self._dead_letter_into(conn, uow, item, rejected.poison, outcome)
+
+    async def _handle_batch(self, conn: asyncpg.Connection, uow: UnitOfWork, route: TopicRoute, group: list[_Item],
+                            outcome: dict[str, Any]) -> None:
+        """A route's new records in one set-based call; the records it refuses go to the DLQ."""
+        assert route.batch is not None
+        messages = [it.decoded for it in group]
+        uow.cause, uow.actor = None, None
+        started = time.perf_counter()
+        try:
+            refused = await route.batch(messages, uow) or {}  # type: ignore[arg-type]
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # which record failed is unknown: run the batch again a record at a time, in savepoints
+            log.warning("batch handler failed on %d records; re-running them one by one", len(group), exc_info=True)
+            raise _Restart() from exc
+        elapsed = (time.perf_counter() - started) / max(1, len(group))
+        rejected: list[tuple[_Item, Poison]] = []
+        for index, item in enumerate(group):
+            error = refused.get(index)
+            if error is None:
+                message = item.decoded
+                assert isinstance(message, Message)
+                outcome["applied"].append(item)
+                outcome["durations"].append((message.envelope.type, elapsed, message.envelope.time))
+            else:
+                rejected.append((item, _poison_of(error)))
+        if rejected:
+            # not applied: forget their ids, so a replay after a fix is applied
+            await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND event_id = ANY($2::text[])",
+                               self.group, [it.dedupe_id for it, _ in rejected])
+            for item, poison in rejected:
+                item.decoded = poison
+                await self._dead_letter_into(conn, uow, item, poison, outcome)
+
+    async def _handle_one_of_batch(self, item: _Item, message: Message[Any], uow: UnitOfWork,
+                                   outcome: dict[str, Any]) -> None:
+        """One record through its route's batch handler (the careful re-run after a batch failed)."""
+        assert item.route is not None and item.route.batch is not None
+        uow.cause, uow.actor = None, None
+        started = time.perf_counter()
+        with log_context(event_id=message.envelope.id, case_id=message.envelope.correlationid, event_type=message.envelope.type):
+            try:
+                refused = await item.route.batch([message], uow) or {}
+            except Exception as exc:
+                self._failed(item, exc)
+            if 0 in refused:
+                raise _Rejected(_poison_of(refused[0]))
+        outcome["applied"].append(item)
+        outcome["durations"].append((message.envelope.type, time.perf_counter() - started, message.envelope.time))
+
+    def _failed(self, item: _Item, exc: Exception) -> None:
+        """Classify a handler's exception: re-raise transient faults, reject what can never apply, else retry."""
+        if isinstance(exc, (NonRetryableError, ValidationError)):
+            raise _Rejected(_poison_of(exc)) from exc
+        if is_transient(exc):
+            raise exc
+        item.attempts += 1
+        log.warning("handler failed (attempt %d/%d)", item.attempts, self.max_handler_attempts, exc_info=exc)
+        if item.attempts >= self.max_handler_attempts:
+            raise _Rejected(Poison("handler_error", f"{type(exc).__name__}: {exc}"[:2000])) from exc
+        raise _Restart() from exc
+
     async def _handle(self, item: _Item, message: Message[Any], uow: UnitOfWork, outcome: dict[str, Any]) -> None:
         """Run the record's handler; `_Rejected` when it can never be applied, `_Restart` to try the batch again."""
         assert item.route is not None
@@ -327,19 +406,10 @@ class EventConsumer:
         started = time.perf_counter()
         with log_context(event_id=message.envelope.id, case_id=message.envelope.correlationid, event_type=message.envelope.type):
             try:
+                assert binding.handler is not None
                 await binding.handler(message, uow)
-            except NonRetryableError as exc:
-                raise _Rejected(Poison(exc.reason, exc.detail, exc.field)) from exc
-            except ValidationError as exc:
-                raise _Rejected(poison_from_validation(exc)) from exc
             except Exception as exc:
-                if is_transient(exc):
-                    raise
-                item.attempts += 1
-                log.warning("handler failed (attempt %d/%d)", item.attempts, self.max_handler_attempts, exc_info=True)
-                if item.attempts >= self.max_handler_attempts:
-                    raise _Rejected(Poison("handler_error", f"{type(exc).__name__}: {exc}"[:2000])) from exc
-                raise _Restart() from exc
+                self._failed(item, exc)
         outcome["applied"].append(item)
         outcome["durations"].append((message.envelope.type, time.perf_counter() - started, message.envelope.time))
 
@@ -408,6 +478,14 @@ class EventConsumer:
             EVENTS_DEAD_LETTERED.labels(self.service, topic_label(item.record.topic), poison.reason).inc()
         for item in outcome["ignored"]:
             EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), "other", "ignored").inc()
+
+
+def _poison_of(error: Exception) -> Poison:
+    if isinstance(error, NonRetryableError):
+        return Poison(error.reason, error.detail, error.field)
+    if isinstance(error, ValidationError):
+        return poison_from_validation(error)
+    return Poison("handler_rejected", f"{type(error).__name__}: {error}"[:2000])
 
 
 def topic_label(topic: str) -> str:

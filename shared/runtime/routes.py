@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +19,10 @@ from shared.runtime.uow import Message, UnitOfWork
 INGRESS_PREFIX = "ingress."
 
 Handler = Callable[[Message[Any], UnitOfWork], Awaitable[None]]
+#: A set-based handler: every new message of its route in one consumer batch, in partition-then-
+#: offset order, in one call. It returns the messages it refuses as ``{index: NonRetryableError}``
+#: (and must have written nothing for those); the runtime dead-letters them and applies the rest.
+BatchHandler = Callable[[Sequence[Message[Any]], UnitOfWork], Awaitable["Mapping[int, Exception] | None"]]
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,10 @@ class Ignored:
 
 @dataclass(frozen=True)
 class Binding:
+    """The payload model of one event type and, unless its route has a batch handler, its handler."""
+
     model: type[BaseModel]
-    handler: Handler
+    handler: Handler | None = None
 
 
 @dataclass
@@ -51,6 +57,9 @@ class TopicRoute:
     #: is a command registered in the contract catalogue, which another service consumes from
     #: the same ingress topic (a bureau's topic carries complaints, bureau actions and penalties)
     on_unknown: Literal["ignore", "dead_letter"] = "ignore"
+    #: set-based handling: when given, the route's bound messages of a batch go to this one call
+    #: (the bindings then only name the models) — see `BatchHandler`
+    batch: BatchHandler | None = None
     _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False)
     _others: frozenset[str] = field(default=frozenset(), init=False, repr=False)
 
@@ -59,6 +68,8 @@ class TopicRoute:
             raise ValueError("a TopicRoute names exactly one of topic or pattern")
         if self.pattern is not None:
             self._regex = re.compile(self.pattern)
+        if self.batch is None and any(b.handler is None for b in self.bindings.values()):
+            raise ValueError("a binding without a handler needs a route with a batch handler")
         if self.on_unknown == "dead_letter":
             from shared.contracts import catalogue
 

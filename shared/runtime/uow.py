@@ -11,7 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator, Callable, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, AsyncIterator, Callable, ClassVar, Generic, Protocol, TypeVar
 
 import asyncpg
 from pydantic import BaseModel
@@ -84,24 +84,28 @@ class UnitOfWork:
         event_id: str | None = None,
         event_type: str | None = None,
         time: datetime | None = None,
+        cause: "Message[Any] | None" = None,
     ) -> Envelope:
         """Queue `data` for publication on `topic`; returns its envelope.
 
         The type comes from the payload class's ``EVENT_TYPE``; causation,
         correlation, trace and actor are carried over from the record being
-        handled. Pass `event_id` for events that must exist once per fact.
+        handled — a batch handler names that record with `cause`. Pass
+        `event_id` for events that must exist once per fact.
         """
         name = topic.name if isinstance(topic, TopicSpec) else topic
         etype = event_type or getattr(type(data), "EVENT_TYPE")
-        if self.cause is not None:
-            envelope = self.cause.caused(
+        caused_by = cause.envelope if cause is not None else self.cause
+        actor = cause.envelope.actor if cause is not None else self.actor
+        if caused_by is not None:
+            envelope = caused_by.caused(
                 type=etype, source=self.source, subject=subject if subject is not None else key,
-                correlationid=correlationid, actor=self.actor, time=time, id=event_id,
+                correlationid=correlationid, actor=actor, time=time, id=event_id,
             )
         else:
             envelope = new_envelope(
                 type=etype, source=self.source, subject=subject if subject is not None else key,
-                correlationid=correlationid, actor=self.actor, time=time, id=event_id,
+                correlationid=correlationid, actor=actor, time=time, id=event_id,
             )
         headers = envelope.to_headers()
         self.pending.append(

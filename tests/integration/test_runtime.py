@@ -23,7 +23,8 @@ pytestmark = pytest.mark.stack
 class EchoWorld:
     """Topics, schema and group of one test's echo service."""
 
-    def __init__(self, unique: str, partitions: int = 3) -> None:
+    def __init__(self, unique: str, partitions: int = 3, mode: str = "record") -> None:
+        self.mode = mode
         self.schema = f"echo_{unique}"
         self.in_topic = f"test.echo.in.{unique}"
         self.out_topic = f"test.echo.out.{unique}"
@@ -38,7 +39,8 @@ class EchoWorld:
         await prepare_schema(stack.dsn(), self.schema)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {"ECHO_SCHEMA": self.schema, "ECHO_IN": self.in_topic, "ECHO_OUT": self.out_topic, "ECHO_GROUP": self.group, **extra}
+        return {"ECHO_SCHEMA": self.schema, "ECHO_IN": self.in_topic, "ECHO_OUT": self.out_topic, "ECHO_GROUP": self.group,
+                "ECHO_MODE": self.mode, **extra}
 
     async def applied(self) -> list[asyncpg.Record]:
         conn = await connect(stack.dsn(), self.schema)
@@ -68,7 +70,7 @@ async def running_echo(world: EchoWorld, **settings: object) -> AsyncIterator[No
     cfg = EchoSettings(dev=True, kafka_bootstrap=stack.bootstrap(), pg_dsn=stack.dsn(), consumer_poll_ms=100,
                        relay_poll_seconds=0.5, **settings)
     pool = await create_pool(cfg.dsn, world.schema)
-    consumer, relay = build(cfg, pool, world.schema, world.in_topic, world.out_topic, world.group)
+    consumer, relay = build(cfg, pool, world.schema, world.in_topic, world.out_topic, world.group, world.mode)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(consumer.run(stop)), asyncio.create_task(relay.run(stop))]
     try:
@@ -77,6 +79,10 @@ async def running_echo(world: EchoWorld, **settings: object) -> AsyncIterator[No
         stop.set()
         await asyncio.gather(*tasks)
         await pool.close()
+
+
+#: the two ways a service hands records to its code: a handler per record, or one set-based call per batch
+handler_modes = pytest.mark.parametrize("mode", ["record", "batch"])
 
 
 def assert_each_applied_once(rows: list[asyncpg.Record], expected: int) -> None:
@@ -101,8 +107,9 @@ async def test_a_message_delivered_twice_is_applied_once(unique: str) -> None:
     assert stack.header(out[0], "ce_causationid") == record[1][0][1].decode()
 
 
-async def test_events_for_one_key_come_out_in_the_order_they_went_in(unique: str) -> None:
-    world = EchoWorld(unique)
+@handler_modes
+async def test_events_for_one_key_come_out_in_the_order_they_went_in(unique: str, mode: str) -> None:
+    world = EchoWorld(unique + mode[0], mode=mode)
     await world.create()
     await stack.produce(world.in_topic, echo_records(300, keys=7))
     async with running_echo(world, consumer_batch_size=50, relay_batch_size=40):
@@ -120,8 +127,9 @@ async def test_events_for_one_key_come_out_in_the_order_they_went_in(unique: str
     assert all(s == sorted(s) for s in applied_by_key.values())
 
 
-async def test_a_poison_message_goes_to_the_dlq_and_the_messages_behind_it_are_processed(unique: str) -> None:
-    world = EchoWorld(unique, partitions=1)
+@handler_modes
+async def test_a_poison_message_goes_to_the_dlq_and_the_messages_behind_it_are_processed(unique: str, mode: str) -> None:
+    world = EchoWorld(unique + mode[0], partitions=1, mode=mode)
     await world.create()
     good1 = stack.event_record(Echo(seq=1), type=ECHO_TYPE, key="case-1")
     bad_env = new_envelope(type=ECHO_TYPE, source="/tests", subject="case-1")
@@ -148,8 +156,9 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_messages_behind_it_are_p
     assert stack.header(reasons["echo_rejected"], "dlq-field") == "reject"
 
 
-async def test_a_batch_full_of_rejected_records_dead_letters_each_once_and_applies_the_rest(unique: str) -> None:
-    world = EchoWorld(unique, partitions=1)
+@handler_modes
+async def test_a_batch_full_of_rejected_records_dead_letters_each_once_and_applies_the_rest(unique: str, mode: str) -> None:
+    world = EchoWorld(unique + mode[0], partitions=1, mode=mode)
     await world.create()
     records = [stack.event_record(Echo(seq=i, reject=i % 2 == 1), type=ECHO_TYPE, key="case-1") for i in range(100)]
     await stack.produce(world.in_topic, records)
@@ -164,8 +173,9 @@ async def test_a_batch_full_of_rejected_records_dead_letters_each_once_and_appli
         "a rejected record's emitted events were rolled back with it"
 
 
-async def test_a_consumer_killed_between_db_commit_and_offset_commit_loses_nothing_and_applies_nothing_twice(unique: str, tmp_path: Path) -> None:
-    world = EchoWorld(unique)
+@handler_modes
+async def test_a_consumer_killed_between_db_commit_and_offset_commit_loses_nothing_and_applies_nothing_twice(unique: str, mode: str, tmp_path: Path) -> None:
+    world = EchoWorld(unique + mode[0], mode=mode)
     await world.create()
     await stack.produce(world.in_topic, echo_records(200))
     crashing = stack.spawn("tests.support.echo_service", world.env(SHUANGDA_ECHO_CRASH_AT="consumer.after_db_commit", SHUANGDA_ECHO_CONSUMER_BATCH_SIZE="40"), tmp_path / "echo.log")
@@ -278,10 +288,11 @@ async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(unique: 
     assert len({stack.header(r, "ce_id") for r in out}) == 600
 
 
-async def test_a_dead_letter_replayed_after_its_cause_is_fixed_is_applied_once(unique: str) -> None:
+@handler_modes
+async def test_a_dead_letter_replayed_after_its_cause_is_fixed_is_applied_once(unique: str, mode: str) -> None:
     from shared.runtime.dlq import read_dead_letters, replay
 
-    world = EchoWorld(unique, partitions=1)
+    world = EchoWorld(unique + mode[0], partitions=1, mode=mode)
     await world.create()
     rejected = stack.event_record(Echo(seq=7, reject=True), type=ECHO_TYPE, key="case-7")
     await stack.produce(world.in_topic, [rejected])
@@ -301,3 +312,20 @@ async def test_a_dead_letter_replayed_after_its_cause_is_fixed_is_applied_once(u
         rows = await stack.eventually(world.applied, until=lambda r: len(r) >= 1, what="the replayed record applied")
     assert [r["event_id"] for r in rows] == [letters[0].event_id], "the replay kept the original event id"
     assert len(await read_dead_letters(stack.bootstrap(), world.in_topic + ".dlq")) == 1
+
+
+async def test_a_batch_handler_that_fails_on_one_record_is_re_run_record_by_record_and_only_that_record_is_dead_lettered(unique: str) -> None:
+    world = EchoWorld(unique, partitions=1, mode="batch")
+    await world.create()
+    records = [stack.event_record(Echo(seq=i, explode=i == 13), type=ECHO_TYPE, key=f"case-{i % 3}") for i in range(40)]
+    await stack.produce(world.in_topic, records)
+    async with running_echo(world, consumer_batch_size=40):
+        rows = await stack.eventually(world.applied, until=lambda r: len(r) >= 39, what="the 39 good records applied")
+        dlq = await stack.eventually(lambda: stack.read_all(world.in_topic + ".dlq"), until=lambda r: len(r) >= 1,
+                                     what="the failing record dead-lettered")
+        out = await stack.read_all(world.out_topic, expect=39, timeout=30)
+    assert sorted(r["seq"] for r in rows) == [i for i in range(40) if i != 13]
+    assert [stack.header(d, "dlq-reason") for d in dlq] == ["echo_exploded"]
+    assert len({stack.header(r, "ce_id") for r in out}) == 39
+    assert {stack.header(r, "ce_causationid") for r in out} <= {r[1][0][1].decode() for r in records}, \
+        "each echo names the record that caused it"

@@ -3,14 +3,15 @@ from one topic, records each application in a table, and re-emits each one on
 an output topic through the outbox. It runs the real runtime against the real
 broker and database, in its own process, so tests can SIGKILL it.
 
-Configuration (env): ECHO_SCHEMA, ECHO_IN, ECHO_OUT, ECHO_GROUP, plus the
-usual SHUANGDA_* settings (SHUANGDA_ECHO_CRASH_AT for fault injection).
+Configuration (env): ECHO_SCHEMA, ECHO_IN, ECHO_OUT, ECHO_GROUP, ECHO_MODE
+(``record``: a handler per record; ``batch``: one set-based handler per batch),
+plus the usual SHUANGDA_* settings (SHUANGDA_ECHO_CRASH_AT for fault injection).
 """
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import ClassVar
+from typing import ClassVar, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_settings import SettingsConfigDict
@@ -45,6 +46,8 @@ class Echo(BaseModel):
     seq: int
     body: str = ""
     reject: bool = False
+    #: makes the batch handler fail with an unexpected error (a bug) while this record is in its batch
+    explode: bool = False
 
 
 class EchoSettings(ServiceSettings):
@@ -67,11 +70,42 @@ def make_handler(out_topic: str):
     return handle
 
 
-def build(settings: EchoSettings, pool, schema: str, in_topic: str, out_topic: str, group: str):
+def make_batch_handler(out_topic: str):
+    """The same behaviour, set-based: one query for the allow list and one insert for the whole batch."""
+
+    async def handle_batch(messages: Sequence[Message[Echo]], uow: UnitOfWork) -> Mapping[int, Exception]:
+        if any(m.data.explode for m in messages) and len(messages) > 1:
+            raise RuntimeError("the test asked the batch handler to fail")
+        wanted = [m.data.seq for m in messages if m.data.reject]
+        allowed = {r["seq"] for r in await uow.conn.fetch("SELECT seq FROM echo_allow WHERE seq = ANY($1::int[])", wanted)}
+        refused: dict[int, Exception] = {}
+        for i, m in enumerate(messages):
+            if m.data.explode:
+                refused[i] = NonRetryableError("echo_exploded", "explode: the record the batch failed on", field="explode")
+            elif m.data.reject and m.data.seq not in allowed:
+                refused[i] = NonRetryableError("echo_rejected", "reject: the test asked for a rejection", field="reject")
+        applied = [m for i, m in enumerate(messages) if i not in refused]
+        await uow.conn.execute(
+            "INSERT INTO echo_applied (event_id, record_key, seq) SELECT * FROM unnest($1::text[], $2::text[], $3::int[])",
+            [m.envelope.id for m in applied], [m.key for m in applied], [m.data.seq for m in applied],
+        )
+        for m in applied:
+            uow.emit(out_topic, m.data, key=m.key, cause=m)
+        return refused
+
+    return handle_batch
+
+
+def build(settings: EchoSettings, pool, schema: str, in_topic: str, out_topic: str, group: str, mode: str = "record"):
+    if mode == "batch":
+        route = TopicRoute(topic=in_topic, bindings={ECHO_TYPE: Binding(Echo)}, on_unknown="dead_letter",
+                           batch=make_batch_handler(out_topic))
+    else:
+        route = TopicRoute(topic=in_topic, bindings={ECHO_TYPE: Binding(Echo, make_handler(out_topic))}, on_unknown="dead_letter")
     consumer = EventConsumer(
         service="echo",
         group=group,
-        routes=[TopicRoute(topic=in_topic, bindings={ECHO_TYPE: Binding(Echo, make_handler(out_topic))}, on_unknown="dead_letter")],
+        routes=[route],
         pool=pool,
         bootstrap=settings.kafka_bootstrap,
         batch_size=settings.consumer_batch_size,
@@ -108,7 +142,7 @@ async def main() -> None:
     group = os.environ.get("ECHO_GROUP", f"echo-{schema}")
     await prepare_schema(settings.dsn, schema)
     pool = await create_pool(settings.dsn, schema)
-    consumer, relay = build(settings, pool, schema, in_topic, out_topic, group)
+    consumer, relay = build(settings, pool, schema, in_topic, out_topic, group, os.environ.get("ECHO_MODE", "record"))
     try:
         await run_service("echo", app=None, host="127.0.0.1", port=0, loops=[consumer.run, relay.run])
     finally:
