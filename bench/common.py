@@ -14,6 +14,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.envelope import new_envelope
 
 
+def rss_mb_max() -> float:
+    """The largest resident set this process reached, in MiB (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -94,8 +101,10 @@ async def count_arrivals(bootstrap: str, topic: str, n: int, *, timeout: float, 
 
 
 def report(name: str, figures: dict[str, Any]) -> None:
+    """Print the figures as one JSON object on one line of stdout (a benchmark prints nothing else
+    there), and append it to the file SHUANGDA_BENCH_OUT names, if any."""
     line = json.dumps({"bench": name, **figures}, ensure_ascii=False)
-    print(line)
+    print(line, flush=True)
     out = os.environ.get("SHUANGDA_BENCH_OUT")
     if out:
         with open(out, "a", encoding="utf-8") as fh:

@@ -9,13 +9,15 @@ the real stack, in the same run as the foundation's raw aiokafka pass-through.
     seals, opens the case; routing places it and sets its deadline; notify fans
     out the webhooks meanwhile);
 (c) latency from a hotline's ``POST /v1/complaints`` to the lead bureau's webhook
-    (``case.assigned``, signed, verified) arriving at the bureau's gateway: at a
-    moderate paced rate, then at saturation (as many concurrent callers as it takes).
+    (``case.assigned``, signed, verified) arriving at the bureau's gateway, at a
+    paced rate (100/s) while a burst of leads (5,000) arrives on ingress at the same
+    time; optionally (``--saturation``) with as many concurrent callers as it takes.
+Also the largest RSS each service process reached.
 
 The services run in their own namespace (schemas, topics, groups, ports) and
-everything made is deleted afterwards. Run on the launched stack (about 3 minutes):
+everything made is deleted afterwards. Run on the launched stack (about 2 minutes):
 
-    .venv/bin/python -m bench.pipeline [--leads 2000] [--rate 10] [--seconds 20] [--callers 32]
+    .venv/bin/python -m bench.pipeline [--leads 5000] [--rate 100] [--burst 5000] [--seconds 20] [--json]
 """
 from __future__ import annotations
 
@@ -191,7 +193,34 @@ def summary(latencies: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(latencies, 50) * 1000, 1), "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
 
 
-async def main(args: argparse.Namespace) -> None:
+class RssSampler:
+    """The largest resident set each service process reached (VmHWM from /proc), sampled while the run goes."""
+
+    def __init__(self, services: stackenv.Services) -> None:
+        self.services = services
+        self.max_mb: dict[str, float] = {}
+
+    def sample(self) -> None:
+        for name, proc in self.services.procs.items():
+            try:
+                text = Path(f"/proc/{proc.pid}/status").read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    mb = int(line.split()[1]) / 1024
+                    self.max_mb[name] = round(max(self.max_mb.get(name, 0.0), mb), 1)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.sample()
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "topic not in metadata yet" while topics are made
     ep = endpoints()
@@ -201,6 +230,8 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"shuangda-bench-{tag}-"))
     receiver = Receiver(secrets={}, keep=True)
     services: stackenv.Services | None = None
+    stop_sampling = asyncio.Event()
+    sampling: asyncio.Task[None] | None = None
     t_start = time.perf_counter()
     try:
         await stackenv.prepare(iso, dsn, bootstrap)
@@ -215,6 +246,8 @@ async def main(args: argparse.Namespace) -> None:
                       sms_url=f"http://127.0.0.1:{port}/sms")
         services = stackenv.Services(iso, env, work / "logs")
         services.start()
+        rss = RssSampler(services)
+        sampling = asyncio.create_task(rss.run(stop_sampling))
 
         # (a) the raw baseline, while the services start
         raw_src, raw_dst = iso.topic("bench.raw.in"), iso.topic("bench.raw.out")
@@ -236,52 +269,73 @@ async def main(args: argparse.Namespace) -> None:
         drained_after = await notify_drained(dsn, iso.schemas.notify, timeout=240)
         deliveries_rate = drained_after[1] / (drained_after[0] - produce_started) if drained_after[1] else 0.0
 
-        # (c) hotline POST → bureau webhook, moderate then saturated
-        moderate = Hotline(iso.url("intake"), keys[hotline_id], tag + "m")
-        await moderate.paced(args.rate, args.seconds)
-        moderate_lat = await wait_for_webhooks(receiver, moderate.posted, timeout=60)
-        saturated = Hotline(iso.url("intake"), keys[hotline_id], tag + "s")
-        sat_started = time.perf_counter()
-        await saturated.flat_out(args.callers, args.seconds)
-        sat_posted_rate = len(saturated.posted) / (time.perf_counter() - sat_started)
-        sat_lat = await wait_for_webhooks(receiver, saturated.posted, timeout=120)
+        # (c) hotline POST → bureau webhook at a paced rate while a burst of leads arrives on ingress
+        hotline = Hotline(iso.url("intake"), keys[hotline_id], tag + "m")
+        burst = asyncio.create_task(publish_leads(bootstrap, f"ingress.{monitor_id}", args.burst, tag + "x"))
+        await hotline.paced(args.rate, args.seconds)
+        await burst
+        latencies = await wait_for_webhooks(receiver, hotline.posted, timeout=120)
+        await notify_drained(dsn, iso.schemas.notify, timeout=240)
 
-        report("pipeline", {
+        figures: dict[str, Any] = {
             "raw_events": args.raw_events,
-            "raw_events_per_s": round(raw_rate, 1),
+            "raw_per_s": round(raw_rate, 1),
             "leads": args.leads,
             "leads_routed": routed,
-            "leads_per_s_ingress_to_routed": round(leads_rate, 1),
-            "ratio_leads_to_raw": round(leads_rate / raw_rate, 3) if raw_rate else None,
+            "pipeline_leads_per_s": round(leads_rate, 1),
+            "pipeline_leads_ratio": round(leads_rate / raw_rate, 3) if raw_rate else None,
             "lead_notices_delivered": drained_after[1],
             "notices_per_s_ingress_to_delivered": round(deliveries_rate, 1),
-            "moderate_rate_per_s": args.rate,
-            "moderate_posted": len(moderate.posted),
-            "moderate_webhooks": len(moderate_lat),
-            **{f"moderate_post_to_webhook_{k}": v for k, v in summary(moderate_lat).items()},
-            "saturation_callers": args.callers,
-            "saturation_complaints_per_s": round(sat_posted_rate, 1),
-            "saturation_posted": len(saturated.posted),
-            "saturation_webhooks": len(sat_lat),
-            **{f"saturation_post_to_webhook_{k}": v for k, v in summary(sat_lat).items()},
-            "http_errors": moderate.errors + saturated.errors,
+            "complaint_rate_per_s": args.rate,
+            "complaint_burst_leads": args.burst,
+            "complaints_posted": len(hotline.posted),
+            "complaint_webhooks": len(latencies),
+            "complaint_to_webhook_p50_ms": summary(latencies)["p50_ms"],
+            "complaint_to_webhook_p99_ms": summary(latencies)["p99_ms"],
+            "http_errors": hotline.errors,
             "webhook_signatures_rejected": receiver.stats.rejected_signatures,
-            "seconds": round(time.perf_counter() - t_start, 1),
-        })
-        await moderate.http.aclose()
-        await saturated.http.aclose()
+        }
+        await hotline.http.aclose()
+        if args.saturation:
+            saturated = Hotline(iso.url("intake"), keys[hotline_id], tag + "s")
+            sat_started = time.perf_counter()
+            await saturated.flat_out(args.callers, args.seconds)
+            sat_posted_rate = len(saturated.posted) / (time.perf_counter() - sat_started)
+            sat_lat = await wait_for_webhooks(receiver, saturated.posted, timeout=120)
+            figures.update({
+                "saturation_callers": args.callers,
+                "saturation_complaints_per_s": round(sat_posted_rate, 1),
+                **{f"saturation_post_to_webhook_{k}": v for k, v in summary(sat_lat).items()},
+            })
+            await saturated.http.aclose()
+        rss.sample()
+        figures["rss_mb_max_by_service"] = dict(sorted(rss.max_mb.items()))
+        figures["rss_mb_max"] = max(rss.max_mb.values(), default=None)
+        figures["seconds"] = round(time.perf_counter() - t_start, 1)
+        report("pipeline", figures)
+        return figures
     finally:
+        stop_sampling.set()
+        if sampling is not None:
+            await sampling
         if services is not None:
             await asyncio.to_thread(services.stop)
         await receiver.stop()
         await stackenv.cleanup(iso, dsn, bootstrap)
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--raw-events", type=int, default=10_000, help="records for the raw pass-through baseline")
+    p.add_argument("--leads", type=int, default=5000, help="leads published at once on the ingress topic")
+    p.add_argument("--rate", type=float, default=100.0, help="complaints per second in the latency run")
+    p.add_argument("--burst", type=int, default=5000, help="leads arriving on ingress during the latency run")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of the latency (and saturation) run")
+    p.add_argument("--saturation", action="store_true", help="also run as many concurrent callers as --callers")
+    p.add_argument("--callers", type=int, default=32, help="concurrent callers at saturation")
+    p.add_argument("--json", action="store_true", help="print only one JSON object with the figures")
+    return p
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--raw-events", type=int, default=10_000, help="records for the raw pass-through baseline")
-    parser.add_argument("--leads", type=int, default=2000, help="leads published at once on the ingress topic")
-    parser.add_argument("--rate", type=float, default=10.0, help="complaints per second in the moderate run")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the moderate and the saturated run")
-    parser.add_argument("--callers", type=int, default=32, help="concurrent callers at saturation")
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(parser().parse_args()))

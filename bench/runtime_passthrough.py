@@ -5,7 +5,7 @@
     Postgres transaction, offset commit, relay publishing the outbox;
 (c) end-to-end latency of (b) at a fixed moderate rate (produce → arrival on the output topic).
 
-Run on the launched stack:  .venv/bin/python -m bench.runtime_passthrough [--events 20000] [--rate 300] [--seconds 15]
+Run on the launched stack:  .venv/bin/python -m bench.runtime_passthrough [--events 20000] [--rate 300] [--seconds 15] [--json]
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import ClassVar
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel, ConfigDict
 
-from bench.common import count_arrivals, percentile, preload, raw_passthrough, report
+from bench.common import count_arrivals, percentile, preload, raw_passthrough, report, rss_mb_max
 from deploy.launcher import endpoints
 from shared.config import StackSettings
 from shared.db import create_pool, migrate
@@ -140,15 +140,16 @@ async def main(events: int, rate: float, seconds: float) -> None:
 
     report("runtime_passthrough", {
         "events": events,
-        "raw_events_per_s": round(raw_rate, 1),
-        "runtime_events_per_s": round(runtime_rate, 1),
-        "ratio_runtime_to_raw": round(runtime_rate / raw_rate, 3),
+        "raw_per_s": round(raw_rate, 1),
+        "runtime_per_s": round(runtime_rate, 1),
+        "runtime_ratio": round(runtime_rate / raw_rate, 3),
         "runtime_delivered": seen,
         "latency_rate_per_s": rate,
         "latency_sent": sent,
         "latency_received": len(latencies),
         "latency_p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "latency_p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "rss_mb_max": rss_mb_max(),
     })
 
 
@@ -157,5 +158,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--json", action="store_true", help="print only the JSON object of figures (the default output too)")
     args = parser.parse_args()
     asyncio.run(main(args.events, args.rate, args.seconds))

@@ -73,7 +73,10 @@ class OutboxRelay:
             client_id=f"{self.service}-relay",
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            # many sends in flight, batched per partition: a relay batch of 1 KB events goes out in a few
+            # requests instead of one per 16 records; 5 ms of linger is well inside a complaint's latency budget
+            linger_ms=5,
+            max_batch_size=256 * 1024,  # within the smallest max.message.bytes of any topic (ingress: 256 KiB)
             request_timeout_ms=15_000,
             **self.kafka_options,
         )
