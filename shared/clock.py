@@ -1,11 +1,15 @@
 """The one clock every service reads time through.
 
 Production uses the wall clock. The demo and tests replay a day faster: an
-`AcceleratedClock` starts at a chosen instant and runs `factor` times faster
-than the wall clock, so deadlines, breaches and publicity expiries come due
-in minutes. A `ManualClock` is moved by tests. Configure with
-``SHUANGDA_CLOCK`` = ``wall`` (default) or ``accelerated:<ISO start>:<factor>``
-(dev mode only).
+`AcceleratedClock` reads `start` at one wall-clock instant (its anchor) and
+runs `factor` times faster than the wall clock from there, so deadlines,
+breaches and publicity expiries come due in minutes. A `ManualClock` is moved
+by tests. Configure with ``SHUANGDA_CLOCK`` = ``wall`` (default) or
+``accelerated:<ISO start>:<factor>[@<anchor, Unix seconds>]`` (dev mode only).
+
+The anchor is what lets several processes agree: every process given the same
+spec reads the same simulated time, however many seconds apart they started.
+Without one, the clock anchors where it is built.
 """
 from __future__ import annotations
 
@@ -26,19 +30,20 @@ class WallClock:
 
 
 class AcceleratedClock:
-    """Starts at `start` and advances `factor` seconds per wall-clock second."""
+    """Reads `start` at wall-clock instant `anchor` (Unix seconds; default: now) and advances `factor`
+    seconds per wall-clock second."""
 
-    def __init__(self, start: datetime, factor: float) -> None:
+    def __init__(self, start: datetime, factor: float, anchor: float | None = None) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         if factor <= 0:
             raise ValueError("factor must be positive")
         self.start = start.astimezone(timezone.utc)
         self.factor = factor
-        self._origin = time.monotonic()
+        self.anchor = time.time() if anchor is None else anchor
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.factor)
+        return self.start + timedelta(seconds=(time.time() - self.anchor) * self.factor)
 
 
 class ManualClock:
@@ -64,11 +69,13 @@ def clock_from_spec(spec: str | None, *, dev: bool) -> Clock:
         raise ValueError("clock: only the wall clock is allowed outside dev mode")
     kind, _, rest = spec.partition(":")
     if kind == "accelerated":
+        rest, _, anchor_text = rest.partition("@")
         start_text, _, factor_text = rest.rpartition(":")
         try:
             start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
             factor = float(factor_text)
+            anchor = float(anchor_text) if anchor_text else None
         except ValueError:
-            raise ValueError(f"clock: expected accelerated:<ISO start>:<factor>, got {spec!r}") from None
-        return AcceleratedClock(start, factor)
+            raise ValueError(f"clock: expected accelerated:<ISO start>:<factor>[@<anchor>], got {spec!r}") from None
+        return AcceleratedClock(start, factor, anchor)
     raise ValueError(f"clock: unknown kind {kind!r} (wall, accelerated)")

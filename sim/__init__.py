@@ -7,7 +7,7 @@ services (not a service itself; it may print, the services may not).
                     identities per run)
     behaviour.py    how bureaus, the office and the police decide, and how long they take (pure, seeded)
     worktime.py     office hours on official working days
-    clock.py        the shared SHUANGDA_CLOCK spec, per-service frames, wall-clock waits
+    clock.py        the shared SHUANGDA_CLOCK spec (anchored: every process reads one time), wall-clock waits
     outside.py      hotlines and web form (POST /v1/complaints), platforms (POST /v1/leads:batch),
                     the big-data monitor (Kafka ingress.<client>)
     receiver.py     the bureaus' webhook gateway (Standard Webhooks verification) and the SMS gateway

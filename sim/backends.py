@@ -142,10 +142,10 @@ class Backends:
         return answer
 
     def _office_hours_later(self, hours: float, start: dt.datetime | None = None) -> dt.datetime:
-        return after_work_hours(start or self.clock.service_now(), hours)
+        return after_work_hours(start or self.clock.now(), hours)
 
     def _hours_later(self, hours: float, start: dt.datetime | None = None) -> dt.datetime:
-        return (start or self.clock.service_now()) + dt.timedelta(hours=hours)
+        return (start or self.clock.now()) + dt.timedelta(hours=hours)
 
     def _view(self, case_id: str) -> CaseView | None:
         return self.cases.get(case_id)
@@ -159,11 +159,9 @@ class Backends:
         facts = bh.CaseFacts.from_event(e)
         if self.business(facts) is None and facts.case_id not in self.cases:
             # a case this run's outside world did not report (an earlier run's, an operator's test):
-            # the simulated clerks leave it alone, and its time stamps say nothing of this run's clock
+            # the simulated clerks leave it alone
             self.stats.decisions["not_ours"] += 1
             return
-        if assigned_at is not None:
-            self.clock.observe(assigned_at)
         known = self.cases.get(facts.case_id)
         if known is not None and known.facts.assignment_no >= facts.assignment_no:
             return  # a re-delivery of an assignment we know
@@ -315,7 +313,7 @@ class Backends:
     def _decision_no(self, bureau: str) -> str:
         self._decisions += 1
         btype, _, place = bureau.partition("@")
-        year = self.clock.service_now().astimezone(SHANGHAI).year
+        year = self.clock.now().astimezone(SHANGHAI).year
         return f"咸{place[-2:]}{btype[:4].upper()}罚〔{year}〕{self.run_id}-{self._decisions:05d}号"
 
     async def _penalise(self, view: CaseView, p: bh.PenaltyPlan) -> None:
@@ -324,7 +322,7 @@ class Backends:
         bureau = view.facts.bureau
         token = self.keys.credit.get(bureau)
         decision_no = self._decision_no(bureau)
-        decided_on = self.clock.service_now().astimezone(SHANGHAI).date()
+        decided_on = self.clock.now().astimezone(SHANGHAI).date()
         body: dict[str, Any] = {
             "decision_no": decision_no, "party": self._party(view.facts), "category": view.facts.category,
             "violation": p.violation, "legal_basis": p.legal_basis, "penalty_types": p.penalty_types,
@@ -349,10 +347,7 @@ class Backends:
     # -- criminal referral (两法衔接) ----------------------------------------------------------------
 
     def _at(self, e: dict[str, Any]) -> dt.datetime:
-        at = _time(e.get("at")) or self.clock.service_now()
-        if str(e.get("case_id")) in self.cases:
-            self.clock.observe(at)
-        return at
+        return _time(e.get("at")) or self.clock.now()
 
     def _agency_view(self, recipient: str, e: dict[str, Any], state: str) -> CaseView | None:
         if recipient != e.get("agency"):

@@ -91,7 +91,7 @@ class LiveView:
         self.console = Console(file=self.stream)
         self.plain = (not self.console.is_terminal) if plain is None else plain
         self.every = every
-        self._last_plain = 0.0
+        self._last_plain: float | None = None  # monotonic time of the last plain line; None: print the first at once
         self._live: Live | None = None
         self._latest: Progress | None = None
 
@@ -107,7 +107,7 @@ class LiveView:
             self._live.update(dashboard(p, self.title))
             return
         now = time.monotonic()
-        if now - self._last_plain >= self.every:
+        if self._last_plain is None or now - self._last_plain >= self.every:
             self._last_plain = now
             print(plain_line(p), file=self.stream, flush=True)
 

@@ -38,9 +38,6 @@ from sim.stats import SimStats
 log = logging.getLogger(__name__)
 
 BATCH_EVERY = dt.timedelta(minutes=10)
-#: the clients keep time with intake's clock (it stamps what they send), as estimated from intake's
-#: answers; while intake seems not to run the demo's clock at all, with credit's
-FRAME = "intake"
 BATCH_MAX = 500
 
 
@@ -64,10 +61,6 @@ class Outside:
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
     finished: bool = False
 
-    @property
-    def frame(self) -> str:
-        return self.clock.plausible(FRAME)
-
     def ingress_topic(self, logical: str) -> str:
         return f"ingress.{self.client_ids[logical]}"
 
@@ -80,13 +73,13 @@ class Outside:
         flusher = asyncio.create_task(self._flush_loop(stop))
         try:
             for s in self.plan.submissions:
-                if not await self.clock.sleep_until(s.at, stop, frame=self.frame):
+                if not await self.clock.sleep_until(s.at, stop):
                     return
                 self._send(s, sem)
                 if s.resend_after is not None:
-                    self.scheduler.at(s.at + s.resend_after, lambda s=s: self._resend(s, sem), "resend", frame=self.frame)
+                    self.scheduler.at(s.at + s.resend_after, lambda s=s: self._resend(s, sem), "resend")
             # the platforms push what is left at the end of the day
-            await self.clock.sleep_until(self.plan.start + dt.timedelta(days=1), stop, frame=self.frame)
+            await self.clock.sleep_until(self.plan.start + dt.timedelta(days=1), stop)
             await self._flush_all()
             if self._inflight:
                 await asyncio.wait(set(self._inflight), timeout=60)
@@ -127,9 +120,6 @@ class Outside:
                                 idempotency_key=key)
         if answer.status in (200, 201) and isinstance(answer.body, dict):
             outcome = answer.body.get("outcome", "opened")
-            received = answer.body.get("received_at")
-            if received and outcome != "duplicate":
-                self.clock.observe(dt.datetime.fromisoformat(str(received).replace("Z", "+00:00")), "intake")
             self.stats.outcomes[outcome] += 1
             if answer.body.get("case_id"):
                 self.case_of[s.source_id] = answer.body["case_id"]
@@ -138,8 +128,8 @@ class Outside:
             self.stats.rejected[answer.reason] += 1
             if s.fixed is not None and body is not s.fixed:
                 self.stats.resubmitted += 1
-                self.scheduler.at(self.clock.service_now(self.frame) + s.fix_after,
-                                  lambda: self._fixed(s, sem), "resubmit", frame=self.frame)
+                self.scheduler.at(self.clock.now() + s.fix_after,
+                                  lambda: self._fixed(s, sem), "resubmit")
         else:
             self.stats.errors[f"complaint:{answer.status}"] += 1
             log.warning("complaint %s: %s %s", s.source_id, answer.status, answer.body)

@@ -33,9 +33,9 @@ class Scheduler:
     def pending(self) -> int:
         return len(self._heap) + len(self._running)
 
-    def at(self, when: datetime, action: Action, what: str = "", frame: str = "routing") -> None:
-        """Run `action` at simulated instant `when` (in `frame`, a service's clock)."""
-        due = time.monotonic() + self.clock.wall_seconds_until(when, frame)
+    def at(self, when: datetime, action: Action, what: str = "") -> None:
+        """Run `action` at simulated instant `when`."""
+        due = time.monotonic() + self.clock.wall_seconds_until(when)
         heapq.heappush(self._heap, (due, next(self._seq), what, action))
         self._wake.set()
 

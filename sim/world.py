@@ -132,7 +132,8 @@ class Result:
     receiver: ReceiverStats
     wall_seconds: float
     clock_spec: str
-    #: estimated simulated seconds each service's clock ran ahead of the simulator's
+    #: simulated seconds the services' clock (read from credit) differed from the simulator's: a check that
+    #: the anchored clock agrees across processes (a few seconds × the speed at most), never a correction
     skews: dict[str, float]
 
 
@@ -193,8 +194,8 @@ class World:
 
     # -- the run -------------------------------------------------------------------------------------
 
-    async def calibrate(self, clock: SimClock, credit: object) -> None:
-        """Read the services' clock (credit's ``as_of``) and adopt its frame."""
+    async def service_clock_skew(self, clock: SimClock, credit: object) -> dict[str, float]:
+        """How far the services' clock (credit's ``as_of``) reads from the simulator's, in simulated seconds."""
         token = self.keys.credit.get(office_bureau(self.cfg.day)) or next(iter(self.keys.credit.values()))
         for _ in range(20):
             before = clock.now()
@@ -202,10 +203,10 @@ class World:
             after = clock.now()
             if answer.ok and isinstance(answer.body, dict) and answer.body.get("as_of"):
                 service = dt.datetime.fromisoformat(str(answer.body["as_of"]).replace("Z", "+00:00"))
-                clock.calibrate(service, before + (after - before) / 2)
-                return
+                return {"credit": (service - (before + (after - before) / 2)).total_seconds()}
             await asyncio.sleep(0.5)
-        log.warning("could not read the services' clock from credit; assuming it agrees with the simulator's")
+        log.warning("could not read the services' clock from credit")
+        return {}
 
     async def run(self, clock_spec: str | None = None, *, on_tick: Callable[[Progress], None] | None = None,
                   tick_seconds: float = 1.0, stop: asyncio.Event | None = None) -> Result:
@@ -240,7 +241,7 @@ class World:
                 rate = max(0.0, (snap.events_emitted - last.events_emitted) / dt_s)
             last = snap
             if on_tick is not None:
-                on_tick(Progress(clock.service_now("routing"), cfg.start, cfg.end, time.monotonic() - started, snap, rate,
+                on_tick(Progress(clock.now(), cfg.start, cfg.end, time.monotonic() - started, snap, rate,
                                  self.stats, self.receiver.stats, scheduler.pending, phase))
 
         async def ticker() -> None:
@@ -257,17 +258,17 @@ class World:
         tasks: list[asyncio.Task[None]] = []
         actors = asyncio.Event()  # set when the simulated world stops acting
         try:
-            await self.calibrate(clock, credit)
+            skews = await self.service_clock_skew(clock, credit)
             tasks = [asyncio.create_task(scheduler.run(actors)), asyncio.create_task(ticker())]
             day = asyncio.create_task(outside.run(actors))  # each client waits for its time itself
             tasks.append(day)
-            if clock.service_now("routing") < cfg.start:
+            if clock.now() < cfg.start:
                 phase = "waiting for the day to begin"
-                await clock.sleep_until(cfg.start, stop, frame="routing")
+                await clock.sleep_until(cfg.start, stop)
             phase = "the day"
-            await clock.sleep_until(cfg.start + dt.timedelta(days=1), stop, frame="routing")
+            await clock.sleep_until(cfg.start + dt.timedelta(days=1), stop)
             phase = "follow-up"
-            await clock.sleep_until(cfg.end, stop, frame="routing")
+            await clock.sleep_until(cfg.end, stop)
             phase = "settling"
             actors.set()
             await scheduler.drain(timeout=15)
@@ -284,7 +285,7 @@ class World:
         tick(final)
         await observer.close()
         return Result(self.run_id, self.plan, final, self.stats, self.receiver.stats, time.monotonic() - started, spec,
-                      {name: f.skew for name, f in clock.frames.items()})
+                      skews)
 
     async def _settle(self, observer: Observer, *, every: float = 2.0, limit: float = 60.0) -> None:
         """Let what is in flight reach the databases: every report routed, no notice waiting, and

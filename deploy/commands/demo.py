@@ -203,7 +203,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
         # 5. the report
         assert world.clock is not None
-        as_of = min(cfg.end, world.clock.service_now("routing"))  # the end of the simulated period
+        as_of = min(cfg.end, world.clock.now())  # the end of the simulated period
         figures = await assessment.gather(ep.pg_dsn, world.scope(), day=day, as_of=as_of, seed=args.seed,
                                           speed=args.speed, clock_spec=spec)
         out_dir = Path(args.report_dir) if args.report_dir else launcher.state_dir() / "reports"
@@ -217,7 +217,7 @@ async def _demo(args: argparse.Namespace) -> int:
              f"{t['transfers']} transfers; {t['referrals']} criminal referrals ({t['referrals_accepted']} accepted); "
              f"{t['penalties']} penalties; {t['blacklisted']} blacklisted; {t['dead_letters']} dead letters")
         skews = ", ".join(f"{k} {v / 3600:+.1f} h" for k, v in result.skews.items())
-        _say(f"  (simulated in {result.wall_seconds:.0f} s; services' clocks vs the simulator's: {skews})")
+        _say(f"  (simulated in {result.wall_seconds:.0f} s; the services' clock vs the simulator's: {skews or 'not read'})")
         _say(f"· assessment report: {path}")
         _say(f"  figures as JSON:   {path.with_suffix('.json')}")
 

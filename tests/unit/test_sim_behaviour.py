@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ import pytest
 from services.notify.domain.directory import build_directory as notify_directory
 from shared.workdays import SHANGHAI
 from sim import behaviour as bh
+from shared.clock import clock_from_spec
 from sim.clock import SimClock, accelerated_spec
 from sim.directory import build_directory, office_bureau
 from sim.registration import all_bureaus, likely_bureaus
@@ -98,24 +100,23 @@ def test_a_penalty_names_its_legal_basis_and_a_fine_only_when_it_fines() -> None
 
 def test_the_clock_spec_is_the_services_format_and_runs_at_the_factor() -> None:
     start = dt.datetime(2026, 11, 10, 16, 0, tzinfo=UTC)
+    spec = accelerated_spec(start, 6000, anchor=1_700_000_000.0)
+    assert spec == "accelerated:2026-11-10T16:00:00Z:6000@1700000000.000"
     spec = accelerated_spec(start, 6000)
-    assert spec == "accelerated:2026-11-10T16:00:00Z:6000"
     clock = SimClock(spec)
     assert clock.factor == 6000
     assert abs((clock.now() - start).total_seconds()) < 6000
     assert clock.wall_seconds(dt.timedelta(hours=1)) == pytest.approx(0.6)
 
 
-def test_the_simulator_adopts_a_services_frame_from_its_readings() -> None:
-    clock = SimClock(accelerated_spec(dt.datetime(2026, 11, 10, tzinfo=UTC), 1000))
-    own = clock.now()
-    clock.calibrate(own + dt.timedelta(hours=3), own)
-    assert clock.skew("routing") == pytest.approx(3 * 3600, abs=5)
-    # event stamps lag behind the service's now: the largest difference wins once there are enough
-    for lag in (600, 60, 300):
-        clock.observe(clock.now() + dt.timedelta(hours=5) - dt.timedelta(seconds=lag), "routing")
-    assert clock.skew("routing") == pytest.approx(5 * 3600 - 60, abs=30)
-    assert clock.skew("credit") == pytest.approx(3 * 3600, abs=5)
+def test_processes_given_the_same_clock_spec_read_the_same_simulated_time_however_far_apart_they_start() -> None:
+    spec = accelerated_spec(dt.datetime(2026, 11, 10, tzinfo=UTC), 6000, anchor=time.time() - 30)
+    first = clock_from_spec(spec, dev=True)
+    time.sleep(0.2)  # a second process building its clock a moment later
+    second = clock_from_spec(spec, dev=True)
+    a, b = first.now(), second.now()
+    assert abs((b - a).total_seconds()) < 0.05 * 6000, "both read the anchored instant, not their own start"
+    assert (a - dt.datetime(2026, 11, 10, tzinfo=UTC)).total_seconds() == pytest.approx(30 * 6000, rel=0.01)
 
 
 async def test_sleeping_until_a_simulated_instant_takes_its_share_of_wall_time() -> None:
@@ -123,11 +124,11 @@ async def test_sleeping_until_a_simulated_instant_takes_its_share_of_wall_time()
     target = clock.now() + dt.timedelta(hours=2)  # 0.2 s of wall time
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    assert await clock.sleep_until(target, frame=None)
+    assert await clock.sleep_until(target)
     assert 0.1 < loop.time() - t0 < 1.5
     stop = asyncio.Event()
     stop.set()
-    assert not await clock.sleep_until(clock.now() + dt.timedelta(days=1), stop, frame=None)
+    assert not await clock.sleep_until(clock.now() + dt.timedelta(days=1), stop)
 
 
 def test_the_directory_written_for_notify_is_one_notify_accepts() -> None:
@@ -148,11 +149,3 @@ def test_every_bureau_a_case_can_reach_gets_keys() -> None:
     assert not any(b.startswith(("industry_commerce@", "quality@", "food_drug@")) for b in every)  # merged in 2018
 
 
-def test_a_time_stamp_from_another_era_does_not_move_the_frame() -> None:
-    clock = SimClock(accelerated_spec(dt.datetime(2026, 11, 10, tzinfo=UTC), 1000))
-    own = clock.now()
-    clock.calibrate(own + dt.timedelta(hours=2), own)
-    for _ in range(5):  # an old case's events, stamped by a service that ran on the wall clock then
-        clock.observe(clock.now() + dt.timedelta(days=20), "routing")
-    assert clock.skew("routing") == pytest.approx(2 * 3600, abs=5)
-    assert clock.frames["routing"].ignored == 5
