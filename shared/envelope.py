@@ -6,9 +6,16 @@ record value is the bare JSON payload. Extensions: ``correlationid`` (the case),
 ``causationid`` (the event that caused this one), ``traceparent`` (W3C trace
 context) and ``actor`` (the authenticated principal that caused it, set by the
 service that authenticated it — never taken from a payload).
+
+`time` is OPTIONAL in CloudEvents 1.0: an event that arrives without it is
+stamped with the time the broker recorded the record (stable across
+redeliveries), or the receipt time. Structured mode (``content-type:
+application/cloudevents+json``, attributes and ``data`` in one JSON value) is
+read too, by `from_structured`.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import uuid
@@ -19,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 SPECVERSION = "1.0"
 CONTENT_TYPE_HEADER = "content-type"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 _PREFIX = "ce_"
 _REQUIRED = ("id", "source", "type", "specversion")
 _ATTRIBUTES = ("id", "source", "type", "specversion", "time", "subject", "correlationid", "causationid", "traceparent", "actor")
@@ -79,8 +87,10 @@ class Envelope(BaseModel):
         return headers
 
     @classmethod
-    def from_headers(cls, headers: Iterable[tuple[str, bytes | None]] | None) -> "Envelope":
-        """Decode binary-mode headers; raise `EnvelopeError` naming the bad attribute."""
+    def from_headers(cls, headers: Iterable[tuple[str, bytes | None]] | None,
+                     received_at: datetime | None = None) -> "Envelope":
+        """Decode binary-mode headers; raise `EnvelopeError` naming the bad attribute. An event
+        without ``ce_time`` gets `received_at` (default: now)."""
         attrs: dict[str, str] = {}
         for key, raw in headers or ():
             if raw is None:
@@ -98,10 +108,43 @@ class Envelope(BaseModel):
         for name in _REQUIRED:
             if not attrs.get(name):
                 raise EnvelopeError(name, f"missing CloudEvents attribute header {_PREFIX}{name}")
-        if "time" not in attrs:
-            raise EnvelopeError("time", f"missing CloudEvents attribute header {_PREFIX}time")
+        return cls._validated(attrs, received_at)
+
+    @classmethod
+    def from_structured(cls, value: bytes | None, received_at: datetime | None = None) -> tuple["Envelope", bytes]:
+        """Decode a structured-mode event (one JSON object: attributes plus ``data``); returns the
+        envelope and the data as JSON bytes. Raise `EnvelopeError` naming the bad attribute."""
         try:
-            return cls.model_validate(attrs)
+            document = json.loads(value or b"")
+        except (ValueError, UnicodeDecodeError):
+            raise EnvelopeError("data", "a structured-mode CloudEvent must be one JSON object") from None
+        if not isinstance(document, dict):
+            raise EnvelopeError("data", "a structured-mode CloudEvent must be one JSON object")
+        if "data_base64" in document:
+            raise EnvelopeError("data_base64", "binary data is not accepted: send JSON in data")
+        attrs: dict[str, str] = {}
+        for name in (*_ATTRIBUTES, "datacontenttype"):
+            raw = document.get(name)
+            if raw is None:
+                continue
+            if not isinstance(raw, str):
+                raise EnvelopeError(name, "must be a string")
+            attrs[name] = raw
+        for name in _REQUIRED:
+            if not attrs.get(name):
+                raise EnvelopeError(name, f"missing CloudEvents attribute {name}")
+        if "data" not in document:
+            raise EnvelopeError("data", "the event has no data")
+        envelope = cls._validated(attrs, received_at)
+        return envelope, json.dumps(document["data"], ensure_ascii=False).encode()
+
+    @classmethod
+    def _validated(cls, attrs: dict[str, str], received_at: datetime | None) -> "Envelope":
+        values: dict[str, object] = dict(attrs)
+        if not values.get("time"):
+            values["time"] = received_at or datetime.now(timezone.utc)
+        try:
+            return cls.model_validate(values)
         except ValidationError as exc:
             err = exc.errors()[0]
             raise EnvelopeError(".".join(str(p) for p in err["loc"]) or "envelope", err["msg"]) from None

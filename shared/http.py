@@ -13,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.envelope import new_event_id
 from shared.metrics import HTTP_DURATION, HTTP_REQUESTS, VALIDATION_FAILURES, render_metrics
+from shared.runtime.uow import CURRENT_COMMAND_ID
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,8 @@ def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] 
 
 
 class _RequestMetrics:
-    """Pure ASGI middleware counting requests by route template (bounded) and status."""
+    """Pure ASGI middleware counting requests by route template (bounded) and status, and giving each
+    request an id (response header ``x-request-id``): the causation id of the events it leads to."""
 
     def __init__(self, app: Any, service: str) -> None:
         self.app = app
@@ -110,16 +113,20 @@ class _RequestMetrics:
             return
         started = time.perf_counter()
         status = 500
+        command_id = new_event_id()
+        token = CURRENT_COMMAND_ID.set(command_id)
 
         async def send_and_record(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", command_id.encode())]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_record)
         finally:
+            CURRENT_COMMAND_ID.reset(token)
             path = getattr(scope.get("route"), "path", "unmatched")
             HTTP_REQUESTS.labels(self.service, path, scope["method"], str(status)).inc()
             HTTP_DURATION.labels(self.service, path).observe(time.perf_counter() - started)

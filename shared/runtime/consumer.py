@@ -224,7 +224,8 @@ class EventConsumer:
         route = self._route_for(record.topic)
         if route is None:
             return _Item(record, None, Poison("unknown_topic", f"topic: no route for {record.topic}", "topic"))
-        return _Item(record, route, decode(route, record.topic, record.key, record.headers, record.value))
+        return _Item(record, route, decode(route, record.topic, record.key, record.headers, record.value,
+                                            record.timestamp))
 
     async def process(self, records: Sequence[ConsumerRecord], stop: asyncio.Event | None = None) -> bool:
         """Apply one batch effectively once; False if `stop` was set before it could be applied."""

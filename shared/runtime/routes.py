@@ -8,12 +8,13 @@ edge: headers → `Envelope`, bytes → pydantic model; any failure is a
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ValidationError
 
-from shared.envelope import Envelope, EnvelopeError
+from shared.envelope import CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE, Envelope, EnvelopeError
 from shared.runtime.uow import Message, UnitOfWork
 
 INGRESS_PREFIX = "ingress."
@@ -90,9 +91,16 @@ class TopicRoute:
         return re.escape(self.topic) if self.topic is not None else f"(?:{self.pattern})"
 
 
-def decode(route: TopicRoute, topic: str, key: bytes | None, headers: Any, value: bytes | None) -> Message[Any] | Poison | Ignored:
+def decode(route: TopicRoute, topic: str, key: bytes | None, headers: Any, value: bytes | None,
+           timestamp_ms: int | None = None) -> Message[Any] | Poison | Ignored:
+    """Headers → `Envelope` and bytes → the bound model (binary or structured CloudEvents mode);
+    `timestamp_ms` (the record's Kafka time stamp) stands in for a missing ``ce_time``."""
+    received_at = datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc) if timestamp_ms is not None and timestamp_ms >= 0 else None
     try:
-        envelope = Envelope.from_headers(headers)
+        if _content_type(headers) == STRUCTURED_CONTENT_TYPE:
+            envelope, value = Envelope.from_structured(value, received_at)
+        else:
+            envelope = Envelope.from_headers(headers, received_at)
     except EnvelopeError as exc:
         return Poison("invalid_envelope", str(exc), exc.field)
     if topic.startswith(INGRESS_PREFIX):
@@ -112,6 +120,13 @@ def decode(route: TopicRoute, topic: str, key: bytes | None, headers: Any, value
     except ValidationError as exc:
         return poison_from_validation(exc)
     return Message(envelope=envelope, data=data, topic=topic, key=key.decode("utf-8", "replace") if key is not None else None)
+
+
+def _content_type(headers: Any) -> str:
+    for k, v in headers or ():
+        if k == CONTENT_TYPE_HEADER and v:
+            return v.decode("utf-8", "replace").split(";")[0].strip().lower()
+    return ""
 
 
 def poison_from_validation(exc: ValidationError) -> Poison:

@@ -8,6 +8,7 @@ events commit or vanish together.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,10 @@ from shared.topics import TopicSpec
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+#: the id of the HTTP request being served (set by shared.http's middleware): the command whose
+#: events a `unit_of_work` opened while serving it names as their cause
+CURRENT_COMMAND_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("shuangda_command_id", default=None)
 
 
 class EventPayload(Protocol):
@@ -53,11 +58,15 @@ class OutboxRow:
 class UnitOfWork:
     """The connection of the open transaction and the events to emit with it."""
 
-    def __init__(self, conn: asyncpg.Connection, *, source: str, actor: str | None = None) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, source: str, actor: str | None = None,
+                 command_id: str | None = None) -> None:
         self.conn = conn
         self.source = source
         self.actor = actor
         self.cause: Envelope | None = None
+        #: the id of the outside command (an HTTP request) this transaction carries out: the
+        #: causation id of the events it emits when no consumed event caused them
+        self.command_id = command_id
         self.pending: list[OutboxRow] = []
         self._after_commit: list[Callable[[], None]] = []
 
@@ -105,7 +114,7 @@ class UnitOfWork:
         else:
             envelope = new_envelope(
                 type=etype, source=self.source, subject=subject if subject is not None else key,
-                correlationid=correlationid, actor=actor, time=time, id=event_id,
+                correlationid=correlationid, causationid=self.command_id, actor=actor, time=time, id=event_id,
             )
         headers = envelope.to_headers()
         self.pending.append(
@@ -159,11 +168,16 @@ def _pg_bytea_array_text(items: list[bytes]) -> str:
 
 
 @contextlib.asynccontextmanager
-async def unit_of_work(pool: asyncpg.Pool, *, source: str, actor: str | None = None) -> AsyncIterator[UnitOfWork]:
-    """A transaction outside a consumer (e.g. an HTTP request): commit flushes the outbox."""
+async def unit_of_work(pool: asyncpg.Pool, *, source: str, actor: str | None = None,
+                       command_id: str | None = None) -> AsyncIterator[UnitOfWork]:
+    """A transaction outside a consumer (e.g. an HTTP request): commit flushes the outbox.
+
+    Every event it emits names the command as its cause (``causationid``): `command_id`, or else
+    the HTTP request being served (its id is the response's ``x-request-id``); a background job's
+    events have no cause."""
     async with pool.acquire() as conn:
         async with conn.transaction():
-            uow = UnitOfWork(conn, source=source, actor=actor)
+            uow = UnitOfWork(conn, source=source, actor=actor, command_id=command_id or CURRENT_COMMAND_ID.get())
             yield uow
             await uow.flush()
     uow.run_after_commit()

@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,12 +14,40 @@ def test_an_envelope_survives_the_round_trip_through_kafka_headers() -> None:
     assert Envelope.from_headers(headers) == env
 
 
-@pytest.mark.parametrize("missing", ["ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time"])
+@pytest.mark.parametrize("missing", ["ce_id", "ce_source", "ce_type", "ce_specversion"])
 def test_a_missing_required_attribute_is_named_in_the_error(missing: str) -> None:
     headers = [h for h in new_envelope(type="t", source="s").to_headers() if h[0] != missing]
     with pytest.raises(EnvelopeError) as err:
         Envelope.from_headers(headers)
     assert err.value.field == missing.removeprefix("ce_")
+
+
+def test_an_event_without_a_time_is_stamped_with_its_receipt_time_as_cloudevents_makes_time_optional() -> None:
+    received = datetime(2026, 12, 7, 3, 0, tzinfo=timezone.utc)
+    headers = [h for h in new_envelope(type="t", source="s").to_headers() if h[0] != "ce_time"]
+    assert Envelope.from_headers(headers, received_at=received).time == received
+    assert Envelope.from_headers(headers).time.tzinfo is not None
+
+
+def test_a_structured_mode_event_is_read_with_its_attributes_and_data() -> None:
+    value = json.dumps({"specversion": "1.0", "id": "e-1", "source": "/outside", "type": "t.v1",
+                        "subject": "C1", "data": {"n": 1, "s": "码"}}, ensure_ascii=False).encode()
+    envelope, data = Envelope.from_structured(value)
+    assert (envelope.id, envelope.source, envelope.type, envelope.subject) == ("e-1", "/outside", "t.v1", "C1")
+    assert json.loads(data) == {"n": 1, "s": "码"}
+
+
+@pytest.mark.parametrize(("document", "field"), [
+    ({"specversion": "1.0", "source": "/o", "type": "t", "data": {}}, "id"),
+    ({"specversion": "1.0", "id": "e", "source": "/o", "type": "t", "data_base64": "AA=="}, "data_base64"),
+    ({"specversion": "1.0", "id": "e", "source": "/o", "type": "t"}, "data"),
+    ({"specversion": "1.0", "id": 5, "source": "/o", "type": "t", "data": {}}, "id"),
+    (["not", "an", "object"], "data"),
+])
+def test_a_bad_structured_mode_event_is_refused_naming_the_attribute(document: object, field: str) -> None:
+    with pytest.raises(EnvelopeError) as err:
+        Envelope.from_structured(json.dumps(document).encode())
+    assert err.value.field == field
 
 
 def test_a_time_without_offset_is_refused() -> None:

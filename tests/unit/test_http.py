@@ -51,3 +51,21 @@ def test_request_metrics_use_the_route_template_not_the_path() -> None:
     routes = {lab["route"] for lab in labels}
     assert "/things/{thing_id}" in routes
     assert not any(r.startswith("/things/0") for r in routes)
+
+
+def test_each_request_gets_an_id_that_is_the_cause_of_the_events_its_unit_of_work_emits() -> None:
+    from shared.runtime.uow import CURRENT_COMMAND_ID, UnitOfWork
+
+    app = create_app("test", title="t")
+
+    @app.post("/v1/things")
+    async def make_thing() -> dict[str, str | None]:
+        uow = UnitOfWork(None, source="/test", command_id=CURRENT_COMMAND_ID.get())  # type: ignore[arg-type]
+        envelope = uow.emit("t.topic", Body(count=1), key="k", event_type="shuangda.test.thing.v1")
+        return {"causationid": envelope.causationid}
+
+    client = TestClient(app)
+    first, second = client.post("/v1/things"), client.post("/v1/things")
+    assert first.json()["causationid"] == first.headers["x-request-id"]
+    assert second.headers["x-request-id"] != first.headers["x-request-id"]
+    assert CURRENT_COMMAND_ID.get() is None, "outside a request there is no command"

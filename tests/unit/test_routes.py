@@ -51,3 +51,17 @@ def test_an_invalid_payload_is_poison_naming_the_field() -> None:
 def test_a_record_that_is_not_json_is_poison() -> None:
     out = decode(ROUTE, "ingress.x-1", None, _headers(Ping.EVENT_TYPE), b"\xff\x00")
     assert isinstance(out, Poison) and out.reason == "validation_failed"
+
+
+def test_a_structured_mode_record_on_ingress_is_decoded_like_a_binary_one() -> None:
+    value = b'{"specversion": "1.0", "id": "e-9", "source": "/outside", "type": "shuangda.test.ping.v1", "data": {"n": 3}}'
+    msg = decode(ROUTE, "ingress.platform-a", b"k", [("content-type", b"application/cloudevents+json; charset=utf-8")], value)
+    assert isinstance(msg, Message)
+    assert (msg.envelope.id, msg.data.n, msg.envelope.actor) == ("e-9", 3, "platform-a")
+
+
+def test_a_record_without_ce_time_takes_the_kafka_time_stamp() -> None:
+    headers = [h for h in _headers(Ping.EVENT_TYPE) if h[0] != "ce_time"]
+    msg = decode(ROUTE, "ingress.platform-a", b"k", headers, b'{"n": 1}', timestamp_ms=1_765_000_000_000)
+    assert isinstance(msg, Message)
+    assert msg.envelope.time.timestamp() == 1_765_000_000
