@@ -26,7 +26,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -38,7 +38,7 @@ from services.notify.adapters.postgres import Claimed
 from services.notify.adapters.sms import SmsGateway
 from services.notify.adapters.webhook import WebhookSender
 from services.notify.domain.directory import endpoint_key
-from services.notify.domain.policy import AttemptResult, Breakers, RetryPolicy, Verdict
+from services.notify.domain.policy import AttemptResult, Breakers, Decision, RetryPolicy, Verdict, decide
 from services.notify.metrics import (
     ATTEMPT_DURATION,
     ATTEMPTS,
@@ -122,6 +122,7 @@ class Dispatcher:
         sms: SmsGateway,
         keyring: Keyring,
         clock: Clock | None = None,
+        wall: Clock | None = None,
     ) -> None:
         self.pool = pool
         self.config = config
@@ -132,7 +133,11 @@ class Dispatcher:
         self.email = email
         self.sms = sms
         self.keyring = keyring
+        #: stamps the status events (`delivered_at`, `failed_at`): the shared clock, possibly accelerated
         self.clock = clock or WallClock()
+        #: real time, for what waits on real receivers and is compared with Postgres ``now()`` (retry windows,
+        #: attempt times, latency from the event's wall-clock time)
+        self.wall = wall or WallClock()
         self.token = f"{uuid.uuid4().hex[:12]}"
         self.busy: dict[str, int] = {}
         self.disabled: set[str] = set()
@@ -251,7 +256,7 @@ class Dispatcher:
 
     # -- one delivery --------------------------------------------------------------------------
     async def _deliver(self, row: Claimed) -> None:
-        started_wall = datetime.now(timezone.utc)
+        started_wall = self.wall.now()
         started = time.perf_counter()
         attempted = True
         try:
@@ -363,7 +368,7 @@ class Dispatcher:
         while True:
             try:
                 async with unit_of_work(self.pool, source=self.config.source) as uow:
-                    outcomes = [await self._record_once(uow, o) for o in batch]
+                    outcomes = await self._record_all(uow, batch)
                 break
             except Exception as exc:
                 if not is_transient(exc):
@@ -378,7 +383,7 @@ class Dispatcher:
                     log.error("could not record %d outcome(s) (%s); their leases will bring them back", len(batch), exc)
                     return
                 await asyncio.sleep(backoff.next())
-        now = datetime.now(timezone.utc)
+        now = self.wall.now()
         for o, outcome in zip(batch, outcomes):
             if outcome is None:
                 continue
@@ -386,42 +391,56 @@ class Dispatcher:
             NOTIFICATIONS.labels(row.channel, outcome).inc()
             if outcome == "delivered":
                 DELIVERY_LATENCY.labels(row.channel).observe(max(0.0, (now - row.event_time).total_seconds()))
-            with log_context(event_id=row.event_id, case_id=row.case_id, delivery_id=row.message_id, channel=row.channel):
-                log_fn = log.info if outcome in ("delivered", "retry") else log.warning
-                log_fn("delivery %s: %s", outcome, result.detail or result.result,
-                       extra={"attempt": row.attempts + (1 if o.attempted else 0), "result": result.result})
+            if log.isEnabledFor(logging.INFO if outcome in ("delivered", "retry") else logging.WARNING):
+                with log_context(event_id=row.event_id, case_id=row.case_id, delivery_id=row.message_id,
+                                 channel=row.channel):
+                    log_fn = log.info if outcome in ("delivered", "retry") else log.warning
+                    log_fn("delivery %s: %s", outcome, result.detail or result.result,
+                           extra={"attempt": row.attempts + (1 if o.attempted else 0), "result": result.result})
 
-    async def _record_once(self, uow: Any, o: "_Outcome") -> str | None:
-        """Record one outcome in the batch's transaction; returns the outcome label, None if not ours to record."""
-        row, result, target, started, attempted = o.row, o.result, o.target, o.started, o.attempted
-        attempts = row.attempts + (1 if attempted else 0)
-        endpoint = target.endpoint if target else row.endpoint
-        address = target.address if target else row.address
+    async def _record_all(self, uow: Any, batch: list["_Outcome"]) -> list[str | None]:
+        """Record a batch of outcomes in the batch's transaction, a constant number of statements for the
+        common outcomes: one for every attempt, one for every delivered row, one for every retry (give-ups,
+        rare, take a few each: the fallback channel is activated per delivery). Returns each outcome's
+        label, None where it was not ours to record."""
         conn = uow.conn
-        if attempted:
-            await repo.record_attempt(conn, row.id, attempts, started, result.result, result.status, result.detail)
-        if result.verdict is Verdict.DELIVERED:
-            if not await repo.mark_delivered(conn, row, attempts=attempts, result=result.result,
-                                             status=result.status, endpoint=endpoint, address=address):
-                return None
-            self._emit_delivered(uow, row, attempts)
-            return "delivered"
-        if result.verdict is Verdict.RETRY:
-            delay = self.policy.next_delay(attempts, result, random.random())
-            too_late = (delay is not None and row.give_up_at is not None
-                        and datetime.now(timezone.utc) + timedelta(seconds=delay) > row.give_up_at + timedelta(seconds=60))
-            if delay is not None and not too_late:
-                ok = await repo.schedule_retry(conn, row, attempts=attempts, delay=delay, result=result.result,
-                                               status=result.status, detail=result.detail, endpoint=endpoint,
-                                               address=address)
-                return "retry" if ok else None
-            return await self._give_up(uow, row, attempts, "failed", "retries_exhausted", result)
-        if result.verdict is Verdict.GONE:
-            if row.endpoint not in self.disabled:
-                await repo.disable_endpoint(conn, row.endpoint, row.channel, result.detail)
-            return await self._give_up(uow, row, attempts, "disabled", "endpoint_disabled", result)
-        reason = "no_target" if result.result == "no_target" else "expired" if result.result == "expired" else "rejected"
-        return await self._give_up(uow, row, attempts, "failed", reason, result)
+        now = self.wall.now()
+        attempts: list[repo.Attempt] = []
+        delivered: list[tuple[int, repo.Update]] = []
+        retries: list[tuple[int, repo.Update]] = []
+        give_ups: list[tuple[int, Decision, int]] = []
+        for i, o in enumerate(batch):
+            row, result = o.row, o.result
+            n = row.attempts + (1 if o.attempted else 0)
+            if o.attempted:
+                attempts.append(repo.Attempt(row.id, n, o.started, result.result, result.status, result.detail))
+            decision = decide(self.policy, result, n, give_up_at=row.give_up_at, now=now, rnd=random.random())
+            if decision.outcome in ("delivered", "retry"):
+                update = repo.Update(row, n, result.result, result.status,
+                                     endpoint=o.target.endpoint if o.target else row.endpoint,
+                                     address=o.target.address if o.target else row.address,
+                                     detail=result.detail, delay=decision.delay or 0.0)
+                (delivered if decision.outcome == "delivered" else retries).append((i, update))
+            else:
+                give_ups.append((i, decision, n))
+        await repo.record_attempts(conn, attempts)
+        out: list[str | None] = [None] * len(batch)
+        done = await repo.mark_delivered_many(conn, [u for _, u in delivered])
+        for i, u in delivered:
+            if u.claimed.id in done:
+                self._emit_delivered(uow, u.claimed, u.attempts)
+                out[i] = "delivered"
+        again = await repo.schedule_retries(conn, [u for _, u in retries])
+        for i, u in retries:
+            if u.claimed.id in again:
+                out[i] = "retry"
+        for i, decision, n in give_ups:
+            o = batch[i]
+            if decision.outcome == "disabled" and o.row.endpoint not in self.disabled:
+                await repo.disable_endpoint(conn, o.row.endpoint, o.row.channel, o.result.detail)
+            assert decision.reason is not None
+            out[i] = await self._give_up(uow, o.row, n, decision.outcome, decision.reason, o.result)
+        return out
 
     async def _give_up(self, uow: Any, row: Claimed, attempts: int, state: str, reason: str, result: AttemptResult) -> str | None:
         conn = uow.conn
@@ -445,7 +464,7 @@ class Dispatcher:
         return state
 
     def _emit_delivered(self, uow: Any, row: Claimed, attempts: int) -> None:
-        now = datetime.now(timezone.utc)
+        now = self.wall.now()
         uow.emit(
             self.config.notification_topic,
             NotificationDelivered(
@@ -485,7 +504,7 @@ class Dispatcher:
                     log.info("pruned %d finished deliveries", pruned)
         for row in expired:
             result = AttemptResult(Verdict.REJECTED, "expired", detail="endpoint unavailable past the retry window")
-            self._enqueue(_Outcome(row, result, None, datetime.now(timezone.utc), False))
+            self._enqueue(_Outcome(row, result, None, self.wall.now(), False))
         for channel in CHANNELS:
             n, age = stats.get(channel, (0, 0.0))
             BACKLOG.labels(channel).set(n)

@@ -30,7 +30,10 @@ from pydantic import BaseModel
 
 from shared.contracts.cases import Sealed
 
+from shared.clock import WallClock
+
 NOW = datetime(2025, 6, 3, 6, 30, tzinfo=timezone.utc)
+_WALL = WallClock()
 
 
 def _deadline(kind: str = "acknowledgement", bureau: str = "market_regulation@610402", days: int = 7) -> dict[str, Any]:
@@ -271,7 +274,7 @@ class HttpSink:
 
         body = await request.read()
         got = Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body, time.monotonic(),
-                       datetime.now(timezone.utc))
+                       _WALL.now())
         if self.keep:
             self.requests.append(got)
         script = self.scripts.get(request.path, _Script())

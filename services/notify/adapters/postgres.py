@@ -41,6 +41,7 @@ class Claimed:
     attempts: int
     give_up_at: datetime | None
     claim_token: str
+    priority: int = 2
 
     @classmethod
     def from_row(cls, row: Any) -> "Claimed":
@@ -50,36 +51,38 @@ class Claimed:
             recipient=row["recipient"], channel=row["channel"], rank=row["rank"], critical=row["critical"],
             endpoint=row["endpoint"], address=row["address"], subject=row["subject"], body=row["body"],
             attempts=row["attempts"], give_up_at=row["give_up_at"], claim_token=row["claim_token"],
+            priority=row["priority"],
         )
 
 
 _CLAIMED_COLUMNS = """d.id, d.message_id, d.event_id, d.event_type, d.event_ids, d.event_time, d.case_id, d.recipient,
-    d.channel, d.rank, d.critical, d.endpoint, d.address, d.subject, d.body, d.attempts, d.give_up_at, d.claim_token"""
+    d.channel, d.rank, d.critical, d.endpoint, d.address, d.subject, d.body, d.attempts, d.give_up_at, d.claim_token, d.priority"""
 
 
 # -- planning (inside the consumer's transaction) -------------------------------------------
 
 async def insert_deliveries(conn: asyncpg.Connection, deliveries: Sequence[PlannedDelivery], *, first_delay: float,
-                            give_up_seconds: float) -> int:
-    """Insert planned deliveries; an existing (event, recipient, channel) is left alone. Returns how many were new."""
+                            give_up_seconds: float) -> list[str]:
+    """Insert planned deliveries in one statement; an existing (event, recipient, channel) is left alone
+    (that unique key is what makes delivery once-only). Returns the event type of each new row."""
     if not deliveries:
-        return 0
+        return []
     rows = await conn.fetch(
         """
         INSERT INTO deliveries (message_id, event_id, event_type, event_ids, event_time, case_id, recipient, channel,
-                                rank, critical, endpoint, address, subject, body, state, due_at, give_up_at)
+                                rank, critical, endpoint, address, subject, body, state, due_at, give_up_at, priority)
         SELECT u.message_id, u.event_id, u.event_type,
                CASE WHEN u.event_ids = '' THEN '{}'::text[] ELSE string_to_array(u.event_ids, E'\\x1f') END,
                u.event_time, u.case_id, u.recipient, u.channel, u.rank, u.critical, u.endpoint, u.address, u.subject,
                u.body, u.state, now() + make_interval(secs => $16),
-               CASE WHEN u.state = 'pending' THEN now() + make_interval(secs => $17) END
+               CASE WHEN u.state = 'pending' THEN now() + make_interval(secs => $17) END, u.priority
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
                     $8::text[], $9::smallint[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[],
-                    $15::text[])
+                    $15::text[], $18::smallint[])
              AS u(message_id, event_id, event_type, event_ids, event_time, case_id, recipient, channel, rank, critical,
-                  endpoint, address, subject, body, state)
+                  endpoint, address, subject, body, state, priority)
         ON CONFLICT DO NOTHING
-        RETURNING id
+        RETURNING event_type
         """,
         [d.message_id for d in deliveries], [d.event_id for d in deliveries], [d.event_type for d in deliveries],
         ["\x1f".join(d.event_ids) for d in deliveries], [d.event_time for d in deliveries],
@@ -87,14 +90,15 @@ async def insert_deliveries(conn: asyncpg.Connection, deliveries: Sequence[Plann
         [d.rank for d in deliveries], [d.critical for d in deliveries], [d.endpoint for d in deliveries],
         [d.address for d in deliveries], [d.subject for d in deliveries], [d.body for d in deliveries],
         [d.initial_state for d in deliveries], float(first_delay), float(give_up_seconds),
+        [d.priority for d in deliveries],
     )
-    return len(rows)
+    return [r["event_type"] for r in rows]
 
 
-async def insert_digest_items(conn: asyncpg.Connection, items: Sequence[DigestItem]) -> int:
+async def insert_digest_items(conn: asyncpg.Connection, items: Sequence[DigestItem]) -> list[str]:
     """Queue notices for their recipient's digest window (the window is aligned to the interval)."""
     if not items:
-        return 0
+        return []
     rows = await conn.fetch(
         """
         INSERT INTO digest_items (recipient, event_id, event_type, case_id, event_time, window_start, window_end, item)
@@ -105,13 +109,13 @@ async def insert_digest_items(conn: asyncpg.Connection, items: Sequence[DigestIt
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::text[])
              AS u(recipient, event_id, event_type, case_id, event_time, secs, item)
         ON CONFLICT DO NOTHING
-        RETURNING id
+        RETURNING event_type
         """,
         [i.recipient for i in items], [i.event_id for i in items], [i.event_type for i in items],
         [i.case_id for i in items], [i.event_time for i in items], [float(i.interval_seconds) for i in items],
         [json.dumps(i.item, ensure_ascii=False) for i in items],
     )
-    return len(rows)
+    return [r["event_type"] for r in rows]
 
 
 async def save_complainant(conn: asyncpg.Connection, case_id: str, complainant: Complainant, event_id: str) -> None:
@@ -123,6 +127,47 @@ async def save_complainant(conn: asyncpg.Connection, case_id: str, complainant: 
         """,
         case_id, complainant.recipient_id, complainant.phone.model_dump_json(), complainant.tracking_no, event_id,
     )
+
+
+async def save_complainants(conn: asyncpg.Connection, saved: Sequence[tuple[str, Complainant, str]]) -> None:
+    """Keep many (case id, complainant, event id) in one statement; the first seen of a (case, complainant)
+    wins, a later one only fills a missing tracking number."""
+    first: dict[tuple[str, str], list[Any]] = {}
+    for case_id, c, event_id in saved:
+        row = first.get((case_id, c.recipient_id))
+        if row is None:
+            first[(case_id, c.recipient_id)] = [case_id, c.recipient_id, c.phone.model_dump_json(), c.tracking_no, event_id]
+        elif row[3] is None:
+            row[3] = c.tracking_no
+    if not first:
+        return
+    rows = list(first.values())
+    await conn.execute(
+        """
+        INSERT INTO complainants (case_id, recipient_id, phone, tracking_no, event_id)
+        SELECT u.case_id, u.recipient_id, u.phone::jsonb, u.tracking_no, u.event_id
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+             AS u(case_id, recipient_id, phone, tracking_no, event_id)
+        ON CONFLICT (case_id, recipient_id) DO UPDATE SET tracking_no = coalesce(complainants.tracking_no, EXCLUDED.tracking_no)
+        """,
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
+    )
+
+
+async def complainants_of_cases(conn: asyncpg.Connection, case_ids: Sequence[str]) -> dict[str, list[Complainant]]:
+    """The complainants kept for each of `case_ids`, in the order they were first seen (one query)."""
+    if not case_ids:
+        return {}
+    rows = await conn.fetch(
+        """SELECT case_id, recipient_id, phone::text AS phone, tracking_no FROM complainants
+           WHERE case_id = ANY($1::text[]) ORDER BY case_id, created_at, recipient_id""",
+        sorted(set(case_ids)),
+    )
+    out: dict[str, list[Complainant]] = {}
+    for r in rows:
+        out.setdefault(r["case_id"], []).append(
+            Complainant(r["recipient_id"], Sealed.model_validate_json(r["phone"]), r["tracking_no"]))
+    return out
 
 
 async def complainants_of(conn: asyncpg.Connection, case_id: str) -> list[Complainant]:
@@ -137,17 +182,27 @@ async def complainants_of(conn: asyncpg.Connection, case_id: str) -> list[Compla
 
 async def claim(
     conn: asyncpg.Connection, *, limit: int, per_endpoint: int, excluded: Sequence[str], busy: dict[str, int],
-    caps: dict[str, int], lease_seconds: float, token: str,
+    caps: dict[str, int], lease_seconds: float, token: str, window: int | None = None,
 ) -> list[Claimed]:
-    """Claim up to `limit` due deliveries, at most each endpoint's free slots (its cap minus `busy`),
-    none for `excluded` endpoints (open circuits, paused or saturated)."""
+    """Claim up to `limit` due deliveries in one statement, in (priority, due_at, id) order, at most each
+    endpoint's free slots (its cap minus `busy`), none for `excluded` endpoints (open circuits, paused or
+    saturated). ``FOR UPDATE SKIP LOCKED``: several dispatchers can claim at once.
+
+    Only the first `window` due rows (by the claim index) are considered, so a claim costs the same however
+    long the backlog is; the first of them is always claimable (its endpoint is not excluded), so every
+    round makes progress."""
     names = sorted(set(busy) | set(caps))
     rows = await conn.fetch(
         f"""
-        WITH ranked AS (
-            SELECT id, endpoint, due_at, row_number() OVER (PARTITION BY endpoint ORDER BY due_at, id) AS rn
-            FROM deliveries
+        WITH candidates AS (
+            SELECT id, endpoint, priority, due_at FROM deliveries
             WHERE state = 'pending' AND due_at <= now() AND NOT (endpoint = ANY($3::text[]))
+            ORDER BY priority, due_at, id
+            LIMIT $9
+        ), ranked AS (
+            SELECT id, endpoint, priority, due_at,
+                   row_number() OVER (PARTITION BY endpoint ORDER BY priority, due_at, id) AS rn
+            FROM candidates
         ), slots AS (
             SELECT * FROM unnest($4::text[], $5::int[], $6::int[]) AS s(endpoint, cap, busy)
         ), picked AS (
@@ -157,7 +212,7 @@ async def claim(
             LEFT JOIN slots s ON s.endpoint = r.endpoint
             WHERE r.rn <= coalesce(s.cap, $2) - coalesce(s.busy, 0)
               AND d.state = 'pending' AND d.due_at <= now()
-            ORDER BY r.due_at, r.id
+            ORDER BY r.priority, r.due_at, r.id
             LIMIT $1
             FOR UPDATE OF d SKIP LOCKED
         )
@@ -168,9 +223,9 @@ async def claim(
         RETURNING {_CLAIMED_COLUMNS}
         """,
         limit, per_endpoint, list(excluded), names, [caps.get(n, per_endpoint) for n in names],
-        [busy.get(n, 0) for n in names], float(lease_seconds), token,
+        [busy.get(n, 0) for n in names], float(lease_seconds), token, window or max(4 * limit, 400),
     )
-    return sorted((Claimed.from_row(r) for r in rows), key=lambda c: c.id)
+    return sorted((Claimed.from_row(r) for r in rows), key=lambda c: (c.priority, c.id))
 
 
 async def claim_expired_waiting(conn: asyncpg.Connection, *, endpoints: Sequence[str], lease_seconds: float,
@@ -213,6 +268,87 @@ async def next_due_in(conn: asyncpg.Connection, excluded: Sequence[str]) -> floa
         list(excluded),
     )
     return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: int
+    n: int
+    started_at: datetime
+    result: str
+    status: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Update:
+    """The outcome of one attempt to write on its row (delivered or a retry)."""
+
+    claimed: Claimed
+    attempts: int
+    result: str
+    status: int | None
+    endpoint: str
+    address: str
+    detail: str = ""
+    delay: float = 0.0
+
+
+async def record_attempts(conn: asyncpg.Connection, attempts: Sequence[Attempt]) -> None:
+    """Every attempt of a batch of outcomes, in one statement."""
+    if not attempts:
+        return
+    await conn.execute(
+        """INSERT INTO delivery_attempts (delivery_id, n, started_at, result, status, detail)
+           SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::text[])
+           ON CONFLICT DO NOTHING""",
+        [a.delivery_id for a in attempts], [a.n for a in attempts], [a.started_at for a in attempts],
+        [a.result for a in attempts], [a.status for a in attempts], [a.detail[:500] for a in attempts],
+    )
+
+
+async def mark_delivered_many(conn: asyncpg.Connection, updates: Sequence[Update]) -> set[int]:
+    """Record deliveries in one statement (whoever holds the claim: it happened); returns the ids newly
+    recorded (one recorded before is left alone)."""
+    if not updates:
+        return set()
+    rows = await conn.fetch(
+        """
+        UPDATE deliveries d SET state = 'delivered', attempts = greatest(d.attempts, u.attempts), last_result = u.result,
+               last_status = u.status, last_error = NULL, in_flight_until = NULL, claim_token = NULL,
+               finished_at = now(), updated_at = now(), endpoint = u.endpoint, address = u.address
+        FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[])
+             AS u(id, attempts, result, status, endpoint, address)
+        WHERE d.id = u.id AND d.state IN ('pending', 'in_flight')
+        RETURNING d.id
+        """,
+        [u.claimed.id for u in updates], [u.attempts for u in updates], [u.result for u in updates],
+        [u.status for u in updates], [u.endpoint for u in updates], [u.address for u in updates],
+    )
+    return {r["id"] for r in rows}
+
+
+async def schedule_retries(conn: asyncpg.Connection, updates: Sequence[Update]) -> set[int]:
+    """Put deliveries back in the queue after `delay`, in one statement; only the claim holder may.
+    Returns the ids rescheduled."""
+    if not updates:
+        return set()
+    rows = await conn.fetch(
+        """
+        UPDATE deliveries d SET state = 'pending', attempts = u.attempts, due_at = now() + make_interval(secs => u.delay),
+               last_result = u.result, last_status = u.status, last_error = u.detail, in_flight_until = NULL,
+               claim_token = NULL, updated_at = now(), endpoint = u.endpoint, address = u.address
+        FROM unnest($1::bigint[], $2::text[], $3::int[], $4::float8[], $5::text[], $6::int[], $7::text[], $8::text[],
+                    $9::text[])
+             AS u(id, token, attempts, delay, result, status, detail, endpoint, address)
+        WHERE d.id = u.id AND d.claim_token = u.token AND d.state = 'in_flight'
+        RETURNING d.id
+        """,
+        [u.claimed.id for u in updates], [u.claimed.claim_token for u in updates], [u.attempts for u in updates],
+        [float(u.delay) for u in updates], [u.result for u in updates], [u.status for u in updates],
+        [u.detail[:500] for u in updates], [u.endpoint for u in updates], [u.address for u in updates],
+    )
+    return {r["id"] for r in rows}
 
 
 async def record_attempt(conn: asyncpg.Connection, delivery_id: int, n: int, started_at: datetime, result: str,

@@ -16,13 +16,15 @@ import asyncio
 import httpx
 
 from services.notify.domain.policy import AttemptResult, Verdict, classify_http, timed_out, unreachable
+from shared.clock import Clock, WallClock
 
 
 class SmsGateway:
     channel = "sms"
 
-    def __init__(self, *, url: str | None, api_key: str | None, timeout: float = 15.0) -> None:
+    def __init__(self, *, url: str | None, api_key: str | None, timeout: float = 15.0, clock: Clock | None = None) -> None:
         self.url = url
+        self.clock = clock or WallClock()
         self.api_key = api_key
         self.timeout = timeout
         self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
@@ -45,7 +47,7 @@ class SmsGateway:
             return timed_out(f"SMS gateway: no answer within {self.timeout:g} s")
         except httpx.TransportError as exc:
             return unreachable(f"SMS gateway: {type(exc).__name__}")
-        result = classify_http(response.status_code, response.headers.get("retry-after"))
+        result = classify_http(response.status_code, response.headers.get("retry-after"), now=self.clock.now())
         status = response.status_code
         if 400 <= status < 500 and status not in (408, 429):
             return AttemptResult(Verdict.REJECTED, "rejected" if status != 410 else "410", status,

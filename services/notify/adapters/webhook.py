@@ -18,6 +18,7 @@ import ssl
 import httpx
 
 from services.notify.domain.policy import AttemptResult, classify_http, timed_out, unreachable
+from shared.clock import Clock, WallClock
 from shared.webhooks import sign_headers
 
 USER_AGENT = "shuangda-notify/1"
@@ -26,8 +27,9 @@ USER_AGENT = "shuangda-notify/1"
 class WebhookSender:
     channel = "webhook"
 
-    def __init__(self, *, timeout: float = 15.0, connections_per_endpoint: int = 4) -> None:
+    def __init__(self, *, timeout: float = 15.0, connections_per_endpoint: int = 4, clock: Clock | None = None) -> None:
         self.timeout = timeout
+        self.clock = clock or WallClock()
         self.connections_per_endpoint = connections_per_endpoint
         self.clients: dict[str, httpx.AsyncClient] = {}
         self._tls: ssl.SSLContext | None = None  # one context for every pool (building one reads the CA bundle)
@@ -59,7 +61,7 @@ class WebhookSender:
             return timed_out(f"no answer within {seconds:g} s")
         except httpx.TransportError as exc:
             return unreachable(type(exc).__name__)
-        return classify_http(response.status_code, response.headers.get("retry-after"))
+        return classify_http(response.status_code, response.headers.get("retry-after"), now=self.clock.now())
 
     async def close(self) -> None:
         clients, self.clients = list(self.clients.values()), {}

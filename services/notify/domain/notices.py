@@ -24,6 +24,13 @@ ComplainantScope = Literal["none", "event", "case"]
 #: the type of a digest delivery (not an event on Kafka; it names the template)
 DIGEST_TYPE = "shuangda.notify.digest.v1"
 
+#: delivery priority lanes, claimed in this order (lower first): a complaint's notice never waits behind bulk
+PRIORITY_CRITICAL = 0
+PRIORITY_COMPLAINT = 1
+PRIORITY_BULK = 2
+#: origins that are a person's complaint or report (a lead comes from a platform, monitoring or a bureau feed)
+_PEOPLE = frozenset({"complaint", "report"})
+
 
 @dataclass(frozen=True)
 class NoticeRule:
@@ -106,6 +113,21 @@ class Notice:
     complainants: ComplainantScope
     critical: bool
     event: BaseModel
+    #: whether the event is about a complaint or report a person filed (not a bulk lead)
+    about_complaint: bool = False
+
+    def priority(self, *, to_complainant: bool = False) -> int:
+        """The delivery lane: critical first, then anything about a person's complaint, then the rest."""
+        if self.critical:
+            return PRIORITY_CRITICAL
+        if to_complainant or self.about_complaint:
+            return PRIORITY_COMPLAINT
+        return PRIORITY_BULK
+
+
+def about_complaint(event: BaseModel) -> bool:
+    """A person's complaint or report (by its origin), unless it came in through a bulk Kafka ingress feed."""
+    return getattr(event, "origin", None) in _PEOPLE and getattr(event, "channel", None) != "kafka"
 
 
 def notice_for(event_id: str, event_time: datetime, event: BaseModel, *, correlation_id: str | None = None) -> Notice | None:
@@ -123,7 +145,7 @@ def notice_for(event_id: str, event_time: datetime, event: BaseModel, *, correla
         event_id=event_id, event_type=rule.event_type, event_time=event_time,
         case_id=case_id if isinstance(case_id, str) else None,
         addressed=tuple(addressed), broadcast=rule.broadcast, complainants=rule.complainants,
-        critical=rule.critical, event=event,
+        critical=rule.critical, event=event, about_complaint=about_complaint(event),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from shared.contracts.cases import Sealed
 from services.notify.domain.directory import Channel, Directory, Entry, endpoint_key
-from services.notify.domain.notices import DIGEST_TYPE, Notice, public_event_data
+from services.notify.domain.notices import DIGEST_TYPE, PRIORITY_BULK, Notice, public_event_data
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "shuangda:notify")
 
@@ -84,6 +84,8 @@ class PlannedDelivery:
     subject: str
     body: str
     event_ids: tuple[str, ...] = ()
+    #: claim lane (domain.notices.PRIORITY_*): lower is claimed first
+    priority: int = PRIORITY_BULK
 
     @property
     def initial_state(self) -> str:
@@ -185,6 +187,7 @@ def plan(notice: Notice, directory: Directory, render: Render, complainants: Seq
                 event_type=notice.event_type, event_time=notice.event_time, case_id=notice.case_id, recipient=r.id,
                 channel="sms", rank=0, critical=notice.critical, endpoint=endpoint_key("sms"),
                 address=r.complainant.phone.model_dump_json(), subject="", body=rendered.body,
+                priority=notice.priority(to_complainant=True),
             ))
             continue
         assert r.entry is not None
@@ -212,6 +215,7 @@ def plan(notice: Notice, directory: Directory, render: Render, complainants: Seq
                 message_id=mid, event_id=notice.event_id, event_type=notice.event_type, event_time=notice.event_time,
                 case_id=notice.case_id, recipient=r.id, channel=channel, rank=rank, critical=notice.critical,
                 endpoint=endpoint, address=address, subject=rendered.subject, body=body,
+                priority=notice.priority(),
             ))
     return result
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Literal
 
 
 class Verdict(enum.Enum):
@@ -38,13 +39,15 @@ class AttemptResult:
         return self.verdict is Verdict.RETRY and self.retry_after is None
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
+def parse_retry_after(value: str | None, now: datetime | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent or malformed."""
     if not value:
         return None
     text = value.strip()
     if text.isdigit():
         return float(int(text))
+    if now is None:
+        return None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -55,14 +58,15 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 def classify_http(status: int, retry_after: str | None = None, *, now: datetime | None = None) -> AttemptResult:
-    """Judge an HTTP answer (webhooks and the SMS gateway)."""
+    """Judge an HTTP answer (webhooks and the SMS gateway). `now` (the caller's clock) is needed only to
+    read a Retry-After given as an HTTP date; without it such a header counts as absent."""
     detail = f"HTTP {status}"
     if 200 <= status < 300:
         return AttemptResult(Verdict.DELIVERED, "2xx", status, detail=detail)
     if status == 410:
         return AttemptResult(Verdict.GONE, "410", status, detail=detail)
     if status in (429, 503):
-        wait = parse_retry_after(retry_after, now or datetime.now(timezone.utc))
+        wait = parse_retry_after(retry_after, now)
         return AttemptResult(Verdict.RETRY, "429" if status == 429 else "5xx", status, retry_after=wait, detail=detail)
     if 300 <= status < 400:
         return AttemptResult(Verdict.RETRY, "3xx", status, detail=detail + " (redirects are not followed)")
@@ -109,6 +113,47 @@ class RetryPolicy:
     def window(self) -> float:
         """The longest a delivery can take on schedule (every delay at its maximum jitter)."""
         return sum(self.schedule) * (1 + self.jitter)
+
+
+#: how far past its give-up time a retry may still be scheduled (the row's window already has this slack)
+GIVE_UP_GRACE_SECONDS = 60.0
+
+Outcome = Literal["delivered", "retry", "failed", "disabled"]
+#: why a delivery ended without success (the `reason` of notification.failed)
+FailureReason = Literal["retries_exhausted", "endpoint_disabled", "rejected", "expired", "no_target"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What becomes of a delivery after an attempt: delivered, retried after `delay` seconds, or given up
+    (`failed` / `disabled`, with the `reason`; the recipient's next channel takes over)."""
+
+    outcome: Outcome
+    delay: float | None = None
+    reason: FailureReason | None = None
+
+
+def decide(policy: RetryPolicy, result: AttemptResult, attempts: int, *, give_up_at: datetime | None,
+           now: datetime, rnd: float) -> Decision:
+    """The retry / give-up decision for a delivery after `attempts` attempts ended in `result`.
+
+    A retry is scheduled while the schedule has attempts left and the next one would still start within the
+    delivery's window (`give_up_at`, plus a minute's grace); otherwise the delivery fails
+    (``retries_exhausted``). 410 disables the endpoint; a rejection ends this delivery at once."""
+    if result.verdict is Verdict.DELIVERED:
+        return Decision("delivered")
+    if result.verdict is Verdict.RETRY:
+        delay = policy.next_delay(attempts, result, rnd)
+        if delay is None:
+            return Decision("failed", reason="retries_exhausted")
+        if give_up_at is not None and now + timedelta(seconds=delay) > give_up_at + timedelta(seconds=GIVE_UP_GRACE_SECONDS):
+            return Decision("failed", reason="retries_exhausted")
+        return Decision("retry", delay=delay)
+    if result.verdict is Verdict.GONE:
+        return Decision("disabled", reason="endpoint_disabled")
+    if result.result in ("no_target", "expired"):
+        return Decision("failed", reason=result.result)  # type: ignore[arg-type]
+    return Decision("failed", reason="rejected")
 
 
 # -- circuit breakers --------------------------------------------------------------------------
