@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from shared.kafka import KafkaConnection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +49,9 @@ class StackSettings(BaseSettings):
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    #: TLS protocols: the CA file that signed the brokers' certificates (None: the system's trust store)
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_check_hostname: bool = True
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
 
     @model_validator(mode="after")
@@ -60,13 +66,17 @@ class StackSettings(BaseSettings):
             raise ValueError("kafka_sasl_*: a SASL protocol needs mechanism, username and password")
         return self
 
+    @property
+    def kafka(self) -> "KafkaConnection":
+        """The one way to reach Kafka (shared.kafka): bootstrap, SASL and TLS settings together."""
+        from shared.kafka import KafkaConnection
+
+        return KafkaConnection.from_settings(self)
+
     def kafka_options(self) -> dict[str, Any]:
-        """Connection options for every aiokafka client (security settings)."""
-        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
-        if self.kafka_sasl_mechanism:
-            options["sasl_mechanism"] = self.kafka_sasl_mechanism
-            options["sasl_plain_username"] = self.kafka_sasl_username
-            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+        """Security options for an aiokafka client (without the bootstrap); prefer `kafka`."""
+        options = self.kafka.options()
+        options.pop("bootstrap_servers")
         return options
 
     @property

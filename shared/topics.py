@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from shared.kafka import KafkaConnection
 
 DLQ_SUFFIX = ".dlq"
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -102,13 +105,16 @@ def with_dlqs(specs: Iterable[TopicSpec]) -> list[TopicSpec]:
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec], *, replication_factor: int = 1, **kafka_options: Any
+    kafka: "KafkaConnection | str", specs: Iterable[TopicSpec], *, replication_factor: int = 1, **kafka_options: Any
 ) -> list[str]:
-    """Create the topics (and their DLQ twins) that do not exist yet; return the created names."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    """Create the topics (and their DLQ twins) that do not exist yet; return the created names.
+    `kafka` is the connection (or a bootstrap string, with security `kafka_options`)."""
+    from aiokafka.admin import NewTopic
+
+    from shared.kafka import KafkaConnection
 
     wanted = {s.name: s for s in with_dlqs(specs)}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="shuangda-admin", **kafka_options)
+    admin = KafkaConnection.of(kafka, kafka_options).admin(client_id="shuangda-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

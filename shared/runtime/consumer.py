@@ -32,6 +32,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
 from shared.envelope import deterministic_event_id
+from shared.kafka import KafkaConnection
 from shared.logging import log_context
 from shared.metrics import (
     CONSUMER_LAG,
@@ -100,6 +101,7 @@ class EventConsumer:
         crash_at: str | None = None,
         client_id: str | None = None,
         kafka_options: Mapping[str, Any] | None = None,
+        kafka: KafkaConnection | None = None,
     ) -> None:
         if not routes:
             raise ValueError("a consumer needs at least one route")
@@ -114,15 +116,14 @@ class EventConsumer:
         self.max_handler_attempts = max_handler_attempts
         self.crash_at = crash_at
         self.client_id = client_id or f"{service}-{group}"
-        self.kafka_options = dict(kafka_options or {})
+        self.kafka = kafka if kafka is not None else KafkaConnection.of(bootstrap, kafka_options)
         self.ready = False
         self.last_loop_at = time.monotonic()
         self._lag_checked = 0.0
 
     # -- lifecycle ---------------------------------------------------------
     def _make_consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        return self.kafka.consumer(
             group_id=self.group,
             client_id=self.client_id,
             enable_auto_commit=False,
@@ -131,7 +132,6 @@ class EventConsumer:
             metadata_max_age_ms=5_000,
             session_timeout_ms=30_000,
             heartbeat_interval_ms=3_000,
-            **self.kafka_options,
         )
 
     def _subscribe(self, consumer: AIOKafkaConsumer) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka import KafkaConnection
 from shared.metrics import EVENTS_EMITTED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from shared.runtime.backoff import wait_any
 from shared.runtime.consumer import topic_label
@@ -42,6 +43,7 @@ class OutboxRelay:
         keep_inbox_seconds: float = 30 * 24 * 3600,
         crash_at: str | None = None,
         kafka_options: Mapping[str, Any] | None = None,
+        kafka: KafkaConnection | None = None,
     ) -> None:
         self.service = service
         self.schema = schema
@@ -53,7 +55,7 @@ class OutboxRelay:
         # the dedupe window: longer than any topic's retention, so no redelivery outlives its inbox row
         self.keep_inbox_seconds = keep_inbox_seconds
         self.crash_at = crash_at
-        self.kafka_options = dict(kafka_options or {})
+        self.kafka = kafka if kafka is not None else KafkaConnection.of(bootstrap, kafka_options)
         self._leadership = Leadership(service=service, name="outbox-relay", dsn=dsn, schema=schema)
         self._last_housekeeping = 0.0
         self._last_prune = 0.0
@@ -68,8 +70,7 @@ class OutboxRelay:
     async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         wake = asyncio.Event()
         await conn.add_listener(f"{self.schema}_outbox", lambda *_: wake.set())
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        producer = self.kafka.producer(
             client_id=f"{self.service}-relay",
             acks="all",
             enable_idempotence=True,
@@ -78,7 +79,6 @@ class OutboxRelay:
             linger_ms=5,
             max_batch_size=256 * 1024,  # within the smallest max.message.bytes of any topic (ingress: 256 KiB)
             request_timeout_ms=15_000,
-            **self.kafka_options,
         )
         await producer.start()
         try:
