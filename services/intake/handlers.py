@@ -7,14 +7,18 @@ the topic's suffix, never a field of the payload or the record's ``actor``
 header. A record on the topic of an unknown or revoked client, one its client
 may not send (scope), or one that fails validation goes to the DLQ with the
 reason (`NonRetryableError`).
+
+A consumer batch's records are validated one by one but registered together
+(`Registrar.register_many`), so a batch costs a constant number of round trips.
 """
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable, Mapping, Sequence
 
 from pydantic import RootModel
 
-from services.intake.adapters.postgres import ClientDirectory
+from services.intake.adapters.postgres import Client, ClientDirectory
 from shared.clock import Clock
 from services.intake.domain.errors import IntakeValidationError, metric_field
 from services.intake.domain.model import ClientContext, Report
@@ -42,75 +46,99 @@ class IngressHandlers:
         self.registrar = registrar
         self.clock = clock
 
-    async def _client(self, message: Message, scope: str) -> ClientContext:
+    async def handle_batch(self, messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
+        """Every new ingress record of a consumer batch, in partition-then-offset order: look up the
+        topics' clients (cached), validate each record on its own (refusals are returned, and
+        dead-lettered by the runtime), register the valid ones in one set-based step. Metrics are
+        counted once the batch commits."""
+        now = self.clock.now()
+        wanted = {client_of_topic(m.topic) for m in messages if isinstance(m.data, OURS) and _is_ingress(m.topic)}
+        clients = await self.clients.by_ids(sorted(wanted)) if wanted else {}
+        refused: dict[int, Exception] = {}
+        rejected: list[str] = []
+        failures: list[tuple[str, str]] = []
+        valid: list[tuple[Message[Any], Report]] = []
+        for index, message in enumerate(messages):
+            data = message.data
+            if not isinstance(data, OURS):
+                continue  # another service's command on a shared ingress topic (a `NotOurs`)
+            try:
+                if isinstance(data, SubmitLead):
+                    client = self._client(message, "leads:write", clients, rejected)
+                    report = self._validated(validate_lead, data, client, now, rejected, failures)
+                else:
+                    client = self._client(message, "complaints:write", clients, rejected)
+                    report = self._validated(validate_complaint, data, client, now, rejected, failures)
+            except NonRetryableError as exc:
+                refused[index] = exc
+                continue
+            valid.append((message, report))
+        receipts = await self.registrar.register_many(uow, [r for _, r in valid], now, causes=[m for m, _ in valid])
+        outcomes = [(receipt.outcome, report.channel) for receipt, (_, report) in zip(receipts, valid)]
+
+        def count() -> None:
+            for outcome, channel in outcomes:
+                CASES.labels(outcome, channel).inc()
+            for reason in rejected:
+                REJECTED.labels("kafka", reason).inc()
+            for field_label, reason in failures:
+                VALIDATION_FAILURES.labels("intake", field_label, reason).inc()
+
+        uow.after_commit(count)
+        return refused
+
+    @staticmethod
+    def _client(message: Message[Any], scope: str, clients: Mapping[str, Client | None], rejected: list[str]) -> ClientContext:
         client_id = client_of_topic(message.topic)
-        client = await self.clients.by_id(client_id)
+        client = clients.get(client_id)
         if client is None:
-            self._reject("unknown_client")
+            rejected.append("unknown_client")
             raise NonRetryableError("unknown_client", f"unknown_client: no registered client {client_id!r} for {message.topic}",
                                     field="topic")
         if not client.active:
-            self._reject("client_revoked")
+            rejected.append("client_revoked")
             raise NonRetryableError("client_revoked", f"client_revoked: client {client_id!r} was revoked", field="topic")
         if scope not in client.scopes:
-            self._reject("forbidden")
+            rejected.append("forbidden")
             raise NonRetryableError("forbidden", f"forbidden: client {client_id!r} lacks the scope {scope}", field="type")
         return ClientContext(client.client_id, client.kind)
 
     @staticmethod
-    def _reject(reason: str) -> None:
-        REJECTED.labels("kafka", reason).inc()
-
-    def _invalid(self, exc: IntakeValidationError) -> NonRetryableError:
-        for error in exc.errors:
-            VALIDATION_FAILURES.labels("intake", metric_field(error), error.reason).inc()
-        self._reject("validation_failed")
-        detail = "; ".join(f"{e.field}: {e.detail} ({e.reason})" for e in exc.errors[:20])
-        return NonRetryableError("validation_failed", detail, field=exc.first_field)
-
-    async def _register(self, uow: UnitOfWork, client: ClientContext, report: Report) -> None:
-        uow.actor = client.client_id  # the actor is the topic's client, whatever the record's headers say
-        receipt = await self.registrar.register(uow, report, self.clock.now())
-        CASES.labels(receipt.outcome, report.channel).inc()
-
-    async def handle_complaint(self, message: Message[SubmitComplaint], uow: UnitOfWork) -> None:
-        client = await self._client(message, "complaints:write")
+    def _validated(validate: Callable[..., Report], command: Any, client: ClientContext, now: datetime,
+                   rejected: list[str], failures: list[tuple[str, str]]) -> Report:
         try:
-            report = validate_complaint(message.data, client=client, channel=channel_for(client, "kafka"), now=self.clock.now())
+            return validate(command, client=client, channel=channel_for(client, "kafka"), now=now)
         except IntakeValidationError as exc:
-            raise self._invalid(exc) from None
-        await self._register(uow, client, report)
-
-    async def handle_lead(self, message: Message[SubmitLead], uow: UnitOfWork) -> None:
-        client = await self._client(message, "leads:write")
-        try:
-            report = validate_lead(message.data, client=client, channel=channel_for(client, "kafka"), now=self.clock.now())
-        except IntakeValidationError as exc:
-            raise self._invalid(exc) from None
-        await self._register(uow, client, report)
+            failures.extend((metric_field(e), e.reason) for e in exc.errors)
+            rejected.append("validation_failed")
+            detail = "; ".join(f"{e.field}: {e.detail} ({e.reason})" for e in exc.errors[:20])
+            raise NonRetryableError("validation_failed", detail, field=exc.first_field) from None
 
     def route(self, pattern: str) -> TopicRoute:
-        """Every ingress topic matching `pattern`.
+        """Every ingress topic matching `pattern`, handled a batch at a time (`handle_batch`).
 
         Bureau ingress topics also carry commands for other services (routing's bureau
-        actions, credit's penalty decisions): those catalogue types are skipped here —
-        their own service validates them and dead-letters what it cannot apply. Any other
-        type is dead-lettered (``unknown_event_type``)."""
+        actions, credit's penalty decisions): those catalogue types are bound to `NotOurs`
+        and passed over — their own service validates them and dead-letters what it cannot
+        apply. Any other type is dead-lettered (``unknown_event_type``)."""
         bindings: dict[str, Binding] = {
-            SubmitComplaint.EVENT_TYPE: Binding(SubmitComplaint, self.handle_complaint),
-            SubmitLead.EVENT_TYPE: Binding(SubmitLead, self.handle_lead),
+            SubmitComplaint.EVENT_TYPE: Binding(SubmitComplaint),
+            SubmitLead.EVENT_TYPE: Binding(SubmitLead),
         }
         for etype in foreign_ingress_types(set(bindings)):
-            bindings[etype] = Binding(NotOurs, skip)
-        return TopicRoute(pattern=pattern, bindings=bindings, on_unknown="dead_letter")
+            bindings[etype] = Binding(NotOurs)
+        return TopicRoute(pattern=pattern, bindings=bindings, on_unknown="dead_letter", batch=self.handle_batch)
+
+
+OURS = (SubmitComplaint, SubmitLead)
+
+
+def _is_ingress(topic: str) -> bool:
+    return topic.startswith(INGRESS_PREFIX) and not topic.endswith(".dlq")
 
 
 class NotOurs(RootModel[Any]):
     """Any JSON: a command for another service, which intake does not look into."""
-
-
-async def skip(message: Message[NotOurs], uow: UnitOfWork) -> None:
-    """Another service's command on a shared ingress topic: nothing for intake to do."""
 
 
 def foreign_ingress_types(ours: set[str]) -> list[str]:

@@ -381,16 +381,16 @@ def leads_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
                                             errors=[ProblemField(**e.as_dict()) for e in exc.errors])
                 continue
             valid.append((index, report))
-        # one lock order for every batch (category, merge key), so two batches cannot deadlock each other
-        valid.sort(key=lambda pair: (pair[1].category, pair[1].merge_key))
         counted: list[tuple[Receipt, Report]] = []
 
         async def work(uow: UnitOfWork) -> tuple[int, Any]:
             counted.clear()
             assert deps.registrar is not None
             done = dict(results)
-            for index, report in valid:
-                receipt = await deps.registrar.register(uow, report, now)
+            # the whole batch in one set-based step (it locks the suspects' slots in one order, so
+            # concurrent batches cannot deadlock each other)
+            receipts = await deps.registrar.register_many(uow, [report for _, report in valid], now)
+            for (index, report), receipt in zip(valid, receipts):
                 counted.append((receipt, report))
                 done[index] = LeadResult(index=index, source_id=report.source_id, outcome=receipt.outcome,
                                          case_id=receipt.case_id)

@@ -119,6 +119,28 @@ class ClientDirectory:
             hit = self._by_id[client_id]
         return hit[1]
 
+    async def by_ids(self, client_ids: Sequence[str]) -> dict[str, Client | None]:
+        """Several clients at once (a consumer batch's topics): what the cache lacks in one query."""
+        now = time.monotonic()
+        known: dict[str, Client | None] = {}
+        stale: list[str] = []
+        for client_id in set(client_ids):
+            hit = self._by_id.get(client_id)
+            if hit is None or hit[0] < now:
+                stale.append(client_id)
+            else:
+                known[client_id] = hit[1]
+        if stale:
+            rows = await self.pool.fetch(
+                "SELECT client_id, kind, scopes, created_at, revoked_at FROM clients WHERE client_id = ANY($1::text[])",
+                stale,
+            )
+            found = {r["client_id"]: _client(r) for r in rows}
+            for client_id in stale:
+                known[client_id] = found.get(client_id)
+                self._remember(self._by_id, client_id, (now + self.ttl, known[client_id]))
+        return known
+
     @staticmethod
     def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
         if len(cache) > 10_000:  # bounded: guessing keys cannot grow it without limit
@@ -193,59 +215,86 @@ def _case(row: Mapping[str, Any]) -> CaseState:
     )
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What `claim_and_lock` found: the earlier report if (client, source id) was seen before,
-    else the open case of the suspect's merge slot (None if there is none)."""
+async def claim_submissions(conn: asyncpg.Connection, claims: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
+    """Claim every (client id, source id) for its new report id in one statement; returns the pairs
+    claimed now (the others were claimed before: re-submissions).
 
-    earlier: StoredReport | None
-    current: CaseState | None
-
-
-async def claim_and_lock(conn: asyncpg.Connection, *, client_id: str, source_id: str | None, report_id: str,
-                         category: str, merge_key: str) -> Claim:
-    """In one round trip: claim (client, source id) for a new report, lock the merge slot of
-    (category, merge key) — creating it if new — and lock and read the case it points at.
-
-    The locks are held to the end of the transaction, so reports about one suspect serialise here
-    (as do concurrent re-submissions of one source id). ``FOR UPDATE`` on the case returns its
-    newest committed version even when this statement waited for the slot behind a transaction
-    that changed the case; a case *created* by that transaction is invisible to this statement's
-    snapshot and is read by a second query."""
-    row = await conn.fetchrow(
+    Pass each pair once, sorted, so that two transactions claiming overlapping sets wait for each
+    other in one order and cannot deadlock. A pair being claimed by a concurrent transaction makes
+    this statement wait until that one ends."""
+    if not claims:
+        return set()
+    rows = await conn.fetch(
         """
-        WITH claim AS (
-            INSERT INTO submissions (client_id, source_id, report_id)
-            SELECT $4, $5, $6 WHERE $5::text IS NOT NULL
-            ON CONFLICT DO NOTHING
-            RETURNING true AS claimed
-        ), slot AS (
-            INSERT INTO merge_slots (merge_digest, category, merge_key) VALUES ($1, $2, $3)
+        INSERT INTO submissions (client_id, source_id, report_id)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+        ON CONFLICT DO NOTHING
+        RETURNING client_id, source_id
+        """,
+        [c[0] for c in claims], [c[1] for c in claims], [c[2] for c in claims],
+    )
+    return {(r["client_id"], r["source_id"]) for r in rows}
+
+
+async def earlier_reports(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredReport]:
+    """The report first registered under each (client id, source id), in one query. A fresh
+    statement, so it sees what a concurrent transaction `claim_submissions` waited for committed."""
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        f"""
+        SELECT {_REPORT_COLUMNS}
+        FROM unnest($1::text[], $2::text[]) AS k(client_id, source_id)
+        JOIN submissions s ON s.client_id = k.client_id AND s.source_id = k.source_id
+        JOIN reports r ON r.report_id = s.report_id
+        JOIN cases c ON c.case_id = r.case_id
+        """,
+        [k[0] for k in keys], [k[1] for k in keys],
+    )
+    return {(r["client_id"], r["source_id"]): _report(r) for r in rows}
+
+
+async def lock_slots(conn: asyncpg.Connection, slots: Sequence[tuple[bytes, str, str]]) -> dict[bytes, CaseState | None]:
+    """Lock the merge slot of every (digest, category, merge key) — creating the new ones — and lock
+    and read the case each points at; returns digest → that case (None when the slot has none).
+
+    Pass each digest once, sorted by digest: every transaction then locks slots in one order, so two
+    instances registering overlapping suspects cannot deadlock. Usually one round trip: ``FOR UPDATE``
+    on a case returns its newest committed version even when the statement waited for the slot behind
+    a transaction that changed it; a case *created* by that transaction is invisible to the statement's
+    snapshot and is read (and locked) by one more query."""
+    if not slots:
+        return {}
+    rows = await conn.fetch(
+        """
+        WITH slot AS (
+            INSERT INTO merge_slots (merge_digest, category, merge_key)
+            SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[])
             ON CONFLICT (merge_digest) DO UPDATE SET case_id = merge_slots.case_id
-            RETURNING case_id
+            RETURNING merge_digest, case_id
         )
-        SELECT (SELECT claimed FROM claim) AS claimed, slot.case_id AS slot_case_id, c.*
+        SELECT slot.merge_digest AS slot_digest, slot.case_id AS slot_case_id, c.*
         FROM slot LEFT JOIN LATERAL (SELECT * FROM cases WHERE cases.case_id = slot.case_id FOR UPDATE) c ON true
         """,
-        merge_digest(category, merge_key), category, merge_key, client_id, source_id, report_id,
+        [s[0] for s in slots], [s[1] for s in slots], [s[2] for s in slots],
     )
-    assert row is not None
-    if source_id is not None and not row["claimed"]:
-        earlier = await conn.fetchrow(
-            f"SELECT {_REPORT_COLUMNS} FROM submissions s JOIN reports r USING (report_id)"
-            " JOIN cases c ON c.case_id = r.case_id WHERE s.client_id = $1 AND s.source_id = $2",
-            client_id, source_id,
-        )
-        if earlier is None:  # claimed earlier in this very transaction and not yet written: a bug, not input
-            raise RuntimeError("submission claimed without a report")
-        return Claim(_report(earlier), None)
-    slot_case_id = row["slot_case_id"]
-    if slot_case_id is None:
-        return Claim(None, None)
-    if row["case_id"] is not None:
-        return Claim(None, _case(row))
-    fresh = await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1 FOR UPDATE", slot_case_id)
-    return Claim(None, _case(fresh) if fresh is not None else None)
+    found: dict[bytes, CaseState | None] = {}
+    unseen: dict[str, bytes] = {}
+    for row in rows:
+        digest = bytes(row["slot_digest"])
+        if row["slot_case_id"] is None:
+            found[digest] = None
+        elif row["case_id"] is not None:
+            found[digest] = _case(row)
+        else:
+            unseen[row["slot_case_id"]] = digest
+    if unseen:
+        fresh = await conn.fetch("SELECT * FROM cases WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
+                                 list(unseen))
+        by_id = {r["case_id"]: _case(r) for r in fresh}
+        for case_id, digest in unseen.items():
+            found[digest] = by_id.get(case_id)
+    return found
 
 
 async def load_case(conn: asyncpg.Connection | asyncpg.Pool, case_id: str) -> CaseState | None:
@@ -276,57 +325,77 @@ class ReportRow:
     evidence_urls: Sequence[str]
     received_at: datetime
 
-    def params(self) -> list[Any]:
-        return [
-            self.report_id, self.case_id, self.outcome, self.origin, self.channel, self.client_id, self.source_id,
-            self.tracking_no, self.category, self.county, _suspect_json(self.suspect), _figures_json(self.figures),
-            self.summary, json.dumps(self.complainant, ensure_ascii=False) if self.complainant is not None else None,
-            self.occurred_on, self.observed_at, list(self.evidence_urls), self.received_at,
-        ]
+
+def _text_array(items: Sequence[str]) -> str:
+    """A text[] literal (one element of a text[] parameter cannot itself be an array)."""
+    return "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
 
 
-_INSERT_REPORT = """
-    INSERT INTO reports (report_id, case_id, outcome, origin, channel, client_id, source_id, tracking_no, category,
-                         county, suspect, figures, summary, complainant, occurred_on, observed_at, evidence_urls, received_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14::jsonb, $15, $16, $17, $18)
-"""
+def _columns(rows: Sequence[Any], getters: Sequence[Any]) -> list[list[Any]]:
+    return [[get(r) for r in rows] for get in getters]
 
 
-def _case_params(case: CaseState) -> list[Any]:
-    return [case.case_id, case.merge_key, case.category, case.county, list(case.counties), _suspect_json(case.suspect),
-            _figures_json(case.figures), case.reports_count, case.opened_at, case.last_report_at]
+_NEW_CASE = (
+    lambda c: c.case_id, lambda c: c.merge_key, lambda c: c.category, lambda c: c.county,
+    lambda c: _text_array(c.counties), lambda c: _suspect_json(c.suspect), lambda c: _figures_json(c.figures),
+    lambda c: c.reports_count, lambda c: c.opened_at, lambda c: c.last_report_at,
+)
+_MERGED_CASE = (
+    lambda c: c.case_id, lambda c: _text_array(c.counties), lambda c: _suspect_json(c.suspect),
+    lambda c: _figures_json(c.figures), lambda c: c.reports_count, lambda c: c.last_report_at,
+)
+_REPORT = (
+    lambda r: r.report_id, lambda r: r.case_id, lambda r: r.outcome, lambda r: r.origin, lambda r: r.channel,
+    lambda r: r.client_id, lambda r: r.source_id, lambda r: r.tracking_no, lambda r: r.category, lambda r: r.county,
+    lambda r: _suspect_json(r.suspect), lambda r: _figures_json(r.figures), lambda r: r.summary,
+    lambda r: json.dumps(r.complainant, ensure_ascii=False) if r.complainant is not None else None,
+    lambda r: r.occurred_on, lambda r: r.observed_at, lambda r: _text_array(r.evidence_urls), lambda r: r.received_at,
+)
 
 
-async def save_opened(conn: asyncpg.Connection, case: CaseState, report: ReportRow) -> None:
-    """The new case, the slot pointing at it, and the report that opened it: one statement."""
+async def save_registrations(conn: asyncpg.Connection, *, opened: Sequence[CaseState], merged: Sequence[CaseState],
+                             slots: Mapping[bytes, str], reports: Sequence[ReportRow]) -> None:
+    """One statement for a whole batch: the cases it opened (with their totals after the batch), the
+    new totals of the open cases it merged into, the slots now pointing at a new case, and every report.
+    The slots and cases must be locked already (`lock_slots`)."""
+    if not reports:
+        return
     await conn.execute(
-        f"""
-        WITH new_case AS (
+        """
+        WITH opened AS (
             INSERT INTO cases (case_id, merge_key, category, county, counties, suspect, figures, reports_count,
                                opened_at, last_report_at)
-            VALUES ($19, $20, $21, $22, $23, $24::jsonb, $25::jsonb, $26, $27, $28)
+            SELECT u.case_id, u.merge_key, u.category, u.county, u.counties::text[], u.suspect::jsonb, u.figures::jsonb,
+                   u.reports_count, u.opened_at, u.last_report_at
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+                        $9::timestamptz[], $10::timestamptz[])
+                 AS u(case_id, merge_key, category, county, counties, suspect, figures, reports_count, opened_at,
+                      last_report_at)
+        ), merged AS (
+            UPDATE cases SET counties = u.counties::text[], suspect = u.suspect::jsonb, figures = u.figures::jsonb,
+                             reports_count = u.reports_count, last_report_at = u.last_report_at
+            FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::timestamptz[])
+                 AS u(case_id, counties, suspect, figures, reports_count, last_report_at)
+            WHERE cases.case_id = u.case_id
         ), slot AS (
-            UPDATE merge_slots SET case_id = $19 WHERE merge_digest = $29
+            UPDATE merge_slots SET case_id = u.case_id
+            FROM unnest($17::bytea[], $18::text[]) AS u(merge_digest, case_id)
+            WHERE merge_slots.merge_digest = u.merge_digest
         )
-        {_INSERT_REPORT}
+        INSERT INTO reports (report_id, case_id, outcome, origin, channel, client_id, source_id, tracking_no, category,
+                             county, suspect, figures, summary, complainant, occurred_on, observed_at, evidence_urls,
+                             received_at)
+        SELECT u.report_id, u.case_id, u.outcome, u.origin, u.channel, u.client_id, u.source_id, u.tracking_no,
+               u.category, u.county, u.suspect::jsonb, u.figures::jsonb, u.summary, u.complainant::jsonb, u.occurred_on,
+               u.observed_at, u.evidence_urls::text[], u.received_at
+        FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
+                    $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[],
+                    $33::date[], $34::timestamptz[], $35::text[], $36::timestamptz[])
+             AS u(report_id, case_id, outcome, origin, channel, client_id, source_id, tracking_no, category, county,
+                  suspect, figures, summary, complainant, occurred_on, observed_at, evidence_urls, received_at)
         """,
-        *report.params(), *_case_params(case), merge_digest(case.category, case.merge_key),
-    )
-
-
-async def save_merged(conn: asyncpg.Connection, case: CaseState, report: ReportRow) -> None:
-    """The case's new totals and the report that joined it: one statement."""
-    await conn.execute(
-        f"""
-        WITH merged AS (
-            UPDATE cases SET counties = $20, suspect = $21::jsonb, figures = $22::jsonb, reports_count = $23,
-                             last_report_at = $24
-            WHERE case_id = $19
-        )
-        {_INSERT_REPORT}
-        """,
-        *report.params(), case.case_id, list(case.counties), _suspect_json(case.suspect), _figures_json(case.figures),
-        case.reports_count, case.last_report_at,
+        *_columns(opened, _NEW_CASE), *_columns(merged, _MERGED_CASE),
+        list(slots.keys()), list(slots.values()), *_columns(reports, _REPORT),
     )
 
 
