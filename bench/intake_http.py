@@ -8,7 +8,9 @@
 The server runs as its own process (``python -m bench.intake_http serve``,
 started by this script) so the load generator does not share its event loop.
 
-    .venv/bin/python -m bench.intake_http [--seconds 15] [--concurrency 16] [--rate 50] [--latency-seconds 15]
+    .venv/bin/python -m bench.intake_http [--seconds 15] [--concurrency 16] [--rate 50] [--latency-seconds 15] [--json]
+
+Prints one JSON object on stdout (its last line).
 """
 from __future__ import annotations
 
@@ -220,5 +222,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=50.0, help="POSTs per second for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=15.0)
+    parser.add_argument("--json", action="store_true",
+                        help="machine-readable: one JSON object on stdout (the default output is that object too)")
     args = parser.parse_args()
     asyncio.run(main(args.seconds, args.concurrency, args.rate, args.latency_seconds))

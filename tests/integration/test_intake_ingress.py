@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from services.intake.testing import IntakeWorld, running_intake
-from shared.contracts.cases import CaseOpened
+from shared.contracts.cases import CaseMerged, CaseOpened
 from shared.contracts.intake import SubmitComplaint, SubmitLead
 from shared.envelope import new_envelope
 from tests.support import stack
@@ -168,3 +169,41 @@ async def test_another_services_command_on_a_shared_ingress_topic_is_left_to_tha
         mine = [r for r in await stack.read_all(world.ingress_topic("bureau") + ".dlq") if stack.header(r, "dlq-group") == world.group]
     assert len(consumed) == 2
     assert mine == [], "intake dead-letters nothing that another service handles"
+
+
+async def test_leads_about_one_new_suspect_published_together_open_one_case_and_merge_into_it_in_order(unique: str) -> None:
+    world = IntakeWorld(unique)
+    await world.create()
+    await world.add_client("monitor", "platform", ["leads:write"])
+    shop = {"platform": "example-mall", "shop_id": f"s-{unique}"}
+    other = {"platform": "example-mall", "shop_id": f"o-{unique}"}
+    records = [
+        record(lead("A-1", suspect=shop, figures={"amount_involved": "100"}), key="A-1"),
+        record(lead("A-2", suspect=shop, county="610402", figures={"amount_involved": "20"}), key="A-2"),
+        record(lead("B-1", suspect=other), key="B-1"),
+        record(lead("A-2", suspect=shop, county="610402", figures={"amount_involved": "20"}), key="A-2"),  # sent again
+        record(lead("A-3", suspect=shop, figures={"amount_involved": "3"}), key="A-3"),
+    ]
+    await stack.produce(world.ingress_topic("monitor"), records)  # before the consumer starts: one batch
+    async with running_intake(world, consumer_batch_size=500):
+        events = await case_events(world, 4)
+        consumed = await stack.eventually(lambda: world.fetch("SELECT received_at FROM inbox"), until=lambda r: len(r) >= 5,
+                                          what="all five records consumed")
+        cases = await world.fetch("SELECT case_id, reports_count, counties, figures FROM cases ORDER BY reports_count")
+        reports = await world.fetch("SELECT source_id, outcome FROM reports ORDER BY source_id")
+    assert len({r["received_at"] for r in consumed}) == 1, "all five in one consumer batch (one transaction)"
+    about_a = [e for e in events if json.loads(e.value)["suspect"]["shop_id"] == shop["shop_id"]]
+    kinds = [stack.header(e, "ce_type") for e in about_a]
+    assert kinds == [CaseOpened.EVENT_TYPE, CaseMerged.EVENT_TYPE, CaseMerged.EVENT_TYPE], "one case opened, then merged"
+    payloads = [CaseMerged.model_validate_json(e.value) if i else CaseOpened.model_validate_json(e.value)
+                for i, e in enumerate(about_a)]
+    assert [p.source_id for p in payloads] == ["A-1", "A-2", "A-3"], "in the order published"
+    assert [p.reports_count for p in payloads] == [1, 2, 3]
+    assert len({p.case_id for p in payloads}) == 1
+    assert [str(p.figures["amount_involved"]) for p in payloads] == ["100.00", "120.00", "123.00"]
+    assert payloads[-1].counties == ["610423", "610402"]
+    assert all(stack.header(e, "ce_causationid") for e in events), "each event names the record that caused it"
+    assert len(events) == 4, "the re-submitted A-2 counts once"
+    assert [c["reports_count"] for c in cases] == [1, 3]
+    assert [(r["source_id"], r["outcome"]) for r in reports] == [
+        ("A-1", "opened"), ("A-2", "merged"), ("A-3", "merged"), ("B-1", "opened")]
