@@ -71,6 +71,7 @@ async def build(settings: RoutingSettings, *, clock: Clock | None = None) -> Rou
                             replication_factor=settings.kafka_replication_factor, kafka_options=settings.kafka_options()),
         topics=Topics(routing=settings.routing_topic, referral=settings.referral_topic), source=source,
     )
+    await router.egress.warm()  # list the bureaus' egress topics once, before any transaction needs them
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, bootstrap=settings.kafka_bootstrap, source=source,
         routes=routes(router, intake_topic=settings.intake_topic, ingress_pattern=settings.ingress_pattern),

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from shared.clock import Clock
 from shared.contracts.bureau_actions import BureauCommand
 from shared.contracts.cases import CaseMerged, CaseOpened
 from shared.envelope import deterministic_event_id
-from shared.runtime import NonRetryableError, UnitOfWork
+from shared.runtime import Message, NonRetryableError, UnitOfWork
 from shared.workdays import WorkdayCalendar
 from services.routing.adapters import postgres as repo
-from services.routing.adapters.egress import EgressTopics
+from services.routing.adapters.egress import EgressNotReady, EgressTopics
 from services.routing.domain import case as domain
 from services.routing.domain.case import Case, Context, Effects, Emission, Referral
 from services.routing.domain.reference import Reference
@@ -26,6 +27,7 @@ from services.routing.domain.rules import RoutingRules
 from services.routing.metrics import record
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,31 +59,76 @@ class Router:
 
     # -- inbound events ---------------------------------------------------------------------
 
-    async def case_opened(self, uow: UnitOfWork, event: CaseOpened) -> Effects | None:
+    async def intake_batch(self, uow: UnitOfWork, messages: Sequence[Message[CaseOpened | CaseMerged]]) -> dict[int, Exception]:
+        """Apply a batch of intake's ``case.opened`` / ``case.merged`` (in partition-then-offset order,
+        so a case's events are in order) in a constant number of round trips: lock the cases involved,
+        read their latest referrals, count new cases against their suspects, decide everything in the
+        pure domain (a ``case.merged`` sees the case an earlier ``case.opened`` of the batch created),
+        then write cases, referrals and deadlines in one statement. Returns the records refused
+        (a ``case.merged`` of a case never opened), for which nothing was written."""
         conn = uow.conn
         ctx = self.context()
-        county = self.ref.current_county(event.county)[0]
-        key = domain.suspect_key(event.suspect, county or event.county)
-        known, prior = await repo.claim_case(conn, event.case_id, key, ctx.now)
-        if known:
-            log.info("case %s is already assigned; case.opened ignored", event.case_id)
-            return None
-        fx = domain.open_case(event, ctx=ctx, prior_cases_of_suspect=prior)
-        assert fx.case is not None
-        if not await repo.insert_case(conn, fx.case, county or "unknown", fx.open_deadlines):
-            return None
-        await self._save(uow, replace(fx, open_deadlines=[]), new_case=True)
-        return fx
+        case_ids = [m.data.case_id for m in messages]
+        cases: dict[str, Case] = await repo.lock_cases(conn, case_ids)
+        merged_known = [m.data.case_id for m in messages if isinstance(m.data, CaseMerged) and m.data.case_id in cases]
+        referrals: dict[str, Referral | None] = dict(await repo.latest_referrals(conn, merged_known))
 
-    async def case_merged(self, uow: UnitOfWork, event: CaseMerged) -> Effects:
-        case = await repo.load_case(uow.conn, event.case_id, lock=True)
-        if case is None:
-            raise NonRetryableError("unknown_case", f"case_id: case {event.case_id!r} was merged into before it was opened",
-                                    field="case_id")
-        referral = await repo.load_referral(uow.conn, case.case_id)
-        fx = domain.merge_into(case, referral, event, ctx=self.context())
-        await self._save(uow, fx)
-        return fx
+        # which case.opened records open a case (the first of each case id routing does not know yet)
+        claims: dict[int, tuple[str, str | None]] = {}
+        counties: dict[int, str | None] = {}
+        claimed: set[str] = set(cases)
+        for i, m in enumerate(messages):
+            event = m.data
+            if isinstance(event, CaseOpened) and event.case_id not in claimed:
+                claimed.add(event.case_id)
+                county = self.ref.current_county(event.county)[0]
+                counties[i] = county
+                claims[i] = (event.case_id, domain.suspect_key(event.suspect, county or event.county))
+        priors = dict(zip(claims, await repo.count_suspects(conn, list(claims.values()), ctx.now)))
+
+        refused: dict[int, Exception] = {}
+        done: list[tuple[Message[Any], Effects]] = []
+        new: dict[str, str] = {}  # case id → county label, for the cases this batch opens
+        changed: dict[str, None] = {}
+        for i, m in enumerate(messages):
+            event = m.data
+            if isinstance(event, CaseOpened):
+                if i not in claims:
+                    log.info("case %s is already assigned; case.opened ignored", event.case_id)
+                    continue
+                fx = domain.open_case(event, ctx=ctx, prior_cases_of_suspect=priors[i])
+                new[event.case_id] = counties[i] or "unknown"
+            else:
+                case = cases.get(event.case_id)
+                if case is None:
+                    refused[i] = NonRetryableError(
+                        "unknown_case", f"case_id: case {event.case_id!r} was merged into before it was opened",
+                        field="case_id")
+                    continue
+                fx = domain.merge_into(case, referrals.get(event.case_id), event, ctx=ctx)
+                if event.case_id not in new:
+                    changed[event.case_id] = None
+            # neither opening nor merging closes a deadline; only bureau commands do
+            assert not fx.close_deadlines, "intake events never close deadlines"
+            assert fx.case is not None
+            cases[event.case_id] = fx.case
+            if fx.referral is not None:
+                referrals[event.case_id] = fx.referral
+            done.append((m, fx))
+
+        self.egress.ready(b for _, fx in done for e in fx.emissions for b in e.audience)
+        inserted = await repo.save_cases(
+            conn, new=[(cases[c], label) for c, label in new.items()], changed=[cases[c] for c in changed],
+            referrals=[fx.referral for _, fx in done if fx.referral is not None],
+            deadlines=[d for _, fx in done for d in fx.open_deadlines],
+        )
+        if inserted != len(new):  # another writer opened one of them meanwhile: decide again, record by record
+            raise RuntimeError(f"{len(new) - inserted} of {len(new)} new cases were inserted concurrently")
+        for m, fx in done:
+            self.publish(uow, fx.emissions, cause=m)
+        notes = [n for _, fx in done for n in fx.notes]
+        uow.after_commit(lambda: record(notes))
+        return refused
 
     # -- bureau commands ----------------------------------------------------------------------
 
@@ -105,10 +152,11 @@ class Router:
 
     # -- effects ----------------------------------------------------------------------------------
 
-    async def _save(self, uow: UnitOfWork, fx: Effects, *, new_case: bool = False) -> None:
+    async def _save(self, uow: UnitOfWork, fx: Effects) -> None:
+        self.egress.ready(b for e in fx.emissions for b in e.audience)
         conn = uow.conn
         now = self.clock.now()
-        if fx.case is not None and not new_case:
+        if fx.case is not None:
             await repo.update_case(conn, fx.case)
         if fx.referral is not None:
             await repo.save_referral(conn, fx.referral)
@@ -116,17 +164,32 @@ class Router:
             await repo.close_deadlines(conn, fx.close_deadlines, now)
         if fx.open_deadlines:
             await repo.insert_deadlines(conn, fx.open_deadlines)
-        await self.publish(uow, fx.emissions)
-        record(fx.notes)
+        self.publish(uow, fx.emissions)
+        notes = fx.notes
+        uow.after_commit(lambda: record(notes))
 
-    async def publish(self, uow: UnitOfWork, emissions: list[Emission], *, event_ids: list[str | None] | None = None) -> None:
-        """Emit each event on its internal topic and a copy on each audience bureau's egress topic."""
+    def publish(self, uow: UnitOfWork, emissions: list[Emission], *, event_ids: list[str | None] | None = None,
+                cause: Message[Any] | None = None) -> None:
+        """Emit each event on its internal topic and a copy on each audience bureau's egress topic.
+
+        Raises `EgressNotReady` (before emitting anything) when an audience bureau's topic is not
+        known to exist: the caller's transaction must roll back and be run again once it does."""
+        self.egress.ready(b for e in emissions for b in e.audience)
         for i, e in enumerate(emissions):
             topic = self.topics.routing if e.stream == "case" else self.topics.referral
             case_id = getattr(e.payload, "case_id")
             event_id = event_ids[i] if event_ids is not None else None
-            envelope = uow.emit(topic, e.payload, key=case_id, correlationid=case_id, event_id=event_id)
+            envelope = uow.emit(topic, e.payload, key=case_id, correlationid=case_id, event_id=event_id, cause=cause)
             for bureau in e.audience:
-                name = await self.egress.ensure(bureau)
-                uow.emit(name, e.payload, key=case_id, correlationid=case_id,
-                         event_id=deterministic_event_id("egress", bureau, envelope.id))
+                uow.emit(self.egress.name(bureau), e.payload, key=case_id, correlationid=case_id,
+                         event_id=deterministic_event_id("egress", bureau, envelope.id), cause=cause)
+
+    async def outside_transaction(self, attempt: Callable[[], Awaitable[T]], *, tries: int = 5) -> T:
+        """Run `attempt` (which opens and commits its own transaction); when it rolled back because an
+        egress topic was missing, create the topics (no transaction open) and run it again."""
+        for _ in range(tries - 1):
+            try:
+                return await attempt()
+            except EgressNotReady as exc:
+                await self.egress.prepare(exc.bureaus)
+        return await attempt()

@@ -145,16 +145,22 @@ def build_router(*, pool: asyncpg.Pool, router: Router, source: str, list_limit_
         api.post(path, summary=summary)(run)
 
     async def _execute(actor: str, cmd: BureauCommand, idempotency_key: str | None) -> dict[str, Any]:
-        async with unit_of_work(pool, source=source, actor=actor) as uow:
-            if idempotency_key is not None:
-                fresh = await uow.conn.fetchval(
-                    "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)"
-                    " VALUES ($1, $2, 'http', 0, 0) ON CONFLICT DO NOTHING RETURNING 1",
-                    f"http:{actor}", idempotency_key,
-                )
-                if not fresh:
-                    return {"case_id": cmd.case_id, "status": "duplicate", "events": []}
-            fx = await router.execute(uow, actor, cmd, idempotency_key)
+        async def attempt() -> Any:
+            async with unit_of_work(pool, source=source, actor=actor) as uow:
+                if idempotency_key is not None:
+                    fresh = await uow.conn.fetchval(
+                        "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)"
+                        " VALUES ($1, $2, 'http', 0, 0) ON CONFLICT DO NOTHING RETURNING 1",
+                        f"http:{actor}", idempotency_key,
+                    )
+                    if not fresh:
+                        return None
+                return await router.execute(uow, actor, cmd, idempotency_key)
+
+        # one request = one transaction; a missing egress topic is created between attempts, never inside one
+        fx = await router.outside_transaction(attempt)
+        if fx is None:
+            return {"case_id": cmd.case_id, "status": "duplicate", "events": []}
         if fx.refusal is not None:
             r = fx.refusal
             status = 404 if r.reason in _HIDDEN else 409

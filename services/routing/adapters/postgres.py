@@ -41,6 +41,53 @@ def _case_args(case: Case, county_label: str) -> list[Any]:
     ]
 
 
+def _case_json(case: Case, county_label: str | None = None) -> dict[str, Any]:
+    """One case as a JSON object for `jsonb_to_recordset` (multi-row writes in one parameter)."""
+    row: dict[str, Any] = {
+        "case_id": case.case_id, "origin": case.origin, "channel": case.channel, "category": case.category,
+        "county": case.county, "counties": list(case.counties), "suspect": case.suspect.model_dump(mode="json"),
+        "suspect_key": case.suspect_key, "figures": {k: str(v) for k, v in case.figures.items()},
+        "reports_count": case.reports_count, "tracking_no": case.tracking_no, "summary": case.summary,
+        "complainant": case.complainant.model_dump(mode="json") if case.complainant else None,
+        "opened_at": _ts(case.opened_at), "assignee": case.assignee, "assignee_type": bureau_type_of(case.assignee),
+        "level": case.level, "reasons": list(case.reasons), "co_bureaus": list(case.co_bureaus), "state": case.state,
+        "assignment_no": case.assignment_no, "transfers": case.transfers, "assigned_at": _ts(case.assigned_at),
+        "ack_due_at": _ts(case.ack_due_at), "directory_version": case.directory_version,
+        "joint_meeting_proposed": case.joint_meeting_proposed, "acknowledged_at": _ts(case.acknowledged_at),
+        "closed_at": _ts(case.closed_at), "outcome": case.outcome, "outcome_detail": case.outcome_detail,
+    }
+    if county_label is not None:
+        row["county_label"] = county_label
+    return row
+
+
+def _ts(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+_CASE_RECORD = (
+    "case_id text, origin text, channel text, category text, county text, counties text[], suspect jsonb,"
+    " suspect_key text, figures jsonb, reports_count integer, tracking_no text, summary text, complainant jsonb,"
+    " opened_at timestamptz, assignee text, assignee_type text, level text, reasons text[], co_bureaus text[],"
+    " state text, assignment_no integer, transfers integer, assigned_at timestamptz, ack_due_at timestamptz,"
+    " directory_version text, joint_meeting_proposed boolean, acknowledged_at timestamptz, closed_at timestamptz,"
+    " outcome text, outcome_detail jsonb, county_label text"
+)
+_REFERRAL_RECORD = (
+    "referral_id text, case_id text, seq integer, state text, agency text, police text, procuratorate text,"
+    " proposed_by text, basis jsonb, package jsonb, created_at timestamptz, updated_at timestamptz"
+)
+
+
+def _referral_json(r: Referral) -> dict[str, Any]:
+    return {
+        "referral_id": r.referral_id, "case_id": r.case_id, "seq": r.seq, "state": r.state, "agency": r.agency,
+        "police": r.police, "procuratorate": r.procuratorate, "proposed_by": r.proposed_by,
+        "basis": r.basis.model_dump(mode="json"), "package": r.package.model_dump(mode="json") if r.package else None,
+        "created_at": _ts(r.created_at), "updated_at": _ts(r.updated_at),
+    }
+
+
 def _case_from(row: asyncpg.Record) -> Case:
     complainant = row["complainant"]
     detail = row["outcome_detail"]
@@ -77,6 +124,58 @@ async def claim_case(conn: asyncpg.Connection, case_id: str, suspect_key: str | 
     return bool(row["known"]), max(0, int(row["cases"] or 1) - 1)
 
 
+async def lock_cases(conn: asyncpg.Connection, case_ids: Sequence[str]) -> dict[str, Case]:
+    """The known cases among `case_ids`, locked in case id order (so two writers never deadlock), in one round trip."""
+    rows = await conn.fetch(
+        f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
+        sorted(set(case_ids)),
+    )
+    return {r["case_id"]: _case_from(r) for r in rows}
+
+
+async def latest_referrals(conn: asyncpg.Connection, case_ids: Sequence[str]) -> dict[str, Referral]:
+    """Each case's latest referral (the active one, if any), in one round trip."""
+    if not case_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (case_id) * FROM referrals WHERE case_id = ANY($1::text[]) ORDER BY case_id, seq DESC",
+        sorted(set(case_ids)),
+    )
+    return {r["case_id"]: _referral_from(r) for r in rows}
+
+
+async def count_suspects(conn: asyncpg.Connection, claims: Sequence[tuple[str, str | None]], now: dt.datetime) -> list[int]:
+    """Count new cases against their suspects in one statement; for each ``(case_id, suspect_key)``
+    (in the order the cases are opened) how many cases that suspect had before it. The suspect rows
+    are upserted in key order, so two writers lock them in the same order."""
+    per_key: dict[str, list[str]] = {}
+    for case_id, key in claims:
+        if key is not None:
+            per_key.setdefault(key, []).append(case_id)
+    if not per_key:
+        return [0 for _ in claims]
+    keys = sorted(per_key)
+    rows = await conn.fetch(
+        """
+        INSERT INTO suspects (suspect_key, cases, first_case, last_case, last_seen_at)
+        SELECT k, n, f, l, $5 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(k, n, f, l) ORDER BY k
+        ON CONFLICT (suspect_key) DO UPDATE SET cases = suspects.cases + EXCLUDED.cases, last_case = EXCLUDED.last_case,
+                                                last_seen_at = EXCLUDED.last_seen_at
+        RETURNING suspect_key, cases
+        """,
+        keys, [len(per_key[k]) for k in keys], [per_key[k][0] for k in keys], [per_key[k][-1] for k in keys], now,
+    )
+    before = {r["suspect_key"]: int(r["cases"]) - len(per_key[r["suspect_key"]]) for r in rows}
+    out, taken = [], {k: 0 for k in keys}
+    for _, key in claims:
+        if key is None:
+            out.append(0)
+            continue
+        out.append(before[key] + taken[key])
+        taken[key] += 1
+    return out
+
+
 _DEADLINE_COLUMNS = ("deadline_id, case_id, kind, bureau, subject, rule_id, rule_version, citation, starts_at, due_at,"
                      " due_date_local, warn_at, provisional")
 _DEADLINE_UNNEST = ("unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
@@ -109,6 +208,45 @@ async def insert_case(conn: asyncpg.Connection, case: Case, county_label: str, d
         *_deadline_arrays(deadlines), *_case_args(case, county_label),
     )
     return bool(inserted)
+
+
+async def save_cases(conn: asyncpg.Connection, *, new: Sequence[tuple[Case, str]] = (), changed: Sequence[Case] = (),
+                     referrals: Sequence[Referral] = (), deadlines: Sequence[DeadlineSpec] = ()) -> int:
+    """Insert the new cases (with their county label), update the changed ones, upsert the referrals
+    and insert the deadlines, in ONE statement whatever the number of cases; returns how many new
+    cases were inserted (fewer than given means another writer got there first)."""
+    updates = ", ".join(f"{c} = x.{c}" for c in (
+        "counties", "figures", "reports_count", "assignee", "assignee_type", "level", "reasons", "state",
+        "assignment_no", "transfers", "assigned_at", "ack_due_at", "directory_version", "joint_meeting_proposed",
+        "acknowledged_at", "closed_at", "outcome", "outcome_detail"))
+    inserted = await conn.fetchval(
+        f"""
+        WITH c AS (
+            INSERT INTO cases ({_CASE_COLUMNS})
+            SELECT {_CASE_COLUMNS} FROM jsonb_to_recordset($14::jsonb) AS x({_CASE_RECORD})
+            ON CONFLICT (case_id) DO NOTHING RETURNING 1
+        ), u AS (
+            UPDATE cases SET {updates}, updated_at = now()
+            FROM jsonb_to_recordset($15::jsonb) AS x({_CASE_RECORD}) WHERE cases.case_id = x.case_id
+        ), r AS (
+            INSERT INTO referrals (referral_id, case_id, seq, state, agency, police, procuratorate, proposed_by, basis,
+                                   package, created_at, updated_at)
+            SELECT * FROM jsonb_to_recordset($16::jsonb) AS x({_REFERRAL_RECORD})
+            ON CONFLICT (referral_id) DO UPDATE SET state = EXCLUDED.state, package = EXCLUDED.package,
+                                                    updated_at = EXCLUDED.updated_at
+        ), d AS (
+            INSERT INTO deadlines ({_DEADLINE_COLUMNS})
+            SELECT * FROM {_DEADLINE_UNNEST}
+            ON CONFLICT (deadline_id) DO NOTHING
+        )
+        SELECT count(*) FROM c
+        """,
+        *_deadline_arrays(deadlines),
+        json.dumps([_case_json(case, label) for case, label in new]),
+        json.dumps([_case_json(case) for case in changed]),
+        json.dumps([_referral_json(r) for r in {r.referral_id: r for r in referrals}.values()]),
+    )
+    return int(inserted)
 
 
 async def update_case(conn: asyncpg.Connection, case: Case) -> None:

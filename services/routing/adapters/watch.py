@@ -93,6 +93,9 @@ class DeadlineWatch:
         return max(breached, approaching)
 
     async def _emit(self, conn: asyncpg.Connection, what: str) -> int:
+        return await self.router.outside_transaction(lambda: self._emit_once(conn, what))
+
+    async def _emit_once(self, conn: asyncpg.Connection, what: str) -> int:
         now = self.router.clock.now()
         office = self.router.office
         # the case rows are locked too: every writer of a case's events serialises on its row,
@@ -121,7 +124,7 @@ class DeadlineWatch:
                     payload = DeadlineApproaching(case_id=row["case_id"], deadline=info, detected_at=now)  # type: ignore[assignment]
                     emissions.append(Emission("case", payload, (row["bureau"],)))
                 ids.append(deterministic_event_id(f"deadline.{what}", row["deadline_id"]))
-            await self.router.publish(uow, emissions, event_ids=ids)
+            self.router.publish(uow, emissions, event_ids=ids)
             flag = "breached_sent = true, approaching_sent = true" if what == "breached" else "approaching_sent = true"
             await conn.execute(f"UPDATE deadlines SET {flag} WHERE deadline_id = ANY($1::text[])",
                                [r["deadline_id"] for r in rows])
@@ -140,54 +143,71 @@ async def recheck_provisional(conn: asyncpg.Connection, router: Router, calendar
     (``case.deadline-revised``) those whose due instant or provisional flag changed.
     New deadlines use `calendar` from now on. Returns the revised deadline ids."""
     router.use_calendar(calendar)
-    ref, rules = router.ref, router.rules
     revised: list[str] = []
     after = ""
     while True:
-        async with conn.transaction():
-            page = await conn.fetch(
-                "SELECT deadline_id, case_id FROM deadlines WHERE state = 'open' AND provisional AND deadline_id > $1"
-                " ORDER BY deadline_id LIMIT $2", after, batch_size,
-            )
-            if not page:
-                break
-            after = page[-1]["deadline_id"]
-            # cases first, then deadlines: the order every other writer locks them in
-            await conn.execute("SELECT 1 FROM cases WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
-                               sorted({r["case_id"] for r in page}))
-            rows = await conn.fetch(
-                "SELECT * FROM deadlines WHERE deadline_id = ANY($1::text[]) AND state = 'open' AND provisional"
-                " ORDER BY deadline_id FOR UPDATE", [r["deadline_id"] for r in page],
-            )
-            uow = UnitOfWork(conn, source=router.source, actor="routing")
-            now = router.clock.now()
-            emissions, ids = [], []
-            for row in rows:
-                old = repo.spec_from(row)
-                new = domain_deadlines.recompute(old, ref, rules)
-                if new.due_at == old.due_at and new.provisional == old.provisional:
-                    continue
-                revision = row["revisions"] + 1
-                await conn.execute(
-                    "UPDATE deadlines SET due_at = $2, due_date_local = $3, warn_at = $4, provisional = $5, revisions = $6"
-                    " WHERE deadline_id = $1",
-                    new.deadline_id, new.due_at, new.due_date_local, new.warn_at, new.provisional, revision,
-                )
-                if new.kind == "acknowledgement":
-                    await conn.execute("UPDATE cases SET ack_due_at = $2 WHERE case_id = $1 AND ack_due_at = $3",
-                                       new.case_id, new.due_at, old.due_at)
-                emissions.append(Emission("case", CaseDeadlineRevised(
-                    case_id=new.case_id, previous_due_at=old.due_at, previous_provisional=old.provisional,
-                    deadline=new.info(), revised_at=now,
-                ), (new.bureau,)))
-                ids.append(deterministic_event_id("case.deadline-revised", new.deadline_id, str(revision)))
-                revised.append(new.deadline_id)
-                DEADLINES_REVISED.labels(new.kind).inc()
-            await router.publish(uow, emissions, event_ids=ids)
-            await uow.flush()
+        page_revised: list[str] = []
+        more = await router.outside_transaction(
+            lambda start=after, out=page_revised: _recheck_page(conn, router, start, batch_size, out))  # type: ignore[misc]
+        if more is None:
+            break
+        after = more
+        revised.extend(page_revised)
     if revised:
         log.info("revised %d provisional deadline(s)", len(revised))
     return revised
+
+
+async def _recheck_page(conn: asyncpg.Connection, router: Router, after: str, batch_size: int,
+                        revised: list[str]) -> str | None:
+    """One page of `recheck_provisional` in one transaction; the last deadline id of the page, None when done."""
+    ref, rules = router.ref, router.rules
+    revised.clear()
+    counted: list[str] = []
+    async with conn.transaction():
+        page = await conn.fetch(
+            "SELECT deadline_id, case_id FROM deadlines WHERE state = 'open' AND provisional AND deadline_id > $1"
+            " ORDER BY deadline_id LIMIT $2", after, batch_size,
+        )
+        if not page:
+            return None
+        after = page[-1]["deadline_id"]
+        # cases first, then deadlines: the order every other writer locks them in
+        await conn.execute("SELECT 1 FROM cases WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
+                           sorted({r["case_id"] for r in page}))
+        rows = await conn.fetch(
+            "SELECT * FROM deadlines WHERE deadline_id = ANY($1::text[]) AND state = 'open' AND provisional"
+            " ORDER BY deadline_id FOR UPDATE", [r["deadline_id"] for r in page],
+        )
+        uow = UnitOfWork(conn, source=router.source, actor="routing")
+        now = router.clock.now()
+        emissions, ids = [], []
+        for row in rows:
+            old = repo.spec_from(row)
+            new = domain_deadlines.recompute(old, ref, rules)
+            if new.due_at == old.due_at and new.provisional == old.provisional:
+                continue
+            revision = row["revisions"] + 1
+            await conn.execute(
+                "UPDATE deadlines SET due_at = $2, due_date_local = $3, warn_at = $4, provisional = $5, revisions = $6"
+                " WHERE deadline_id = $1",
+                new.deadline_id, new.due_at, new.due_date_local, new.warn_at, new.provisional, revision,
+            )
+            if new.kind == "acknowledgement":
+                await conn.execute("UPDATE cases SET ack_due_at = $2 WHERE case_id = $1 AND ack_due_at = $3",
+                                   new.case_id, new.due_at, old.due_at)
+            emissions.append(Emission("case", CaseDeadlineRevised(
+                case_id=new.case_id, previous_due_at=old.due_at, previous_provisional=old.provisional,
+                deadline=new.info(), revised_at=now,
+            ), (new.bureau,)))
+            ids.append(deterministic_event_id("case.deadline-revised", new.deadline_id, str(revision)))
+            revised.append(new.deadline_id)
+            counted.append(new.kind)
+        router.publish(uow, emissions, event_ids=ids)
+        await uow.flush()
+    for kind in counted:
+        DEADLINES_REVISED.labels(kind).inc()
+    return after
 
 
 def calendar_covered_days(calendar: WorkdayCalendar, now: dt.datetime) -> int:
