@@ -155,8 +155,12 @@ def merge_digest(category: str, merge_key: str) -> bytes:
     return hashlib.sha256(f"{category}\x00{merge_key}".encode("utf-8")).digest()
 
 
+#: one encoder for every value written (json.dumps with options builds a new encoder per call)
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 def _figures_json(figures: Mapping[str, Decimal]) -> str:
-    return json.dumps({k: str(v) for k, v in figures.items()}, sort_keys=True)
+    return _JSON({k: str(v) for k, v in figures.items()})
 
 
 def _figures(raw: str | Mapping[str, Any]) -> dict[str, Decimal]:
@@ -168,7 +172,7 @@ _SUSPECT_FIELDS = tuple(f.name for f in fields(Suspect))
 
 
 def _suspect_json(s: Suspect) -> str:
-    return json.dumps({k: v for k in _SUSPECT_FIELDS if (v := getattr(s, k)) is not None}, ensure_ascii=False, sort_keys=True)
+    return _JSON({k: v for k in _SUSPECT_FIELDS if (v := getattr(s, k)) is not None})
 
 
 def _suspect(raw: str | Mapping[str, Any]) -> Suspect:
@@ -348,7 +352,7 @@ _REPORT = (
     lambda r: r.report_id, lambda r: r.case_id, lambda r: r.outcome, lambda r: r.origin, lambda r: r.channel,
     lambda r: r.client_id, lambda r: r.source_id, lambda r: r.tracking_no, lambda r: r.category, lambda r: r.county,
     lambda r: _suspect_json(r.suspect), lambda r: _figures_json(r.figures), lambda r: r.summary,
-    lambda r: json.dumps(r.complainant, ensure_ascii=False) if r.complainant is not None else None,
+    lambda r: _JSON(r.complainant) if r.complainant is not None else None,
     lambda r: r.occurred_on, lambda r: r.observed_at, lambda r: _text_array(r.evidence_urls), lambda r: r.received_at,
 )
 

@@ -31,7 +31,8 @@ def clean(value: str | None, field: str, errors: list[FieldError], *, max_len: i
         return None
     text = nfkc(value).replace("\r\n", "\n").replace("\r", "\n")
     drop: list[str] = []
-    for ch in set(text):  # each distinct character once: long Chinese texts repeat many
+    # printable text has no control, format or surrogate characters: nothing to look at one by one
+    for ch in () if text.isprintable() else set(text):  # each distinct character once: long texts repeat many
         if ch < "\x80":
             if (ch < " " or ch == "\x7f") and not (multiline and ch in _ALLOWED_CONTROLS_MULTILINE):
                 errors.append(FieldError(field, "control_character", f"contains the control character U+{ord(ch):04X}"))

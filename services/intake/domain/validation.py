@@ -204,7 +204,7 @@ def _url(value: str | None, field: str, errors: list[FieldError]) -> str | None:
         scheme = parts.scheme
     except ValueError:
         host, scheme = None, ""
-    if scheme not in ("http", "https") or not host or any(ch.isspace() for ch in text):
+    if scheme not in ("http", "https") or not host or len(text.split(None, 1)) > 1:  # (text is stripped)
         errors.append(FieldError(field, "bad_url", "must be an http(s) URL with a host"))
         return None
     return text
@@ -232,7 +232,7 @@ def _suspect(s: SuspectInput, county: str | None, client: ClientContext,
             errors.append(FieldError("suspect.platform", "bad_platform", "letters, digits, '.', '_' and '-' only"))
             platform = None
     shop_id = clean(s.shop_id, "suspect.shop_id", errors, max_len=128)
-    if shop_id is not None and any(ch.isspace() for ch in shop_id):
+    if shop_id is not None and len(shop_id.split(None, 1)) > 1:  # any whitespace inside (it is stripped)
         errors.append(FieldError("suspect.shop_id", "bad_shop_id", "must not contain spaces"))
         shop_id = None
     listing = _listing(s.listing_url, errors)
