@@ -180,9 +180,17 @@ class Router:
             case_id = getattr(e.payload, "case_id")
             event_id = event_ids[i] if event_ids is not None else None
             envelope = uow.emit(topic, e.payload, key=case_id, correlationid=case_id, event_id=event_id, cause=cause)
+            if not e.audience:
+                continue
+            # the copies are the same record (payload bytes, headers) under their own derived id and topic:
+            # serialised once, not once per bureau
+            original = uow.pending[-1]
+            at = original.header_keys.index("ce_id")
             for bureau in e.audience:
-                uow.emit(self.egress.name(bureau), e.payload, key=case_id, correlationid=case_id,
-                         event_id=deterministic_event_id("egress", bureau, envelope.id), cause=cause)
+                copy_id = deterministic_event_id("egress", bureau, envelope.id)
+                values = list(original.header_values)
+                values[at] = copy_id.encode()
+                uow.emit_raw(replace(original, event_id=copy_id, topic=self.egress.name(bureau), header_values=values))
 
     async def outside_transaction(self, attempt: Callable[[], Awaitable[T]], *, tries: int = 5) -> T:
         """Run `attempt` (which opens and commits its own transaction); when it rolled back because an

@@ -52,9 +52,13 @@ class EgressTopics:
         self._lock = asyncio.Lock()
         self._listed = False
         self._pending: asyncio.Task[None] | None = None
+        self._names: dict[str, str] = {}
 
     def name(self, bureau: str) -> str:
-        return self.prefix + egress(bureau).name
+        name = self._names.get(bureau)
+        if name is None:
+            name = self._names[bureau] = self.prefix + egress(bureau).name
+        return name
 
     def spec(self, bureau: str) -> TopicSpec:
         spec = egress(bureau)
