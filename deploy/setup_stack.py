@@ -39,6 +39,10 @@ def topics_to_create() -> list[TopicSpec]:
 
 async def migrate_all(dsn: str, bootstrap: str, services: tuple[str, ...] = SERVICE_NAMES) -> MigrationReport:
     applied: dict[str, list[str]] = {}
+    from shared.identity.store import MIGRATIONS as IDENTITY_MIGRATIONS, SCHEMA as IDENTITY_SCHEMA
+
+    # the identity store first: every service authenticates through it
+    applied[IDENTITY_SCHEMA] = await migrate(dsn, IDENTITY_SCHEMA, IDENTITY_MIGRATIONS, runtime=False)
     for service in services:
         applied[service] = await migrate(dsn, service, service_migrations(service))
     kafka = StackSettings(kafka_bootstrap=bootstrap, pg_dsn=dsn)

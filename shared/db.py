@@ -64,15 +64,16 @@ def _migration_files(directory: Path, prefix: str) -> list[tuple[str, Path]]:
     return [(f"{prefix}/{p.name}", p) for p in sorted(directory.glob("*.sql"))]
 
 
-async def migrate(dsn: str, schema: str, service_migrations: Path | None = None) -> list[str]:
+async def migrate(dsn: str, schema: str, service_migrations: Path | None = None, *, runtime: bool = True) -> list[str]:
     """Apply pending migrations to `schema`; return the versions applied.
 
     Each file runs in its own transaction and is recorded in
     ``<schema>.schema_migrations`` with its checksum; a changed applied file is
-    an error (write a new migration instead).
+    an error (write a new migration instead). `runtime`: also the effectively-once
+    runtime's tables (inbox, outbox, dead letters), which every service schema has.
     """
     check_schema(schema)
-    files = _migration_files(RUNTIME_MIGRATIONS, "runtime")
+    files = _migration_files(RUNTIME_MIGRATIONS, "runtime") if runtime else []
     if service_migrations is not None:
         files += _migration_files(service_migrations, schema)
     conn = await asyncpg.connect(dsn)
