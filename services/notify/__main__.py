@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from services.notify.runtime import run
 from services.notify.settings import NotifySettings
 from services.notify.wiring import SERVICE, build
 from shared.config import settings_summary
@@ -29,4 +30,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())

@@ -9,13 +9,17 @@ timeout (15 s by default).
 Each endpoint has its own connection pool, sized to its concurrency limit: a
 hanging endpoint can only ever hold its own connections, and a pool stays
 small however many endpoints there are.
+
+The client is aiohttp's: at 双11 rates the HTTP client was notify's largest
+cost (httpx spent about 0.9 ms of CPU per request here, several times
+aiohttp's), and every delivery is one request.
 """
 from __future__ import annotations
 
 import asyncio
 import ssl
 
-import httpx
+import aiohttp
 
 from services.notify.domain.policy import AttemptResult, classify_http, timed_out, unreachable
 from shared.clock import Clock, WallClock
@@ -31,21 +35,19 @@ class WebhookSender:
         self.timeout = timeout
         self.clock = clock or WallClock()
         self.connections_per_endpoint = connections_per_endpoint
-        self.clients: dict[str, httpx.AsyncClient] = {}
+        self.clients: dict[str, aiohttp.ClientSession] = {}
         self._tls: ssl.SSLContext | None = None  # one context for every pool (building one reads the CA bundle)
 
-    def _client(self, endpoint: str, connections: int | None) -> httpx.AsyncClient:
+    def _client(self, endpoint: str, connections: int | None) -> aiohttp.ClientSession:
         client = self.clients.get(endpoint)
         if client is None:
             n = connections or self.connections_per_endpoint
             if self._tls is None:
                 self._tls = ssl.create_default_context()
-            client = self.clients[endpoint] = httpx.AsyncClient(
-                verify=self._tls,
-                follow_redirects=False,
-                trust_env=False,
-                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                headers={"user-agent": USER_AGENT},
+            connector = aiohttp.TCPConnector(limit=n, limit_per_host=n, ssl=self._tls, ttl_dns_cache=300)
+            client = self.clients[endpoint] = aiohttp.ClientSession(
+                connector=connector, trust_env=False, headers={"user-agent": USER_AGENT},
+                auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
             )
         return client
 
@@ -56,14 +58,17 @@ class WebhookSender:
         client = self._client(endpoint or url, connections)
         try:
             async with asyncio.timeout(seconds):
-                response = await client.post(url, content=body, headers=headers, timeout=httpx.Timeout(seconds))
-        except (TimeoutError, httpx.TimeoutException):
+                async with client.post(url, data=body, headers=headers, allow_redirects=False,
+                                       timeout=aiohttp.ClientTimeout(total=seconds)) as response:
+                    await response.read()  # the connection goes back to the pool for the next request
+                    status, retry_after = response.status, response.headers.get("retry-after")
+        except (TimeoutError, asyncio.TimeoutError):
             return timed_out(f"no answer within {seconds:g} s")
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             return unreachable(type(exc).__name__)
-        return classify_http(response.status_code, response.headers.get("retry-after"), now=self.clock.now())
+        return classify_http(status, retry_after, now=self.clock.now())
 
     async def close(self) -> None:
         clients, self.clients = list(self.clients.values()), {}
         for client in clients:
-            await client.aclose()
+            await client.close()

@@ -1,0 +1,67 @@
+"""Priority lanes (issue 11 §4): with a backlog of bulk-lead notices queued for an endpoint, a
+complaint's notice and a critical one (a deadline breach) are delivered before the backlog drains."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from services.notify.testing import HttpSink, NotifyWorld, record_for, sample
+from shared.contracts.routing import CaseAssigned, DeadlineBreached
+from shared.webhooks import generate_secret
+from tests.support import stack
+
+pytestmark = pytest.mark.stack
+
+BACKLOG = 150
+BUREAU = "market_regulation@610402"
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[HttpSink]:
+    s = await HttpSink().start()
+    yield s
+    await s.stop()
+
+
+async def test_a_complaint_and_a_critical_notice_overtake_a_backlog_of_bulk_leads(
+        unique: str, tmp_path: Path, sink: HttpSink) -> None:
+    world = NotifyWorld(unique, tmp_path)
+    await world.create(stack.dsn(), stack.bootstrap())
+    sink.script("/hooks/mr", delay=0.04)  # 4 slots × 40 ms: the backlog takes well over a second to drain
+    world.write_directory({"version": "t", "recipients": [
+        {"id": "market_regulation", "match": "market_regulation@*",
+         "webhook": {"url": sink.url("/hooks/mr"), "secret": generate_secret()}}]})
+    settings = world.settings(stack.dsn(), stack.bootstrap())
+    topic = world.topics["routing_topic"]
+    async with world.running(settings):
+        await stack.produce(topic, [
+            record_for(sample(CaseAssigned, case_id=f"C-{unique}-lead-{i}", bureau=BUREAU, co_bureaus=[],
+                              origin="lead", tracking_no=None))
+            for i in range(BACKLOG)])
+
+        async def backlog_draining() -> list[object]:
+            return await world.fetch(stack.dsn(), "SELECT state FROM deliveries")
+
+        await stack.eventually(backlog_draining, interval=0.02, what="the bulk backlog queued and draining",
+                               until=lambda rows: len(rows) == BACKLOG and any(r["state"] == "delivered" for r in rows))
+        await stack.produce(topic, [
+            record_for(sample(CaseAssigned, case_id=f"C-{unique}-complaint", bureau=BUREAU, co_bureaus=[],
+                              origin="complaint")),
+            record_for(sample(DeadlineBreached, case_id=f"C-{unique}-breach")),
+        ])
+        rows = await stack.eventually(
+            lambda: world.fetch(stack.dsn(), "SELECT case_id, message_id, state, priority FROM deliveries"),
+            until=lambda rows: len(rows) == BACKLOG + 2 and all(r["state"] == "delivered" for r in rows),
+            timeout=60, what="every notice delivered")
+
+    arrival = {r.headers["webhook-id"]: n for n, r in enumerate(r for r in sink.on("/hooks/mr") if r.status == 200)}
+    lanes = {r["case_id"].rsplit("-", 1)[-1] if "lead" not in r["case_id"] else "lead": r for r in rows}
+    assert lanes["complaint"]["priority"] == 1 and lanes["breach"]["priority"] == 0
+    leads = [arrival[r["message_id"]] for r in rows if "-lead-" in r["case_id"]]
+    for urgent in ("complaint", "breach"):
+        at = arrival[lanes[urgent]["message_id"]]
+        after = sum(1 for n in leads if n > at)
+        assert after >= BACKLOG // 2, (
+            f"the {urgent} notice arrived {at}th, before only {after} of {BACKLOG} bulk-lead notices")
