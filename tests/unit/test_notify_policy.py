@@ -134,3 +134,48 @@ def test_breakers_are_per_endpoint_and_counted_per_channel() -> None:
     breakers.get("smtp", "email")
     assert breakers.unavailable(1) == ["webhook http://a"]
     assert breakers.open_by_channel() == {"webhook": 1, "email": 0}
+
+
+# -- the decision after an attempt (domain.policy.decide) ------------------------------------------
+
+def test_a_failed_attempt_is_retried_on_the_schedule_while_the_window_lasts() -> None:
+    from services.notify.domain.policy import decide
+
+    policy = RetryPolicy(SCHEDULE, jitter=0.0)
+    decision = decide(policy, classify_http(500), 1, give_up_at=NOW + timedelta(hours=1), now=NOW, rnd=0.5)
+    assert (decision.outcome, decision.delay) == ("retry", 5.0)
+
+
+def test_a_retry_that_would_start_after_the_window_gives_up_as_retries_exhausted() -> None:
+    from services.notify.domain.policy import decide
+
+    policy = RetryPolicy(SCHEDULE, jitter=0.0)
+    late = decide(policy, classify_http(500), 2, give_up_at=NOW, now=NOW, rnd=0.5)  # next delay 300 s > 60 s grace
+    exhausted = decide(policy, classify_http(500), 8, give_up_at=None, now=NOW, rnd=0.5)
+    assert (late.outcome, late.reason) == ("failed", "retries_exhausted")
+    assert (exhausted.outcome, exhausted.reason) == ("failed", "retries_exhausted")
+
+
+def test_delivered_gone_and_rejected_attempts_are_decided_without_the_schedule() -> None:
+    from services.notify.domain.policy import decide
+
+    policy = RetryPolicy(SCHEDULE)
+    assert decide(policy, classify_http(200), 1, give_up_at=None, now=NOW, rnd=0.5).outcome == "delivered"
+    gone = decide(policy, classify_http(410), 1, give_up_at=None, now=NOW, rnd=0.5)
+    assert (gone.outcome, gone.reason) == ("disabled", "endpoint_disabled")
+    for result, reason in (("no_target", "no_target"), ("expired", "expired"), ("rejected", "rejected")):
+        d = decide(policy, AttemptResult(Verdict.REJECTED, result), 0, give_up_at=None, now=NOW, rnd=0.5)
+        assert (d.outcome, d.reason) == ("failed", reason)
+
+
+def test_priority_lanes_put_critical_notices_first_then_complaints_then_bulk_leads() -> None:
+    from services.notify.domain.notices import notice_for
+    from services.notify.testing import sample
+    from shared.contracts.routing import CaseAssigned, DeadlineBreached
+
+    breach = notice_for("e1", NOW, sample(DeadlineBreached))
+    complaint = notice_for("e2", NOW, sample(CaseAssigned, origin="complaint"))
+    lead = notice_for("e3", NOW, sample(CaseAssigned, origin="lead"))
+    assert breach and complaint and lead
+    assert (breach.priority(), complaint.priority(), lead.priority()) == (0, 1, 2)
+    assert lead.priority(to_complainant=True) == 1
