@@ -12,6 +12,7 @@ import hmac
 import json
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Sequence
 
 import asyncpg
@@ -526,3 +527,162 @@ async def gauge_figures(conn: asyncpg.Connection, now: dt.datetime) -> dict[str,
         "listings": [(r["rule_id"], r["n"]) for r in listings],
         "applications": [(r["kind"], r["status"], r["n"]) for r in applications],
     }
+
+
+# -- set-based: a whole consumer batch of decisions in a constant number of statements -------
+
+def _json_text(value: Any) -> str:
+    def plain(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return format(v, "f")
+        if isinstance(v, (dt.datetime, dt.date)):
+            return v.isoformat()
+        if isinstance(v, (tuple, set, frozenset)):
+            return list(v)
+        raise TypeError(f"cannot store {type(v).__name__}")
+
+    return json.dumps(value, default=plain, ensure_ascii=False, separators=(",", ":"))
+
+
+async def insert_rows(conn: asyncpg.Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Many rows of `table` in one statement (``jsonb_populate_recordset``): every row names the
+    same columns; the columns no row names take their defaults."""
+    if not rows:
+        return
+    if table not in {"records", "listings", "entities"}:
+        raise ValueError(f"insert_rows: {table}")
+    cols = ", ".join(rows[0])
+    await conn.execute(
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM jsonb_populate_recordset(NULL::{table}, $1::text::jsonb)",
+        _json_text(list(rows)),
+    )
+
+
+async def lock_keys(conn: asyncpg.Connection, keys: Sequence[str]) -> None:
+    """Transaction advisory locks on `keys`, taken in key order (two batches cannot deadlock)."""
+    if keys:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT DISTINCT unnest($1::text[]) AS k ORDER BY 1) s",
+                           list(keys))
+
+
+async def records_by_decision_nos(conn: asyncpg.Connection, decision_nos: Sequence[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM records WHERE decision_no = ANY($1::text[]) ORDER BY decision_no FOR UPDATE", list(decision_nos)
+    )
+
+
+async def entities_matching(conn: asyncpg.Connection, *, codes: Sequence[str], person_hashes: Sequence[str],
+                            name_keys: Sequence[str], entity_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """Every entity a batch may resolve a party to (by code, by person, codeless by name, by id),
+    locked in entity-id order."""
+    return await conn.fetch(
+        """
+        SELECT entity_id, credit_code, kind, name, name_key, person_hash, first_seen_at FROM entities
+        WHERE credit_code = ANY($1::text[]) OR person_hash = ANY($2::text[])
+           OR (credit_code IS NULL AND name_key = ANY($3::text[])) OR entity_id = ANY($4::text[])
+        ORDER BY entity_id FOR UPDATE
+        """,
+        list(codes), list(person_hashes), list(name_keys), list(entity_ids),
+    )
+
+
+async def record_facts_of(conn: asyncpg.Connection, entity_ids: Sequence[str]) -> list[tuple[str, RecordFacts]]:
+    rows = await conn.fetch(
+        "SELECT entity_id, record_id, kind, category, decided_on, heavy, intentional, status, bureau, decision_no"
+        " FROM records WHERE entity_id = ANY($1::text[]) ORDER BY decided_on, record_id",
+        list(entity_ids),
+    )
+    return [(r["entity_id"], facts(r)) for r in rows]
+
+
+async def listings_of(conn: asyncpg.Connection, entity_ids: Sequence[str]) -> list[tuple[str, ListingFacts]]:
+    rows = await conn.fetch(
+        """
+        SELECT l.entity_id, l.listing_id, l.rule_id, l.status, l.listed_at,
+               coalesce(array_agg(t.record_id) FILTER (WHERE t.record_id IS NOT NULL), '{}') AS triggering
+        FROM listings l LEFT JOIN listing_triggers t USING (listing_id)
+        WHERE l.entity_id = ANY($1::text[]) GROUP BY l.listing_id ORDER BY l.listed_at, l.listing_id
+        """,
+        list(entity_ids),
+    )
+    return [(r["entity_id"], ListingFacts(r["listing_id"], r["rule_id"], r["status"], r["listed_at"], tuple(r["triggering"])))
+            for r in rows]
+
+
+@dataclass
+class EntityChange:
+    """What a batch changed on one existing (or new) entity: a code taken, renames in order."""
+
+    entity_id: str
+    credit_code: str | None = None
+    name: str | None = None
+    name_key: str | None = None
+    updated_at: dt.datetime | None = None
+    bumps: int = 0
+
+
+async def insert_entity_names(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str, dt.datetime, dt.datetime | None, str]]) -> None:
+    """(entity_id, name, name_kind, valid_from, valid_to, source) rows, in order."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO entity_names (entity_id, name, name_kind, valid_from, valid_to, source)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])",
+            *(list(col) for col in zip(*rows)),
+        )
+
+
+async def retire_registered_names(conn: asyncpg.Connection, retired: Sequence[tuple[str, dt.datetime]]) -> None:
+    """The registered name of each (entity, when) becomes a former name from `when` (a rename)."""
+    if retired:
+        await conn.execute(
+            "UPDATE entity_names n SET name_kind = 'former', valid_to = u.at FROM unnest($1::text[], $2::timestamptz[]) AS u(e, at)"
+            " WHERE n.entity_id = u.e AND n.name_kind = 'registered'",
+            [e for e, _ in retired], [at for _, at in retired],
+        )
+
+
+async def apply_entity_changes(conn: asyncpg.Connection, changes: Sequence[EntityChange]) -> None:
+    if changes:
+        await conn.execute(
+            """
+            UPDATE entities e SET credit_code = coalesce(u.code, e.credit_code), name = coalesce(u.name, e.name),
+                   name_key = coalesce(u.name_key, e.name_key), updated_at = u.at, changed_at = clock_timestamp(),
+                   version = e.version + u.bumps
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) AS u(id, code, name, name_key, at, bumps)
+            WHERE e.entity_id = u.id
+            """,
+            [c.entity_id for c in changes], [c.credit_code for c in changes], [c.name for c in changes],
+            [c.name_key for c in changes], [c.updated_at for c in changes], [c.bumps for c in changes],
+        )
+
+
+async def insert_listing_triggers(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str]]) -> None:
+    """(listing_id, record_id, rule_id) rows."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO listing_triggers (listing_id, record_id, rule_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])",
+            *(list(col) for col in zip(*rows)),
+        )
+
+
+async def revoke_records(conn: asyncpg.Connection, rows: Sequence[tuple[str, dt.datetime, str]]) -> None:
+    """(record_id, when, reason): the records are revoked."""
+    if rows:
+        await conn.execute(
+            "UPDATE records r SET status = 'revoked', ended_at = u.at, end_reason = u.reason, changed_at = clock_timestamp(),"
+            " version = r.version + 1 FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)"
+            " WHERE r.record_id = u.id",
+            *(list(col) for col in zip(*rows)),
+        )
+
+
+async def delist_many(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, dt.datetime, str | None]]) -> None:
+    """(listing_id, reason, when, application_id): listings already known to be listed end."""
+    if rows:
+        await conn.execute(
+            "UPDATE listings l SET status = 'delisted', delisted_at = u.at, delist_reason = u.reason, application_id = u.app,"
+            " changed_at = clock_timestamp(), version = l.version + 1"
+            " FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, reason, at, app)"
+            " WHERE l.listing_id = u.id AND l.status = 'listed'",
+            *(list(col) for col in zip(*rows)),
+        )
