@@ -106,6 +106,13 @@ async def count_type(bootstrap: str, topic: str, event_type: str, n: int, timeou
         await consumer.stop()
 
 
+async def records_committed(pool: Any, n: int, started: float) -> float:
+    """Seconds from `started` until the consumer has committed `n` records (the relay may still be publishing)."""
+    while await pool.fetchval("SELECT count(*) FROM records") < n:
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - started
+
+
 async def main(n: int, batch: int, timeout: float) -> dict[str, Any]:
     stack = StackSettings(dev=True)
     bootstrap = stack.kafka_bootstrap
@@ -139,7 +146,9 @@ async def main(n: int, batch: int, timeout: float) -> dict[str, Any]:
         while not parts.consumer.ready:  # the group joined and the first fetch returned (raw's clock starts there too)
             await asyncio.sleep(0.005)
         started = time.perf_counter()
+        committed = asyncio.create_task(records_committed(pool, n, started))
         seen = await counting
+        committed_s = await committed
         done = time.perf_counter()
         elapsed, with_join = done - started, done - launched
     finally:
@@ -161,6 +170,7 @@ async def main(n: int, batch: int, timeout: float) -> dict[str, Any]:
         "credit_decisions_per_s": round(rate, 1),
         "credit_decisions_ratio": round(rate / raw_rate, 3),
         "credit_decisions_per_s_with_group_join": round(seen / with_join, 1),
+        "records_committed_s": round(committed_s, 2), "last_record_created_s": round(elapsed, 2),
         "rss_mb_max": rss_mb_max(),
     }
     return figures

@@ -143,6 +143,8 @@ class DecisionBatch:
         self.delisted: list[tuple[str, str, dt.datetime, str | None]] = []
         self.audits: list[audit.Pending] = []
         self.counted: list[Callable[[], None]] = []
+        self._list_period: tuple[dt.datetime, blacklist.ListPeriod] | None = None
+        self._measures: dict[tuple[str, dt.datetime], list[str]] = {}
 
     # -- the batch ------------------------------------------------------------------------
 
@@ -178,11 +180,11 @@ class DecisionBatch:
                 self.listings[entity_id].append(li)
 
         outcomes: list[Outcome | NonRetryableError] = []
+        now = self.c.clock.now()  # one transaction, one instant: every item of the batch is decided at it
         for item, party in zip(items, parties):
             if isinstance(party, NonRetryableError):
                 outcomes.append(party)
                 continue
-            now = self.c.clock.now()
             if item.kind == "decide":
                 assert isinstance(party, _Party)
                 outcomes.append(self._decide(item, party, now))
@@ -443,9 +445,13 @@ class DecisionBatch:
         history, listings = self.history[entity.entity_id], self.listings[entity.entity_id]
         made: list[str] = []
         for decision in blacklist.evaluate(c.book, new, history, listings, c.is_ip):
-            period = blacklist.list_period(c.book, c.calendar, now)
+            if self._list_period is None or self._list_period[0] != now:
+                self._list_period = (now, blacklist.list_period(c.book, c.calendar, now))
+            period = self._list_period[1]
             listing_id = db.new_id("lst")
-            measures = measure_ids_for_listing(c.book, decision.rule_id, local_day(now))
+            measures = self._measures.get((decision.rule_id, now))
+            if measures is None:
+                measures = self._measures[(decision.rule_id, now)] = measure_ids_for_listing(c.book, decision.rule_id, local_day(now))
             self.new_listings.append({
                 "listing_id": listing_id, "entity_id": entity.entity_id, "rule_id": decision.rule_id,
                 "rule_version": decision.rule_version, "citation": decision.citation, "reason": decision.reason,
