@@ -91,6 +91,9 @@ def _configure_up(p: argparse.ArgumentParser) -> None:
                    help="comma-separated components to start, e.g. kafka,postgres (repeatable)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="readiness deadline per component (defaults: Kafka 120 s, others 60 s)")
+    p.add_argument("--replicas", type=int, default=None, metavar="N",
+                   help="run N instances of each service (ports: the service's + 10*i; one consumer group); "
+                        "kept for later `up`s; fewer than before stops the extra ones (default: as last time, 1)")
 
 
 @command("up", "start the local stack (idempotent)", _configure_up)
@@ -130,7 +133,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         else:
             services = [n for n in only if n in SERVICE_NAMES]
         if services:
-            launcher.up(only=services, timeout=args.timeout, report=report)
+            launcher.up(only=services, timeout=args.timeout, report=report, replicas=args.replicas)
     ep = launcher.endpoints()
     _say(f"ready in {time.monotonic() - started:.1f}s")
     _say(f"  SHUANGDA_KAFKA_BOOTSTRAP={ep.kafka_bootstrap}")
@@ -165,16 +168,17 @@ def _configure_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-@command("status", "show what runs, where, with which pid", _configure_status)
+@command("status", "show what runs, where, with which pid, its restarts and the jobs it leads", _configure_status)
 def cmd_status(args: argparse.Namespace) -> int:
     from deploy import launcher
 
-    rows = launcher.status()
+    rows = launcher.status(leaders=True)
     if args.json:
-        _say(json.dumps([row.__dict__ for row in rows], indent=2))
+        _say(json.dumps([{**row.__dict__, "leads": list(row.leads)} for row in rows], indent=2))
         return 0
-    header = ("COMPONENT", "ADDRESS", "STATE", "PID")
-    table = [header] + [(r.component, r.address, r.state, str(r.pid or "-")) for r in rows]
+    header = ("COMPONENT", "ADDRESS", "STATE", "PID", "RESTARTS", "LEADS")
+    table = [header] + [(r.component, r.address, r.state, str(r.pid or "-"), str(r.restarts),
+                         ",".join(r.leads) or "-") for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         _say("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
@@ -185,8 +189,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 # -- logs -------------------------------------------------------------------------
 
 def _configure_logs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("component", help="kafka, postgres, prometheus, intake, routing, notify, credit "
-                                     "(or any <state>/logs/<name>.log, e.g. kafka-maven)")
+    p.add_argument("component", help="kafka, postgres, prometheus, intake, routing, notify, credit, an instance "
+                                     "such as intake-1, supervisor (or any <state>/logs/<name>.log, e.g. kafka-maven)")
     p.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="lines to show (default 50)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing what is appended")
 
@@ -197,6 +201,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from deploy.launcher.errors import LauncherError
 
     name = components.ALIASES.get(args.component.lower(), args.component.lower())
+    if name == "supervisor":
+        name = "supervisord"  # supervisord's own log: spawns, exits, restarts
     path = settings.log_file(name)
     if not path.exists():
         known = sorted(p.stem for p in settings.logs_dir().glob("*.log"))

@@ -53,6 +53,9 @@ class StackSettings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     kafka_ssl_check_hostname: bool = True
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
+    #: which instance of its service this process is (SHUANGDA_INSTANCE; the launcher sets 0, 1 … per
+    #: instance of ``up --replicas N``); leaders name themselves "<service>/<instance>/<job>" in Postgres
+    instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]{1,20}$")
 
     @model_validator(mode="after")
     def _secrets_need_values_outside_dev(self) -> "StackSettings":

@@ -22,8 +22,20 @@ to call repeatedly:
 ``is_ready(timeout=2.0) -> bool``
     The component's readiness probe (metadata, ``SELECT 1``, ``/-/ready``, ``/readyz``).
 ``status() -> Status``
-    ``(component, address, state, pid)`` with state one of ``running``,
-    ``starting`` (alive, not ready), ``stopped``, ``stale``, ``external``, ``absent``.
+    ``(component, address, state, pid, detail, restarts)`` with state one of ``running``,
+    ``starting`` (alive, not ready), ``backoff`` (died, supervisord restarts it after a
+    pause), ``fatal`` (supervisord gave up), ``stopped``, ``stale``, ``external``, ``absent``.
+
+Supervision
+-----------
+Every component but supervisord itself is *supervised*: ``launch()`` hands it to this
+state dir's supervisord (:mod:`deploy.launcher.supervisor`, started on demand) as one
+``[program:<name>]``, so a process that dies is restarted by supervisord on its own,
+without the launcher and without waiting behind its lock. ``stop()`` asks supervisord to
+stop it (it then stays down); ``kill()`` SIGKILLs the process and supervisord brings it
+back. ``pid()`` is supervisord's pid of the program. A process an older launcher started
+(a pid file in ``<state>/run/``, no supervisord program) is still recognised, left alone
+by ``start()`` and stopped by ``stop()`` as before.
 ``astart() / astop() / akill() / arestart()``
     The same, as coroutines (run in a worker thread), for async tests.
 
@@ -62,6 +74,10 @@ class Status:
     state: str
     pid: int | None = None
     detail: str = ""
+    #: deaths supervisord answered with a restart (since the state dir was created)
+    restarts: int = 0
+    #: the singleton jobs this process leads (``shuangda status`` fills it in from Postgres)
+    leads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,14 @@ class Component:
     ready_timeout: float = 60.0
     #: seconds between SIGTERM and SIGKILL
     stop_timeout: float = 30.0
+    #: run under supervisord (restarted when it dies); False only for supervisord itself
+    supervised: bool = True
+    #: seconds a process must live to count as started (dying sooner: back-off, then retry)
+    startsecs: int = 2
+    #: signal supervisord stops it with
+    stopsignal: str = "TERM"
+    #: signal the whole process group (a JVM, a service's children) rather than the pid alone
+    group_signals: bool = True
 
     # -- to implement ------------------------------------------------------
 
@@ -116,6 +140,28 @@ class Component:
         """False for a component that cannot be started here at all (a service not written yet)."""
         return True
 
+    def run_as(self) -> str | None:
+        """The OS user supervisord runs the program as (None: supervisord's own)."""
+        return None
+
+    def program(self) -> str:
+        """This component's ``[program:…]`` section for supervisord."""
+        from deploy.launcher import supervisor as sv
+
+        return sv.render_program(
+            self.name, self.command(), log_file=self.log_path, env=self.environment(), cwd=self.cwd(),
+            startsecs=self.startsecs, stopsignal=self.stopsignal, stopwaitsecs=int(self.stop_timeout),
+            group_signals=self.group_signals, user=self.run_as(),
+        )
+
+    def supervisor_info(self) -> dict | None:
+        """supervisord's record of this component (None when it has none)."""
+        if not self.supervised:
+            return None
+        from deploy.launcher import supervisor as sv
+
+        return sv.process_info(self.name)
+
     # -- files ---------------------------------------------------------------
 
     @property
@@ -133,7 +179,15 @@ class Component:
         return proc.read_pid(self.pid_path)
 
     def pid(self) -> int | None:
-        """The pid when this component's process is alive (checked against /proc)."""
+        """The pid when this component's process is alive: supervisord's, else (a process an
+        older launcher started) the pid file's, checked against /proc."""
+        info = self.supervisor_info()
+        if info is not None and info.get("pid") and info["statename"] in ("STARTING", "RUNNING", "STOPPING"):
+            return int(info["pid"])
+        return self.legacy_pid()
+
+    def legacy_pid(self) -> int | None:
+        """The pid of the pid file when it is alive and is this component (unsupervised)."""
         pid = self.recorded_pid()
         if pid is None:
             return None
@@ -154,7 +208,14 @@ class Component:
 
     def is_stale(self) -> bool:
         """A pid file whose process is gone or is not this component."""
-        return self.recorded_pid() is not None and self.pid() is None
+        return self.recorded_pid() is not None and self.legacy_pid() is None
+
+    def restarts(self) -> int:
+        if not self.supervised:
+            return 0
+        from deploy.launcher import supervisor as sv
+
+        return sv.restarts().get(self.name, 0)
 
     def status(self) -> Status:
         ext = self.external()
@@ -162,13 +223,25 @@ class Component:
             return Status(self.name, ext, EXTERNAL)
         if not self.exists():
             return Status(self.name, self.address(), ABSENT)
-        pid = self.pid()
+        info = self.supervisor_info()
+        restarts = self.restarts() if info is not None else 0
+        if info is not None:
+            state_name = info["statename"]
+            if state_name in ("STARTING", "RUNNING") and info.get("pid"):
+                state = RUNNING if self.is_ready() else STARTING
+                return Status(self.name, self.address(), state, int(info["pid"]), restarts=restarts)
+            if state_name in ("BACKOFF", "FATAL", "STOPPING"):
+                detail = info.get("spawnerr") or info.get("description") or ""
+                return Status(self.name, self.address(), state_name.lower(), info.get("pid") or None,
+                              detail=detail, restarts=restarts)
+        pid = self.legacy_pid()
         if pid is not None:
             state = RUNNING if self.is_ready() else STARTING
-            return Status(self.name, self.address(), state, pid)
+            detail = "unsupervised (started by an older launcher)" if self.supervised else ""
+            return Status(self.name, self.address(), state, pid, detail=detail)
         if self.recorded_pid() is not None:
             return Status(self.name, self.address(), STALE, self.recorded_pid())
-        return Status(self.name, self.address(), STOPPED)
+        return Status(self.name, self.address(), STOPPED, restarts=restarts)
 
     def clean_stale(self) -> None:
         if self.is_stale():
@@ -182,8 +255,47 @@ class Component:
         return proc.stack_lock(settings.run_dir() / "launcher.lock")
 
     def launch(self) -> Launch:
-        """Start the process unless it runs already; does not wait for readiness."""
+        """Start the process unless it runs already; does not wait for readiness.
+        Supervised: hand it to supervisord (started on demand) and ask it to start it."""
         self.clean_stale()
+        pid = self.legacy_pid()
+        if pid is not None:
+            return Launch(pid, started=False)
+        if not self.supervised:
+            return self._spawn()
+        from deploy.launcher import supervisor as sv
+
+        info = self.supervisor_info()
+        if info is not None and info["statename"] in ("STARTING", "RUNNING") and info.get("pid"):
+            return Launch(int(info["pid"]), started=False)
+        if info is not None and info["statename"] in ("BACKOFF", "STOPPING"):
+            self._supervisor_stop()
+        self.prepare()
+        sv.ensure()
+        sv.install(self.name, self.program())
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        try:
+            sv.rpc(30.0).supervisor.startProcess(self.name, False)
+        except Exception as exc:  # xmlrpc Fault: SPAWN_ERROR, ALREADY_STARTED …
+            if "ALREADY_STARTED" not in str(exc):
+                raise LauncherError(f"supervisord could not start {self.name}: {exc} (log: {self.log_path})") from exc
+        info = self.supervisor_info() or {}
+        pid = int(info.get("pid") or 0) or None
+        log.info("%s: started under supervisord, pid %s (log: %s)", self.name, pid, self.log_path)
+        return Launch(pid, started=True, log_offset=offset)
+
+    def _supervisor_stop(self, timeout: float | None = None) -> None:
+        from deploy.launcher import supervisor as sv
+
+        wait = self.stop_timeout if timeout is None else timeout
+        try:
+            sv.rpc(wait + 30.0).supervisor.stopProcess(self.name, True)
+        except Exception as exc:  # NOT_RUNNING: it died meanwhile
+            log.debug("%s: supervisord stop: %s", self.name, exc)
+
+    def _spawn(self) -> Launch:
+        """Start the process directly (supervisord itself), with a pid file."""
         pid = self.pid()
         if pid is not None:
             return Launch(pid, started=False)
@@ -202,7 +314,14 @@ class Component:
         while True:
             if self.is_ready(timeout=min(5.0, max(0.5, deadline - time.monotonic()))):
                 return
-            if launched.pid is not None and not proc.is_alive(launched.pid):
+            info = self.supervisor_info()
+            if info is not None:
+                state_name = info["statename"]
+                if state_name == "FATAL" or (launched.started and state_name in ("BACKOFF", "EXITED", "STOPPED")):
+                    if launched.started:
+                        self._supervisor_stop(5.0)  # do not let a broken start retry for minutes
+                    raise NotReady(self._failure(f"{self.name} exited during start-up", launched))
+            elif launched.pid is not None and not proc.is_alive(launched.pid):
                 proc.remove_pid(self.pid_path)
                 raise NotReady(self._failure(f"{self.name} exited during start-up", launched))
             if time.monotonic() >= deadline:
@@ -230,8 +349,9 @@ class Component:
             raise LauncherError(f"{self.name} cannot be started: {self.absent_reason()}")
         with self._lock():
             launched = self.launch()
-            self.wait_ready(launched, timeout)
-            return Status(self.name, self.address(), RUNNING, self.pid())
+        # readiness is awaited outside the lock: no other component's start waits behind it
+        self.wait_ready(launched, timeout)
+        return Status(self.name, self.address(), RUNNING, self.pid())
 
     def absent_reason(self) -> str:
         return "not available"
@@ -241,7 +361,12 @@ class Component:
         if self.external() is not None:
             return False
         with self._lock():
-            pid = self.pid()
+            info = self.supervisor_info()
+            if info is not None and info["statename"] in ("STARTING", "RUNNING", "BACKOFF", "STOPPING"):
+                log.info("%s: stopping pid %s (supervisord)", self.name, info.get("pid"))
+                self._supervisor_stop(timeout)
+                return True
+            pid = self.legacy_pid()
             if pid is None:
                 self.clean_stale()
                 return False
@@ -251,11 +376,18 @@ class Component:
             return True
 
     def kill(self) -> bool:
-        """SIGKILL the component (chaos tests); True when something was killed."""
+        """SIGKILL the component (chaos tests); True when something was killed. A supervised
+        component is then restarted by supervisord on its own; an unsupervised one stays down."""
         if self.external() is not None:
             return False
         with self._lock():
-            pid = self.pid()
+            info = self.supervisor_info()
+            if info is not None and info.get("pid") and info["statename"] in ("STARTING", "RUNNING", "STOPPING"):
+                pid = int(info["pid"])
+                log.info("%s: killing pid %s (SIGKILL); supervisord restarts it", self.name, pid)
+                proc.kill(pid)
+                return True
+            pid = self.legacy_pid()
             if pid is None:
                 self.clean_stale()
                 return False
@@ -265,9 +397,8 @@ class Component:
             return True
 
     def restart(self, timeout: float | None = None) -> Status:
-        with self._lock():
-            self.stop()
-            return self.start(timeout)
+        self.stop()
+        return self.start(timeout)
 
     # -- async façades ---------------------------------------------------------
 

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
-from deploy.launcher import settings
+from deploy.launcher import proc, settings
 from deploy.launcher.base import ABSENT, EXTERNAL, RUNNING, Component, Launch, Status
 from deploy.launcher.errors import LauncherError
 from deploy.launcher.kafka import KafkaBroker
@@ -48,6 +48,7 @@ from deploy.launcher.postgres import Postgres
 from deploy.launcher.prometheus import Prometheus
 from deploy.launcher.proc import stack_lock
 from deploy.launcher.services import Service
+from deploy.launcher.supervisor import SUPERVISOR
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ INFRA: tuple[Component, ...] = (POSTGRES, KAFKA, PROMETHEUS)
 SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT)
 ALL: tuple[Component, ...] = INFRA + SERVICES
 
-ALIASES = {"pg": "postgres", "postgresql": "postgres"}
+ALIASES = {"pg": "postgres", "postgresql": "postgres", "supervisord": "supervisor"}
+
+#: the most instances of a service ``up --replicas`` runs (ports base + 10·i stay below the next service's range)
+MAX_REPLICAS = 9
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,13 @@ def get(name: str) -> Component:
     for comp in ALL:
         if comp.name == key:
             return comp
+    if key == SUPERVISOR.name:
+        return SUPERVISOR
+    base, _, number = key.rpartition("-")
+    if number.isdigit() and 1 <= int(number) <= MAX_REPLICAS:
+        for svc in SERVICES:
+            if svc.name == base:
+                return svc.replica(int(number))
     raise LauncherError(f"unknown component {name!r}; known: {', '.join(names())}")
 
 
@@ -95,11 +106,88 @@ def select(only: Iterable[str] | None = None, infra_only: bool = False) -> list[
     chosen = list(ALL) if only is None else [get(n) for n in only]
     if infra_only:
         chosen = [c for c in chosen if c in INFRA]
-    return [c for c in ALL if c in chosen]  # canonical order, no duplicates
+    names_ = {c.name for c in chosen}
+    extra = sorted({c.name: c for c in chosen if c not in ALL}.values(), key=lambda c: c.name)
+    return [c for c in ALL if c.name in names_] + extra  # canonical order, no duplicates
 
 
 def _lock():  # noqa: ANN202
     return stack_lock(settings.run_dir() / "launcher.lock")
+
+
+# -- replicas ------------------------------------------------------------------------
+
+def replicas() -> int:
+    """How many instances of each service ``up`` runs (``<state>/run/replicas``; default 1)."""
+    return settings.replicas()
+
+
+def set_replicas(n: int) -> None:
+    if not 1 <= n <= MAX_REPLICAS:
+        raise LauncherError(f"--replicas {n}: between 1 and {MAX_REPLICAS}")
+    settings.set_replicas(n)
+
+
+def instances(svc: Service, n: int | None = None) -> list[Service]:
+    """Instances 0..n-1 of ``svc`` (n: :func:`replicas`)."""
+    count = replicas() if n is None else n
+    return [svc if i == 0 else svc.replica(i) for i in range(count)]
+
+
+def _known_extra_instances(svc: Service) -> list[Service]:
+    """Instances >= 1 of ``svc`` that supervisord knows (running or not)."""
+    from deploy.launcher import supervisor as sv
+
+    found: list[Service] = []
+    prefix = f"{svc.name}-"
+    for info in sv.all_process_info():
+        rest = str(info.get("name", ""))[len(prefix):] if str(info.get("name", "")).startswith(prefix) else ""
+        if rest.isdigit() and int(rest) >= 1:
+            found.append(svc.replica(int(rest)))
+    return sorted(found, key=lambda s: s.instance)
+
+
+def _scale_down(services: Iterable[Service], n: int) -> list[str]:
+    """Stop and forget instances >= n; their names."""
+    from deploy.launcher import supervisor as sv
+
+    removed = []
+    for svc in services:
+        for extra in _known_extra_instances(svc):
+            if extra.instance >= n:
+                log.info("%s: scaling down to %d instance(s): stopping %s", svc.name, n, extra.name)
+                sv.uninstall(extra.name)
+                removed.append(extra.name)
+    return removed
+
+
+def _launch_all(comps: list[Component], errors: list[str], done: Callable[[UpResult], None]
+                ) -> list[tuple[Component, Launch, float]]:
+    pending: list[tuple[Component, Launch, float]] = []
+    for comp in comps:
+        t0 = time.monotonic()
+        ext = comp.external()
+        if ext is not None:
+            done(UpResult(Status(comp.name, ext, EXTERNAL), False, 0.0))
+            continue
+        try:
+            with _lock():  # only the launch: readiness is awaited without the lock
+                pending.append((comp, comp.launch(), t0))
+        except LauncherError as exc:
+            errors.append(f"{comp.name}: {exc}")
+    return pending
+
+
+def _await_all(pending: list[tuple[Component, Launch, float]], timeout: float | None, errors: list[str],
+               done: Callable[[UpResult], None]) -> None:
+    for comp, launched, t0 in pending:
+        try:
+            comp.wait_ready(launched, timeout)
+        except LauncherError as exc:
+            errors.append(f"{comp.name}: {exc}")
+            continue
+        done(UpResult(Status(comp.name, comp.address(), RUNNING, comp.pid()), launched.started,
+                      time.monotonic() - t0))
 
 
 def up(
@@ -107,8 +195,11 @@ def up(
     infra_only: bool = False,
     timeout: float | None = None,
     report: Callable[[UpResult], None] | None = None,
+    replicas: int | None = None,
 ) -> list[UpResult]:
-    """Start the selected components; see the module docstring."""
+    """Start the selected components; see the module docstring. ``replicas``: run that many
+    instances of each selected service from now on (extra ones are stopped); None keeps
+    the count of the last ``up --replicas`` (default 1)."""
     explicit = only is not None
     chosen = select(only, infra_only)
     results: list[UpResult] = []
@@ -119,73 +210,104 @@ def up(
         if report is not None:
             report(result)
 
-    with _lock():
-        infra = [c for c in chosen if c in INFRA]
-        services = [c for c in chosen if c in SERVICES]
-        launch_order = sorted(infra, key=lambda c: 0 if c is KAFKA else 1)
-        pending: list[tuple[Component, Launch, float]] = []
-        for comp in launch_order:
-            t0 = time.monotonic()
-            ext = comp.external()
-            if ext is not None:
-                done(UpResult(Status(comp.name, ext, EXTERNAL), False, 0.0))
-                continue
-            try:
-                pending.append((comp, comp.launch(), t0))
-            except LauncherError as exc:
-                errors.append(f"{comp.name}: {exc}")
-        for comp, launched, t0 in sorted(pending, key=lambda p: INFRA.index(p[0])):
-            try:
-                comp.wait_ready(launched, timeout)
-            except LauncherError as exc:
-                errors.append(f"{comp.name}: {exc}")
-                continue
-            done(UpResult(Status(comp.name, comp.address(), RUNNING, comp.pid()), launched.started,
-                          time.monotonic() - t0))
-        if errors:
-            raise LauncherError("\n".join(errors))
+    infra = [c for c in chosen if c in INFRA]
+    services = [c for c in chosen if c in SERVICES]
+    if replicas is not None and services:
+        with _lock():
+            set_replicas(replicas)
+            _scale_down(services, replicas)
+    launch_order = sorted(infra, key=lambda c: 0 if c is KAFKA else 1)
+    pending = _launch_all(launch_order, errors, done)
+    _await_all(sorted(pending, key=lambda p: INFRA.index(p[0])), timeout, errors, done)
+    if errors:
+        raise LauncherError("\n".join(errors))
 
-        pending = []
-        for svc in services:
-            if not svc.exists():
-                if explicit:
-                    errors.append(f"{svc.name}: cannot be started: {svc.absent_reason()}")
-                else:
-                    done(UpResult(Status(svc.name, svc.address(), ABSENT, detail=svc.absent_reason()), False, 0.0))
-                continue
-            t0 = time.monotonic()
-            try:
-                pending.append((svc, svc.launch(), t0))
-            except LauncherError as exc:
-                errors.append(f"{svc.name}: {exc}")
-        for svc, launched, t0 in pending:
-            try:
-                svc.wait_ready(launched, timeout)
-            except LauncherError as exc:
-                errors.append(f"{svc.name}: {exc}")
-                continue
-            done(UpResult(Status(svc.name, svc.address(), RUNNING, svc.pid()), launched.started,
-                          time.monotonic() - t0))
-        if errors:
-            raise LauncherError("\n".join(errors))
+    present: list[Component] = [c for c in chosen if isinstance(c, Service) and c not in SERVICES]
+    for svc in services:
+        if not svc.exists():
+            if explicit:
+                errors.append(f"{svc.name}: cannot be started: {svc.absent_reason()}")
+            else:
+                done(UpResult(Status(svc.name, svc.address(), ABSENT, detail=svc.absent_reason()), False, 0.0))
+            continue
+        present.extend(instances(svc))
+    _await_all(_launch_all(present, errors, done), timeout, errors, done)
+    if errors:
+        raise LauncherError("\n".join(errors))
     return results
 
 
+def _with_instances(chosen: list[Component]) -> list[Component]:
+    out: list[Component] = []
+    for comp in chosen:
+        out.append(comp)
+        if isinstance(comp, Service) and comp.instance == 0:
+            out.extend(_known_extra_instances(comp))
+    return out
+
+
 def down(only: Iterable[str] | None = None) -> list[tuple[str, bool]]:
-    """Stop the selected components (services first); see the module docstring."""
-    chosen = select(only)
+    """Stop the selected components (services first, every instance), then, when all
+    were selected, supervisord; see the module docstring."""
+    chosen = _with_instances(select(only))
     stopped: list[tuple[str, bool]] = []
-    with _lock():
-        for comp in reversed(chosen):
-            if comp.external() is not None:
-                continue
-            stopped.append((comp.name, comp.stop()))
+    for comp in reversed(chosen):
+        if comp.external() is not None:
+            continue
+        stopped.append((comp.name, comp.stop()))
+    if only is None:
+        stopped.append((SUPERVISOR.name, SUPERVISOR.stop()))
     return stopped
 
 
-def status() -> list[Status]:
-    """One :class:`Status` per component."""
-    return [c.status() for c in ALL]
+def status(leaders: bool = False) -> list[Status]:
+    """One :class:`Status` per component and service instance (supervisord first when it
+    runs). ``leaders``: fill in ``Status.leads`` from Postgres (:func:`leadership`)."""
+    rows = [SUPERVISOR.status()] if SUPERVISOR.is_running() else []
+    rows += [c.status() for c in _with_instances(list(ALL))]
+    if not leaders:
+        return rows
+    held = leadership()
+    return [replace(r, leads=tuple(sorted(held.get(r.component, ())))) for r in rows]
+
+
+def leadership(timeout: float = 3.0) -> dict[str, list[str]]:
+    """Component name (``routing``, ``routing-1`` …) -> the singleton jobs it leads now, read
+    from Postgres: sessions holding an advisory lock whose ``application_name`` is
+    ``<service>/<instance>/<job>`` (shared.runtime.leader). Empty when Postgres is unreachable."""
+    from deploy.launcher.services import instance_name
+
+    try:
+        rows = proc.run_coro(lambda: _leaders(settings.endpoints().pg_dsn, timeout), timeout + 2.0)
+    except Exception as exc:  # Postgres down: status still works
+        log.debug("leadership query failed: %s", exc)
+        return {}
+    held: dict[str, list[str]] = {}
+    for app in rows:
+        parts = app.split("/")
+        if len(parts) != 3:
+            continue
+        service, instance, job = parts
+        name = instance_name(service, int(instance)) if instance.isdigit() else f"{service}-{instance}"
+        held.setdefault(name, []).append(job)
+    return held
+
+
+LEADERS_SQL = """
+SELECT DISTINCT a.application_name
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE '%/%/%'
+"""
+
+
+async def _leaders(dsn: str, timeout: float) -> list[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=timeout)
+    try:
+        return [r["application_name"] for r in await conn.fetch(LEADERS_SQL, timeout=timeout)]
+    finally:
+        await conn.close()
 
 
 def ensure_infra(timeout: float | None = None) -> settings.Endpoints:

@@ -8,7 +8,8 @@
   so port overrides apply.
 * Storage: formatted once with ``kafka.tools.StorageTool format`` (cluster id kept
   in ``<state>/kafka/cluster.id``); data in ``<state>/kafka/data``.
-* Process: ``java -Xms256m -Xmx512m -cp '<libs>/*' kafka.Kafka server.properties``.
+* Process: ``java -Xms256m -Xmx512m -cp '<libs>/*' kafka.Kafka server.properties`` under
+  supervisord (``SHUANGDA_KAFKA_HEAP=384m`` sets another maximum heap).
 * Ready when a metadata request through aiokafka returns a broker.
 
 Ports: ``SHUANGDA_KAFKA_PORT`` (9092), ``SHUANGDA_KAFKA_CONTROLLER_PORT`` (9093).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -171,10 +173,21 @@ class KafkaBroker(Component):
         self.write_config()
         self.format_storage(libs)
 
+    startsecs = 5
+
+    def heap(self) -> tuple[str, ...]:
+        """``-Xms/-Xmx``: 256m/512m, or ``SHUANGDA_KAFKA_HEAP`` (e.g. ``384m``) as the maximum."""
+        raw = os.environ.get("SHUANGDA_KAFKA_HEAP", "").strip()
+        if not raw:
+            return HEAP
+        if not re.fullmatch(r"\d+[mMgG]", raw):
+            raise LauncherError(f"SHUANGDA_KAFKA_HEAP={raw!r}: give a size such as 384m or 1g")
+        return (f"-Xms{min(256, _mib(raw))}m", f"-Xmx{raw}")
+
     def command(self) -> list[str]:
         return [
             str(tools.java()),
-            *HEAP,
+            *self.heap(),
             *JVM_OPTS,
             f"-Dlog4j2.configurationFile={self.log4j_config}",
             f"-Dkafka.logs.dir={settings.logs_dir()}",
@@ -309,6 +322,10 @@ class KafkaBroker(Component):
         if result.returncode != 0 or not self.is_formatted():
             raise LauncherError(f"formatting Kafka storage failed (log: {self.log_path}):\n"
                                 f"{proc.tail(self.log_path, 30, since=offset)}")
+
+
+def _mib(size: str) -> int:
+    return int(size[:-1]) * (1024 if size[-1] in "gG" else 1)
 
 
 async def metadata_ok(bootstrap: str, timeout: float) -> bool:

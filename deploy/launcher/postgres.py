@@ -11,8 +11,11 @@
 * Runs as the ``postgres`` OS user when we are root (Postgres refuses root): the
   ``<state>/pg`` tree and ``<state>/logs/postgres.log`` are chowned to it and the
   parents of the state dir are made traversable.
-* Start/stop with ``pg_ctl -w``; ``stop()`` is ``pg_ctl stop -m fast`` and
-  ``kill()`` is ``pg_ctl stop -m immediate`` (a crash stop: recovery on restart).
+* Runs in the foreground under supervisord (``postgres -D <state>/pg/data``), which
+  restarts it when it dies; ``stop()`` is a fast shutdown (SIGINT) and ``kill()`` a
+  crash stop (SIGQUIT, as ``pg_ctl stop -m immediate``): supervisord starts it again
+  and it runs crash recovery. A cluster an older launcher started with ``pg_ctl`` is
+  still recognised and stopped with ``pg_ctl stop``.
 * Role ``shuangda`` (LOGIN SUPERUSER, password ``shuangda`` — dev mode only) and
   database ``shuangda`` are created when missing; DSN
   ``postgresql://shuangda:shuangda@127.0.0.1:55432/shuangda``.
@@ -26,6 +29,7 @@ import hashlib
 import logging
 import os
 import pwd
+import signal
 import stat
 import subprocess
 import tempfile
@@ -168,60 +172,76 @@ class Postgres(Component):
                 f"or pick another port with SHUANGDA_PG_PORT=..., or use SHUANGDA_PG_DSN=postgresql://..."
             )
 
-    def launch(self) -> Launch:
-        self.clean_stale()
-        pid = self.pid()
-        if pid is not None:
-            if not self.is_ready():
-                self.ensure_role()
-            return Launch(pid, started=False)
-        self.prepare()
-        crashed = proc.read_pid(self.data_dir / "postmaster.pid")
-        if crashed is not None:
-            # A postmaster that was killed hard may linger as a zombie (and its children a
-            # moment longer); Postgres refuses to start while that pid exists.
-            log.info("postgres: previous postmaster (pid %s) did not shut down cleanly", crashed)
-            proc.wait_for(lambda: not Path(f"/proc/{crashed}").exists(), 10.0)
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        for attempt in (1, 2):
-            result = self._pg_ctl_start()
-            if result.returncode == 0 or crashed is None or attempt == 2:
-                break
-            log.info("postgres: pg_ctl start failed after an unclean stop; retrying in 3 s")
-            time.sleep(3)
-        if result.returncode != 0:
-            raise LauncherError(f"pg_ctl start failed (log: {self.log_path}):\n"
-                                f"{proc.tail(self.log_path, 30, since=offset)}")
-        pid = proc.read_pid(self.data_dir / "postmaster.pid")
-        if pid is None:
-            raise LauncherError(f"Postgres started but {self.data_dir}/postmaster.pid is missing")
-        proc.write_pid(self.pid_path, pid)
-        log.info("postgres: started pid %s (log: %s)", pid, self.log_path)
-        self.ensure_role()
-        return Launch(pid, started=True, log_offset=offset)
+    # -- under supervisord -----------------------------------------------------------
 
-    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
-        with open(self.log_path, "a") as out:
-            out.write("\n--- shuangda launcher: pg_ctl start\n")
-            out.flush()
-            return self._run(
-                [self._tool("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-t",
-                 str(int(self.ready_timeout)), "start"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+    stopsignal = "INT"  # "fast" shutdown; TERM would wait for every client to disconnect
+    group_signals = False  # the postmaster stops its own backends
+
+    def run_as(self) -> str | None:
+        return OS_USER if tools.is_root() else None
+
+    def command(self) -> list[str]:
+        # in the foreground, so supervisord watches the postmaster itself
+        return [self._tool("postgres"), "-D", str(self.data_dir)]
+
+    def cwd(self) -> Path | None:
+        return self.home
+
+    def launch(self) -> Launch:
+        if self.legacy_pid() is None and self.supervisor_info() is None:
+            crashed = proc.read_pid(self.data_dir / "postmaster.pid")
+            if crashed is not None and Path(f"/proc/{crashed}").exists():
+                # a postmaster killed hard may linger as a zombie a moment; Postgres refuses
+                # to start while that pid exists
+                proc.wait_for(lambda: not Path(f"/proc/{crashed}").exists(), 10.0)
+        return super().launch()
+
+    def wait_ready(self, launched: Launch, timeout: float | None = None) -> None:
+        """Wait for the server, create the role and database when missing, then for ``SELECT 1``
+        through the DSN."""
+        timeout = self.ready_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        if not self.is_ready():
+            while time.monotonic() < deadline:
+                try:
+                    self.ensure_role()
+                    break
+                except LauncherError:
+                    info = self.supervisor_info()
+                    if info is not None and info["statename"] in ("FATAL",) or (
+                            launched.started and info is not None and info["statename"] in ("BACKOFF", "EXITED")):
+                        break  # super() reports it with the log tail
+                    time.sleep(0.5)
+        super().wait_ready(launched, max(1.0, deadline - time.monotonic()))
 
     def stop(self, timeout: float | None = None) -> bool:
+        if self.supervisor_info() is not None or self.external() is not None:
+            return super().stop(timeout)
         return self._pg_ctl_stop("fast", timeout)
 
     def kill(self) -> bool:
-        """Crash-stop (``pg_ctl stop -m immediate``): the next start runs recovery."""
-        return self._pg_ctl_stop("immediate", None)
+        """Crash-stop: SIGQUIT to the postmaster (what ``pg_ctl stop -m immediate`` sends);
+        supervisord starts it again and it runs crash recovery."""
+        if self.external() is not None:
+            return False
+        info = self.supervisor_info()
+        if info is None:
+            return self._pg_ctl_stop("immediate", None)
+        with self._lock():
+            pid = int(info.get("pid") or 0)
+            if not pid or info["statename"] not in ("STARTING", "RUNNING"):
+                return False
+            log.info("postgres: crash-stopping pid %s (SIGQUIT); supervisord restarts it", pid)
+            os.kill(pid, signal.SIGQUIT)
+            proc.wait_for(lambda: not proc.is_alive(pid), 30.0)
+            return True
 
     def _pg_ctl_stop(self, mode: str, timeout: float | None) -> bool:
+        """Stop a Postgres an older launcher started with pg_ctl (unsupervised)."""
         if self.external() is not None:
             return False
         with self._lock():
-            pid = self.pid()
+            pid = self.legacy_pid()
             if pid is None:
                 self.clean_stale()
                 return False

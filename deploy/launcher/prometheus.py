@@ -5,11 +5,12 @@
 * Config: ``deploy/prometheus/prometheus.local.yml`` (a valid config as it stands)
   rendered into ``<state>/prometheus/prometheus.yml`` with ``rule_files`` set to
   the absolute ``<repo>/deploy/prometheus/rules/*.yml`` and each job's target port
-  set to the one in effect (``SHUANGDA_PROMETHEUS_PORT``, ``SHUANGDA_<SERVICE>_PORT``).
+  set to the one in effect (``SHUANGDA_PROMETHEUS_PORT``, ``SHUANGDA_<SERVICE>_PORT``), one
+  target per service instance (``up --replicas N``: port + 10·i).
   When Prometheus already runs and the rendered config changed, it is reloaded
   (SIGHUP) instead of restarted, and so it is when a rule file changed since the
   last (re)load; :meth:`Prometheus.reload` does the same on demand.
-* Process: ``prometheus --config.file=… --storage.tsdb.path=<state>/prometheus/data
+* Process (under supervisord): ``prometheus --config.file=… --storage.tsdb.path=<state>/prometheus/data
   --web.listen-address=127.0.0.1:9090 --web.enable-lifecycle``.
 * Ready when ``GET /-/ready`` answers 200.
 """
@@ -75,12 +76,15 @@ class Prometheus(Component):
         except FileNotFoundError:
             raise LauncherError(f"{template_path()} is missing") from None
         config["rule_files"] = [rules_glob()]
-        ports = {name: settings.port(name) for name in (*settings.SERVICE_NAMES, "prometheus")}
+        n = settings.replicas()
+        targets = {name: [f"{settings.HOST}:{settings.instance_port(name, i)}" for i in range(n)]
+                   for name in settings.SERVICE_NAMES}
+        targets["prometheus"] = [f"{settings.HOST}:{settings.port('prometheus')}"]
         for job in config.get("scrape_configs") or []:
             name = job.get("job_name")
-            if name in ports:
+            if name in targets:
                 for static in job.get("static_configs") or []:
-                    static["targets"] = [f"{settings.HOST}:{ports[name]}"]
+                    static["targets"] = list(targets[name])
         header = (f"# Rendered by the shuangda launcher from {template_path()}; edit that file instead.\n")
         return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 

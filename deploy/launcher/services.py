@@ -1,15 +1,27 @@
-"""The project's own Python services (intake, routing, notify, credit).
+"""The project's own Python services (intake, routing, notify, credit), one or more
+instances each.
 
-A service exists when ``services/<name>/__main__.py`` exists. It is started as
-``<sys.executable> -m services.<name>`` from the repo root with the inherited
-environment plus:
+A service exists when ``services/<name>/__main__.py`` exists. Each instance is one
+supervisord program running ``<sys.executable> -m services.<name>`` from the repo root.
+Instance 0 is called ``<name>`` (log ``<state>/logs/<name>.log``); instance *i* >= 1 is
+``<name>-<i>`` (log ``<name>-<i>.log``) and listens on the service's port + 10·*i*
+(intake 8001, 8011, 8021 …; routing 8002, 8012 …). All instances of a service share its
+consumer group and schema; the singleton jobs (outbox relay, deadline watch, scheduler)
+run in whichever instance holds their advisory lock (shared.runtime.leader).
+
+Its environment: the launcher's ``SHUANGDA_*``/``PYTHON*`` variables (and ``PATH``,
+``HOME``, ``VIRTUAL_ENV``, ``JAVA_HOME``, locale) plus:
 
 ``SHUANGDA_KAFKA_BOOTSTRAP``, ``SHUANGDA_PG_DSN``
     the endpoints in effect (:func:`deploy.launcher.settings.endpoints`);
 ``SHUANGDA_STATE_DIR``
     the launcher's state dir;
 ``SHUANGDA_<NAME>_PORT`` and ``SHUANGDA_<NAME>_HTTP_PORT``
-    its HTTP port (intake 8001, routing 8002, notify 8003, credit 8004);
+    its HTTP port (intake 8001, routing 8002, notify 8003, credit 8004; + 10·instance);
+``SHUANGDA_INSTANCE``
+    the instance number (``0``, ``1`` …): leaders name themselves
+    ``<service>/<instance>/<job>`` in Postgres (``application_name``), which ``shuangda
+    status`` reads;
 ``SHUANGDA_DEV=true``
     unless already set: the launcher runs a development stack;
 ``PYTHONUNBUFFERED=1``.
@@ -28,19 +40,38 @@ from deploy.launcher.base import Component
 from deploy.launcher.errors import LauncherError
 
 
+#: ports of instance i: the service's port + PORT_STRIDE * i
+PORT_STRIDE = 10
+
+#: variables other than SHUANGDA_* / PYTHON* a service instance is given
+PASSED_ENV = ("PATH", "HOME", "VIRTUAL_ENV", "JAVA_HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER",
+              "LOGNAME", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+              "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+def instance_name(service: str, instance: int) -> str:
+    return service if instance == 0 else f"{service}-{instance}"
+
+
 class Service(Component):
-    """One service process; ``module``/``root``/``port`` exist so tests can point
+    """One instance of a service; ``module``/``root``/``port`` exist so tests can point
     it at a stand-in module."""
 
     ready_timeout = 60.0
     stop_timeout = 20.0
 
     def __init__(self, name: str, module: str | None = None, root: Path | None = None,
-                 port: int | None = None) -> None:
-        self.name = name
+                 port: int | None = None, instance: int = 0) -> None:
+        self.service = name
+        self.instance = instance
+        self.name = instance_name(name, instance)
         self.module = module or f"services.{name}"
         self._root = root
         self._port = port
+
+    def replica(self, instance: int) -> "Service":
+        """Instance ``instance`` of the same service."""
+        return Service(self.service, module=self.module, root=self._root, port=self._port, instance=instance)
 
     @property
     def root(self) -> Path:
@@ -51,7 +82,8 @@ class Service(Component):
         return self.root.joinpath(*self.module.split(".")) / "__main__.py"
 
     def port(self) -> int:
-        return self._port if self._port is not None else settings.port(self.name)
+        base = self._port if self._port is not None else settings.port(self.service)
+        return base + PORT_STRIDE * self.instance
 
     def exists(self) -> bool:
         return self.main_file.exists()
@@ -83,14 +115,16 @@ class Service(Component):
 
     def environment(self) -> Mapping[str, str]:
         ep = settings.endpoints()
-        env = dict(os.environ)
-        upper = self.name.upper()
+        env = {k: v for k, v in os.environ.items()
+               if k.startswith(("SHUANGDA_", "PYTHON")) or k in PASSED_ENV}
+        upper = self.service.upper()
         env.update({
             "SHUANGDA_KAFKA_BOOTSTRAP": ep.kafka_bootstrap,
             "SHUANGDA_PG_DSN": ep.pg_dsn,
             "SHUANGDA_STATE_DIR": str(settings.state_dir()),
             f"SHUANGDA_{upper}_PORT": str(self.port()),
             f"SHUANGDA_{upper}_HTTP_PORT": str(self.port()),
+            "SHUANGDA_INSTANCE": str(self.instance),
             "PYTHONUNBUFFERED": "1",
         })
         env.setdefault("SHUANGDA_DEV", "true")
@@ -102,5 +136,5 @@ class Service(Component):
         if proc.port_open(settings.HOST, self.port()):
             raise LauncherError(
                 f"port {self.port()} is already in use by another process (not the {self.name} service started "
-                f"by this launcher); stop it or pick another port with SHUANGDA_{self.name.upper()}_PORT=..."
+                f"by this launcher); stop it or pick another port with SHUANGDA_{self.service.upper()}_PORT=..."
             )

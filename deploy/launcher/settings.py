@@ -18,6 +18,9 @@ Public API
     (``intake`` 8001, ``routing`` 8002, ``notify`` 8003, ``credit`` 8004), each
     overridable by ``SHUANGDA_<NAME>_PORT`` (for services also
     ``SHUANGDA_<NAME>_HTTP_PORT``, the variable the services' own settings read).
+``replicas() -> int`` / ``instance_port(name, i) -> int``
+    Instances per service (``up --replicas N`` records it in ``<state>/run/replicas``) and
+    instance *i*'s port (the service's port + 10·*i*).
 ``endpoints() -> Endpoints``
     The Kafka bootstrap, Postgres DSN, Prometheus URL and service URLs in effect:
     ``SHUANGDA_KAFKA_BOOTSTRAP`` / ``SHUANGDA_PG_DSN`` when set (external), else
@@ -91,6 +94,24 @@ def log_file(component: str) -> Path:
 def pid_file(component: str) -> Path:
     """``<state>/run/<component>.pid``."""
     return run_dir() / f"{component}.pid"
+
+
+def replicas() -> int:
+    """Instances per service (``<state>/run/replicas``, written by ``up --replicas N``; default 1)."""
+    try:
+        return max(1, int((run_dir() / "replicas").read_text().strip()))
+    except (FileNotFoundError, ValueError):
+        return 1
+
+
+def set_replicas(n: int) -> None:
+    run_dir().mkdir(parents=True, exist_ok=True)
+    (run_dir() / "replicas").write_text(f"{n}\n")
+
+
+def instance_port(name: str, instance: int) -> int:
+    """A service instance's port: the service's port + 10·instance."""
+    return port(name) + 10 * instance
 
 
 def port(name: str) -> int:

@@ -7,11 +7,17 @@ it and another process takes over. Any fault (database down, broker down, a
 bug in `body`) drops leadership, backs off and campaigns again; nothing is
 skipped, because `body` works from durable state. The outbox relay, routing's
 deadline watch and credit's scheduler all lead this way.
+
+The leader's connection names itself ``<service>/<instance>/<job>`` (Postgres
+``application_name``; the instance from ``SHUANGDA_INSTANCE``, which the launcher sets
+per instance, default ``0``), so ``shuangda status`` can tell which instance leads
+each job by joining ``pg_locks`` (advisory, granted) with ``pg_stat_activity``.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Awaitable, Callable
 
 import asyncpg
@@ -36,6 +42,7 @@ class Leadership:
         schema: str,
         campaign_interval: float = 2.0,
         on_change: Callable[[bool], None] | None = None,
+        instance: str | None = None,
     ) -> None:
         self.service = service
         self.name = name
@@ -45,6 +52,9 @@ class Leadership:
         self.campaign_interval = campaign_interval
         self.on_change = on_change
         self.is_leader = False
+        self.instance = instance if instance is not None else (os.environ.get("SHUANGDA_INSTANCE") or "0")
+        #: what the campaigning connection calls itself in pg_stat_activity (63 bytes at most)
+        self.application_name = f"{service}/{self.instance}/{name}"[:63]
 
     def _set(self, value: bool) -> None:
         if value != self.is_leader:
@@ -71,6 +81,7 @@ class Leadership:
     async def _term(self, stop: asyncio.Event, body: Body) -> None:
         conn = await connect(self.dsn, self.schema)
         try:
+            await conn.execute("SELECT set_config('application_name', $1, false)", self.application_name)
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.key):
                 self._set(False)
                 if await sleep_or_stop(stop, self.campaign_interval):

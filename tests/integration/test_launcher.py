@@ -23,6 +23,7 @@ from deploy.launcher.errors import LauncherError
 from deploy.launcher.kafka import metadata_ok
 from deploy.launcher.postgres import select_one
 from deploy.launcher.services import Service
+from deploy.launcher.supervisor import SUPERVISOR
 
 INFRA = ("postgres", "kafka", "prometheus")
 SERVICE_JOBS = {"intake", "routing", "notify", "credit"}
@@ -116,7 +117,7 @@ def test_status_command_prints_a_table_of_components(stack: launcher.Endpoints, 
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["COMPONENT", "ADDRESS", "STATE", "PID"]
+    assert lines[0].split() == ["COMPONENT", "ADDRESS", "STATE", "PID", "RESTARTS", "LEADS"]
     kafka = next(line for line in lines if line.startswith("kafka "))
     assert _expected_state("kafka") in kafka.split()
 
@@ -155,7 +156,7 @@ async def test_kafka_can_be_killed_hard_and_restarted(stack: launcher.Endpoints)
     try:
         assert await components.KAFKA.akill() is True
         assert not proc.is_alive(old_pid)
-        assert components.KAFKA.status().state == "stopped"
+        assert components.KAFKA.status().pid != old_pid
     finally:
         status = await components.KAFKA.astart()
     assert status.state == "running"
@@ -221,6 +222,7 @@ def test_a_service_that_does_not_exist_is_absent_and_cannot_be_started(tmp_path,
     assert ghost.status().state == "absent"
     with pytest.raises(LauncherError, match="__main__.py does not exist"):
         ghost.start()
+    assert not SUPERVISOR.is_running(), "nothing to supervise: no supervisord"
 
 
 FAKE_SERVICE = textwrap.dedent('''
@@ -256,6 +258,7 @@ def fake_service(tmp_path, monkeypatch) -> Service:
     svc = Service("fake", module="fakesvc", root=tmp_path, port=_free_port())
     yield svc
     svc.stop(timeout=5)
+    SUPERVISOR.stop(timeout=10)
 
 
 def test_a_service_is_started_with_the_stack_endpoints_and_left_alone_when_running(fake_service: Service) -> None:
@@ -313,6 +316,7 @@ def test_up_starts_the_services_that_exist_and_reports_the_absent_ones(fake_serv
         components.up(only=["ghost"])
     assert ("fake", True) in components.down()
     assert fake_service.status().state == "stopped"
+    assert not SUPERVISOR.is_running(), "down stops supervisord too"
 
 
 def test_a_service_that_dies_during_start_up_fails_with_its_log_tail(tmp_path, monkeypatch) -> None:
@@ -323,10 +327,13 @@ def test_a_service_that_dies_during_start_up_fails_with_its_log_tail(tmp_path, m
     (package / "__main__.py").write_text("raise SystemExit('cannot reach the database')\n")
     svc = Service("crash", module="crashsvc", root=tmp_path, port=_free_port())
     started = time.monotonic()
-    with pytest.raises(LauncherError, match="cannot reach the database"):
-        svc.start(timeout=20)
-    assert time.monotonic() - started < 15
-    assert svc.status().state == "stopped"
+    try:
+        with pytest.raises(LauncherError, match="cannot reach the database"):
+            svc.start(timeout=20)
+        assert time.monotonic() - started < 15
+        assert svc.status().state == "stopped"
+    finally:
+        SUPERVISOR.stop(timeout=10)
 
 
 def test_cli_verbs_are_registered_and_unknown_components_are_refused(capsys) -> None:
