@@ -261,10 +261,11 @@ async def test_an_entity_first_seen_without_a_code_is_matched_by_name_when_the_c
         async with unit_of_work(pool, source="/tests") as uow:
             third = await credit.decide(uow, _bureau(world), decision("咸罚〔2024〕303号", dt.date(2024, 5, 1), code=OTHER_CODE,
                                                                         name="咸阳市老王食品有限公司"), source_event_id=None)
+        # read while the relay still runs: it publishes what these three transactions wrote
+        credit_events = await world.events(world.settings.credit_topic, until=lambda e: "credit.entity-identified" in types(e))
     assert first.facts["entity_id"] == second.facts["entity_id"] == third.facts["entity_id"]
     names = await world.fetch("SELECT name, name_kind FROM entity_names ORDER BY id")
     assert [(n["name"], n["name_kind"]) for n in names] == [("咸阳市秦都区老王食品厂", "former"), ("咸阳市老王食品有限公司", "registered")]
-    credit_events = await world.events(world.settings.credit_topic, until=lambda e: "credit.entity-identified" in types(e))
     identified = next(p for t, p in credit_events if t.endswith("entity-identified.v1"))
     assert identified["credit_code"] == OTHER_CODE
 
