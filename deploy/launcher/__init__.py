@@ -1,5 +1,6 @@
 """The local launcher: runs Kafka (KRaft), PostgreSQL, Prometheus and the four
-services as plain local processes — no Docker.
+services (one or more instances each) as plain local processes under a supervisord
+of its own (:mod:`~deploy.launcher.supervisor`), which restarts whatever dies — no Docker.
 
 Public API
 ----------
@@ -17,15 +18,18 @@ Whole stack (what ``shuangda up/down/status`` do)::
     from deploy.launcher import up, down, status, ensure_infra
     up(infra_only=True)       # idempotent; list[UpResult]
     up(only=["kafka", "postgres"])
-    down()                    # stops only what the launcher's pid files name
-    status()                  # list[Status(component, address, state, pid)]
+    up(replicas=2)            # two instances per service (ports +10), kept for later ups
+    down()                    # stops what the launcher started (every instance), then supervisord
+    status(leaders=True)      # list[Status(component, address, state, pid, detail, restarts, leads)]
     ensure_infra()            # up(infra_only=True), then endpoints()
 
 One component (chaos tests)::
 
     from deploy.launcher import components
     components.POSTGRES.stop(); components.POSTGRES.start()
-    components.KAFKA.kill(); components.KAFKA.start()        # SIGKILL + restart
+    components.KAFKA.kill()                                   # SIGKILL; supervisord restarts it
+    components.KAFKA.start()                                  # waits until it is ready again
+    components.get("intake-1")                                # instance 1 of intake
     components.KAFKA.restart(); components.KAFKA.is_running(); components.KAFKA.pid()
     await components.KAFKA.arestart()                         # async façades: astart/astop/akill/arestart
 
@@ -40,7 +44,8 @@ Modules: :mod:`~deploy.launcher.settings` (paths, ports, endpoints),
 
 Environment: ``SHUANGDA_STATE_DIR``, ``SHUANGDA_CACHE_DIR``, ``SHUANGDA_KAFKA_BOOTSTRAP``,
 ``SHUANGDA_PG_DSN``, ``SHUANGDA_KAFKA_PORT``, ``SHUANGDA_KAFKA_CONTROLLER_PORT``,
-``SHUANGDA_PG_PORT``, ``SHUANGDA_PROMETHEUS_PORT``, ``SHUANGDA_<SERVICE>_PORT``.
+``SHUANGDA_PG_PORT``, ``SHUANGDA_PROMETHEUS_PORT``, ``SHUANGDA_<SERVICE>_PORT``,
+``SHUANGDA_KAFKA_HEAP`` (the broker's maximum heap, default 512m).
 """
 from __future__ import annotations
 

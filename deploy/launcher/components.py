@@ -19,16 +19,20 @@ Stack operations (what the CLI's ``up``/``down``/``status`` call):
 ``get(name) -> Component``
     By name (``kafka``, ``postgres``/``pg``, ``prometheus``, ``intake`` …).
 ``select(only=None, infra_only=False) -> list[Component]``
-``up(only=None, infra_only=False, timeout=None, report=None) -> list[UpResult]``
+``up(only=None, infra_only=False, timeout=None, report=None, replicas=None) -> list[UpResult]``
     Start what is selected (default: the infrastructure plus every service that
-    exists), in dependency order, leaving running components alone. Kafka's JVM is
-    launched first so its start-up overlaps Postgres and Prometheus. ``report`` is
+    exists, :func:`replicas` instances each), in dependency order, leaving running
+    components alone. Kafka's JVM is launched first so its start-up overlaps Postgres
+    and Prometheus. The launcher lock is held per launch only; readiness is awaited
+    without it, so nothing waits behind another component's readiness. ``report`` is
     called with each :class:`UpResult` as it completes. Raises
     :class:`~deploy.launcher.errors.LauncherError` naming every failure.
 ``down(only=None) -> list[tuple[str, bool]]``
     Stop what is selected (services first, Postgres last); only processes of the
     launcher's own pid files. ``(name, stopped)`` pairs.
-``status() -> list[Status]``
+``status(leaders=False) -> list[Status]``
+    supervisord, every component and every service instance; with ``leaders`` the
+    singleton jobs each leads (:func:`leadership`).
 ``ensure_infra() -> Endpoints``
     ``up(infra_only=True)`` and return :func:`deploy.launcher.settings.endpoints`
     (what an integration-test fixture wants).

@@ -18,8 +18,9 @@ gets its own environment through :mod:`deploy.launcher.envexec`, so nothing leak
 whichever shell or test happened to start supervisord.
 
 Restarts per program are counted from supervisord's own log
-(``<state>/logs/supervisord.log``): every ``exited: <name> (…; not expected)`` line is
-one death supervisord answered with a restart.
+(``<state>/logs/supervisord.log``): every ``exited: <name> (…)`` line is one end nobody
+asked for (a stop the launcher asks for is logged as ``stopped:``), which supervisord
+answers with a restart.
 """
 from __future__ import annotations
 
@@ -149,7 +150,8 @@ def all_process_info() -> list[dict[str, Any]]:
         return []
 
 
-_EXITED = re.compile(r" exited: (\S+) \(.*; not expected\)")
+#: supervisord logs "stopped: x" for a stop it was asked for and "exited: x (…)" for any other end
+_EXITED = re.compile(r" exited: (\S+) \(")
 _restart_cache: dict[str, Any] = {}
 
 
