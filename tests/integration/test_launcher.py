@@ -82,11 +82,15 @@ def test_prometheus_is_ready_and_lists_the_local_scrape_jobs(stack: launcher.End
     with httpx.Client(base_url=stack.prometheus_url, timeout=5.0, trust_env=False) as client:
         assert client.get("/-/ready").status_code == 200
         targets = client.get("/api/v1/targets").json()["data"]["activeTargets"]
-    jobs = {t["labels"]["job"]: t for t in targets}
+    jobs: dict[str, list[dict]] = {}
+    for target in targets:
+        jobs.setdefault(target["labels"]["job"], []).append(target)
     assert SERVICE_JOBS | {"prometheus"} <= set(jobs)
     for job in SERVICE_JOBS:
-        assert jobs[job]["labels"]["service"] == job
-        assert jobs[job]["scrapeUrl"] == f"http://127.0.0.1:{settings.port(job)}/metrics"
+        assert all(t["labels"]["service"] == job for t in jobs[job])
+        assert {t["scrapeUrl"] for t in jobs[job]} == {
+            f"http://127.0.0.1:{settings.instance_port(job, i)}/metrics" for i in range(settings.replicas())
+        }, "one target per service instance"
 
 
 @pytest.mark.stack
@@ -192,7 +196,8 @@ def test_external_endpoints_are_used_and_never_started(monkeypatch) -> None:
     assert components.KAFKA.kill() is False
 
 
-def test_port_overrides_reach_the_rendered_kafka_and_prometheus_configs(monkeypatch) -> None:
+def test_port_overrides_reach_the_rendered_kafka_and_prometheus_configs(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("SHUANGDA_STATE_DIR", str(tmp_path / "state"))  # one instance per service
     monkeypatch.setenv("SHUANGDA_KAFKA_PORT", "19092")
     monkeypatch.setenv("SHUANGDA_KAFKA_CONTROLLER_PORT", "19093")
     monkeypatch.setenv("SHUANGDA_PROMETHEUS_PORT", "19090")
