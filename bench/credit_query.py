@@ -239,6 +239,7 @@ async def main() -> None:
     parser.add_argument("--search-clients", type=int, default=8)
     parser.add_argument("--search-per-client", type=int, default=60)
     parser.add_argument("--port", type=int, default=18604)
+    parser.add_argument("--json", action="store_true", help="print only the one JSON object of figures (the default output too)")
     args = parser.parse_args()
     stack = StackSettings(dev=True)
     tag = uuid.uuid4().hex[:8]
