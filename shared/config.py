@@ -9,10 +9,11 @@ alone. Secrets have no defaults outside dev mode (``SHUANGDA_DEV=true``).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -88,12 +89,30 @@ class StackSettings(BaseSettings):
         return self.pg_dsn.get_secret_value()
 
 
+# Every service's settings have a field called `schema` (and each service sets its default);
+# it shadows pydantic's deprecated `BaseModel.schema()` classmethod, which nothing here uses.
+warnings.filterwarnings("ignore", message='Field name "schema" ', category=UserWarning)
+
+
 class ServiceSettings(StackSettings):
-    """Base for one service's settings; subclasses set ``env_prefix``."""
+    """Base for one service's settings; subclasses set ``env_prefix``, `http_port` and `schema`.
+
+    What every service has lives here once: HTTP address, pool size, batch sizes, the
+    identity cache (the bound on how long a revoked key still works), the body limit,
+    how long an Idempotency-Key is remembered, fault injection and the clock."""
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
+    #: Postgres schema of this service (each service sets its own default; tests use a unique one)
+    schema: str = "public"
+    pool_max_size: int = Field(default=10, ge=2, le=100)
+    #: how long an API key lookup is cached: a revoked or rotated key stops working within this
+    identity_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    #: the largest request body any route takes unless it declares its own limit (413 above it)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: how long an Idempotency-Key and its first response are remembered
+    idempotency_ttl_hours: float = Field(default=24, gt=0, le=24 * 30)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(default=200, ge=1)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -102,6 +121,13 @@ class ServiceSettings(StackSettings):
     crash_at: str | None = None
     #: "wall" or (dev only) "accelerated:<ISO start>:<factor>" (see shared.clock)
     clock: str = "wall"
+
+    @field_validator("schema")
+    @classmethod
+    def _schema_name(cls, v: str) -> str:
+        from shared.db import check_schema
+
+        return check_schema(v)
 
     @model_validator(mode="after")
     def _dev_only_knobs(self) -> "ServiceSettings":

@@ -1,26 +1,38 @@
 """HTTP plumbing shared by the services: the app factory with /metrics,
-/healthz and /readyz, request metrics, RFC 9457 problem documents, and an
-in-loop uvicorn runner."""
+/healthz and /readyz, request metrics, RFC 9457 problem documents, the body
+limit (413 before anything reads the body), the database-down → 503 mapping,
+one transaction per request with retries, and an in-loop uvicorn runner."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 
 from shared.envelope import new_event_id
 from shared.metrics import HTTP_DURATION, HTTP_REQUESTS, VALIDATION_FAILURES, render_metrics
 from shared.runtime.uow import CURRENT_COMMAND_ID
 
+if TYPE_CHECKING:
+    import asyncpg
+
+    from shared.runtime.uow import UnitOfWork
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 ReadinessCheck = Callable[[], Awaitable[bool]]
+T = TypeVar("T")
+#: the body limit of a route unless the app says otherwise (bytes)
+DEFAULT_BODY_LIMIT = 64 * 1024
+#: what a client should wait before retrying after a 503
+RETRY_AFTER_SECONDS = 2
 
 
 def problem(status: int, title: str, detail: str | None = None, *, type_: str = "about:blank", **extra: Any) -> JSONResponse:
@@ -42,11 +54,37 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
-def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] = (), version: str = "1") -> FastAPI:
-    app = FastAPI(title=title, version=version)
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for a problem document (merge into a route's `responses`)."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def unavailable() -> ProblemError:
+    """The answer when the database (or another dependency) is down: 503 with Retry-After."""
+    return ProblemError(503, "Service unavailable", "a dependency is unavailable; retry later",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def create_app(
+    service: str,
+    *,
+    title: str,
+    readiness: Iterable[ReadinessCheck] = (),
+    version: str = "1",
+    body_limit: int | Callable[[str], int] = DEFAULT_BODY_LIMIT,
+    description: str | None = None,
+) -> FastAPI:
+    """The app every service serves: problem documents for every error (validation, HTTP,
+    a dependency down → 503, anything else → 500 without details), /metrics, /healthz,
+    /readyz, request metrics, and a body limit per path (`body_limit`: bytes, or a function of
+    the path) enforced before a route, or its authentication, reads the body."""
+    app = FastAPI(title=title, version=version, description=description or "")
     checks = list(readiness)
+    limit_for = body_limit if callable(body_limit) else (lambda _path, _n=int(body_limit): _n)
 
     app.add_middleware(_RequestMetrics, service=service)
+    # innermost, so the request metrics middleware still counts the 413s
+    app.user_middleware.append(Middleware(BodyLimit, limit_for=limit_for))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -73,6 +111,14 @@ def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] 
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        from shared.runtime.errors import is_transient
+
+        if is_transient(exc):  # the database or broker is down: the client should retry
+            log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            err = unavailable()
+            response = problem(err.status, err.title, err.detail)
+            response.headers.update(err.headers)
+            return response
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "Internal error", "the error was logged")
 
@@ -97,6 +143,75 @@ def create_app(service: str, *, title: str, readiness: Iterable[ReadinessCheck] 
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body too large (at most {limit} bytes)")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a body over the path's limit — by Content-Length before the route
+    runs, or while streaming — so an oversized request costs neither memory nor a key lookup."""
+
+    def __init__(self, app: Any, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if not value.isdigit():
+                    await problem(400, "Bad Content-Length", "Content-Length must be a decimal number")(scope, receive, send)
+                    return
+                if int(value) > limit:
+                    await problem(413, f"Request body too large (at most {limit} bytes)")(scope, receive, send)
+                    return
+        received = 0
+
+        async def limited() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def run_in_transaction(
+    pool: "asyncpg.Pool", work: Callable[["UnitOfWork"], Awaitable[T]], *, source: str, actor: str, attempts: int = 4,
+) -> T:
+    """One request, one transaction: deadlocks, serialisation failures and unique-key races are
+    retried (with a short back-off), a database that is down answers 503, a ProblemError passes."""
+    import asyncpg
+
+    from shared.runtime.errors import is_transient
+    from shared.runtime.uow import unit_of_work
+
+    attempt = 0
+    while True:
+        try:
+            async with unit_of_work(pool, source=source, actor=actor) as uow:
+                return await work(uow)
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError) as exc:
+            attempt += 1
+            if attempt >= attempts:
+                raise
+            log.info("transaction retried after %s", type(exc).__name__)
+            await asyncio.sleep(0.01 * 2 ** attempt)
+        except ProblemError:
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                raise unavailable() from None
+            raise
 
 
 class _RequestMetrics:

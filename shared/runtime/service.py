@@ -1,15 +1,30 @@
 """Running one service process: the HTTP app, consumers, relay and any other
 loops side by side until SIGTERM/SIGINT, then a clean stop.
 
-A composition root builds its parts and hands them to `run_service`; nothing
-here connects at import time.
+Every service has the same composition root::
+
+    # services/<name>/__main__.py
+    from services.<name> import wiring
+    from services.<name>.settings import <Name>Settings
+    from shared.runtime.service import main
+
+    if __name__ == "__main__":
+        main(wiring.SERVICE, <Name>Settings, wiring.build)
+
+`main` reads the settings, configures JSON logging, opens the pool on the
+service's schema, calls ``wiring.build(settings, pool)`` (which returns `Parts`),
+and runs them with `run_service` until SIGTERM. Migrations and topics are never
+applied here: that is ``shuangda migrate``'s job (each service's `wiring.prepare`).
+Nothing here connects at import time.
 """
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
-from typing import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from fastapi import FastAPI
 
@@ -17,7 +32,73 @@ from shared.http import serve
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    import asyncpg
+
+    from shared.config import ServiceSettings
+
 Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Parts:
+    """What a service's `wiring.build` returns: its HTTP app, the loops that run beside it
+    (consumer, relay, watchers …), what to close on the way out, and the named pieces tests
+    and benchmarks reach for (``parts.components["consumer"]``)."""
+
+    app: FastAPI | None
+    loops: list[Loop]
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    components: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:  # parts.consumer, parts.relay …
+        try:
+            return self.__dict__["components"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+Build = Callable[..., "Parts | Awaitable[Parts]"]
+
+
+async def build_parts(build: Build, settings: "ServiceSettings", pool: "asyncpg.Pool", **kwargs: Any) -> Parts:
+    """Call a wiring's `build`, whether it is a plain or an async function."""
+    parts = build(settings, pool, **kwargs)
+    if inspect.isawaitable(parts):
+        parts = await parts
+    return parts  # type: ignore[return-value]
+
+
+async def serve_service(service: str, settings: "ServiceSettings", build: Build) -> None:
+    """The body of every service's `main`: logging, pool, parts, run, close."""
+    from shared.config import settings_summary
+    from shared.db import create_pool
+    from shared.logging import configure_logging
+
+    configure_logging(service, settings.log_level)
+    log.info("starting", extra={"settings": settings_summary(settings)})
+    pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
+    parts: Parts | None = None
+    try:
+        parts = await build_parts(build, settings, pool)
+        await run_service(service, app=parts.app, host=settings.http_host, port=settings.http_port, loops=parts.loops)
+    finally:
+        for close in reversed(parts.closers if parts is not None else []):
+            try:
+                await close()
+            except Exception:  # closing is best effort; the process is ending
+                log.warning("%s: closing %s failed", service, getattr(close, "__qualname__", close), exc_info=True)
+        await pool.close()
+
+
+def main(service: str, settings_cls: "type[ServiceSettings]", build: Build) -> None:
+    """Run one service process (see the module docstring)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in the lock; plain asyncio still works
+        asyncio.run(serve_service(service, settings_cls(), build))
+    else:
+        uvloop.run(serve_service(service, settings_cls(), build))
 
 
 async def run_service(
