@@ -54,6 +54,8 @@ class StackSettings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     kafka_ssl_check_hostname: bool = True
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
+    #: the schema of the one identity store (shared.identity); every service reads it, `shuangda keys` writes it
+    identity_schema: str = "identity"
     #: which instance of its service this process is (SHUANGDA_INSTANCE; the launcher sets 0, 1 … per
     #: instance of ``up --replicas N``); leaders name themselves "<service>/<instance>/<job>" in Postgres
     instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]{1,20}$")

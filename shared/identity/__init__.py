@@ -9,6 +9,6 @@
 CLI: ``shuangda keys create|list|rotate|revoke``.
 """
 from shared.identity.model import KINDS, SCOPES, Principal
-from shared.identity.store import DEFAULT_TTL_SECONDS, IdentityDirectory
+from shared.identity.store import DEFAULT_TTL_SECONDS, IdentityDirectory, open_directory
 
-__all__ = ["DEFAULT_TTL_SECONDS", "KINDS", "SCOPES", "IdentityDirectory", "Principal"]
+__all__ = ["DEFAULT_TTL_SECONDS", "KINDS", "SCOPES", "IdentityDirectory", "Principal", "open_directory"]

@@ -130,6 +130,15 @@ async def principal_by_id(conn: asyncpg.Connection | asyncpg.Pool, principal_id:
     return _principal(row) if row is not None else None
 
 
+async def open_directory(settings: Any, *, max_size: int = 3) -> "IdentityDirectory":
+    """The directory a service authenticates with: its own small pool on the identity schema
+    (``settings.identity_schema``), cached for ``settings.identity_cache_seconds``. Close it on the way out."""
+    from shared.db import create_pool
+
+    pool = await create_pool(settings.dsn, settings.identity_schema, min_size=1, max_size=max_size)
+    return IdentityDirectory(pool, ttl=getattr(settings, "identity_cache_seconds", DEFAULT_TTL_SECONDS))
+
+
 class IdentityDirectory:
     """Authenticates tokens and looks principals up, through a bounded cache of `ttl` seconds."""
 
@@ -156,6 +165,9 @@ class IdentityDirectory:
             return None
         scheme, stored, principal = entry
         return principal if tokens.matches(presented, scheme, stored) else None
+
+    async def close(self) -> None:
+        await self.pool.close()
 
     async def principal(self, principal_id: str) -> Principal | None:
         """An active principal by id (e.g. the owner of an ``ingress.<client>`` topic), or None."""
