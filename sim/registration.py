@@ -72,6 +72,41 @@ async def create_egress_topics(bootstrap: str, bureaus: list[str], *, prefix: st
     return await ensure_topics(bootstrap, specs)
 
 
+_ISSUED: dict[tuple[str, str, str], str] = {}
+
+
+async def principal_tokens(dsn: str, identity_schema: str, wanted: dict[str, tuple[str, str | None]],
+                           label: str = "sim") -> dict[str, str]:
+    """One key per principal in the one identity store (shared.identity), as ``shuangda keys create``
+    gives them: `wanted` maps principal id → (kind, bureau or None); returns id → token.
+
+    Every service authenticates the same token, so a bureau registered for routing and for credit is
+    registered once: a principal already issued in this process returns the same token, and one that
+    exists from an earlier run gets a new key (as ``keys rotate`` does)."""
+    from shared.db import migrate
+    from shared.identity import store
+
+    await migrate(dsn, identity_schema, store.MIGRATIONS, runtime=False)
+    out: dict[str, str] = {}
+    conn = await connect(dsn, identity_schema)
+    try:
+        for principal_id, (kind, bureau) in wanted.items():
+            memo = (dsn, identity_schema, principal_id)
+            if memo not in _ISSUED:
+                try:
+                    issued = await store.create_principal(conn, principal_id, kind, bureau=bureau, label=label)
+                except store.PrincipalExists:
+                    rotated = await store.rotate_key(conn, principal_id, label)
+                    if rotated is None:
+                        raise RuntimeError(f"principal {principal_id} exists but is revoked; choose another namespace")
+                    issued = rotated
+                _ISSUED[memo] = issued.token
+            out[principal_id] = _ISSUED[memo]
+    finally:
+        await conn.close()
+    return out
+
+
 async def register_intake_clients(dsn: str, schema: str, bootstrap: str, clients: dict[str, str],
                                   kafka_clients: list[str]) -> dict[str, str]:
     """`clients`: id → kind. Returns id → API key."""
