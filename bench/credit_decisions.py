@@ -33,12 +33,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import preload, raw_passthrough, report, rss_mb_max
 from services.credit.settings import CreditSettings
-from services.credit.wiring import build, open_pool, prepare
+from services.credit.wiring import build, prepare
 from shared import audit
 from shared.config import StackSettings
 from shared.contracts.credit import RecordCreated
 from shared.contracts.penalty import PenaltyDecided
-from shared.db import connect
+from shared.db import connect, create_pool
 from shared.envelope import new_envelope
 from shared.identifiers import USCC_ALPHABET, uscc_check_character
 from shared.topics import TopicSpec, ensure_topics, ingress
@@ -136,8 +136,8 @@ async def main(n: int, batch: int, timeout: float) -> dict[str, Any]:
 
     raw_rate = await raw_passthrough(bootstrap, raw_in, raw_out, n, f"bench-raw-{tag}")
 
-    pool = await open_pool(settings)
-    parts = build(settings, pool)
+    pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
+    parts = await build(settings, pool)
     stop = asyncio.Event()
     counting = asyncio.create_task(count_type(bootstrap, settings.credit_topic, RecordCreated.EVENT_TYPE, n, timeout))
     launched = time.perf_counter()

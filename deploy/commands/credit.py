@@ -159,14 +159,19 @@ async def _export(args: argparse.Namespace, dsn: str, schema: str) -> int:
 
 async def _tick(ep, schema: str) -> int:  # noqa: ANN001
     from services.credit.settings import CreditSettings
-    from services.credit.wiring import build, open_pool
+    from services.credit.wiring import build
+    from shared.db import create_pool
+    from shared.runtime.service import build_parts
 
     settings = CreditSettings(schema=schema, pg_dsn=ep.pg_dsn, kafka_bootstrap=ep.kafka_bootstrap)
-    pool = await open_pool(settings)
+    pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
+    parts = None
     try:
-        parts = build(settings, pool)
+        parts = await build_parts(build, settings, pool)
         done = await parts.scheduler.tick()
     finally:
+        for close in reversed(parts.closers if parts is not None else []):
+            await close()
         await pool.close()
     print(json.dumps(done), flush=True)
     return 0

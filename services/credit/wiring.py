@@ -1,27 +1,24 @@
-"""Building credit's parts from settings: rules, clock, handlers, consumer, relay,
-scheduler, name index and HTTP app. `__main__` (and the in-process tests and
-the benchmark) call these; nothing here runs at import time."""
+"""Credit's composition: `prepare` (migrations and output topics; only ``shuangda migrate`` and
+test harnesses call it, never a service start) and `build` (rules, clock, use cases, consumer,
+relay, scheduler, name index, identity directory and HTTP app → `Parts`). Nothing runs at import
+time."""
 from __future__ import annotations
 
-import asyncio
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import asyncpg
-from fastapi import FastAPI
 
 from shared.clock import Clock
-from shared.db import create_pool, migrate
+from shared.db import migrate
 from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
+from shared.runtime.service import Parts
 from shared.topics import CREDIT, PENALTY, TopicSpec, ensure_topics
 from shared.workdays import default_calendar
 
 from services.credit.adapters.http import ClientDirectory, HttpDeps, build_app
-from services.credit.adapters.postgres import init_connection
 from services.credit.adapters.search import IndexRefresher
 from services.credit.domain.search import NameIndex
 from services.credit.handlers import Credit, PersonHasher, Topics
@@ -31,8 +28,6 @@ from services.credit.settings import CreditSettings
 
 SERVICE = "credit"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-Loop = Callable[[asyncio.Event], Awaitable[None]]
 
 
 def output_topics(settings: CreditSettings) -> list[TopicSpec]:
@@ -46,27 +41,10 @@ def output_topics(settings: CreditSettings) -> list[TopicSpec]:
 async def prepare(settings: CreditSettings) -> None:
     """Apply the schema's migrations and create the output topics (both idempotent)."""
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
-    await ensure_topics(settings.kafka_bootstrap, output_topics(settings),
-                        replication_factor=settings.kafka_replication_factor, **settings.kafka_options())
+    await ensure_topics(settings.kafka, output_topics(settings), replication_factor=settings.kafka_replication_factor)
 
 
-async def open_pool(settings: CreditSettings) -> asyncpg.Pool:
-    return await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size, init=init_connection)
-
-
-@dataclass
-class Parts:
-    app: FastAPI
-    credit: Credit
-    consumer: EventConsumer
-    relay: OutboxRelay
-    scheduler: Scheduler
-    refresher: IndexRefresher
-    index: NameIndex
-    loops: list[Loop]
-
-
-def build(settings: CreditSettings, pool: asyncpg.Pool, clock: Clock | None = None) -> Parts:
+async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
     book = load_rulebook(settings.rules_dir)
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
@@ -78,16 +56,15 @@ def build(settings: CreditSettings, pool: asyncpg.Pool, clock: Clock | None = No
         auto_disclose=settings.auto_disclose,
     )
     crash_at = settings.crash_at if settings.dev else None
+    kafka = settings.kafka
     consumer = EventConsumer(
-        service=SERVICE, group=settings.consumer_group, pool=pool, bootstrap=settings.kafka_bootstrap,
+        service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
         routes=[credit.route_ingress(settings.ingress_pattern), credit.route_referrals(settings.referral_topic)],
         batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
-        kafka_options=settings.kafka_options(),
     )
     relay = OutboxRelay(
-        service=SERVICE, schema=settings.schema, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap,
+        service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka, bootstrap=kafka.bootstrap,
         batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds, crash_at=crash_at,
-        kafka_options=settings.kafka_options(),
     )
     scheduler = Scheduler(pool=pool, dsn=settings.dsn, schema=settings.schema, credit=credit, clock=clock,
                           interval=settings.scheduler_interval_seconds, batch=settings.scheduler_batch,
@@ -106,9 +83,9 @@ def build(settings: CreditSettings, pool: asyncpg.Pool, clock: Clock | None = No
 
     app = build_app(HttpDeps(
         pool=pool, credit=credit, index=index, refresher=refresher,
-        clients=ClientDirectory(pool, settings.client_cache_seconds), clock=clock,
+        clients=ClientDirectory(pool, settings.identity_cache_seconds), clock=clock,
         check_max_codes=settings.check_max_codes, readiness=[database_reachable, consumer_polling, name_index_loaded],
     ))
-    loops: list[Loop] = [consumer.run, relay.run, scheduler.run, refresher.run,
-                         gauges_loop(pool, clock, settings.gauges_interval_seconds)]
-    return Parts(app, credit, consumer, relay, scheduler, refresher, index, loops)
+    loops = [consumer.run, relay.run, scheduler.run, refresher.run, gauges_loop(pool, clock, settings.gauges_interval_seconds)]
+    return Parts(app, loops, components={"credit": credit, "consumer": consumer, "relay": relay, "scheduler": scheduler,
+                                         "refresher": refresher, "index": index})

@@ -20,15 +20,16 @@ import pytest
 from services.credit.adapters import postgres as db
 from services.credit.domain.model import Bureau
 from services.credit.settings import CreditSettings
-from services.credit.wiring import Parts, build, open_pool, prepare
+from services.credit.wiring import build, prepare
 from shared import audit
 from shared.clock import Clock, ManualClock
 from shared.config import REPO_ROOT
 from shared.contracts.cases import Suspect
 from shared.contracts.penalty import PenaltyDecided, PenaltyRevoked
 from shared.contracts.referral import ReferralAccepted
-from shared.db import connect
+from shared.db import connect, create_pool
 from shared.runtime import unit_of_work
+from shared.runtime.service import Parts
 from shared.topics import TopicSpec, ensure_topics, ingress
 from tests.support import stack
 
@@ -50,7 +51,7 @@ class CreditWorld:
             ingress_pattern=r"ingress\.[a-z][a-z0-9_]*-" + re.escape(self.division),
             referral_topic=f"test.referral.{unique}", penalty_topic=f"test.penalty.{unique}",
             credit_topic=f"test.credit.{unique}", consumer_poll_ms=100, relay_poll_seconds=0.3,
-            scheduler_interval_seconds=0.3, index_refresh_seconds=0.3, client_cache_seconds=0, **settings,
+            scheduler_interval_seconds=0.3, index_refresh_seconds=0.3, identity_cache_seconds=0, **settings,
         )
 
     def bureau(self, bureau_type: str = "market_regulation") -> str:
@@ -68,8 +69,8 @@ class CreditWorld:
 
     @contextlib.asynccontextmanager
     async def running(self, clock: Clock | None = None, *, scheduler: bool = True) -> AsyncIterator[Parts]:
-        pool = await open_pool(self.settings)
-        parts = build(self.settings, pool, clock)
+        pool = await create_pool(self.settings.dsn, self.settings.schema, max_size=self.settings.pool_max_size)
+        parts = await build(self.settings, pool, clock=clock)
         stop = asyncio.Event()
         loops = [parts.consumer.run, parts.relay.run, parts.refresher.run] + ([parts.scheduler.run] if scheduler else [])
         tasks = [asyncio.create_task(loop(stop)) for loop in loops]
@@ -82,7 +83,7 @@ class CreditWorld:
 
     async def conn(self) -> asyncpg.Connection:
         c = await connect(stack.dsn(), self.schema)
-        await db.init_connection(c)
+        await c.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
         return c
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -235,7 +236,7 @@ async def test_records_past_their_maximum_publicity_expire_exactly_once_even_wit
                                                    category="false_advertising"),
                                           source_event_id=None)
         clock.advance(dt.timedelta(days=400))  # past the one-year maximum of an ordinary penalty
-        twin = build(world.settings, parts.consumer.pool, clock).scheduler
+        twin = (await build(world.settings, parts.consumer.pool, clock=clock)).scheduler
         results = await asyncio.gather(parts.scheduler.tick(), twin.tick(), parts.scheduler.tick())
         assert sum(r["expired"] for r in results) == 12
         credit = await world.events(world.settings.credit_topic, what="12 expiries",

@@ -24,9 +24,16 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:20]}"
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
-    """Pool init: jsonb as Python objects."""
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+def _decoded(row: asyncpg.Record | None, *columns: str) -> dict[str, Any] | None:
+    """A row as a dict with its jsonb `columns` decoded (the pool has no jsonb codec: the shared
+    runtime opens it, and decoding only where a column is read costs nothing elsewhere)."""
+    if row is None:
+        return None
+    out = dict(row)
+    for c in columns:
+        if isinstance(out.get(c), str):
+            out[c] = json.loads(out[c])
+    return out
 
 
 # -- clients -------------------------------------------------------------------------
@@ -222,8 +229,9 @@ async def record_by_decision_no(conn: asyncpg.Connection, decision_no: str) -> a
     return await conn.fetchrow("SELECT * FROM records WHERE decision_no = $1 FOR UPDATE", decision_no)
 
 
-async def record_by_id(conn: asyncpg.Connection, record_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM records WHERE record_id = $1" + (" FOR UPDATE" if lock else ""), record_id)
+async def record_by_id(conn: asyncpg.Connection, record_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    return _decoded(await conn.fetchrow("SELECT * FROM records WHERE record_id = $1" + (" FOR UPDATE" if lock else ""),
+                                        record_id), "party")
 
 
 async def insert_record(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
@@ -326,6 +334,7 @@ async def active_listings_with_record(conn: asyncpg.Connection, record_id: str) 
 # -- applications ------------------------------------------------------------------
 
 async def insert_application(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
+    values = {k: _json_text(v) if k in ("applicant", "declaration") else v for k, v in values.items()}
     cols = list(values)
     await conn.execute(
         f"INSERT INTO applications ({', '.join(cols)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))})",
@@ -337,10 +346,10 @@ async def pending_application(conn: asyncpg.Connection, kind: str, target_id: st
     return await conn.fetchrow("SELECT * FROM applications WHERE kind = $1 AND target_id = $2 AND status = 'pending'", kind, target_id)
 
 
-async def application_by_id(conn: asyncpg.Connection, application_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def application_by_id(conn: asyncpg.Connection, application_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    return _decoded(await conn.fetchrow(
         "SELECT * FROM applications WHERE application_id = $1" + (" FOR UPDATE" if lock else ""), application_id
-    )
+    ), "applicant", "declaration")
 
 
 async def decide_application(conn: asyncpg.Connection, application_id: str, status: str, by: str, reason: str,
@@ -417,8 +426,8 @@ async def status_by_entity_ids(conn: asyncpg.Connection, entity_ids: Sequence[st
     return {r["entity_id"]: (list(r["rules"]), r["has_records"], r["has_heavy"]) for r in rows}
 
 
-async def feed_penalties(conn: asyncpg.Connection, after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def feed_penalties(conn: asyncpg.Connection, after: tuple[dt.datetime, str] | None, limit: int) -> list[dict[str, Any]]:
+    return [_decoded(r, "party") for r in await conn.fetch(
         """
         SELECT record_id, decision_no, party, violation, legal_basis, penalty_types, content, fine_amount, confiscated_amount,
                decided_on, bureau, publicity_max_on, disclosed_at
@@ -428,7 +437,7 @@ async def feed_penalties(conn: asyncpg.Connection, after: tuple[dt.datetime, str
         ORDER BY disclosed_at, record_id LIMIT $3
         """,
         after[0] if after else None, after[1] if after else "", limit,
-    )
+    )]
 
 
 async def feed_listings(conn: asyncpg.Connection, after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
@@ -443,9 +452,9 @@ async def feed_listings(conn: asyncpg.Connection, after: tuple[dt.datetime, str]
     )
 
 
-async def export_changes(conn: asyncpg.Connection, since: dt.datetime, limit: int) -> list[asyncpg.Record]:
+async def export_changes(conn: asyncpg.Connection, since: dt.datetime, limit: int) -> list[dict[str, Any]]:
     """Penalty records and listings changed at or after `since` (for the platform export)."""
-    return await conn.fetch(
+    return [_decoded(r, "party") for r in await conn.fetch(
         """
         SELECT * FROM (
             SELECT 'penalty' AS item, r.record_id AS id, r.version, r.changed_at, r.status, r.end_reason AS status_reason,
@@ -463,7 +472,7 @@ async def export_changes(conn: asyncpg.Connection, since: dt.datetime, limit: in
         ) x ORDER BY changed_at, id LIMIT $2
         """,
         since, limit,
-    )
+    )]
 
 
 # -- scheduler -----------------------------------------------------------------------
