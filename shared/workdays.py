@@ -36,9 +36,13 @@ Counting conventions (民法典 第二百零一条至第二百零三条):
   as 23:59:59.999999 Asia/Shanghai on the due day (``due_at_utc`` in UTC), so
   "breached" means ``now > due_at_utc``.
 
-Beyond the data (a year no source covers) days are guessed as Monday–Friday and
-every result that relied on a guess is marked ``provisional`` — never a silent
-guess.
+Beyond the data (a year no source covers) a day is a working day when it is
+Monday–Friday and not a statutory holiday computed from 《全国年节及纪念日放假办法》
+第二条 (the version in force that year) and the lunar calendar
+(``data/statutory_holidays.yaml``; :func:`statutory_holidays`). Every result that
+relied on such a day is still marked ``provisional``: make-up working days, the
+第六条 extra day off for a holiday on a weekend and bridge days are known only
+from the year's notice — never a silent guess.
 """
 from __future__ import annotations
 
@@ -74,6 +78,7 @@ __all__ = [
     "add_months",
     "default_calendar",
     "load_holiday_file",
+    "statutory_holidays",
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -223,6 +228,121 @@ def _package_years() -> frozenset[int]:
     return frozenset(years)
 
 
+# --- statutory holidays computed from the rule (years without a notice) ------------------------
+
+
+class _StatutoryDay(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    fixed: tuple[str, ...] = ()
+    lunar: str | None = None
+    offsets: tuple[int, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "_StatutoryDay":
+        if bool(self.fixed) == (self.lunar is not None):
+            raise ValueError(f"{self.name}: give either fixed or lunar")
+        if self.lunar is not None and not self.offsets:
+            raise ValueError(f"{self.name}: a lunar day needs offsets")
+        for md in self.fixed:
+            if not re.fullmatch(r"\d\d-\d\d", md):
+                raise ValueError(f"{self.name}: fixed day {md!r} is not MM-DD")
+        return self
+
+
+class _StatutoryVersion(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str
+    effective_from: dt.date
+    citation: str = Field(min_length=1)
+    verified: bool
+    verified_note: str = ""
+    days: tuple[_StatutoryDay, ...] = Field(min_length=1)
+
+
+class _Festivals(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spring_festival: dt.date
+    dragon_boat: dt.date
+    mid_autumn: dt.date
+    qingming: dt.date
+
+
+class _StatutoryFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    versions: tuple[_StatutoryVersion, ...] = Field(min_length=1)
+    lunar: dict[int, _Festivals]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "_StatutoryFile":
+        dates = [v.effective_from for v in self.versions]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("statutory holiday versions must have strictly increasing effective_from")
+        for year, f in self.lunar.items():
+            for name, day in f.model_dump().items():
+                if day.year != year:
+                    raise ValueError(f"lunar table {year}: {name} {day} is not in {year}")
+        return self
+
+
+@functools.lru_cache(maxsize=1)
+def _statutory_file() -> _StatutoryFile:
+    text = importlib.resources.files("shared.reference.data").joinpath("statutory_holidays.yaml").read_text("utf-8")
+    try:
+        return _StatutoryFile.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise HolidayDataError(f"statutory_holidays.yaml: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class StatutoryHolidays:
+    """The statutory holidays of one year, computed from the rule in force on 1 January."""
+
+    year: int
+    version: str
+    citation: str
+    verified: bool
+    days: Mapping[dt.date, str] = field(repr=False)
+
+
+@functools.lru_cache(maxsize=256)
+def statutory_holidays(year: int) -> StatutoryHolidays:
+    """The days off 第二条 of 《全国年节及纪念日放假办法》 gives in *year* (no 调休, no 补假).
+
+    Raises :class:`OutsideCoverage` for a year before the first rule version or
+    beyond the shipped lunar table.
+    """
+    data = _statutory_file()
+    jan1 = dt.date(year, 1, 1)
+    in_force = [v for v in data.versions if v.effective_from <= jan1]
+    festivals = data.lunar.get(year)
+    if not in_force or festivals is None:
+        raise OutsideCoverage(jan1, None)
+    v = in_force[-1]
+    days: dict[dt.date, str] = {}
+    for d in v.days:
+        for md in d.fixed:
+            days[dt.date(year, int(md[:2]), int(md[3:]))] = d.name
+        if d.lunar is not None:
+            base = getattr(festivals, d.lunar)
+            for off in d.offsets:
+                days[base + dt.timedelta(days=off)] = d.name
+    return StatutoryHolidays(year, v.version, v.citation, v.verified, MappingProxyType(days))
+
+
+def _computed_status(day: dt.date) -> bool:
+    """A day beyond the official data: Monday–Friday and not a statutory holiday of its year."""
+    try:
+        holidays = statutory_holidays(day.year).days
+    except OutsideCoverage:
+        holidays = {}
+    return day.weekday() < 5 and day not in holidays
+
+
 # --- results ---------------------------------------------------------------------------------
 
 
@@ -370,21 +490,23 @@ class WorkdayCalendar:
         """Whether *day* is an official working day.
 
         Outside coverage raises :class:`OutsideCoverage`, unless
-        *allow_provisional* is true, in which case Monday–Friday is assumed.
+        *allow_provisional* is true, in which case Monday–Friday less the
+        statutory holidays computed from the rule (:func:`statutory_holidays`) is assumed.
         """
         day = _as_date(day)
         status = self._status(day)
         if status is None:
             if not allow_provisional:
                 raise OutsideCoverage(day, self._covered_until)
-            return day.weekday() < 5
+            return _computed_status(day)
         return status
 
     def add_workdays(self, start: dt.date, n: int) -> DeadlineDate:
         """The *n*-th working day after *start* (the day of the event does not count).
 
         ``add_workdays(Friday, 1)`` is the next Monday in an ordinary week.
-        ``provisional`` is true when any day examined lies beyond the data.
+        ``provisional`` is true when any day examined lies beyond the data
+        (such days follow the statutory holidays computed from the rule).
         ``n == 0`` returns *start*.
         """
         start = _as_date(start)
@@ -396,7 +518,7 @@ class WorkdayCalendar:
             status = self._status(day)
             if status is None:
                 provisional = True
-                status = day.weekday() < 5
+                status = _computed_status(day)
             if status:
                 counted += 1
         return DeadlineDate(day, provisional)
@@ -409,7 +531,7 @@ class WorkdayCalendar:
             status = self._status(day)
             if status is None:
                 provisional = True
-                status = day.weekday() < 5
+                status = _computed_status(day)
             if status:
                 return DeadlineDate(day, provisional)
             day += dt.timedelta(days=1)

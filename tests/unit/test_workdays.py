@@ -111,10 +111,11 @@ def test_the_package_covers_until_the_end_of_2026(cal):
     assert cal.is_covered(D(2026, 12, 31)) and not cal.is_covered(D(2027, 1, 1))
 
 
-def test_a_december_2026_deadline_spilling_into_2027_is_provisional(cal):
+def test_a_december_2026_deadline_spilling_into_2027_is_provisional_and_skips_new_years_day(cal):
     due = cal.add_workdays(D(2026, 12, 24), 7)
     assert due.provisional
-    assert due.date == D(2027, 1, 4)  # Mon–Fri guessed: Dec 25, 28, 29, 30, 31, Jan 1, Jan 4
+    # Dec 25, 28, 29, 30, 31 (5); Jan 1 a statutory holiday by rule; Jan 4 (6), Jan 5 (7)
+    assert due.date == D(2027, 1, 5)
 
 
 def test_a_deadline_inside_the_data_is_not_provisional_even_late_in_2026(cal):
@@ -150,7 +151,8 @@ def test_outside_the_data_is_workday_raises_unless_a_provisional_answer_is_asked
     with pytest.raises(OutsideCoverage) as err:
         cal.is_workday(D(2027, 1, 1))
     assert err.value.covered_until == D(2026, 12, 31) and "2027" in str(err.value)
-    assert cal.is_workday(D(2027, 1, 1), allow_provisional=True)  # a Friday, guessed
+    assert not cal.is_workday(D(2027, 1, 1), allow_provisional=True)  # a Friday, but 元旦 by rule
+    assert cal.is_workday(D(2027, 1, 4), allow_provisional=True)  # a Monday, guessed
     with pytest.raises(OutsideCoverage):
         cal.is_workday(D(2003, 5, 1))
 
@@ -275,7 +277,7 @@ def test_month_and_year_periods_end_on_the_corresponding_day_or_the_month_end(ca
 
 def test_a_working_day_deadline_beyond_the_data_is_provisional(cal):
     deadline = cal.deadline_from(dt.datetime(2026, 12, 24, 1, 0, tzinfo=UTC), Rule(7, "working_days"))
-    assert deadline.provisional and deadline.due_date_local == D(2027, 1, 4)
+    assert deadline.provisional and deadline.due_date_local == D(2027, 1, 5)  # 2027-01-01 is 元旦
 
 
 def test_deadlines_need_an_aware_event_time_and_a_known_unit(cal):
