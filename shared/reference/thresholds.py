@@ -83,11 +83,16 @@ class Comparison(Frozen):
 
 
 class Condition(Frozen):
-    """One alternative way to cross: every comparison must hold."""
+    """One alternative way to cross: every comparison must hold.
+
+    ``article`` is the article/item of the version's citation it comes from
+    (e.g. ``第三条第一款第(二)项``); empty when it could not be read.
+    """
 
     id: str = Field(pattern=_ID)
     text: str
     text_zh: str
+    article: str = ""
     all_of: tuple[Comparison, ...] = Field(alias="all")
 
     def holds(self, figures: Mapping[str, Decimal]) -> bool:
@@ -99,10 +104,15 @@ class Condition(Frozen):
 
 
 class ThresholdVersion(Frozen):
+    """``verified``: the figures were read in the regulation's own text
+    (``verified_note`` names it, or says what was looked for and not found)."""
+
     version: str = Field(min_length=1)
     effective_from: dt.date
     citation: str = Field(min_length=1)
     note: str = ""
+    verified: bool = False
+    verified_note: str = ""
     conditions: tuple[Condition, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -172,6 +182,8 @@ class ThresholdTable(RuleSetFile):
                     condition_text=cond.text,
                     condition_text_zh=cond.text_zh,
                     citation=version.citation,
+                    article=cond.article,
+                    verified=version.verified,
                 )
         return ThresholdResult(
             crossed=False,
@@ -181,6 +193,7 @@ class ThresholdTable(RuleSetFile):
             condition_text=None,
             condition_text_zh=None,
             citation=version.citation,
+            verified=version.verified,
         )
 
 
@@ -191,7 +204,9 @@ class ThresholdResult:
     ``rule_id`` (``"<family>.<condition id>"``), ``condition_text`` and
     ``condition_text_zh`` name the first condition that holds, in data order;
     they are ``None`` when nothing crossed. ``version`` and ``citation`` are
-    those of the family version applied — record them with any decision.
+    those of the family version applied — record them with any decision;
+    ``article`` the condition's article/item (empty when not known) and
+    ``verified`` whether the version's figures were read in the official text.
     """
 
     crossed: bool
@@ -201,6 +216,8 @@ class ThresholdResult:
     condition_text: str | None
     condition_text_zh: str | None
     citation: str
+    article: str = ""
+    verified: bool = False
 
 
 def _clean_figures(figures: Mapping[str, Decimal | int], allowed: Mapping[str, str]) -> dict[str, Decimal]:
@@ -238,7 +255,8 @@ def crosses_threshold(
 
     *figures* maps names from the data file's ``figures`` list —
     ``illegal_turnover``, ``illegal_gains``, ``sales``, ``unsold_value``,
-    ``pieces``, ``copies``, ``loss``, ``marks_count`` — to non-negative
+    ``pieces``, ``copies``, ``loss``, ``marks_count``, ``patents_count``,
+    ``prior_penalties_2y`` (the suspect's penalty history, from credit) — to non-negative
     ``int`` or ``Decimal`` values (floats are refused: money is never float).
     Figures not given count as zero, so ``crossed=False`` means "not on the
     figures given". *at* is the date whose rules apply (normally the date of the

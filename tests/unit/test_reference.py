@@ -387,7 +387,7 @@ def test_selling_infringing_copies_with_60000_gains_crosses_under_2025_but_not_2
     old = crosses_threshold("selling_infringing_copies", {"illegal_gains": Decimal("60000")}, BEFORE_2025)
     assert new.crossed and new.version == "2025" and new.rule_id == "selling_infringing_copies.gains"
     assert "50,000" in new.condition_text and "2025" in new.citation
-    assert not old.crossed and old.version == "2010" and old.rule_id is None and old.condition_text is None
+    assert not old.crossed and old.version == "2004" and old.rule_id is None and old.condition_text is None
 
 
 def test_the_2025_interpretation_applies_from_its_effective_date():
@@ -422,7 +422,8 @@ def test_counterfeit_trademark_worked_examples(at, figures, crossed, rule):
         ("fake_shoddy_products", {"unsold_value": 150000}, True),
         ("fake_shoddy_products", {"sales": 40000, "unsold_value": 30000}, True),  # 3 × 40,000 + 30,000
         ("fake_shoddy_products", {"sales": 40000, "unsold_value": 29999}, False),
-        ("selling_counterfeit_marked_goods", {"sales": 49999, "unsold_value": 149999}, False),
+        ("selling_counterfeit_marked_goods", {"sales": 49999, "unsold_value": 100000}, False),  # together 149,999
+        ("selling_counterfeit_marked_goods", {"sales": 49999, "unsold_value": 100001}, True),  # together 150,000
         ("selling_counterfeit_marked_goods", {"unsold_value": 150000}, True),
         ("fake_labels", {"pieces": 20000}, True),
         ("fake_labels", {"pieces": 19999, "illegal_gains": 29999}, False),
