@@ -5,7 +5,8 @@ broker and database, in its own process, so tests can SIGKILL it.
 
 Configuration (env): ECHO_SCHEMA, ECHO_IN, ECHO_OUT, ECHO_GROUP, ECHO_MODE
 (``record``: a handler per record; ``batch``: one set-based handler per batch),
-plus the usual SHUANGDA_* settings (SHUANGDA_ECHO_CRASH_AT for fault injection).
+plus the usual SHUANGDA_* settings (SHUANGDA_ECHO_CRASH_AT for fault injection; the
+SHUANGDA_KAFKA_* security settings reach the consumer and relay through ``settings.kafka``).
 """
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ def build(settings: EchoSettings, pool, schema: str, in_topic: str, out_topic: s
         routes=[route],
         pool=pool,
         bootstrap=settings.kafka_bootstrap,
+        kafka=settings.kafka,
         batch_size=settings.consumer_batch_size,
         poll_ms=settings.consumer_poll_ms,
         crash_at=settings.crash_at,
@@ -117,6 +119,7 @@ def build(settings: EchoSettings, pool, schema: str, in_topic: str, out_topic: s
         schema=schema,
         dsn=settings.dsn,
         bootstrap=settings.kafka_bootstrap,
+        kafka=settings.kafka,
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
         crash_at=settings.crash_at,
