@@ -30,17 +30,20 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaProducer
+import uvloop
 
 from bench.common import percentile, report, rss_mb_max
 from deploy.launcher import endpoints
-from services.notify.runtime import run
-from services.notify.testing import NotifyWorld, sample
 from shared.contracts.routing import CaseAssigned
 from shared.envelope import new_envelope
+from shared.kafka import KafkaConnection
 from shared.webhooks import generate_secret
+from tests.support.notify import NotifyWorld, sample
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 DEAD = "market_regulation@dead"
 
@@ -49,7 +52,7 @@ def bureau(i: int) -> str:
     return f"market_regulation@b{i:03d}"
 
 
-async def produce(producer: AIOKafkaProducer, topic: str, bureaus: list[str], start: int) -> list[str]:
+async def produce(producer: "AIOKafkaProducer", topic: str, bureaus: list[str], start: int) -> list[str]:
     """Produce one case.assigned per bureau in `bureaus`; returns their event ids."""
     futures, ids = [], []
     for n, b in enumerate(bureaus):
@@ -69,7 +72,7 @@ class Sink:
     def __init__(self, tmp: Path) -> None:
         self.port_file, self.log_file = tmp / "sink.port", tmp / "sink.jsonl"
         self.log_file.touch()
-        code = ("from services.notify.testing import run_sink_process; "
+        code = ("from tests.support.notify import run_sink_process; "
                 f"run_sink_process({str(self.port_file)!r}, {str(self.log_file)!r}, '/hooks/dead')")
         self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent)
         self.ok: list[dict[str, Any]] = []
@@ -130,7 +133,7 @@ async def main(events: int, rate: float, seconds: float, bureaus: int, as_json: 
         consumer_poll_ms=100, consumer_batch_size=500, dispatch_poll_seconds=0.5, sweep_interval_seconds=5.0,
         pool_max_size=20,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=ep.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = KafkaConnection.of(ep.kafka_bootstrap).producer(acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     topic = world.topics["routing_topic"]
     try:
@@ -216,5 +219,5 @@ if __name__ == "__main__":
     parser.add_argument("--bureaus", type=int, default=100, help="healthy webhook endpoints")
     parser.add_argument("--json", action="store_true", help="print one JSON object (the figures) on stdout")
     args = parser.parse_args()
-    # the event loop notify runs on in production (services/notify/__main__.py)
-    run(main(args.events, args.rate, args.seconds, args.bureaus, args.json))
+    # the event loop every service runs on in production (shared.runtime.service.main)
+    uvloop.run(main(args.events, args.rate, args.seconds, args.bureaus, args.json))

@@ -149,7 +149,7 @@ def _check_directory(path: str | None) -> int:
     from services.notify.adapters.directory_file import load_directory
     from services.notify.domain.directory import DirectoryError
     from services.notify.domain.notices import RULES
-    from services.notify.rendering import Renderer
+    from services.notify.adapters.templates import Renderer
 
     file = _directory_path(path)
     dev = os.environ.get("SHUANGDA_DEV", "true").lower() in ("1", "true", "yes")

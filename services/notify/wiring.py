@@ -1,66 +1,61 @@
 """Building notify's parts from settings: the consumer (events → deliveries),
 the dispatcher and its sweep, the digest assembler, the directory watcher, the
-outbox relay (status events) and the HTTP app. `__main__` and the in-process
-tests and benchmark call `build`; nothing here runs at import time, and
-nothing here migrates (``shuangda migrate`` does)."""
+outbox relay (status events) and the HTTP app. `__main__` (through
+shared.runtime.service.main), the in-process tests and the benchmark call
+`build`; nothing here runs at import time. `prepare` (migrations and notify's own
+topic) is for ``shuangda migrate`` and test harnesses only — never on start."""
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import asyncpg
-from fastapi import FastAPI
 
+from services.notify.adapters import kafka
 from services.notify.adapters.directory_file import DirectoryFile
 from services.notify.adapters.email import EmailSender
 from services.notify.adapters.sms import SmsGateway
+from services.notify.adapters.templates import Renderer
 from services.notify.adapters.webhook import WebhookSender
-from services.notify.digests import DigestAssembler
-from services.notify.dispatcher import DispatchConfig, Dispatcher
+from services.notify.app.digests import DigestAssembler
+from services.notify.app.dispatcher import DispatchConfig, Dispatcher
+from services.notify.app.notices import NoticePlanner
 from services.notify.domain.directory import DirectoryError, is_loopback_url
 from services.notify.domain.policy import Breakers, RetryPolicy
-from services.notify.handlers import NoticeHandlers
 from services.notify.metrics import initialise
-from services.notify.rendering import Renderer
 from services.notify.settings import NotifySettings
 from shared.clock import Clock
+from shared.db import migrate
 from shared.http import create_app
 from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
-
-log = logging.getLogger(__name__)
+from shared.runtime.service import Parts
+from shared.topics import NOTIFICATION, ensure_topics
 
 SERVICE = "notify"
 SOURCE = f"/shuangda/{SERVICE}"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-Loop = Callable[[asyncio.Event], Awaitable[None]]
 
-
-@dataclass
-class Parts:
-    app: FastAPI
-    consumer: EventConsumer
-    relay: OutboxRelay
-    dispatcher: Dispatcher
-    digests: DigestAssembler
-    directory: DirectoryFile
-    loops: list[Loop] = field(default_factory=list)
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-    async def close(self) -> None:
-        for close in self.closers:
-            await close()
+async def prepare(settings: NotifySettings) -> None:
+    """Apply notify's migrations and create the topic it produces (both idempotent). The topics it
+    consumes belong to their producers (intake, routing, credit)."""
+    await migrate(settings.dsn, settings.schema, MIGRATIONS)
+    await ensure_topics(settings.kafka, [replace(NOTIFICATION, name=settings.notification_topic)],
+                        replication_factor=settings.kafka_replication_factor)
 
 
 def retry_policy(settings: NotifySettings) -> RetryPolicy:
     return RetryPolicy(tuple(settings.retry_schedule), jitter=settings.retry_jitter,
                        max_retry_after=settings.max_retry_after_seconds)
+
+
+def consumed_topics(settings: NotifySettings) -> dict[str, str]:
+    """Contract family → the topic notify reads it from (adapters.kafka.FAMILIES)."""
+    return {"cases": settings.intake_topic, "routing": settings.routing_topic, "referral": settings.referral_topic,
+            "alerts": settings.alert_topic, "credit": settings.credit_topic}
 
 
 def _check_targets(settings: NotifySettings) -> None:
@@ -73,7 +68,7 @@ def _check_targets(settings: NotifySettings) -> None:
         raise DirectoryError("sms_gateway_url must be a loopback address in dev mode (or set SHUANGDA_NOTIFY_ALLOW_EXTERNAL_TARGETS)")
 
 
-def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
+async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     _check_targets(settings)
     initialise()
     clock = clock or settings.make_clock()
@@ -83,21 +78,17 @@ def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | None =
     renderer = Renderer()
     policy = retry_policy(settings)
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
-    handlers = NoticeHandlers(directory=directory, render=renderer, policy=policy)
-    routes = handlers.routes({
-        "cases": settings.intake_topic, "routing": settings.routing_topic, "referral": settings.referral_topic,
-        "alerts": settings.alert_topic, "credit": settings.credit_topic,
-    })
+    planner = NoticePlanner(directory=directory, render=renderer, policy=policy)
     crash_at = settings.crash_at if settings.dev else None
+    connection = settings.kafka
     consumer = EventConsumer(
-        service=SERVICE, group=settings.consumer_group, routes=routes, pool=pool, bootstrap=settings.kafka_bootstrap,
-        source=SOURCE, batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
-        kafka_options=settings.kafka_options(),
+        service=SERVICE, group=settings.consumer_group, routes=kafka.routes(planner, consumed_topics(settings)),
+        pool=pool, bootstrap=connection.bootstrap, kafka=connection, source=SOURCE,
+        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
     )
     relay = OutboxRelay(
-        service=SERVICE, schema=settings.schema, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap,
+        service=SERVICE, schema=settings.schema, dsn=settings.dsn, bootstrap=connection.bootstrap, kafka=connection,
         batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds, crash_at=crash_at,
-        kafka_options=settings.kafka_options(),
     )
     webhook = WebhookSender(timeout=settings.webhook_timeout_seconds, connections_per_endpoint=settings.endpoint_concurrency)
     email = EmailSender(
@@ -124,7 +115,7 @@ def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | None =
         webhook=webhook, email=email, sms=sms, keyring=keyring, clock=clock,
     )
     digests = DigestAssembler(pool=pool, directory=directory, render=renderer, policy=policy,
-                              interval=settings.digest_check_seconds)
+                              interval=settings.digest_check_seconds, source=SOURCE)
 
     async def database_reachable() -> bool:
         return await pool.fetchval("SELECT true") is True
@@ -138,7 +129,9 @@ def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | None =
     app = create_app(SERVICE, title="Shuangda notify", readiness=[database_reachable, consumer_polling,
                                                                  dispatcher_listening])
     return Parts(
-        app=app, consumer=consumer, relay=relay, dispatcher=dispatcher, digests=digests, directory=directory,
+        app=app,
         loops=[consumer.run, relay.run, dispatcher.run, dispatcher.sweep, digests.run, directory.watch],
         closers=[webhook.close, sms.close],
+        components={"consumer": consumer, "relay": relay, "dispatcher": dispatcher, "digests": digests,
+                    "directory": directory, "planner": planner},
     )

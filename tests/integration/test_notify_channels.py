@@ -4,35 +4,23 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
 from services.notify.domain.notices import notice_for
 from services.notify.domain.planning import Recipient, context
-from services.notify.rendering import Renderer
-from services.notify.testing import HttpSink, NotifyWorld, SmtpSink, probe, record_for, sample, sealed_phone
+from services.notify.adapters.templates import Renderer
 from shared.contracts.cases import CaseOpened, Complainant
 from shared.contracts.notification import NotificationDelivered
 from shared.contracts.routing import CaseAcknowledged, DeadlineBreached
 from shared.pii import Keyring
 from tests.support import stack
+from tests.support.notify import HttpSink, NotifyWorld, SmtpSink, probe, record_for, sample, sealed_phone
 
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-def smtp() -> Any:
-    s = SmtpSink().start()
-    yield s
-    s.stop()
 
 
 async def test_a_chinese_mail_arrives_at_the_smtp_server_with_subject_and_body_intact(

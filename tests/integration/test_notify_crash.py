@@ -8,27 +8,21 @@ import asyncio
 import signal
 from collections import Counter
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
-from services.notify.testing import HttpSink, NotifyWorld, free_port, probe, record_for, sample
 from shared.contracts.notification import NotificationDelivered
 from shared.contracts.routing import CaseAssigned
 from shared.webhooks import generate_secret
 from tests.support import stack
+from tests.support.notify import HttpSink, NotifyWorld, free_port, probe, record_for, sample
 
 pytestmark = pytest.mark.stack
 
 RECIPIENTS = 30
 
-
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
 
 
 def bureau(i: int) -> str:

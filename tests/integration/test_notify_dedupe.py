@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
-from services.notify.testing import HttpSink, NotifyWorld, probe, record_for, sample
 from shared.contracts.routing import CaseAssigned
 from shared.envelope import new_envelope
 from shared.webhooks import generate_secret
 from tests.support import stack
+from tests.support.notify import HttpSink, NotifyWorld, probe, record_for, sample
 
 pytestmark = pytest.mark.stack
 
-
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
 
 
 async def test_a_redelivered_kafka_event_creates_no_second_delivery(unique: str, tmp_path: Path, sink: HttpSink) -> None:

@@ -6,25 +6,19 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
 from services.notify.domain.notices import DIGEST_TYPE
-from services.notify.testing import HttpSink, NotifyWorld, probe, record_for, sample
 from shared.contracts.credit import Blacklisted
 from shared.contracts.routing import CaseAssigned, DeadlineApproaching
 from shared.webhooks import generate_secret
 from tests.support import stack
+from tests.support.notify import HttpSink, NotifyWorld, probe, record_for, sample
 
 pytestmark = pytest.mark.stack
 
-
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
 
 
 def hits(sink: HttpSink, path: str) -> Any:

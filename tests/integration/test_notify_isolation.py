@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
-from services.notify.testing import HttpSink, NotifyWorld, free_port, record_for, sample
 from shared.contracts.routing import CaseAssigned
 from shared.webhooks import generate_secret
 from tests.support import stack
+from tests.support.notify import HttpSink, NotifyWorld, free_port, record_for, sample
 
 pytestmark = pytest.mark.stack
 
 HEALTHY = 50
 
-
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
 
 
 def bureau(i: int | str) -> str:

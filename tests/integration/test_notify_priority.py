@@ -3,26 +3,19 @@ complaint's notice and a critical one (a deadline breach) are delivered before t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
-from services.notify.testing import HttpSink, NotifyWorld, record_for, sample
 from shared.contracts.routing import CaseAssigned, DeadlineBreached
 from shared.webhooks import generate_secret
 from tests.support import stack
+from tests.support.notify import HttpSink, NotifyWorld, record_for, sample
 
 pytestmark = pytest.mark.stack
 
 BACKLOG = 150
 BUREAU = "market_regulation@610402"
 
-
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
 
 
 async def test_a_complaint_and_a_critical_notice_overtake_a_backlog_of_bulk_leads(

@@ -9,15 +9,15 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
-from services.notify.testing import HttpSink, NotifyWorld, SmtpSink, probe, record_for, sample
 from shared.contracts.notification import NotificationDelivered, NotificationFailed
 from shared.contracts.routing import CaseAssigned
 from shared.webhooks import generate_secret
 from tests.support import stack
+from tests.support.notify import HttpSink, NotifyWorld, SmtpSink, probe, record_for, sample
 
 pytestmark = pytest.mark.stack
 
@@ -42,18 +42,6 @@ def assigned(case_id: str, bureau: str = "market_regulation@610402") -> CaseAssi
     return sample(CaseAssigned, case_id=case_id, bureau=bureau, co_bureaus=[])  # type: ignore[return-value]
 
 
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-def smtp() -> Any:
-    s = SmtpSink().start()
-    yield s
-    s.stop()
 
 
 async def world_for(unique: str, tmp_path: Path) -> NotifyWorld:

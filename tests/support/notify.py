@@ -1,4 +1,4 @@
-"""Test support for notify (used by its tests and its benchmark, never by the service):
+"""Test support for notify (used by its tests and its benchmark; not shipped with the service):
 
 - sample events: a valid instance of every event type notify consumes, with
   realistic values, built through the contract models; fields a contract gains
@@ -7,8 +7,11 @@
 - real local receivers: `HttpSink` (aiohttp on a free 127.0.0.1 port, scripted
   answers per path) and `SmtpSink` (aiosmtpd), plus `run_sink_process` for a
   receiver in its own process;
-- `NotifyWorld`: one test's schema, topics, consumer group and directory file,
-  running notify's parts in-process or as settings for ``python -m services.notify``.
+- `NotifyWorld`: one test's schema, topics, consumer group, identity schema and
+  directory file, running notify's parts in-process or as settings for
+  ``python -m services.notify``;
+- the `sink` and `smtp` fixtures (a started `HttpSink` / `SmtpSink`), shared by
+  notify's integration tests through tests/integration/conftest.py.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, AsyncIterator, Literal, Union, get_args, get_origin
 
+import pytest
 from pydantic import BaseModel
 
 from shared.contracts.cases import Sealed
@@ -339,11 +343,12 @@ class SmtpSink:
 
 
 class NotifyWorld:
-    """One test's schema, topics, consumer group and directory file."""
+    """One test's schema, topics, consumer group, identity schema and directory file."""
 
     def __init__(self, unique: str, tmp: Path) -> None:
         self.unique = unique
         self.schema = f"notify_{unique}"
+        self.identity_schema = f"identity_{unique}"
         self.group = f"notify-{unique}"
         self.tmp = tmp
         self.topics = {
@@ -357,13 +362,18 @@ class NotifyWorld:
         self.directory_path = tmp / f"directory-{unique}.yaml"
 
     async def create(self, dsn: str, bootstrap: str) -> None:
-        from services.notify.wiring import MIGRATIONS
+        """What ``shuangda migrate`` does for notify (`wiring.prepare`), plus the topics it consumes (their
+        producers' job) and an identity schema of this test's own."""
+        from services.notify.wiring import prepare
         from shared.db import migrate
+        from shared.identity import store
         from shared.topics import TopicSpec, ensure_topics
 
+        consumed = [t for name, t in self.topics.items() if name != "notification_topic"]
         await ensure_topics(bootstrap, [TopicSpec(t, "key", "notify test topic", partitions=3, has_dlq=False)
-                                        for t in self.topics.values()])
-        await migrate(dsn, self.schema, MIGRATIONS)
+                                        for t in consumed])
+        await prepare(self.settings(dsn, bootstrap))
+        await migrate(dsn, self.identity_schema, store.MIGRATIONS, runtime=False)
 
     def write_directory(self, document: dict[str, Any]) -> Path:
         import yaml
@@ -375,7 +385,8 @@ class NotifyWorld:
 
     def settings_values(self, **overrides: Any) -> dict[str, Any]:
         values: dict[str, Any] = {
-            "dev": True, "schema": self.schema, "consumer_group": self.group, "directory_path": self.directory_path,
+            "dev": True, "schema": self.schema, "identity_schema": self.identity_schema, "consumer_group": self.group,
+            "directory_path": self.directory_path,
             "consumer_poll_ms": 50, "relay_poll_seconds": 0.2, "dispatch_poll_seconds": 0.2,
             "retry_schedule": [0, 0.3, 0.6, 1.2], "retry_jitter": 0.0, "sweep_interval_seconds": 0.5,
             "digest_check_seconds": 0.3, "directory_check_seconds": 0.3, "webhook_timeout_seconds": 2.0,
@@ -401,23 +412,29 @@ class NotifyWorld:
 
     @contextlib.asynccontextmanager
     async def running(self, settings: Any) -> AsyncIterator[Any]:
-        """Notify's parts running in this process; yields the parts."""
+        """Notify's parts running in this process, as `shared.runtime.service` runs them (loops, then the
+        closers in reverse); yields the parts (``parts.directory``, ``parts.dispatcher`` …, ``parts.app``)."""
         from services.notify.wiring import build
         from shared.db import create_pool
+        from shared.runtime.service import build_parts
 
         pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
-        parts = build(settings, pool)
+        parts = None
+        tasks: list[asyncio.Task[None]] = []
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(loop(stop)) for loop in parts.loops]
         try:
+            parts = await build_parts(build, settings, pool)
+            tasks = [asyncio.create_task(loop(stop)) for loop in parts.loops]
             yield parts
         finally:
             stop.set()
-            await asyncio.wait(tasks, timeout=15)
+            if tasks:
+                await asyncio.wait(tasks, timeout=15)
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await parts.close()
+            for close in reversed(parts.closers if parts is not None else []):
+                await close()
             await pool.close()
 
     async def fetch(self, dsn: str, sql: str, *args: Any) -> list[Any]:
@@ -470,3 +487,22 @@ def probe(read: Any) -> Any:
         return read()
 
     return run
+
+
+# -- fixtures (tests/integration/conftest.py makes them available to every notify test) ---------------
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[HttpSink]:
+    """A started HTTP receiver (webhooks, the SMS gateway) on a free port."""
+    s = await HttpSink().start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+def smtp() -> Any:
+    """A started SMTP server on a free port."""
+    s = SmtpSink().start()
+    yield s
+    s.stop()

@@ -13,9 +13,8 @@ from services.notify.adapters.email import build_message
 from services.notify.domain.directory import build_directory
 from services.notify.domain.notices import RULES, NoticeRule, notice_for, public_event_data
 from services.notify.domain.planning import Complainant, complainant_id, message_id, plan
-from services.notify.rendering import Renderer
+from services.notify.adapters.templates import Renderer
 from services.notify.settings import NotifySettings
-from services.notify.testing import NOW, sample, sealed_phone
 from shared.contracts.cases import CaseOpened
 from shared.contracts import cases as cases_contracts
 from shared.contracts.credit import Blacklisted, RecordCreated
@@ -23,6 +22,7 @@ from shared.contracts.referral import ReferralProposed, ReferralTransferred
 from shared.contracts.routing import CaseAssigned, DeadlineBreached
 from shared.pii import Keyring
 from shared.webhooks import generate_secret
+from tests.support.notify import NOW, sample, sealed_phone
 
 RENDER = Renderer()
 SECRET = generate_secret()

@@ -170,7 +170,7 @@ def test_delivered_gone_and_rejected_attempts_are_decided_without_the_schedule()
 
 def test_priority_lanes_put_critical_notices_first_then_complaints_then_bulk_leads() -> None:
     from services.notify.domain.notices import notice_for
-    from services.notify.testing import sample
+    from tests.support.notify import sample
     from shared.contracts.routing import CaseAssigned, DeadlineBreached
 
     breach = notice_for("e1", NOW, sample(DeadlineBreached))

@@ -11,12 +11,12 @@ from services.notify.adapters.directory_file import load_directory
 from services.notify.domain.directory import routable_event_types
 from services.notify.domain.notices import DIGEST_TYPE, RULES, notice_for
 from services.notify.domain.planning import Recipient, context, plan_digest
-from services.notify.rendering import TEMPLATES_DIR, Renderer, bureau_name
+from services.notify.adapters.templates import TEMPLATES_DIR, Renderer, bureau_name
 from services.notify.settings import PACKAGED_DIRECTORY
-from services.notify.testing import NOW, minimal, sample, sealed_phone
 from shared.contracts.cases import CaseOpened, Complainant
 from shared.contracts.routing import CaseAcknowledged, CaseAssigned
 from shared.pii import Keyring
+from tests.support.notify import NOW, minimal, sample, sealed_phone
 
 RENDER = Renderer()
 CHINESE = re.compile(r"[\u4e00-\u9fff]")

@@ -1,4 +1,5 @@
-"""Chinese notice texts from jinja2 templates, one file per event type.
+"""Chinese notice texts from jinja2 templates, one file per event type: the
+`Render` port of domain.planning (raising its `TemplateError`), implemented with jinja2.
 
 ``services/notify/templates/<event type without "shuangda.">.j2`` (e.g.
 ``case.assigned.v1.j2``) defines blocks per channel:
@@ -31,10 +32,10 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from services.notify.domain.directory import Channel
-from services.notify.domain.planning import Rendered
+from services.notify.domain.planning import Rendered, TemplateError
 from shared.reference import UnknownCode, bureau_type, category, city, resolve_county
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 DEADLINE_KINDS = {
@@ -218,10 +219,6 @@ def joined(items: Any, sep: str = "、") -> str:
 
 def bureaus_text(items: Any) -> str:
     return "、".join(bureau_name(b) for b in items or ())
-
-
-class TemplateError(RuntimeError):
-    """A template is missing or does not render for its event."""
 
 
 class Renderer:

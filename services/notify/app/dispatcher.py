@@ -369,6 +369,7 @@ class Dispatcher:
             try:
                 async with unit_of_work(self.pool, source=self.config.source) as uow:
                     outcomes = await self._record_all(uow, batch)
+                    uow.after_commit(lambda: self._recorded(batch, outcomes))
                 break
             except Exception as exc:
                 if not is_transient(exc):
@@ -383,6 +384,10 @@ class Dispatcher:
                     log.error("could not record %d outcome(s) (%s); their leases will bring them back", len(batch), exc)
                     return
                 await asyncio.sleep(backoff.next())
+
+    def _recorded(self, batch: list["_Outcome"], outcomes: list[str | None]) -> None:
+        """After the outcomes' commit (never before: a rolled-back batch, recorded again, counts once):
+        the outcome counters, the latency histogram and the log lines."""
         now = self.wall.now()
         for o, outcome in zip(batch, outcomes):
             if outcome is None:
@@ -477,6 +482,13 @@ class Dispatcher:
             event_id=deterministic_event_id("notify", row.message_id, "delivered"),
         )
 
+    def _leases_expired(self, channels: list[str]) -> None:
+        """After the commit that took the leases back: count them and wake the claim loop."""
+        for channel in channels:
+            LEASES_EXPIRED.labels(channel).inc()
+        if channels:
+            self.wake.set()
+
     # -- the sweep ---------------------------------------------------------------------------------
     async def sweep(self, stop: asyncio.Event) -> None:
         """Take back expired leases, fail deliveries an open circuit held past their window, refresh gauges."""
@@ -487,10 +499,10 @@ class Dispatcher:
                 log.warning("delivery sweep failed: %s: %s", type(exc).__name__, exc)
 
     async def sweep_once(self) -> None:
+        async with unit_of_work(self.pool, source=self.config.source) as uow:
+            expired_leases = await repo.expire_leases(uow.conn)
+            uow.after_commit(lambda: self._leases_expired(expired_leases))
         async with self.pool.acquire() as conn:
-            for channel in await repo.expire_leases(conn):
-                LEASES_EXPIRED.labels(channel).inc()
-                self.wake.set()
             self.disabled = await repo.disabled_endpoints(conn)
             unavailable = self.breakers.unavailable(time.monotonic())
             expired = await repo.claim_expired_waiting(conn, endpoints=unavailable, lease_seconds=self.config.lease_seconds,

@@ -1,31 +1,28 @@
-"""Consumed events → deliveries, in the consumer's transaction, a whole batch at a time.
+"""Consumed events → deliveries, in the consumer's unit of work, a whole batch at a time.
 
-For each event notify tells anyone about, the batch handler works out the
-notice (domain.notices), keeps the complainant an intake event brings (sealed
-phone only), plans the deliveries against the directory in force, renders
-them, and inserts one row per (event, recipient, channel) — one multi-row
-``INSERT … ON CONFLICT DO NOTHING`` for the batch — or a digest item. The rows
-commit with the inbox entries, so a consumed event cannot lose its notices and
-a redelivered one adds none. A batch costs the same few round trips however
-many records it has.
+For each event notify tells anyone about, the use case takes its notice
+(worked out at the edge by domain.notices), keeps the complainant an intake
+event brings (sealed phone only), plans the deliveries against the directory in
+force, renders them, and inserts one row per (event, recipient, channel) — one
+multi-row ``INSERT … ON CONFLICT DO NOTHING`` for the batch — or a digest item.
+The rows commit with the inbox entries, so a consumed event cannot lose its
+notices and a redelivered one adds none. A batch costs the same few round trips
+however many records it has. Counters move only after the commit.
 """
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
-
-from pydantic import BaseModel
 
 from services.notify.adapters import postgres as repo
 from services.notify.domain.directory import Directory
-from services.notify.domain.notices import RULES, Notice, NoticeRule, notice_for
-from services.notify.domain.planning import Complainant, DigestItem, PlannedDelivery, Render, complainant_id, plan
+from services.notify.domain.notices import Notice
+from services.notify.domain.planning import Complainant, DigestItem, PlannedDelivery, Render, TemplateError, plan
 from services.notify.domain.policy import RetryPolicy
 from services.notify.metrics import NOTICES
-from services.notify.rendering import TemplateError
-from shared.runtime import Message, NonRetryableError, UnitOfWork
-from shared.runtime.routes import Binding, TopicRoute
+from shared.runtime import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -35,39 +32,37 @@ class DirectorySource(Protocol):
     def current(self) -> Directory: ...
 
 
-class NoticeHandlers:
+@dataclass(frozen=True)
+class Consumed:
+    """One consumed event as this use case sees it: its notice (None: nobody is told of it) and the
+    complainant it brings (an intake event's sealed phone), if any."""
+
+    notice: Notice | None
+    complainant: Complainant | None = None
+
+
+class NoticePlanner:
     def __init__(self, *, directory: DirectorySource, render: Render, policy: RetryPolicy) -> None:
         self.directory = directory
         self.render = render
         self.policy = policy
 
-    async def handle(self, message: Message[BaseModel], uow: UnitOfWork) -> None:
-        """One record: the batch code with a list of one (one implementation)."""
-        refused = await self.handle_batch([message], uow)
-        if refused:
-            raise refused[0]
-
-    async def handle_batch(self, messages: Sequence[Message[BaseModel]], uow: UnitOfWork) -> dict[int, NonRetryableError]:
-        """Every record of a consumer batch in a constant number of round trips: one read of the complainants
+    async def record(self, events: Sequence[Consumed], uow: UnitOfWork) -> dict[int, str]:
+        """Every event of a consumer batch in a constant number of round trips: one read of the complainants
         of every case concerned, then one insert each for complainants, deliveries and digest items.
+        Returns the events refused (index → why): a notice whose template cannot be rendered writes nothing.
 
-        Records are planned in order; a record's case complainants are those kept before the batch plus those
-        the batch's records up to and including it bring (as if each record had committed in turn). A record
-        whose template cannot be rendered is refused (``template_error``) and writes nothing."""
+        Events are planned in order; an event's case complainants are those kept before the batch plus those
+        the batch's events up to and including it bring (as if each event had committed in turn)."""
         directory = self.directory.current
-        notices: list[tuple[int, Notice, Complainant | None]] = []
-        for i, message in enumerate(messages):
-            notice = notice_for(message.envelope.id, message.envelope.time, message.data,
-                                correlation_id=message.envelope.correlationid)
-            if notice is not None:
-                notices.append((i, notice, self._complainant_of(message.data)))
+        notices = [(i, e.notice, e.complainant) for i, e in enumerate(events) if e.notice is not None]
         if not notices:
             return {}
         conn = uow.conn
         wanted = [n.case_id for _, n, _ in notices if n.case_id and n.complainants == "case"
                   and directory.complainants_subscribe(n.event_type)]
         kept = await repo.complainants_of_cases(conn, wanted)
-        refused: dict[int, NonRetryableError] = {}
+        refused: dict[int, str] = {}
         saves: list[tuple[str, Complainant, str]] = []
         deliveries: list[PlannedDelivery] = []
         digest_items: list[DigestItem] = []
@@ -86,7 +81,7 @@ class NoticeHandlers:
             try:
                 planned = plan(notice, directory, self.render, complainants)
             except TemplateError as exc:
-                refused[i] = NonRetryableError("template_error", str(exc), field="type")
+                refused[i] = str(exc)
                 continue
             saves += brought
             deliveries += planned.deliveries
@@ -102,27 +97,6 @@ class NoticeHandlers:
         uow.after_commit(lambda: _count(inserted, queued, silent))
         return refused
 
-    @staticmethod
-    def _complainant_of(event: BaseModel) -> Complainant | None:
-        person = getattr(event, "complainant", None)
-        phone = getattr(person, "phone", None) if person is not None else None
-        if phone is None:
-            return None
-        return Complainant(complainant_id(phone), phone, getattr(event, "tracking_no", None))
-
-    def routes(self, topics: dict[str, str]) -> list[TopicRoute]:
-        """One route per consumed topic; `topics` maps a contract family (cases, routing, referral,
-        alerts, credit) to its configured topic name. Types without a rule are skipped."""
-        by_topic: dict[str, dict[str, Binding]] = {}
-        for rule in RULES.values():
-            family = _family(rule)
-            topic = topics.get(family)
-            if topic is None:
-                continue
-            by_topic.setdefault(topic, {})[rule.event_type] = Binding(rule.model)
-        return [TopicRoute(topic=t, bindings=b, on_unknown="ignore", batch=self.handle_batch)
-                for t, b in sorted(by_topic.items())]
-
 
 def _distinct(complainants: Iterable[Complainant]) -> list[Complainant]:
     out: dict[str, Complainant] = {}
@@ -136,8 +110,3 @@ def _count(inserted: Sequence[str], queued: Sequence[str], silent: Sequence[str]
     for outcome, types in (("delivery", inserted), ("digest", queued), ("no_recipient", silent)):
         for event_type, n in Counter(types).items():
             NOTICES.labels(event_type, outcome).inc(n)
-
-
-def _family(rule: NoticeRule) -> str:
-    return rule.model.__module__.rsplit(".", 1)[-1]
-

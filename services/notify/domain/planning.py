@@ -30,8 +30,12 @@ class Rendered:
     body: str
 
 
-#: render(template name (an event type), channel, context) → subject and body
+#: render(template name (an event type), channel, context) → subject and body; raises `TemplateError`
 Render = Callable[[str, Channel, Mapping[str, Any]], Rendered]
+
+
+class TemplateError(RuntimeError):
+    """A template is missing or does not render for its event (raised by a `Render`)."""
 
 
 @dataclass(frozen=True)
