@@ -1,6 +1,7 @@
 """Building notify's parts from settings: the consumer (events → deliveries),
 the dispatcher and its sweep, the digest assembler, the directory watcher, the
-outbox relay (status events) and the HTTP app. `__main__` (through
+outbox relay (status events) and the HTTP app (operators' API, authenticated
+through the identity store, whose pool `build` opens and registers to close). `__main__` (through
 shared.runtime.service.main), the in-process tests and the benchmark call
 `build`; nothing here runs at import time. `prepare` (migrations and notify's own
 topic) is for ``shuangda migrate`` and test harnesses only — never on start."""
@@ -15,9 +16,11 @@ import asyncpg
 from services.notify.adapters import kafka
 from services.notify.adapters.directory_file import DirectoryFile
 from services.notify.adapters.email import EmailSender
+from services.notify.adapters.http import build_app
 from services.notify.adapters.sms import SmsGateway
 from services.notify.adapters.templates import Renderer
 from services.notify.adapters.webhook import WebhookSender
+from services.notify.app.admin import Admin
 from services.notify.app.digests import DigestAssembler
 from services.notify.app.dispatcher import DispatchConfig, Dispatcher
 from services.notify.app.notices import NoticePlanner
@@ -27,7 +30,8 @@ from services.notify.metrics import initialise
 from services.notify.settings import NotifySettings
 from shared.clock import Clock
 from shared.db import migrate
-from shared.http import create_app
+from shared.identity import open_directory
+from shared.identity.http import Authenticator
 from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
@@ -126,12 +130,13 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
     async def dispatcher_listening() -> bool:
         return dispatcher.listening
 
-    app = create_app(SERVICE, title="Shuangda notify", readiness=[database_reachable, consumer_polling,
-                                                                 dispatcher_listening])
+    identities = await open_directory(settings)
+    app = build_app(admin=Admin(pool=pool, directory=directory), auth=Authenticator(identities),
+                    readiness=[database_reachable, consumer_polling, dispatcher_listening])
     return Parts(
         app=app,
         loops=[consumer.run, relay.run, dispatcher.run, dispatcher.sweep, digests.run, directory.watch],
-        closers=[webhook.close, sms.close],
+        closers=[webhook.close, sms.close, identities.close],
         components={"consumer": consumer, "relay": relay, "dispatcher": dispatcher, "digests": digests,
                     "directory": directory, "planner": planner},
     )

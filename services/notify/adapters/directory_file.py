@@ -49,6 +49,8 @@ class DirectoryFile:
         self.check_seconds = check_seconds
         self.env = env
         self.sighup_installed = False
+        #: why the last reload was refused (None once a reload succeeds)
+        self.last_error: str | None = None
         self._mtime = self._stat()
         self.current = load_directory(path, dev=dev, allow_external_targets=allow_external_targets, env=env)
         DIRECTORY_RELOADS.labels("loaded").inc()
@@ -71,8 +73,10 @@ class DirectoryFile:
         except DirectoryError as exc:
             DIRECTORY_RELOADS.labels("invalid").inc()
             log.error("directory not reloaded, keeping version %s: %s", self.current.version, exc)
+            self.last_error = str(exc).replace(str(self.path), "the directory file")
             return False
         self.current = directory
+        self.last_error = None
         DIRECTORY_RELOADS.labels("loaded").inc()
         DIRECTORY_INFO.set(len(directory.entries))
         log.info("directory %s loaded", directory.version, extra={"path": str(self.path), "entries": len(directory.entries)})

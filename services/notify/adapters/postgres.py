@@ -509,7 +509,7 @@ async def mark_digested(conn: asyncpg.Connection, ids: Sequence[int], digest_id:
     await conn.execute("UPDATE digest_items SET digest_id = $2 WHERE id = ANY($1::bigint[])", list(ids), digest_id)
 
 
-# -- operators (CLI) ------------------------------------------------------------------------------
+# -- operators (CLI and the notify:admin HTTP API) -------------------------------------------------
 
 async def list_deliveries(conn: asyncpg.Connection, *, state: str | None, recipient: str | None, limit: int) -> list[Any]:
     return await conn.fetch(
@@ -544,3 +544,22 @@ async def status_summary(conn: asyncpg.Connection) -> list[Any]:
 
 async def list_endpoints(conn: asyncpg.Connection) -> list[Any]:
     return await conn.fetch("SELECT endpoint, channel, disabled_at, disabled_reason FROM endpoints ORDER BY endpoint")
+
+
+async def delivery(conn: asyncpg.Connection, ref: str) -> Any | None:
+    """One delivery by id or message id (no content, no address), or None."""
+    return await conn.fetchrow(
+        """SELECT id, message_id, event_id, event_type, event_ids, case_id, recipient, channel, rank, critical, priority,
+                  endpoint, state, attempts, due_at, give_up_at, last_result, last_status, last_error, created_at,
+                  finished_at
+           FROM deliveries WHERE message_id = $1 OR id::text = $1""",
+        ref,
+    )
+
+
+async def attempts_of(conn: asyncpg.Connection, delivery_id: int) -> list[Any]:
+    return await conn.fetch(
+        """SELECT n, started_at, finished_at, result, status, detail FROM delivery_attempts
+           WHERE delivery_id = $1 ORDER BY n""",
+        delivery_id,
+    )
