@@ -30,7 +30,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.common import count_arrivals, percentile, report
-from services.credit.adapters import postgres as db
+from sim.registration import principal_tokens
 from services.credit.settings import CreditSettings
 from services.credit.wiring import prepare
 from shared.config import REPO_ROOT, StackSettings
@@ -253,14 +253,11 @@ async def main() -> None:
     await prepare(settings)
     codes, names = await load_entities(stack.dsn, schema, args.entities, rng)
     loaded = time.perf_counter() - t0
-    conn = await connect(stack.dsn, schema)
-    try:
-        await db.create_client(conn, client_id="bench-dept", role="department", name="bench", secret="bench-secret")
-    finally:
-        await conn.close()
-    key = "bench-dept.bench-secret"
+    identity_schema = f"identity_bench_{tag}"
+    # an ops principal: credit:read by default (the queries the bench sends)
+    key = (await principal_tokens(stack.dsn, identity_schema, {"bench-dept": ("ops", None)}, label="bench"))["bench-dept"]
     base = f"http://127.0.0.1:{args.port}"
-    env = {"SHUANGDA_CREDIT_SCHEMA": schema, "SHUANGDA_CREDIT_HTTP_PORT": str(args.port),
+    env = {"SHUANGDA_CREDIT_SCHEMA": schema, "SHUANGDA_IDENTITY_SCHEMA": identity_schema, "SHUANGDA_CREDIT_HTTP_PORT": str(args.port),
            "SHUANGDA_CREDIT_PENALTY_TOPIC": penalty_topic, "SHUANGDA_CREDIT_CREDIT_TOPIC": credit_topic,
            "SHUANGDA_CREDIT_CONSUMER_GROUP": f"bench-credit-{tag}",
            "SHUANGDA_CREDIT_INGRESS_PATTERN": in_topic.replace(".", r"\."),

@@ -27,6 +27,8 @@ class Schemas:
     routing: str = "routing"
     notify: str = "notify"
     credit: str = "credit"
+    #: the one identity store's schema (shared.identity), which every service authenticates through
+    identity: str = "identity"
 
     def all(self) -> tuple[str, ...]:
         return (self.intake, self.routing, self.notify, self.credit)

@@ -6,7 +6,7 @@ services' own registration code (what ``shuangda clients create``,
   (a client that exists already gets a new key, as ``clients rotate`` does),
   and the ingress topic of the monitor, which publishes on Kafka;
 * routing: an API key per bureau (bureau API: acknowledge, transfer, refer …);
-* credit: a ``bureau`` client per bureau (penalty decisions).
+* credit: the bureau principals of the identity store (one token per bureau, shared with routing).
 
 Keys are kept in memory only: only their hashes are stored.
 """
@@ -25,7 +25,7 @@ from shared.topics import ensure_topics, ingress
 class Keys:
     intake: dict[str, str] = field(default_factory=dict)   # client id → API key
     routing: dict[str, str] = field(default_factory=dict)  # bureau → API key
-    credit: dict[str, str] = field(default_factory=dict)   # bureau → "<client id>.<secret>"
+    credit: dict[str, str] = field(default_factory=dict)   # bureau → API key (the identity store's)
 
 
 #: intake client kind → scopes (as `shuangda clients create --kind …` gives them)
@@ -150,25 +150,12 @@ async def register_bureau_keys(dsn: str, schema: str, bureaus: list[str], label:
         await conn.close()
 
 
-async def register_credit_bureaus(dsn: str, schema: str, bureaus: list[str]) -> dict[str, str]:
-    from services.credit.adapters import postgres as credit_db
-    from services.credit.wiring import MIGRATIONS
-    from shared.db import migrate
+async def register_credit_bureaus(dsn: str, identity_schema: str, bureaus: list[str]) -> dict[str, str]:
+    """A key per bureau for credit, from the identity store: the same principal (``type@division``)
+    and so the same token as routing's bureau key."""
+    return await principal_tokens(dsn, identity_schema, {b: (_bureau_kind(b), b) for b in bureaus})
 
-    await migrate(dsn, schema, MIGRATIONS)
-    conn = await connect(dsn, schema)
-    try:
-        out: dict[str, str] = {}
-        async with conn.transaction():
-            for bureau in bureaus:
-                btype, _, division = bureau.partition("@")
-                client_id = f"{btype}-{division}"
-                secret = secrets.token_urlsafe(32)
-                role = "office" if btype == "office" else "bureau"
-                await credit_db.create_client(conn, client_id=client_id, role=role, name=bureau, secret=secret,
-                                              bureau_type=btype if role == "bureau" else None,
-                                              division=division if role == "bureau" else None)
-                out[bureau] = f"{client_id}.{secret}"
-        return out
-    finally:
-        await conn.close()
+
+def _bureau_kind(bureau: str) -> str:
+    btype = bureau.partition("@")[0]
+    return {"office": "office", "public_security": "police", "procuratorate": "procuratorate"}.get(btype, "bureau")

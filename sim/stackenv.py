@@ -59,7 +59,8 @@ class Isolated:
     @property
     def schemas(self) -> Schemas:
         u = self.unique
-        return Schemas(intake=f"intake_{u}", routing=f"routing_{u}", notify=f"notify_{u}", credit=f"credit_{u}")
+        return Schemas(intake=f"intake_{u}", routing=f"routing_{u}", notify=f"notify_{u}", credit=f"credit_{u}",
+                       identity=f"identity_{u}")
 
     def topic(self, name: str) -> str:
         return f"t{self.unique}.{name}"
@@ -78,6 +79,7 @@ class Isolated:
         u, s, t = self.unique, self.schemas, self.topic
         env = {
             "SHUANGDA_DEV": "true",
+            "SHUANGDA_IDENTITY_SCHEMA": s.identity,
             "SHUANGDA_INTAKE_SCHEMA": s.intake, "SHUANGDA_INTAKE_CONSUMER_GROUP": f"intake-{u}",
             "SHUANGDA_INTAKE_CASE_TOPIC": t("case.intake"),
             "SHUANGDA_INTAKE_INGRESS_PATTERN": rf"ingress\.[a-z0-9][a-z0-9_-]*-{u}",

@@ -189,7 +189,7 @@ class World:
             await create_egress_topics(t.bootstrap, likely_bureaus(self.cfg.day), prefix=t.egress_prefix)
         bureaus = all_bureaus(self.cfg.day)
         self.keys.routing = await register_bureau_keys(t.dsn, t.schemas.routing, bureaus, label=f"sim {self.run_id}")
-        self.keys.credit = await register_credit_bureaus(t.dsn, t.schemas.credit, bureaus)
+        self.keys.credit = await register_credit_bureaus(t.dsn, t.schemas.identity, bureaus)
         return Prepared(path, f"{base}/sms", port)
 
     # -- the run -------------------------------------------------------------------------------------

@@ -24,8 +24,11 @@ from shared.runtime.backoff import sleep_or_stop
 from shared.runtime.leader import Leadership
 
 from services.credit import metrics
-from services.credit.adapters import postgres as db
-from services.credit.handlers import Credit
+from services.credit.adapters.postgres import listings as listings_db
+from services.credit.adapters.postgres import penalties as penalties_db
+from services.credit.adapters.postgres import read_models
+from services.credit.app import disclosure, listings, records
+from services.credit.app.context import Credit
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +60,9 @@ class Scheduler:
     async def tick(self) -> dict[str, int]:
         """One pass; returns how many of each change it made."""
         done = {
-            "expired": await self._drain(db.due_for_expiry, self.credit.expire_record, with_now=True),
-            "delisted": await self._drain(db.listings_due_to_end, self.credit.expire_listing, with_now=True),
-            "disclosed": await self._drain(db.due_for_disclosure, self.credit.disclose, with_now=False)
+            "expired": await self._drain(penalties_db.due_for_expiry, records.expire_record, with_now=True),
+            "delisted": await self._drain(listings_db.listings_due_to_end, listings.expire_listing, with_now=True),
+            "disclosed": await self._drain(penalties_db.due_for_disclosure, disclosure.disclose, with_now=False)
             if self.auto_disclose else 0,
         }
         if any(done.values()):
@@ -75,7 +78,7 @@ class Scheduler:
                 await audit.lock(uow.conn)  # before the row locks, like every credit transaction
                 rows = await (select(uow.conn, now, self.batch) if with_now else select(uow.conn, self.batch))
                 for row in rows:
-                    if await apply(uow, row, now):
+                    if await apply(self.credit, uow, row, now):
                         total += 1
             if len(rows) < self.batch:
                 return total
@@ -83,7 +86,7 @@ class Scheduler:
 
 async def refresh_gauges(pool: asyncpg.Pool, clock: Clock) -> None:
     async with pool.acquire() as conn:
-        figures = await db.gauge_figures(conn, clock.now())
+        figures = await read_models.gauge_figures(conn, clock.now())
     metrics.RECORDS.clear()
     for kind, severity, n in figures["records"]:
         metrics.RECORDS.labels(kind, severity).set(n)

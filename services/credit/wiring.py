@@ -11,6 +11,9 @@ import asyncpg
 
 from shared.clock import Clock
 from shared.db import migrate
+from shared.idempotency import pruning_loop
+from shared.identity import open_directory
+from shared.identity.http import Authenticator
 from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
@@ -18,10 +21,11 @@ from shared.runtime.service import Parts
 from shared.topics import CREDIT, PENALTY, TopicSpec, ensure_topics
 from shared.workdays import default_calendar
 
-from services.credit.adapters.http import ClientDirectory, HttpDeps, build_app
+from services.credit.adapters.http import HttpDeps, build_app
+from services.credit.adapters.kafka import CreditRoutes
 from services.credit.adapters.search import IndexRefresher
+from services.credit.app.context import Credit, PersonHasher, Topics
 from services.credit.domain.search import NameIndex
-from services.credit.handlers import Credit, PersonHasher, Topics
 from services.credit.rules import load_rulebook
 from services.credit.scheduler import Scheduler, gauges_loop
 from services.credit.settings import CreditSettings
@@ -55,11 +59,12 @@ async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | 
         topics=Topics(penalty=settings.penalty_topic, credit=settings.credit_topic),
         auto_disclose=settings.auto_disclose,
     )
+    routes = CreditRoutes(credit)
     crash_at = settings.crash_at if settings.dev else None
     kafka = settings.kafka
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
-        routes=[credit.route_ingress(settings.ingress_pattern), credit.route_referrals(settings.referral_topic)],
+        routes=[routes.ingress(settings.ingress_pattern), routes.referrals(settings.referral_topic)],
         batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
     )
     relay = OutboxRelay(
@@ -81,11 +86,13 @@ async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | 
     async def name_index_loaded() -> bool:
         return refresher.loaded
 
+    directory = await open_directory(settings)
     app = build_app(HttpDeps(
-        pool=pool, credit=credit, index=index, refresher=refresher,
-        clients=ClientDirectory(pool, settings.identity_cache_seconds), clock=clock,
-        check_max_codes=settings.check_max_codes, readiness=[database_reachable, consumer_polling, name_index_loaded],
+        pool=pool, credit=credit, index=index, refresher=refresher, auth=Authenticator(directory), clock=clock,
+        check_max_codes=settings.check_max_codes, body_limit=settings.max_body_bytes,
+        readiness=[database_reachable, consumer_polling, name_index_loaded],
     ))
-    loops = [consumer.run, relay.run, scheduler.run, refresher.run, gauges_loop(pool, clock, settings.gauges_interval_seconds)]
-    return Parts(app, loops, components={"credit": credit, "consumer": consumer, "relay": relay, "scheduler": scheduler,
+    loops = [consumer.run, relay.run, scheduler.run, refresher.run, gauges_loop(pool, clock, settings.gauges_interval_seconds),
+             pruning_loop(pool, settings.idempotency_ttl_hours)]
+    return Parts(app, loops, closers=[directory.close], components={"directory": directory, "credit": credit, "consumer": consumer, "relay": relay, "scheduler": scheduler,
                                          "refresher": refresher, "index": index})

@@ -155,7 +155,7 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
                                                 [f"monitor-{unique}"])
     bureaus = all_bureaus(today)
     keys.routing = await register_bureau_keys(dsn, iso.schemas.routing, bureaus, label="e2e")
-    keys.credit = await register_credit_bureaus(dsn, iso.schemas.credit, bureaus)
+    keys.credit = await register_credit_bureaus(dsn, iso.schemas.identity, bureaus)
     env = iso.env(directory_path=directory, sms_url=f"http://127.0.0.1:{port}/sms")
     services = stackenv.Services(iso, env, work / "logs", spawner=stack.spawn)
     services.start()

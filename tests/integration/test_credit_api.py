@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from services.credit.scheduler import refresh_gauges
 from shared.clock import ManualClock
-from tests.integration.test_credit_pipeline import CODE, OTHER_CODE, CreditWorld, decision, http, types
+from tests.support.credit import CODE, OTHER_CODE, CreditWorld, decision, http, types
 
 pytestmark = pytest.mark.stack
 

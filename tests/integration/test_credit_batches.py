@@ -14,7 +14,7 @@ from shared.clock import ManualClock
 from shared.config import REPO_ROOT
 from shared.contracts.penalty import PenaltyRevoked
 from shared.identifiers import uscc_check_character
-from tests.integration.test_credit_pipeline import CODE, OTHER_CODE, CreditWorld, decision, http, types
+from tests.support.credit import CODE, OTHER_CODE, CreditWorld, decision, http, types
 from tests.support import stack
 
 pytestmark = pytest.mark.stack

@@ -4,137 +4,33 @@ exactly-once expiry; the tamper-evident audit log."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
-import re
 import subprocess
 import sys
-from decimal import Decimal
-from typing import Any, AsyncIterator
 
 import asyncpg
-import httpx
 import pytest
 
-from services.credit.adapters import postgres as db
+from services.credit.app import decisions
 from services.credit.domain.model import Bureau
-from services.credit.settings import CreditSettings
-from services.credit.wiring import build, prepare
+from services.credit.wiring import build
 from shared import audit
-from shared.clock import Clock, ManualClock
+from shared.clock import ManualClock
 from shared.config import REPO_ROOT
 from shared.contracts.cases import Suspect
-from shared.contracts.penalty import PenaltyDecided, PenaltyRevoked
+from shared.contracts.penalty import PenaltyRevoked
 from shared.contracts.referral import ReferralAccepted
-from shared.db import connect, create_pool
 from shared.runtime import unit_of_work
-from shared.runtime.service import Parts
-from shared.topics import TopicSpec, ensure_topics, ingress
 from tests.support import stack
+from tests.support.credit import CODE, OTHER_CODE, CreditWorld, decision, http, types
 
 pytestmark = pytest.mark.stack
 
-CODE = "91110000600037341L"
-OTHER_CODE = "91350100M000100Y43"
-
-
-class CreditWorld:
-    """The topics, schema, group and bureau division of one test's credit service."""
-
-    def __init__(self, unique: str, **settings: Any) -> None:
-        self.unique = unique
-        self.division = str(100000 + int(unique[:8], 16) % 900000)
-        self.schema = f"credit_{unique}"
-        self.settings = CreditSettings(
-            dev=True, schema=self.schema, consumer_group=f"credit-{unique}",
-            ingress_pattern=r"ingress\.[a-z][a-z0-9_]*-" + re.escape(self.division),
-            referral_topic=f"test.referral.{unique}", penalty_topic=f"test.penalty.{unique}",
-            credit_topic=f"test.credit.{unique}", consumer_poll_ms=100, relay_poll_seconds=0.3,
-            scheduler_interval_seconds=0.3, index_refresh_seconds=0.3, identity_cache_seconds=0, **settings,
-        )
-
-    def bureau(self, bureau_type: str = "market_regulation") -> str:
-        return f"{bureau_type}@{self.division}"
-
-    def ingress(self, bureau_type: str = "market_regulation") -> str:
-        return f"ingress.{bureau_type}-{self.division}"
-
-    async def create(self) -> None:
-        await ensure_topics(stack.bootstrap(), [
-            ingress(f"market_regulation-{self.division}"), ingress(f"food_drug-{self.division}"),
-            TopicSpec(self.settings.referral_topic, "case id", "test referrals"),
-        ])
-        await prepare(self.settings)
-
-    @contextlib.asynccontextmanager
-    async def running(self, clock: Clock | None = None, *, scheduler: bool = True) -> AsyncIterator[Parts]:
-        pool = await create_pool(self.settings.dsn, self.settings.schema, max_size=self.settings.pool_max_size)
-        parts = await build(self.settings, pool, clock=clock)
-        stop = asyncio.Event()
-        loops = [parts.consumer.run, parts.relay.run, parts.refresher.run] + ([parts.scheduler.run] if scheduler else [])
-        tasks = [asyncio.create_task(loop(stop)) for loop in loops]
-        try:
-            yield parts
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
-            await pool.close()
-
-    async def conn(self) -> asyncpg.Connection:
-        c = await connect(stack.dsn(), self.schema)
-        await c.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-        return c
-
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        c = await self.conn()
-        try:
-            return await c.fetch(sql, *args)
-        finally:
-            await c.close()
-
-    async def add_client(self, client_id: str, role: str, bureau_type: str | None = None) -> str:
-        c = await self.conn()
-        try:
-            await db.create_client(c, client_id=client_id, role=role, name=client_id, secret="s3cret-" + client_id,
-                                   bureau_type=bureau_type, division=self.division if bureau_type else None)
-        finally:
-            await c.close()
-        return f"{client_id}.s3cret-{client_id}"
-
-    async def add_bureau(self, bureau_type: str = "market_regulation") -> str:
-        return await self.add_client(f"{bureau_type}-{self.division}", "bureau", bureau_type)
-
-    async def events(self, topic: str, until: Any = lambda evs: True, what: str = "events") -> list[tuple[str, dict[str, Any]]]:
-        async def probe() -> list[tuple[str, dict[str, Any]]]:
-            return [(stack.header(r, "ce_type") or "", json.loads(r.value)) for r in await stack.read_all(topic)]
-
-        return await stack.eventually(probe, until=until, timeout=40, what=what)
-
-
-def http(parts: Parts, key: str | None = None) -> httpx.AsyncClient:
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=parts.app), base_url="http://credit", headers=headers)
-
-
-def decision(no: str, on: dt.date, *, code: str | None = CODE, name: str = "陕西省咸阳市华泰商贸有限公司",
-             category: str = "trademarks", **extra: Any) -> PenaltyDecided:
-    body: dict[str, Any] = dict(
-        decision_no=no, party={"kind": "organisation", "credit_code": code, "name": name, "legal_representative": "王五"},
-        category=category, violation="销售侵犯注册商标专用权的商品", legal_basis=["《商标法》第六十条第二款"],
-        penalty_types=["fine", "confiscation_of_property"], content="没收侵权商品并处罚款", fine_amount=Decimal("50000.00"),
-        decided_on=on,
-    )
-    body.update(extra)
-    return PenaltyDecided.model_validate(body)
 
 
 def _bureau(world: CreditWorld) -> Bureau:
-    return Bureau(f"market_regulation-{world.division}", "market_regulation", world.division)
-
-
-def types(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    return [t.removeprefix("shuangda.").removesuffix(".v1") for t, _ in events]
+    return world.bureau_of()
 
 
 async def test_a_penalty_decision_from_kafka_is_recorded_disclosed_and_listed_and_the_query_api_shows_the_measures(unique: str) -> None:
@@ -231,10 +127,9 @@ async def test_records_past_their_maximum_publicity_expire_exactly_once_even_wit
     async with world.running(clock, scheduler=False) as parts:
         for i in range(12):
             async with unit_of_work(parts.consumer.pool, source="/tests") as uow:
-                await parts.credit.decide(uow, _bureau(world),
+                await decisions.decide(parts.credit, uow, _bureau(world),
                                           decision(f"咸罚〔2024〕{i}号", dt.date(2024, 1, 2), code=None, name=f"测试商行{i}号店",
-                                                   category="false_advertising"),
-                                          source_event_id=None)
+                                                   category="false_advertising"))
         clock.advance(dt.timedelta(days=400))  # past the one-year maximum of an ordinary penalty
         twin = (await build(world.settings, parts.consumer.pool, clock=clock)).scheduler
         results = await asyncio.gather(parts.scheduler.tick(), twin.tick(), parts.scheduler.tick())
@@ -254,14 +149,14 @@ async def test_an_entity_first_seen_without_a_code_is_matched_by_name_when_the_c
     async with world.running(scheduler=False) as parts:
         pool, credit = parts.consumer.pool, parts.credit
         async with unit_of_work(pool, source="/tests") as uow:
-            first = await credit.decide(uow, _bureau(world), decision("咸罚〔2024〕301号", dt.date(2024, 2, 1), code=None,
-                                                                        name="咸阳市秦都区老王食品厂"), source_event_id=None)
+            first = await decisions.decide(credit, uow, _bureau(world), decision("咸罚〔2024〕301号", dt.date(2024, 2, 1), code=None,
+                                                                        name="咸阳市秦都区老王食品厂"))
         async with unit_of_work(pool, source="/tests") as uow:
-            second = await credit.decide(uow, _bureau(world), decision("咸罚〔2024〕302号", dt.date(2024, 4, 1), code=OTHER_CODE,
-                                                                         name="咸阳市秦都区老王食品厂"), source_event_id=None)
+            second = await decisions.decide(credit, uow, _bureau(world), decision("咸罚〔2024〕302号", dt.date(2024, 4, 1), code=OTHER_CODE,
+                                                                         name="咸阳市秦都区老王食品厂"))
         async with unit_of_work(pool, source="/tests") as uow:
-            third = await credit.decide(uow, _bureau(world), decision("咸罚〔2024〕303号", dt.date(2024, 5, 1), code=OTHER_CODE,
-                                                                        name="咸阳市老王食品有限公司"), source_event_id=None)
+            third = await decisions.decide(credit, uow, _bureau(world), decision("咸罚〔2024〕303号", dt.date(2024, 5, 1), code=OTHER_CODE,
+                                                                        name="咸阳市老王食品有限公司"))
         # read while the relay still runs: it publishes what these three transactions wrote
         credit_events = await world.events(world.settings.credit_topic, until=lambda e: "credit.entity-identified" in types(e))
     assert first.facts["entity_id"] == second.facts["entity_id"] == third.facts["entity_id"]
@@ -277,8 +172,7 @@ async def test_altering_an_audit_row_in_postgres_is_detected_by_verify(unique: s
     async with world.running(scheduler=False) as parts:
         for i in range(3):
             async with unit_of_work(parts.consumer.pool, source="/tests") as uow:
-                await parts.credit.decide(uow, _bureau(world), decision(f"咸罚〔2024〕40{i}号", dt.date(2024, 2, 1 + i)),
-                                          source_event_id=None)
+                await decisions.decide(parts.credit, uow, _bureau(world), decision(f"咸罚〔2024〕40{i}号", dt.date(2024, 2, 1 + i)))
     conn = await world.conn()
     try:
         assert await audit.verify(conn) is None
@@ -311,8 +205,8 @@ async def test_audit_verify_names_a_deleted_row_by_the_row_after_it(unique: str)
     async with world.running(scheduler=False) as parts:
         for i in range(3):
             async with unit_of_work(parts.consumer.pool, source="/tests") as uow:
-                await parts.credit.decide(uow, _bureau(world), decision(f"咸罚〔2024〕50{i}号", dt.date(2024, 2, 1 + i),
-                                                                        category="false_advertising"), source_event_id=None)
+                await decisions.decide(parts.credit, uow, _bureau(world), decision(f"咸罚〔2024〕50{i}号", dt.date(2024, 2, 1 + i),
+                                                                        category="false_advertising"))
     conn = await world.conn()
     try:
         seqs = [r["seq"] for r in await conn.fetch("SELECT seq FROM audit_log ORDER BY seq")]

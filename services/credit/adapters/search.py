@@ -23,7 +23,7 @@ import asyncpg
 from shared.runtime.backoff import sleep_or_stop
 
 from services.credit import metrics
-from services.credit.adapters import postgres as db
+from services.credit.adapters.postgres import entities as db
 from services.credit.domain.search import NameIndex
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,42 @@
+"""Tag ``public``: the disclosure feed (masked as the publication rules say) and the measures.
+No key needed."""
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from shared.http import problem_response
+
+from services.credit.adapters.http.common import HttpDeps, clean, json_response
+from services.credit.app import disclosure
+
+
+def router(deps: HttpDeps) -> APIRouter:
+    r = APIRouter(tags=["public"], responses={422: problem_response("A parameter failed validation")})
+    book = deps.credit.book
+
+    @r.get("/v1/measures", summary="The joint-punishment measures and the departments applying them")
+    async def measures() -> JSONResponse:
+        t = book.measures
+        return json_response({"version": t.version, "citation": t.citation,
+                              "departments": [d.model_dump() for d in t.departments],
+                              "measures": [m.model_dump() for m in t.measures]})
+
+    @r.get("/v1/disclosures", summary="Published penalties or listings, oldest first (JSON or CSV)")
+    async def disclosures(kind: Literal["penalty", "listing"] = "penalty", format: Literal["json", "csv"] = "json",
+                          after: str | None = Query(None, max_length=200), limit: int = Query(200, ge=1, le=5000),
+                          labels: Literal["keys", "zh"] = "keys") -> Response:
+        clean(("after", after))
+        async with deps.pool.acquire() as conn:
+            published, fields, nxt = await disclosure.feed(deps.credit, conn, kind, after, limit)
+        if format == "csv":
+            headers = {"content-disposition": f'attachment; filename="shuangda-{kind}-disclosures.csv"'}
+            if nxt:
+                headers["x-next-cursor"] = nxt
+            return Response(disclosure.safe_csv(published, fields, labels=labels == "zh"),
+                            media_type="text/csv; charset=utf-8", headers=headers)
+        return json_response({"kind": kind, "fields": [f.model_dump() for f in fields], "items": published, "next": nxt})
+
+    return r

@@ -1,0 +1,99 @@
+"""Credit's Kafka routes: penalty decisions and revocations on the bureaus' ingress topics (the
+topic names the acting bureau), and accepted criminal referrals from routing. Both are set-based:
+one `app.decisions.run_batch` per consumer batch.
+
+Refusals are events (``penalty.refused``) with a reason, never exceptions; `NonRetryableError` is
+raised only for a record that can never be applied (an ingress topic that names no bureau, a
+referral without any party, hostile text)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+from shared.contracts.penalty import PenaltyDecided, PenaltyRevoked
+from shared.contracts.referral import ReferralAccepted
+from shared.reference import load_bureau_types
+from shared.runtime import Message, NonRetryableError, UnitOfWork
+from shared.runtime.routes import Binding, TopicRoute
+
+from services.credit.adapters.hygiene import first_hostile_field
+from services.credit.app.context import Credit, Item
+from services.credit.app.decisions import run_batch
+from services.credit.domain.model import Bureau
+
+INGRESS_PREFIX = "ingress."
+
+
+def bureau_from_topic(topic: str) -> Bureau:
+    """``ingress.market_regulation-610402`` → market_regulation@610402 (the topic names the actor)."""
+    client = topic.removeprefix(INGRESS_PREFIX)
+    bureau_type, sep, division = client.rpartition("-")
+    if not topic.startswith(INGRESS_PREFIX) or not sep or not division.isdigit() or len(division) != 6:
+        raise NonRetryableError("unknown_client", f"topic: {topic} does not name a bureau (ingress.<type>-<division>)", field="topic")
+    if bureau_type not in load_bureau_types().ids:
+        raise NonRetryableError("unknown_client", f"topic: {bureau_type!r} is not a bureau type", field="topic")
+    return Bureau(client, bureau_type, division)
+
+
+def _hostile(data: Any) -> NonRetryableError | None:
+    found = first_hostile_field(data)
+    if found is None:
+        return None
+    field, reason, detail = found
+    return NonRetryableError(reason, f"{field}: {detail}", field=field)
+
+
+class CreditRoutes:
+    def __init__(self, credit: Credit) -> None:
+        self.credit = credit
+
+    def ingress(self, pattern: str) -> TopicRoute:
+        """Bureau ingress topics: penalty decisions and revocations; routing's commands on the same
+        topics are not credit's and are skipped."""
+        return TopicRoute(
+            pattern=pattern,
+            bindings={PenaltyDecided.EVENT_TYPE: Binding(PenaltyDecided), PenaltyRevoked.EVENT_TYPE: Binding(PenaltyRevoked)},
+            on_unknown="ignore",
+            batch=self.on_ingress_batch,
+        )
+
+    def referrals(self, topic: str) -> TopicRoute:
+        return TopicRoute(topic=topic, bindings={ReferralAccepted.EVENT_TYPE: Binding(ReferralAccepted)},
+                          batch=self.on_referral_batch)
+
+    async def on_ingress_batch(self, messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
+        refused: dict[int, Exception] = {}
+        bureaus: dict[str, Bureau | NonRetryableError] = {}
+        items: list[tuple[int, Item]] = []
+        for i, m in enumerate(messages):
+            if m.topic not in bureaus:
+                try:
+                    bureaus[m.topic] = bureau_from_topic(m.topic)
+                except NonRetryableError as exc:
+                    bureaus[m.topic] = exc
+            bureau = bureaus[m.topic]
+            if isinstance(bureau, NonRetryableError):
+                refused[i] = bureau
+                continue
+            if (bad := _hostile(m.data)) is not None:
+                refused[i] = bad
+                continue
+            # the topic names the actor; a header saying otherwise is ignored
+            cause = dataclasses.replace(m, envelope=m.envelope.model_copy(update={"actor": bureau.id}))
+            kind = "revoke" if isinstance(m.data, PenaltyRevoked) else "decide"
+            items.append((i, Item(kind, m.data, bureau, m.envelope.id, bureau.id, cause)))
+        return refused | await self._run(items, uow)
+
+    async def on_referral_batch(self, messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
+        refused: dict[int, Exception] = {}
+        items: list[tuple[int, Item]] = []
+        for i, m in enumerate(messages):
+            if (bad := _hostile(m.data)) is not None:
+                refused[i] = bad
+                continue
+            items.append((i, Item("referral", m.data, None, m.envelope.id, m.envelope.actor, m)))
+        return refused | await self._run(items, uow)
+
+    async def _run(self, items: list[tuple[int, Item]], uow: UnitOfWork) -> dict[int, Exception]:
+        outcomes = await run_batch(self.credit, uow, [it for _, it in items])
+        return {i: o for (i, _), o in zip(items, outcomes) if isinstance(o, Exception)}
