@@ -2,7 +2,7 @@
 query parameter and of every Kafka payload, before anything is stored or published:
 
 - text: NFKC, then no control (Cc: NUL, ESC, DEL, C1, CR, LF, TAB) or format (Cf: U+202E, zero-width
-  …) characters, no lone surrogates, no noncharacters, and the length checked after
+  …) characters, no lone surrogates (nor U+FFFD, what undecodable bytes become), no noncharacters, and the length checked after
   normalisation (the field's own ``max_length``, else `DEFAULT_MAX`);
 - dates between `EARLIEST` and `LATEST` (a year-9999 date would overflow the calendar sums);
 - ids of a declared shape (`RECORD_ID`, `APPLICATION_ID`, `TARGET_ID`).
@@ -40,6 +40,8 @@ def text_problem(value: str, max_length: int | None = None) -> tuple[str, str] |
             return "control_character", f"contains the control character U+{ord(ch):04X}"
         if category == "Cf":
             return "format_character", f"contains the format character U+{ord(ch):04X}"
+        if ch == "\ufffd":  # what a decoder puts for bytes that were not UTF-8 (a query string, a path)
+            return "not_utf8", "contains U+FFFD: the request's bytes were not valid UTF-8"
         code = ord(ch)
         if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
             return "noncharacter", f"contains the noncharacter U+{code:04X}"

@@ -123,7 +123,7 @@ async def decide(credit: Credit, uow: UnitOfWork, bureau: Bureau, application_id
                 record_id=app["target_id"], application_id=application_id, entity_id=app["entity_id"],
                 credit_code=entity["credit_code"], decided_by=bureau.id, repaired_at=now,
             ), key=key)
-            metrics.RECORDS_ENDED.labels("repaired").inc()
+            uow.after_commit(lambda: metrics.RECORDS_ENDED.labels("repaired").inc())
         else:
             listing = await listings_db.listing_by_id(conn, app["target_id"], lock=True)
             assert listing is not None

@@ -97,12 +97,12 @@ def _principal(auth: Authenticator) -> Any:
     return Depends(auth.principal)
 
 
-def clean(*pairs: tuple[str, Any]) -> None:
-    """Refuse (422, naming every field) text that is not clean, dates out of range, and ids that are
-    not ids; `pairs` are (field prefix, value) — a body model, a path or a query parameter."""
+def clean(*pairs: tuple[str, Any] | tuple[str, Any, int]) -> None:
+    """Refuse (422, naming every field) text that is not clean and dates out of range; `pairs` are
+    (field, value[, max length after NFKC]) — a body model, a path or a query parameter."""
     errors = []
-    for prefix, value in pairs:
-        for name, reason, detail in problems(value, prefix):
+    for prefix, value, *limit in pairs:
+        for name, reason, detail in problems(value, prefix, limit[0] if limit else None):
             errors.append({"field": name, "reason": reason, "detail": detail})
     if errors:
         raise ProblemError(422, "Request failed validation", f"{len(errors)} invalid field(s)", errors=errors,

@@ -28,7 +28,7 @@ def router(deps: HttpDeps) -> APIRouter:
     async def disclosures(kind: Literal["penalty", "listing"] = "penalty", format: Literal["json", "csv"] = "json",
                           after: str | None = Query(None, max_length=200), limit: int = Query(200, ge=1, le=5000),
                           labels: Literal["keys", "zh"] = "keys") -> Response:
-        clean(("after", after))
+        clean(("after", after, 200))
         async with deps.pool.acquire() as conn:
             published, fields, nxt = await disclosure.feed(deps.credit, conn, kind, after, limit)
         if format == "csv":

@@ -27,7 +27,7 @@ def router(deps: HttpDeps) -> APIRouter:
     async def search(q: str = Query(min_length=1, max_length=200), limit: int = Query(10, ge=1, le=50),
                      min_score: float = Query(50.0, ge=0, le=100),
                      _: Principal = Depends(any_scope(deps.auth, "credit:read", "credit:public"))) -> JSONResponse:
-        clean(("q", q))
+        clean(("q", q, 200))
         started = time.perf_counter()
         body = await deps.search(deps.pool, q, limit=limit, min_score=min_score)
         metrics.QUERY_DURATION.labels("search").observe(time.perf_counter() - started)
@@ -45,7 +45,7 @@ def router(deps: HttpDeps) -> APIRouter:
     @r.get("/v1/entities/{code}", summary="An entity's record: names, active records and listings, the measures")
     async def entity(code: str = Path(min_length=1, max_length=64, description="credit code or ent-… id"),
                      _: Principal = Depends(reader)) -> JSONResponse:
-        clean(("code", code))
+        clean(("code", code, 64))
         started = time.perf_counter()
         async with deps.pool.acquire() as conn:
             body = await entities.view(deps.credit, conn, code)
