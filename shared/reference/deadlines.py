@@ -62,6 +62,13 @@ class DeadlineVersion(Frozen):
     note: str = ""
     extended_amount: int | None = Field(default=None, gt=0)
     roll_to_workday: bool = False
+    #: the article (and paragraph/item) of ``citation`` the period comes from
+    article: str = ""
+    #: True only when the period was read in the regulation's own text (``verified_note`` names it)
+    verified: bool = False
+    verified_note: str = ""
+    #: when this version counts from a different event than the rule's ``starts_at``
+    starts_at: str | None = None
 
     @model_validator(mode="after")
     def _extension_longer(self) -> "DeadlineVersion":
@@ -106,6 +113,9 @@ class DeadlineRule(Frozen):
     note: str = ""
     extended_amount: int | None = None
     roll_to_workday: bool = False
+    article: str = ""
+    verified: bool = False
+    verified_note: str = ""
 
 
 class DeadlineTable(RuleSetFile):
@@ -134,13 +144,15 @@ class DeadlineTable(RuleSetFile):
         """See :func:`deadline_rule`."""
         spec = self.spec(rule_id)
         v = pick_version(spec.versions, at, "deadline_rule", rule_id)
+        fields = v.model_dump()
+        starts_at = fields.pop("starts_at") or spec.starts_at
         return DeadlineRule(
             id=spec.id,
             name_zh=spec.name_zh,
             name_en=spec.name_en,
             kind=spec.kind,
-            starts_at=spec.starts_at,
-            **v.model_dump(),
+            starts_at=starts_at,
+            **fields,
         )
 
 

@@ -125,3 +125,19 @@ def test_a_new_heavy_penalty_after_the_listing_bars_early_removal() -> None:
 
 def test_a_listing_whose_rule_allows_no_early_removal_stays_until_it_expires() -> None:
     assert "early_removal_not_allowed" in removal(at(2025, 6, 1), allowed=False).reasons
+
+
+def test_before_may_2023_a_heavy_penalty_is_published_for_at_least_six_months_and_from_then_one_year() -> None:
+    # the version in force on the day the record is created applies (publicity.yaml)
+    before = plan(dt.date(2023, 4, 30), heavy=True, now=at(2023, 4, 30))
+    after = plan(dt.date(2023, 5, 1), heavy=True, now=at(2023, 5, 1))
+    assert before.min_until.due_date_local == dt.date(2023, 10, 30)  # 发改办财金〔2019〕527号: 6 months
+    assert after.min_until.due_date_local == dt.date(2024, 5, 1)  # Order 58: 1 year
+
+
+def test_from_april_2026_the_new_ndrc_rule_applies_with_the_same_periods_counted_from_the_decision() -> None:
+    old = BOOK.publicity.get("penalty_ordinary").version_at(dt.date(2026, 3, 31))
+    new = BOOK.publicity.get("penalty_ordinary").version_at(dt.date(2026, 4, 1))
+    assert (old.version, new.version) == ("2023", "2026")
+    p = plan(dt.date(2026, 4, 1), now=at(2026, 4, 1))
+    assert p.min_until.due_date_local == dt.date(2026, 7, 1) and p.max_until.due_date_local == dt.date(2027, 4, 1)

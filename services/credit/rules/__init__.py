@@ -136,6 +136,9 @@ class PublicityVersion(Frozen):
     citation: str = Field(min_length=1)
     min: PeriodSpec
     max: PeriodSpec
+    #: read in the rule's own text (verified_note names the text, or what was not found)
+    verified: bool = False
+    verified_note: str = ""
 
 
 class PublicityType(Frozen):

@@ -1,0 +1,119 @@
+"""Worked examples for the legal periods in shared/reference/data/deadlines.yaml.
+
+Each version applies from its effective date (the day before, the previous
+version or none); each period ends on the day it names (at the figure) and
+not a day earlier. Texts checked: see each version's verified_note and docs/legal.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.reference import deadline_rule, load_deadlines
+from shared.reference._base import UnknownCode
+from shared.workdays import WorkdayCalendar
+
+D = dt.date
+DAY = dt.timedelta(days=1)
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(scope="module")
+def cal() -> WorkdayCalendar:
+    return WorkdayCalendar(use_env=False)
+
+
+def _at(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, 10, 0, tzinfo=SH)
+
+
+def _versions():
+    for spec in load_deadlines().rules:
+        for i, v in enumerate(spec.versions):
+            previous = spec.versions[i - 1].version if i else None
+            yield pytest.param(spec.id, v.version, v.effective_from, previous, id=f"{spec.id}-{v.version}")
+
+
+@pytest.mark.parametrize(("rule_id", "version", "effective_from", "previous"), list(_versions()))
+def test_each_version_applies_from_its_effective_date_and_not_the_day_before(rule_id, version, effective_from, previous):
+    assert deadline_rule(rule_id, effective_from).version == version
+    if previous is None:
+        with pytest.raises(UnknownCode):
+            deadline_rule(rule_id, effective_from - DAY)
+    else:
+        assert deadline_rule(rule_id, effective_from - DAY).version == previous
+
+
+def test_every_version_has_a_citation_and_says_what_it_was_verified_against():
+    for spec in load_deadlines().rules:
+        for v in spec.versions:
+            assert v.citation.strip() and v.verified_note.strip(), f"{spec.id} {v.version}"
+
+
+def test_complaint_acceptance_is_order_20_article_14_seven_working_days(cal):
+    rule = deadline_rule("complaint_accept_decision", D(2026, 6, 1))
+    assert (rule.amount, rule.unit, rule.article, rule.verified) == (7, "working_days", "第十四条", True)
+    due = cal.deadline_from(_at(D(2026, 6, 1)), rule)  # Mon 2026-06-01; 6-19 端午 is after
+    assert due.due_date_local == D(2026, 6, 10)
+    assert cal.add_workdays(D(2026, 6, 1), 6).date < due.due_date_local  # not a day earlier
+
+
+def test_a_complaint_received_24_december_2026_is_due_5_january_2027(cal):
+    rule = deadline_rule("complaint_accept_decision", D(2026, 12, 24))
+    due = cal.deadline_from(_at(D(2026, 12, 24)), rule)
+    assert due.due_date_local == D(2027, 1, 5) and due.provisional  # 2027-01-01 元旦 not counted
+
+
+def test_mediation_ends_45_working_days_after_acceptance_and_the_parties_are_told_within_7(cal):
+    end = deadline_rule("complaint_mediation_end", D(2026, 3, 2))
+    notice = deadline_rule("complaint_mediation_end_notice", D(2026, 3, 2))
+    assert (end.amount, end.article, notice.amount, notice.article) == (45, "第二十一条第一款", 7, "第二十一条第二款")
+    ended = cal.deadline_from(_at(D(2026, 3, 2)), end).due_date_local
+    assert ended == cal.add_workdays(D(2026, 3, 2), 45).date and ended != cal.add_workdays(D(2026, 3, 2), 44).date
+
+
+def test_a_real_name_reporter_is_told_within_5_working_days_unverified():
+    rule = deadline_rule("report_reporter_notice", D(2026, 1, 5))
+    assert (rule.amount, rule.unit, rule.article, rule.verified) == (5, "working_days", "第三十一条", False)
+
+
+def test_order_45_publish_within_20_working_days_and_withdraw_within_3(cal):
+    publish = deadline_rule("samr_publicity_publish", D(2021, 9, 1))
+    withdraw = deadline_rule("samr_publicity_withdraw", D(2021, 9, 1))
+    assert (publish.amount, publish.article, withdraw.amount, withdraw.article) == (20, "第九条", 3, "第十一条")
+    with pytest.raises(UnknownCode):
+        deadline_rule("samr_publicity_publish", D(2021, 8, 31))
+    assert cal.deadline_from(_at(D(2026, 9, 24)), publish).due_date_local == D(2026, 10, 29)  # 国庆 10-01..10-08 off
+
+
+def test_order_45_periods_are_three_months_for_minor_penalties_and_three_years_otherwise():
+    assert (deadline_rule("samr_publicity_period_minor", D(2025, 1, 1)).amount,
+            deadline_rule("samr_publicity_period_minor", D(2025, 1, 1)).unit) == (3, "months")
+    assert (deadline_rule("samr_publicity_period", D(2025, 1, 1)).amount,
+            deadline_rule("samr_publicity_period", D(2025, 1, 1)).unit) == (3, "years")
+
+
+def test_order_310_supervision_request_3_days_and_police_forwarding_24_hours(cal):
+    sup = deadline_rule("procuratorate_supervision_request", D(2026, 5, 6))
+    fwd = deadline_rule("police_forward_jurisdiction", D(2026, 5, 6))
+    assert (sup.amount, sup.unit, sup.article) == (3, "calendar_days", "第九条第二款")
+    assert (fwd.amount, fwd.unit, fwd.article) == (24, "hours", "第七条")
+    start = dt.datetime(2026, 5, 6, 9, 30, tzinfo=SH)
+    assert cal.deadline_from(start, fwd).due_at_utc == (start + dt.timedelta(hours=24)).astimezone(dt.timezone.utc)
+
+
+def test_order_310_calendar_day_periods_ending_on_a_holiday_do_not_roll(cal):
+    # decided (deadlines.yaml note): no roll, so the due date is never later than the legal one
+    rule = deadline_rule("transfer_head_decision", D(2026, 9, 30))
+    assert rule.roll_to_workday is False
+    due = cal.deadline_from(_at(D(2026, 9, 30)), rule)
+    assert due.due_date_local == D(2026, 10, 3) and not cal.is_workday(D(2026, 10, 3))
+
+
+def test_ndrc_publicity_periods_count_from_the_decision_and_change_version_on_1_april_2026():
+    assert deadline_rule("penalty_publicity_min", D(2026, 3, 31)).version == "2023"
+    new = deadline_rule("penalty_publicity_min", D(2026, 4, 1))
+    assert new.version == "2026" and "认定之日" in new.starts_at and not new.verified
+    assert deadline_rule("penalty_publicity_max", D(2023, 4, 30)).version == "2019"
