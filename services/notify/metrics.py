@@ -3,6 +3,12 @@
 Labels are bounded enums only: channel (webhook, email, sms), outcome, result,
 event type, reason — never a URL, an address, a phone number, a recipient or a
 case id. The first two names are the ones the alert rules and the dashboard use.
+
+What counts committed work counts after the commit (``uow.after_commit``): notices
+planned (app.notices, app.digests), delivery outcomes (app.dispatcher) and leases
+taken back — a transaction rolled back and run again counts once. Attempts and
+their duration are counted when the attempt ends: it reached the receiver whatever
+becomes of its recording. Gauges are read from the database or the breakers.
 """
 from __future__ import annotations
 
