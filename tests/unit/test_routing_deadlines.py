@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.workdays import SHANGHAI, WorkdayCalendar
 from services.routing.domain import deadlines
 from services.routing.domain.case import Context, decide, open_case
-from services.routing.testing import case_opened, default_rules_and_reference
+from tests.support.routing import case_opened, default_rules_and_reference
 from shared.contracts.bureau_actions import AcknowledgeCase, DecideReferral, ProposeReferral
 
 RULES, REF = default_rules_and_reference()
@@ -76,9 +76,10 @@ def test_a_deadline_beyond_the_holiday_data_is_provisional_and_recomputed_once_t
     opened = local(2026, 12, 28)  # a Monday; the data (chinese_calendar) ends with 2026
     spec = ack_deadline(opened)
     assert spec.provisional
-    assert spec.due_date_local == dt.date(2027, 1, 6)  # Monday–Friday assumed: 12-29 12-30 12-31 1-1 1-4 1-5 1-6
+    # 1-1 is a statutory holiday by rule (放假办法 第二条) even before the notice: 12-29 12-30 12-31 1-4 1-5 1-6 1-7
+    assert spec.due_date_local == dt.date(2027, 1, 7)
 
-    # a (test) notice for 2027 gives 1-1 off: the deadline moves a day and is no longer provisional
+    # a (test) notice for 2027 confirms 1-1 off: the date stands and is no longer provisional
     _holiday_file(tmp_path / "holidays", 2027, """\
         year: 2027
         citation: test notice for 2027 (not the real arrangement)
