@@ -67,7 +67,7 @@ async def serve() -> None:
     settings = IntakeSettings()
     configure_logging(SERVICE, "WARNING")
     pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
-    parts = build(settings, pool)
+    parts = await build(settings, pool)
 
     @parts.app.post("/bench/noop", status_code=201, include_in_schema=False)
     async def noop(command: SubmitComplaint) -> JSONResponse:

@@ -14,7 +14,8 @@ import httpx
 from services.intake.adapters import postgres as db
 from shared.clock import Clock
 from services.intake.settings import IntakeSettings
-from services.intake.wiring import Parts, build, prepare
+from services.intake.wiring import build, prepare
+from shared.runtime.service import Parts
 from shared.db import connect, create_pool
 from shared.topics import ensure_topics, ingress
 
@@ -35,7 +36,7 @@ class IntakeWorld:
         values: dict[str, Any] = dict(
             dev=True, schema=self.schema, case_topic=self.case_topic, consumer_group=self.group,
             ingress_pattern=rf"ingress\.{self.prefix}-[a-z0-9_-]+", consumer_poll_ms=50, relay_poll_seconds=0.5,
-            client_cache_seconds=0.5,
+            identity_cache_seconds=0.5,
         )
         values.update(self.overrides)
         values.update(extra)
@@ -49,7 +50,7 @@ class IntakeWorld:
             "SHUANGDA_INTAKE_CONSUMER_GROUP": s.consumer_group, "SHUANGDA_INTAKE_INGRESS_PATTERN": s.ingress_pattern,
             "SHUANGDA_INTAKE_CONSUMER_POLL_MS": str(s.consumer_poll_ms),
             "SHUANGDA_INTAKE_RELAY_POLL_SECONDS": str(s.relay_poll_seconds),
-            "SHUANGDA_INTAKE_CLIENT_CACHE_SECONDS": str(s.client_cache_seconds),
+            "SHUANGDA_INTAKE_IDENTITY_CACHE_SECONDS": str(s.identity_cache_seconds),
         }
         env.update(extra)
         return env
@@ -69,7 +70,7 @@ class IntakeWorld:
         client_id = self.client_id(name)
         if topic:
             spec = ingress(client_id)
-            await ensure_topics(s.kafka_bootstrap, [replace(spec, partitions=1)])
+            await ensure_topics(s.kafka, [replace(spec, partitions=1)])
         conn = await connect(s.dsn, s.schema)
         try:
             return await db.create_client(conn, client_id, kind, scopes)
@@ -106,7 +107,7 @@ async def running_intake(world: IntakeWorld, *, clock: Clock | None = None, cons
     """Intake's consumer, relay and HTTP app (through an in-process ASGI client) in this loop."""
     cfg = world.settings(**settings)
     pool = await create_pool(cfg.dsn, cfg.schema, max_size=cfg.pool_max_size)
-    parts = build(cfg, pool, clock)
+    parts = await build(cfg, pool, clock=clock)
     stop = asyncio.Event()
     loops = [parts.relay.run] + ([parts.consumer.run] if consume else [])
     tasks = [asyncio.create_task(fn(stop)) for fn in loops]

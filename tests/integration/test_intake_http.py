@@ -258,7 +258,7 @@ async def test_open311_lists_the_categories_and_files_and_reads_a_request(unique
 
 async def test_a_body_over_the_limit_is_refused_with_413(unique: str) -> None:
     world, keys = await world_with(unique, hot=("hotline", HOTLINE_SCOPES))
-    async with running_intake(world, max_command_bytes=4096) as intake:
+    async with running_intake(world, max_body_bytes=4096) as intake:
         response = await intake.http.post("/v1/complaints", headers={**auth(keys["hot"]), "content-type": "application/json"},
                                           content=json.dumps(complaint(description="假" * 3000)).encode())
 

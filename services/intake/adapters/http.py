@@ -20,8 +20,6 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Send
 
 from services.intake.adapters import postgres as db
 from services.intake.adapters.postgres import Client, ClientDirectory
@@ -41,9 +39,9 @@ from services.intake.domain.readout import readout
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.domain.validation import channel_for, is_printable_key, parse_lead, validate_complaint, validate_lead
 from services.intake.metrics import CASES, REGISTER_DURATION, REJECTED
-from services.intake.registration import Receipt, Registrar
+from services.intake.app.registration import Receipt, Registrar
 from shared.contracts.intake import SubmitComplaint
-from shared.http import PROBLEM_JSON, ProblemError, create_app, problem
+from shared.http import PROBLEM_JSON, ProblemError, create_app
 from shared.metrics import VALIDATION_FAILURES
 from shared.runtime import UnitOfWork, unit_of_work
 from shared.runtime.errors import is_transient
@@ -99,45 +97,6 @@ def validation_problem(errors: list[FieldError] | tuple[FieldError, ...]) -> Pro
         VALIDATION_FAILURES.labels(SERVICE, metric_field(e), e.reason).inc()
     return ProblemError(422, "Request failed validation", f"{len(errors)} invalid field(s)",
                         errors=[e.as_dict() for e in errors], type_=VALIDATION_TYPE)
-
-
-class BodyTooLarge(StarletteHTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request body too large (at most {limit} bytes)")
-
-
-class BodyLimit:
-    """ASGI middleware: refuse bodies over the route's limit, by Content-Length or while streaming."""
-
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
-        self.app = app
-        self.limit_for = limit_for
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope.get("path", ""))
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                if not value.isdigit():
-                    await problem(400, "Bad Content-Length")(scope, receive, send)
-                    return
-                if int(value) > limit:
-                    await problem(413, f"Request body too large (at most {limit} bytes)")(scope, receive, send)
-                    return
-        received = 0
-
-        async def limited() -> AsgiMessage:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, limited, send)
 
 
 # -- authentication -----------------------------------------------------------------------------
@@ -442,23 +401,19 @@ def _batch_items(raw: bytes, max_items: int) -> list[Any]:
 def build_app(deps: HttpDeps) -> FastAPI:
     from services.intake.adapters.open311 import open311_router
 
-    app = create_app(SERVICE, title="Shuangda intake", readiness=deps.readiness, version="1")
-    app.description = (
-        "Complaints from hotlines, leads from platforms and monitoring, and an Open311 GeoReport v2 subset. "
-        "Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; errors are RFC 9457 problem documents."
+    def limit_for(path: str) -> int:
+        return deps.max_batch_bytes if path == BATCH_PATH else deps.max_command_bytes
+
+    app = create_app(
+        SERVICE, title="Shuangda intake", readiness=deps.readiness, version="1", body_limit=limit_for,
+        description="Complaints from hotlines, leads from platforms and monitoring, and an Open311 GeoReport v2 subset. "
+                    "Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; errors are RFC 9457 problem "
+                    "documents.",
     )
     tx = Transactions(deps)
     app.include_router(complaints_router(deps, tx))
     app.include_router(leads_router(deps, tx))
     app.include_router(open311_router(deps, tx))
-
-    def limit_for(path: str) -> int:
-        return deps.max_batch_bytes if path == BATCH_PATH else deps.max_command_bytes
-
-    # innermost, so the request metrics middleware still counts the 413s
-    from starlette.middleware import Middleware
-
-    app.user_middleware.append(Middleware(BodyLimit, limit_for=limit_for))
     _with_extra_schemas(app)
     return app
 

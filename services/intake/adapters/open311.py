@@ -32,7 +32,7 @@ from services.intake.domain.readout import readout
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.domain.validation import validate_complaint
 from services.intake.metrics import REGISTER_DURATION, REJECTED
-from services.intake.registration import Receipt
+from services.intake.app.registration import Receipt
 from shared.contracts.intake import ComplainantInput, SubmitComplaint, SuspectInput
 from shared.http import ProblemError
 from shared.reference import UnknownCode, bureau_type, categories

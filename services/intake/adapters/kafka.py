@@ -1,0 +1,86 @@
+"""Kafka ingress: complaints and leads that outside systems publish on their
+own ``ingress.<client>`` topic, translated at the edge into the `app.ingress` use case.
+
+The topic names the actor — a consumer cannot see who produced a record, and
+ACLs let only the client's principal write its topic — so the client is the
+topic's owner (the runtime already stamps the topic's suffix as the record's
+actor), never a field of the payload or the record's ``actor`` header. A record
+on the topic of an unknown or revoked client, or one its client may not send
+(scope), goes to the DLQ with the reason (`NonRetryableError`); so does one
+that fails validation (`app.ingress`).
+
+Other services' commands on a shared bureau ingress topic are skipped by the
+runtime (`TopicRoute(on_unknown="dead_letter")` passes over the catalogue's
+commands it has no binding for); anything else unknown is dead-lettered.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from services.intake.adapters.postgres import Client, ClientDirectory
+from services.intake.app.ingress import Ingress, Submission
+from services.intake.domain.model import ClientContext
+from services.intake.metrics import REJECTED
+from shared.clock import Clock
+from shared.contracts.intake import SubmitComplaint, SubmitLead
+from shared.runtime import Message, NonRetryableError, UnitOfWork
+from shared.runtime.routes import Binding, TopicRoute
+
+#: the scope each command needs
+SCOPE = {SubmitComplaint: "complaints:write", SubmitLead: "leads:write"}
+
+
+class IngressRoutes:
+    def __init__(self, *, clients: ClientDirectory, ingress: Ingress, clock: Clock) -> None:
+        self.clients = clients
+        self.ingress = ingress
+        self.clock = clock
+
+    def route(self, pattern: str) -> TopicRoute:
+        """Every ingress topic matching `pattern`, handled a batch at a time (`handle_batch`)."""
+        return TopicRoute(pattern=pattern, on_unknown="dead_letter", batch=self.handle_batch, bindings={
+            SubmitComplaint.EVENT_TYPE: Binding(SubmitComplaint), SubmitLead.EVENT_TYPE: Binding(SubmitLead)})
+
+    async def handle_batch(self, messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
+        """Look the topics' owners up (cached), refuse what they may not send, and hand the rest
+        to `Ingress.register` in one call."""
+        now = self.clock.now()
+        owners = await self.clients.by_ids(sorted({_client_of(m) for m in messages}))
+        refused: dict[int, Exception] = {}
+        rejected: list[str] = []
+        submissions: list[Submission] = []
+        for index, message in enumerate(messages):
+            try:
+                client = _authorised(message, owners)
+            except NonRetryableError as exc:
+                refused[index] = exc
+                rejected.append(exc.reason)
+                continue
+            submissions.append(Submission(index, message.data, client, message))
+        refused.update(await self.ingress.register(uow, submissions, now))
+
+        def count() -> None:
+            for reason in rejected:
+                REJECTED.labels("kafka", reason).inc()
+
+        uow.after_commit(count)
+        return refused
+
+
+def _client_of(message: Message[Any]) -> str:
+    """The topic's client: the runtime set the record's actor to the ``ingress.<client>`` suffix."""
+    return message.envelope.actor or ""
+
+
+def _authorised(message: Message[Any], owners: Mapping[str, Client | None]) -> ClientContext:
+    client_id = _client_of(message)
+    scope = SCOPE[type(message.data)]
+    client = owners.get(client_id)
+    if client is None:
+        raise NonRetryableError("unknown_client", f"unknown_client: no registered client {client_id!r} for {message.topic}",
+                                field="topic")
+    if not client.active:
+        raise NonRetryableError("client_revoked", f"client_revoked: client {client_id!r} was revoked", field="topic")
+    if scope not in client.scopes:
+        raise NonRetryableError("forbidden", f"forbidden: client {client_id!r} lacks the scope {scope}", field="type")
+    return ClientContext(client.client_id, client.kind)
