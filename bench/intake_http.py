@@ -163,7 +163,7 @@ def _free_port() -> int:
 
 
 async def main(seconds: float, concurrency: int, rate: float, latency_seconds: float) -> None:
-    from services.intake.testing import IntakeWorld
+    from tests.support.intake import IntakeWorld
     from shared.config import StackSettings
 
     stack = StackSettings(dev=True)

@@ -28,7 +28,7 @@ import uuid
 from aiokafka import AIOKafkaProducer
 
 from bench.common import count_arrivals, raw_passthrough, report, rss_mb_max
-from services.intake.testing import IntakeWorld, running_intake
+from tests.support.intake import IntakeWorld, running_intake
 from shared.config import StackSettings
 from shared.contracts.intake import SubmitLead
 from shared.envelope import new_envelope

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.clock import ManualClock
-from services.intake.testing import IntakeWorld, running_intake
+from tests.support.intake import IntakeWorld, running_intake
 from shared.contracts.cases import CaseMerged, CaseOpened
 from tests.support import stack
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from services.intake.testing import IntakeWorld, running_intake
+from tests.support.intake import IntakeWorld, running_intake
 from shared.contracts.cases import CaseMerged, CaseOpened
 from shared.contracts.intake import SubmitComplaint, SubmitLead
 from shared.envelope import new_envelope

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from services.intake.testing import IntakeWorld
+from tests.support.intake import IntakeWorld
 from shared.config import REPO_ROOT
 from shared.contracts.cases import CaseOpened
 from shared.identifiers import resident_id_check_character

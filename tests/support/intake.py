@@ -1,7 +1,7 @@
 """An in-process harness for intake's integration tests and benchmarks: a
 world of unique names (schema, case topic, consumer group, ingress clients)
 on the real broker and database, and intake's parts running in this event
-loop. Not imported by the service itself."""
+loop. It lives under tests/ so the product does not ship it."""
 from __future__ import annotations
 
 import asyncio
