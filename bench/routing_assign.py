@@ -32,7 +32,7 @@ from shared.contracts.cases import CaseOpened
 from shared.envelope import new_envelope
 from shared.reference import counties
 from shared.topics import TopicSpec, ensure_topics
-from services.routing.testing import RoutingWorld, case_opened
+from tests.support.routing import RoutingWorld, case_opened
 
 CATEGORIES = ("false_advertising", "food", "product_quality", "price_fraud", "online_piracy", "patents")
 
@@ -98,13 +98,15 @@ async def create_egress_topics(bootstrap: str, world: RoutingWorld, sample: list
     (first-time topic creation is not what this benchmark measures)."""
     from services.routing.adapters.egress import EgressTopics
     from services.routing.domain.placement import CaseFacts, place
-    from services.routing.testing import default_rules_and_reference
+    from tests.support.routing import default_rules_and_reference
 
     rules, ref = default_rules_and_reference()
     now = datetime.now(timezone.utc)
     bureaus = {str(place(CaseFacts(e.case_id, e.category, e.county, tuple(e.counties), {}), ref=ref, rules=rules, now=now,
                          prior_cases_of_suspect=0).lead) for e in sample}
-    egress = EgressTopics(bootstrap, prefix=world.egress_prefix)
+    from shared.kafka import KafkaConnection
+
+    egress = EgressTopics(KafkaConnection.of(bootstrap), prefix=world.egress_prefix)
     await ensure_topics(bootstrap, [egress.spec(b) for b in sorted(bureaus)])
     return len(bureaus)
 

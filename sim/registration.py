@@ -1,12 +1,11 @@
 """Registering the simulated outside world with the services, through the
-services' own registration code (what ``shuangda clients create``,
-``shuangda bureaus keys create`` and ``shuangda credit client create`` call):
+services' own registration code (what ``shuangda keys create`` calls):
 
-* intake: one API client per hotline centre, web form, platform and monitor
-  (a client that exists already gets a new key, as ``clients rotate`` does),
+* intake: one principal of the identity store per hotline centre, web form, platform and monitor
+  (one that exists already gets a new key, as ``keys rotate`` does),
   and the ingress topic of the monitor, which publishes on Kafka;
-* routing: an API key per bureau (bureau API: acknowledge, transfer, refer …);
-* credit: the bureau principals of the identity store (one token per bureau, shared with routing).
+* routing and credit: the bureau principals of the identity store (one token per bureau, shared
+  by routing's bureau API and credit's).
 
 Keys are kept in memory only: only their hashes are stored.
 """
@@ -15,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.db import connect
 from shared.reference import categories, city, counties, directory
@@ -26,10 +26,6 @@ class Keys:
     intake: dict[str, str] = field(default_factory=dict)   # client id → API key
     routing: dict[str, str] = field(default_factory=dict)  # bureau → API key
     credit: dict[str, str] = field(default_factory=dict)   # bureau → API key (the identity store's)
-
-
-#: intake client kind → scopes (as `shuangda clients create --kind …` gives them)
-SCOPES = {"hotline": ["complaints:write", "complaints:read"], "platform": ["leads:write"]}
 
 
 def all_bureaus(day: dt.date) -> list[str]:
@@ -75,10 +71,10 @@ async def create_egress_topics(bootstrap: str, bureaus: list[str], *, prefix: st
 _ISSUED: dict[tuple[str, str, str], str] = {}
 
 
-async def principal_tokens(dsn: str, identity_schema: str, wanted: dict[str, tuple[str, str | None]],
+async def principal_tokens(dsn: str, identity_schema: str, wanted: dict[str, Any],
                            label: str = "sim") -> dict[str, str]:
     """One key per principal in the one identity store (shared.identity), as ``shuangda keys create``
-    gives them: `wanted` maps principal id → (kind, bureau or None); returns id → token.
+    gives them: `wanted` maps principal id → (kind, bureau or None[, scopes]); returns id → token.
 
     Every service authenticates the same token, so a bureau registered for routing and for credit is
     registered once: a principal already issued in this process returns the same token, and one that
@@ -90,11 +86,12 @@ async def principal_tokens(dsn: str, identity_schema: str, wanted: dict[str, tup
     out: dict[str, str] = {}
     conn = await connect(dsn, identity_schema)
     try:
-        for principal_id, (kind, bureau) in wanted.items():
+        for principal_id, (kind, bureau, *scopes) in wanted.items():
             memo = (dsn, identity_schema, principal_id)
             if memo not in _ISSUED:
                 try:
-                    issued = await store.create_principal(conn, principal_id, kind, bureau=bureau, label=label)
+                    issued = await store.create_principal(conn, principal_id, kind, bureau=bureau, label=label,
+                                                          scopes=tuple(scopes[0]) if scopes else None)
                 except store.PrincipalExists:
                     rotated = await store.rotate_key(conn, principal_id, label)
                     if rotated is None:
@@ -107,47 +104,27 @@ async def principal_tokens(dsn: str, identity_schema: str, wanted: dict[str, tup
     return out
 
 
-async def register_intake_clients(dsn: str, schema: str, bootstrap: str, clients: dict[str, str],
+async def register_intake_clients(dsn: str, identity_schema: str, bootstrap: str, clients: dict[str, str],
                                   kafka_clients: list[str]) -> dict[str, str]:
-    """`clients`: id → kind. Returns id → API key."""
-    from services.intake.adapters import postgres as intake_db
-    from services.intake.wiring import MIGRATIONS
-    from shared.db import migrate
-
-    await migrate(dsn, schema, MIGRATIONS)
+    """`clients`: id → kind (hotline or platform), registered as principals of the identity store (with
+    their kind's scopes, as ``shuangda keys create`` gives them), and the ingress topics of `kafka_clients`.
+    Returns id → API key."""
     if kafka_clients:
         await ensure_topics(bootstrap, [ingress(c) for c in kafka_clients])
-    conn = await connect(dsn, schema)
-    out: dict[str, str] = {}
-    try:
-        for client_id, kind in clients.items():
-            try:
-                out[client_id] = await intake_db.create_client(conn, client_id, kind, SCOPES[kind])
-            except intake_db.ClientExists:
-                key = await intake_db.rotate_client_key(conn, client_id)
-                if key is None:
-                    raise RuntimeError(f"intake client {client_id} exists but is revoked; choose another namespace")
-                out[client_id] = key
-    finally:
-        await conn.close()
-    return out
+    return await principal_tokens(dsn, identity_schema, {client_id: (kind, None) for client_id, kind in clients.items()})
 
 
-async def register_bureau_keys(dsn: str, schema: str, bureaus: list[str], label: str) -> dict[str, str]:
-    from services.routing.adapters import keys as routing_keys
-    from services.routing.__main__ import MIGRATIONS
-    from shared.db import migrate
+async def register_bureau_keys(dsn: str, identity_schema: str, bureaus: list[str], label: str) -> dict[str, str]:
+    """A key per bureau for routing's bureau API, from the identity store: one principal per bureau
+    (``type@division``; kind office, police or procuratorate by its type, else bureau), so the same
+    token as credit's. The office also acts on cases (it directs escalated ones): ``cases:act``."""
+    from shared.identity.model import DEFAULT_SCOPES
 
-    await migrate(dsn, schema, MIGRATIONS)
-    conn = await connect(dsn, schema)
-    try:
-        out: dict[str, str] = {}
-        async with conn.transaction():
-            for bureau in bureaus:
-                out[bureau] = (await routing_keys.create_key(conn, bureau, label)).token
-        return out
-    finally:
-        await conn.close()
+    wanted: dict[str, tuple[str, str | None] | tuple[str, str | None, tuple[str, ...]]] = {}
+    for b in bureaus:
+        kind = _bureau_kind(b)
+        wanted[b] = (kind, b, (*DEFAULT_SCOPES["office"], "cases:act")) if kind == "office" else (kind, b)
+    return await principal_tokens(dsn, identity_schema, wanted, label=label)
 
 
 async def register_credit_bureaus(dsn: str, identity_schema: str, bureaus: list[str]) -> dict[str, str]:

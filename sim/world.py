@@ -183,12 +183,12 @@ class World:
         path = write_directory(work_dir / "directory.yaml", document)
         t = self.target
         self.keys.intake = await register_intake_clients(
-            t.dsn, t.schemas.intake, t.bootstrap, {self.client_id(c): kind for c, (kind, _, _) in CLIENTS.items()},
+            t.dsn, t.schemas.identity, t.bootstrap, {self.client_id(c): kind for c, (kind, _, _) in CLIENTS.items()},
             self.kafka_clients)
         if t.precreate_egress:
             await create_egress_topics(t.bootstrap, likely_bureaus(self.cfg.day), prefix=t.egress_prefix)
         bureaus = all_bureaus(self.cfg.day)
-        self.keys.routing = await register_bureau_keys(t.dsn, t.schemas.routing, bureaus, label=f"sim {self.run_id}")
+        self.keys.routing = await register_bureau_keys(t.dsn, t.schemas.identity, bureaus, label=f"sim {self.run_id}")
         self.keys.credit = await register_credit_bureaus(t.dsn, t.schemas.identity, bureaus)
         return Prepared(path, f"{base}/sms", port)
 

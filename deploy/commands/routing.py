@@ -1,12 +1,15 @@
 """Routing's operator verbs.
 
     shuangda calendar [--json]                      how far the holiday data reaches; provisional deadlines
-    shuangda bureaus keys create BUREAU [--label]   issue an API key for a bureau (printed once)
-    shuangda bureaus keys list [--bureau BUREAU]
-    shuangda bureaus keys revoke KEY_ID
     shuangda bureaus directory [--at DATE]          which bureau receives each bureau type's work
     shuangda deadlines recheck                      recompute provisional deadlines now (after adding holiday data)
     shuangda deadlines list [--provisional|--breached] [--limit N]
+
+Bureau API keys live in the one identity store: ``shuangda keys create
+market_regulation@610402 --kind bureau`` (``--kind office``, ``police`` or
+``procuratorate`` for those; ``shuangda keys list|rotate|revoke``). Keys issued
+by the former ``shuangda bureaus keys`` keep working once ``shuangda migrate``
+(or ``shuangda keys import-legacy``) has imported them.
 
 A bureau is ``<bureau_type>@<jurisdiction>`` (``market_regulation@610402``; the
 office is ``office@610400``). Endpoints come from the launcher (or
@@ -29,26 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--no-db", action="store_true", help="do not count provisional deadlines in the database")
     p.set_defaults(func=run_calendar)
 
-    b = subparsers.add_parser("bureaus", help="bureau API keys and the bureau directory (routing)",
+    b = subparsers.add_parser("bureaus", help="the bureau directory (routing); bureau keys: shuangda keys",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("--schema", default=None, help="routing's schema (default $SHUANGDA_ROUTING_SCHEMA or routing)")
     bsub = b.add_subparsers(dest="bureaus_verb", metavar="ACTION", required=True)
-    keys = bsub.add_parser("keys", help="create, list or revoke bureau API keys")
-    ksub = keys.add_subparsers(dest="keys_verb", metavar="ACTION", required=True)
-    create = ksub.add_parser("create", help="issue a key for a bureau; prints it once (only its hash is stored)")
-    create.add_argument("bureau", help="<bureau_type>@<jurisdiction>, e.g. market_regulation@610402")
-    create.add_argument("--label", default="", help="a note: who holds the key")
-    create.add_argument("--json", action="store_true")
-    create.add_argument("--no-topics", action="store_true",
-                        help="do not create the bureau's ingress.<bureau> and egress.<bureau> topics")
-    create.set_defaults(func=run_keys_create)
-    listing = ksub.add_parser("list", help="list keys (never the secrets)")
-    listing.add_argument("--bureau", default=None)
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=run_keys_list)
-    revoke = ksub.add_parser("revoke", help="revoke a key")
-    revoke.add_argument("key_id")
-    revoke.set_defaults(func=run_keys_revoke)
+    keys = bsub.add_parser("keys", help="moved: bureau API keys are `shuangda keys create BUREAU --kind bureau`",
+                           description=MOVED)
+    keys.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    keys.set_defaults(func=run_keys_moved)
     directory = bsub.add_parser("directory", help="which bureau receives each bureau type's work at a date")
     directory.add_argument("--at", default=None, help="YYYY-MM-DD (default: today in Asia/Shanghai)")
     directory.set_defaults(func=run_directory)
@@ -134,95 +125,17 @@ def run_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- keys --------------------------------------------------------------------------------------------
+# -- keys (moved) --------------------------------------------------------------------------------------
 
-def run_keys_create(args: argparse.Namespace) -> int:
+MOVED = ("Bureau API keys moved to the one identity store: `shuangda keys create market_regulation@610402 "
+         "--kind bureau` (also makes the bureau's ingress and egress topics), `shuangda keys list`, "
+         "`shuangda keys rotate BUREAU`, `shuangda keys revoke BUREAU`. Keys issued before keep working.")
+
+
+def run_keys_moved(args: argparse.Namespace) -> int:
     from deploy.launcher.errors import LauncherError
-    from services.routing.adapters import keys
-    from services.routing.domain.bureaus import Bureau
 
-    try:
-        Bureau.parse(args.bureau)
-    except ValueError as exc:
-        raise LauncherError(str(exc)) from None
-    settings = _settings(args)
-
-    async def create() -> Any:
-        conn = await _connect(settings)
-        try:
-            return await keys.create_key(conn, args.bureau, args.label)
-        finally:
-            await conn.close()
-
-    issued = asyncio.run(create())
-    topics: list[str] = []
-    if not args.no_topics:
-        topics = asyncio.run(_bureau_topics(settings, args.bureau))
-    if args.json:
-        _print_json({"key_id": issued.key_id, "bureau": issued.bureau, "api_key": issued.token, "topics": topics})
-    else:
-        print(f"key {issued.key_id} for {issued.bureau} (shown once, store it now):")
-        print(issued.token)
-        for topic in topics:
-            print(f"topic {topic}")
-    return 0
-
-
-async def _bureau_topics(settings: Any, bureau: str) -> list[str]:
-    """The bureau's ingress topic (commands it publishes; with its .dlq) and egress topic (its cases' events)."""
-    from services.routing.adapters.egress import EgressTopics
-    from services.routing.domain.bureaus import Bureau
-    from shared.topics import TopicSpec, ensure_topics, ingress
-
-    spec = ingress(Bureau.parse(bureau).client_id)
-    commands = TopicSpec(settings.ingress_prefix + spec.name.removeprefix("ingress."), spec.key, spec.description)
-    egress = EgressTopics(settings.kafka_bootstrap, prefix=settings.egress_prefix)
-    await ensure_topics(settings.kafka_bootstrap, [commands, egress.spec(bureau)],
-                        replication_factor=settings.kafka_replication_factor, **settings.kafka_options())
-    return [commands.name, egress.name(bureau)]
-
-
-def run_keys_list(args: argparse.Namespace) -> int:
-    from services.routing.adapters import keys
-
-    settings = _settings(args)
-
-    async def listing() -> Any:
-        conn = await _connect(settings)
-        try:
-            return [dict(r) for r in await keys.list_keys(conn, args.bureau)]
-        finally:
-            await conn.close()
-
-    rows = asyncio.run(listing())
-    if args.json:
-        _print_json(rows)
-        return 0
-    if not rows:
-        print("no keys")
-    for r in rows:
-        state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
-        print(f"  {r['key_id']}  {r['bureau']:<32} {state:<18} {r['label']}")
-    return 0
-
-
-def run_keys_revoke(args: argparse.Namespace) -> int:
-    from deploy.launcher.errors import LauncherError
-    from services.routing.adapters import keys
-
-    settings = _settings(args)
-
-    async def revoke() -> bool:
-        conn = await _connect(settings)
-        try:
-            return await keys.revoke_key(conn, args.key_id)
-        finally:
-            await conn.close()
-
-    if not asyncio.run(revoke()):
-        raise LauncherError(f"no active key {args.key_id!r}")
-    print(f"key {args.key_id} revoked")
-    return 0
+    raise LauncherError(MOVED)
 
 
 def run_directory(args: argparse.Namespace) -> int:
@@ -241,20 +154,12 @@ def run_directory(args: argparse.Namespace) -> int:
 # -- deadlines ---------------------------------------------------------------------------------------
 
 def run_recheck(args: argparse.Namespace) -> int:
-    from services.routing.adapters.egress import EgressTopics
-    from services.routing.adapters.rules_file import build_calendar, load_checked
+    from services.routing.adapters.rules_file import build_calendar
     from services.routing.adapters.watch import recheck_provisional
-    from services.routing.core import Router, Topics
+    from services.routing.wiring import make_router
 
     settings = _settings(args)
-    rules, ref = load_checked(settings.rules_path, bureau_directory_path=settings.bureau_directory_path,
-                              holidays_dirs=settings.holidays_dirs)
-    router = Router(
-        ref=ref, rules=rules, clock=settings.make_clock(),
-        egress=EgressTopics(settings.kafka_bootstrap, prefix=settings.egress_prefix,
-                            replication_factor=settings.kafka_replication_factor, kafka_options=settings.kafka_options()),
-        topics=Topics(routing=settings.routing_topic, referral=settings.referral_topic),
-    )
+    router = make_router(settings)
 
     async def recheck() -> list[str]:
         conn = await _connect(settings)

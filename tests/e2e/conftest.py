@@ -150,11 +150,11 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
     receiver.secrets.update(secrets)
     directory = write_directory(work / "directory.yaml", document)
     keys = Keys()
-    keys.intake = await register_intake_clients(dsn, iso.schemas.intake, bootstrap,
+    keys.intake = await register_intake_clients(dsn, iso.schemas.identity, bootstrap,
                                                 {f"hotline-{unique}": "hotline", f"monitor-{unique}": "platform"},
                                                 [f"monitor-{unique}"])
     bureaus = all_bureaus(today)
-    keys.routing = await register_bureau_keys(dsn, iso.schemas.routing, bureaus, label="e2e")
+    keys.routing = await register_bureau_keys(dsn, iso.schemas.identity, bureaus, label="e2e")
     keys.credit = await register_credit_bureaus(dsn, iso.schemas.identity, bureaus)
     env = iso.env(directory_path=directory, sms_url=f"http://127.0.0.1:{port}/sms")
     services = stackenv.Services(iso, env, work / "logs", spawner=stack.spawn)

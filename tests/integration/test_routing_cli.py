@@ -1,4 +1,5 @@
-"""Routing's CLI verbs against the real database: bureau keys, calendar coverage, recheck."""
+"""Routing's CLI verbs against the real database: calendar coverage and recheck; the former
+bureau key verbs now point to ``shuangda keys`` (tested with the identity store)."""
 from __future__ import annotations
 
 import json
@@ -11,9 +12,8 @@ import pytest
 
 from shared.config import REPO_ROOT
 from shared.workdays import WorkdayCalendar
-from services.routing.__main__ import prepare
-from services.routing.adapters import keys
-from services.routing.testing import RoutingWorld
+from services.routing.wiring import prepare
+from tests.support.routing import RoutingWorld
 from tests.support import stack
 
 pytestmark = pytest.mark.stack
@@ -25,55 +25,15 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
-async def test_a_key_created_by_the_cli_authenticates_its_bureau_until_it_is_revoked() -> None:
-    w = RoutingWorld(uuid.uuid4().hex[:10], bootstrap=stack.bootstrap(), dsn=stack.dsn())
-    await prepare(w.settings())
-    created = cli("bureaus", "--schema", w.schema, "keys", "create", "market_regulation@610402", "--label", "MR Qindu",
-                  "--json", "--no-topics")
-    assert created.returncode == 0, created.stderr
-    issued = json.loads(created.stdout)
-    async with w.db() as conn:
-        assert await keys.authenticate(conn, issued["api_key"]) == "market_regulation@610402"
-        stored = await conn.fetchval("SELECT secret_hash FROM bureau_keys WHERE key_id = $1", issued["key_id"])
-    assert issued["api_key"].split("_")[-1].encode() not in bytes(stored), "only a hash is stored"
-
-    listed = cli("bureaus", "--schema", w.schema, "keys", "list", "--json")
-    assert [r["key_id"] for r in json.loads(listed.stdout)] == [issued["key_id"]]
-    assert "api_key" not in listed.stdout and issued["api_key"] not in listed.stdout
-
-    assert cli("bureaus", "--schema", w.schema, "keys", "revoke", issued["key_id"]).returncode == 0
-    async with w.db() as conn:
-        assert await keys.authenticate(conn, issued["api_key"]) is None
-    again = cli("bureaus", "--schema", w.schema, "keys", "revoke", issued["key_id"])
-    assert again.returncode == 1 and "no active key" in again.stderr
-
-
-async def test_creating_a_key_also_creates_the_bureaus_ingress_and_egress_topics() -> None:
-    w = RoutingWorld(uuid.uuid4().hex[:10], bootstrap=stack.bootstrap(), dsn=stack.dsn())
-    await prepare(w.settings())
-    env = {"SHUANGDA_ROUTING_INGRESS_PREFIX": w.ingress_prefix, "SHUANGDA_ROUTING_EGRESS_PREFIX": w.egress_prefix}
-    created = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "bureaus", "--schema", w.schema, "keys", "create", "postal@610400", "--json"],
-        env={**os.environ, **env, "SHUANGDA_DEV": "true", "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT,
-        capture_output=True, text=True, timeout=120,
-    )
-    assert created.returncode == 0, created.stderr
-    topics = json.loads(created.stdout)["topics"]
-    assert topics == [w.ingress_topic("postal@610400"), w.egress_topic("postal@610400")]
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap())
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-    finally:
-        await admin.close()
-    assert {*topics, topics[0] + ".dlq"} <= existing
-
-
-def test_a_malformed_bureau_id_is_refused_by_the_cli() -> None:
-    result = cli("bureaus", "keys", "create", "Market Regulation")
-    assert result.returncode == 1 and "bureau id" in result.stderr
+def test_the_bureau_key_verbs_point_to_the_one_identity_store_and_help_still_works() -> None:
+    # bureau API keys moved to `shuangda keys` (shared.identity); the old verb says where, and fails
+    moved = cli("bureaus", "keys", "create", "market_regulation@610402", "--label", "MR Qindu")
+    assert moved.returncode == 1
+    assert "shuangda keys create market_regulation@610402 --kind bureau" in moved.stderr
+    assert moved.stdout == "", "no key is printed: none was issued"
+    helped = cli("bureaus", "--help")
+    assert helped.returncode == 0 and "shuangda keys create" in helped.stdout and "directory" in helped.stdout
+    assert cli("bureaus", "keys", "--help").returncode == 0
 
 
 async def test_the_calendar_verb_shows_how_far_the_holiday_data_reaches_and_recheck_runs() -> None:

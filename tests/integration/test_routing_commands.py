@@ -10,7 +10,7 @@ import pytest
 
 from shared.contracts.bureau_actions import AcknowledgeCase, RequestTransfer
 from shared.contracts.routing import CaseCommandRefused
-from services.routing.testing import RoutingWorld, case_opened
+from tests.support.routing import RoutingWorld, case_opened
 from tests.support import stack
 
 pytestmark = pytest.mark.stack
@@ -127,8 +127,57 @@ async def test_a_retried_command_with_the_same_idempotency_key_is_applied_once()
         first = await svc.http.post(f"/v1/cases/{case_id}/acknowledge", headers=headers, json={"decision": "accept"})
         again = await svc.http.post(f"/v1/cases/{case_id}/acknowledge", headers=headers, json={"decision": "accept"})
         stream = await of_case(w.routing_topic, case_id, lambda rs: len(rs) >= 2, "the acknowledgement")
-    assert first.json()["status"] == "done" and again.json()["status"] == "duplicate"
+    assert first.status_code == again.status_code == 200 and first.json()["status"] == "done"
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true", "the first answer, replayed"
+    assert "idempotent-replayed" not in first.headers
     assert [etype(r).split(".")[-2] for r in stream] == ["assigned", "acknowledged"]
+
+
+async def test_an_idempotency_key_used_on_a_refused_command_is_a_409_on_another_cases_acknowledgement_not_a_silent_duplicate() -> None:
+    w = world()
+    await w.create_topics()
+    case_id = f"C-{w.unique}"
+    async with w.running() as svc:
+        await w.open_cases(case_opened(case_id, category="false_advertising"))
+        await assigned(w, case_id)
+        headers = {"Authorization": f"Bearer {await w.api_key(ASSIGNEE)}", "Idempotency-Key": "reused-1"}
+        refused = await svc.http.post(f"/v1/cases/nope-{w.unique}/acknowledge", headers=headers, json={"decision": "accept"})
+        reused = await svc.http.post(f"/v1/cases/{case_id}/acknowledge", headers=headers, json={"decision": "accept"})
+        refused_again = await svc.http.post(f"/v1/cases/nope-{w.unique}/acknowledge", headers=headers,
+                                            json={"decision": "accept"})
+        fresh = await svc.http.post(f"/v1/cases/{case_id}/acknowledge", json={"decision": "accept"},
+                                    headers={**headers, "Idempotency-Key": "fresh-1"})
+        stream = await of_case(w.routing_topic, case_id, lambda rs: len(rs) >= 2, "the acknowledgement")
+    assert refused.status_code == 404 and refused.json()["reason"] == "unknown_case"
+    assert reused.status_code == 409 and reused.headers["content-type"].startswith("application/problem+json")
+    assert "Idempotency-Key" in reused.json()["title"]
+    assert refused_again.status_code == 404 and refused_again.headers["idempotent-replayed"] == "true"
+    assert refused_again.content == refused.content
+    assert fresh.status_code == 200 and fresh.json()["state"] == "accepted"
+    assert [etype(r).split(".")[-2] for r in stream] == ["assigned", "acknowledged"]
+    assert (await w.case_row(case_id))["state"] == "accepted"
+
+
+async def test_a_key_issued_by_routings_former_store_authenticates_its_bureau_after_the_legacy_import() -> None:
+    w = world()
+    await w.create_topics()
+    case_id = f"C-{w.unique}"
+    async with w.running() as svc:
+        legacy = await w.legacy_key(ASSIGNEE)
+        assert legacy.startswith("sdk_") and len(legacy.split("_")[1]) == 16
+        before = await svc.http.get("/v1/me", headers={"Authorization": f"Bearer {legacy}"})
+        assert await w.import_legacy_keys() == {"routing": 1}
+        await w.open_cases(case_opened(case_id, category="false_advertising"))
+        await assigned(w, case_id)
+        me = await stack.eventually(lambda: svc.http.get("/v1/me", headers={"X-API-Key": legacy}),
+                                    until=lambda r: r.status_code == 200, what="the imported key accepted", timeout=15)
+        read = await svc.http.get(f"/v1/cases/{case_id}", headers={"Authorization": f"Bearer {legacy}"})
+        acted = await svc.http.post(f"/v1/cases/{case_id}/acknowledge", headers={"Authorization": f"Bearer {legacy}"},
+                                    json={"decision": "accept"})
+    assert before.status_code == 401, "not a key of the identity store until the import"
+    assert me.json()["bureau"] == ASSIGNEE and me.json()["kind"] == "bureau"
+    assert read.status_code == 200 and read.json()["bureau"] == ASSIGNEE
+    assert acted.status_code == 200 and acted.json()["state"] == "accepted"
 
 
 async def test_a_command_naming_its_actor_in_the_payload_is_dead_lettered_not_applied() -> None:

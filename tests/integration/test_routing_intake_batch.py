@@ -11,7 +11,7 @@ import pytest
 from shared.contracts.cases import Suspect
 from shared.contracts.referral import ReferralProposed
 from shared.contracts.routing import CaseAssigned, CaseFiguresUpdated
-from services.routing.testing import RoutingWorld, case_merged, case_opened
+from tests.support.routing import RoutingWorld, case_merged, case_opened
 from tests.support import stack
 
 pytestmark = pytest.mark.stack
@@ -65,3 +65,30 @@ async def test_one_batch_opens_a_case_merges_into_it_refuses_an_unknown_merge_an
     assert "repeat_suspect" in assignments[second].reasons and assignments[second].level == "city"
     # every event names the record that caused it
     assert all(stack.header(r, "ce_causationid") for r in routing)
+
+
+def assignments_counted() -> float:
+    from prometheus_client import REGISTRY
+
+    return sum(s.value for m in REGISTRY.collect() if m.name == "shuangda_assignments" for s in m.samples
+               if s.name == "shuangda_assignments_total")
+
+
+async def test_a_batch_re_run_one_record_at_a_time_around_a_poison_record_counts_each_assignment_once(caplog) -> None:
+    w = RoutingWorld(uuid.uuid4().hex[:10], bootstrap=stack.bootstrap(), dsn=stack.dsn())
+    await w.create_topics(partitions=1)  # one partition: the poison record and the good ones arrive in one batch
+    good = [case_opened(f"G{i}-{w.unique}", county="610402") for i in range(5)]
+    # valid JSON and a valid contract model, but Postgres refuses NUL in text: the batch handler fails on it,
+    # so the consumer rolls the batch back and re-runs it a record at a time (until it dead-letters this one)
+    poison = case_opened(f"P-{w.unique}\u0000", county="610402")
+    await w.open_cases(*good[:2], poison, *good[2:])
+    before = assignments_counted()
+    async with w.running(watch=False):
+        dead = await stack.eventually(lambda: stack.read_all(w.intake_topic + ".dlq"), until=lambda rs: len(rs) >= 1,
+                                      what="the poison record dead-lettered", timeout=90)
+        rows = await stack.eventually(lambda: w.fetch("SELECT case_id FROM cases"), until=lambda rs: len(rs) == 5,
+                                      what="the five good cases assigned", timeout=30)
+    assert {r["case_id"] for r in rows} == {c.case_id for c in good}
+    assert "re-running them one by one" in caplog.text, "the batch was rolled back and re-run record by record"
+    assert [stack.header(r, "dlq-reason") for r in dead] == ["handler_error"]
+    assert assignments_counted() - before == len(good), "each case's assignment is counted once, after its commit"

@@ -11,7 +11,7 @@ import pytest
 from shared.contracts.bureau_actions import DecideCriminalCase, HandOver, RequestReconsideration, RequestSupervision
 from shared.contracts.cases import Suspect
 from shared.contracts.referral import ReferralAccepted
-from services.routing.testing import RoutingWorld, case_opened
+from tests.support.routing import RoutingWorld, case_opened
 from tests.support import stack
 
 pytestmark = pytest.mark.stack

@@ -15,7 +15,7 @@ from shared.contracts.alerts import HotspotDetected
 from shared.contracts.cases import Suspect
 from services.routing.adapters.rules_file import load_rules
 from services.routing.settings import RULES_FILE
-from services.routing.testing import RoutingWorld, case_opened
+from tests.support.routing import RoutingWorld, case_opened
 from tests.support import stack
 
 pytestmark = pytest.mark.stack

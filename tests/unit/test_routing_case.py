@@ -22,7 +22,7 @@ from shared.contracts.routing import (
     JointMeetingProposed,
 )
 from services.routing.domain.case import Case, Context, Effects, decide, merge_into, open_case, suspect_key, visible_to
-from services.routing.testing import case_merged, case_opened, default_rules_and_reference
+from tests.support.routing import case_merged, case_opened, default_rules_and_reference
 
 RULES, REF = default_rules_and_reference()
 NOW = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.timezone.utc)

@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.workdays import SHANGHAI, WorkdayCalendar
 from services.routing.domain import deadlines
 from services.routing.domain.case import Context, decide, open_case
-from services.routing.testing import case_opened, default_rules_and_reference
+from tests.support.routing import case_opened, default_rules_and_reference
 from shared.contracts.bureau_actions import AcknowledgeCase, DecideReferral, ProposeReferral
 
 RULES, REF = default_rules_and_reference()

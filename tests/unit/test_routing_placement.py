@@ -13,7 +13,7 @@ from shared.reference import categories, load_directory
 from services.routing.domain.bureaus import Bureau
 from services.routing.domain.case import open_case
 from services.routing.domain.placement import CaseFacts, place, resolve_target
-from services.routing.testing import case_opened, context, default_rules_and_reference
+from tests.support.routing import case_opened, context, default_rules_and_reference
 
 NOW = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.timezone.utc)  # a Monday, 10:00 in Shanghai
 RULES, REF = default_rules_and_reference()

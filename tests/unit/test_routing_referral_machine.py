@@ -26,7 +26,7 @@ from shared.contracts.referral import DocumentRef, TransferPackage
 from shared.contracts.routing import CaseCommandRefused
 from services.routing.domain import referral as machine
 from services.routing.domain.case import Context, Effects, decide, open_case
-from services.routing.testing import case_opened, default_rules_and_reference
+from tests.support.routing import case_opened, default_rules_and_reference
 
 RULES, REF = default_rules_and_reference()
 START = dt.datetime(2025, 3, 3, 1, 0, tzinfo=dt.timezone.utc)

@@ -14,17 +14,19 @@ not create topics on demand: a send to a missing topic would stall the relay).
 - the HTTP API and the deadline watch: `Router.outside_transaction` catches it,
   awaits `prepare` and runs the transaction again.
 
-`warm` lists the broker's egress topics once at start-up, so a process that
-restarts does not need a retry for every bureau it already has a topic for.
+`warm` lists the broker's egress topics once when the service's loops start (never
+while it is built), so a process that restarts does not need a retry for every
+bureau it already has a topic for. Every admin client comes from the one
+`KafkaConnection` (`settings.kafka`).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Iterable, Mapping
+from typing import Iterable
 
-from aiokafka.errors import KafkaError
-
+from shared.kafka import KafkaConnection
+from shared.runtime.errors import KafkaError  # the runtime's transient-error family (retriable=True)
 from shared.topics import TopicSpec, egress, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,12 @@ class EgressNotReady(KafkaError):
 
 
 class EgressTopics:
-    def __init__(self, bootstrap: str, *, prefix: str = "", create: bool = True, replication_factor: int = 1,
-                 kafka_options: Mapping[str, Any] | None = None) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection, *, prefix: str = "", create: bool = True,
+                 replication_factor: int = 1) -> None:
+        self.kafka = kafka
         self.prefix = prefix
         self.create = create
         self.replication_factor = replication_factor
-        self.kafka_options = dict(kafka_options or {})
         self._known: set[str] = set()
         self._lock = asyncio.Lock()
         self._listed = False
@@ -104,8 +105,8 @@ class EgressTopics:
                 self._listed = True
             missing = sorted({b for b in bureaus if self.name(b) not in self._known})
             if missing:
-                created = await ensure_topics(self.bootstrap, [self.spec(b) for b in missing],
-                                              replication_factor=self.replication_factor, **self.kafka_options)
+                created = await ensure_topics(self.kafka, [self.spec(b) for b in missing],
+                                              replication_factor=self.replication_factor)
                 if created:
                     log.info("created egress topic(s) %s", ", ".join(created))
                 self._known.update(self.name(b) for b in missing)
@@ -117,15 +118,18 @@ class EgressTopics:
         except Exception as exc:
             log.warning("could not list egress topics at start-up (%s); they are listed on first use", exc)
 
+    async def warm_loop(self, stop: asyncio.Event) -> None:
+        """A service loop that lists the egress topics once, as the service starts, and ends."""
+        if not stop.is_set():
+            await self.warm()
+
     async def ensure(self, bureau: str) -> str:
         """The bureau's egress topic name, created if it does not exist yet (outside a transaction)."""
         await self.prepare([bureau])
         return self.name(bureau)
 
     async def _existing(self) -> set[str]:
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="shuangda-routing-egress", **self.kafka_options)
+        admin = self.kafka.admin(client_id="shuangda-routing-egress")
         await admin.start()
         try:
             prefix = self.prefix + "egress."

@@ -1,21 +1,30 @@
-"""Routing's HTTP API for bureaus and the office (authenticated by API key).
+"""Routing's HTTP API for bureaus, the police and the office.
 
-``Authorization: Bearer sdk_…`` (or ``X-API-Key: sdk_…``) names the bureau;
-nothing in a body or query does. A bureau lists and reads its own cases (and
-the cases whose referral went to it, for the police); the office reads all.
-A case a caller may not see answers 404, whether or not it exists.
+Callers authenticate through the one identity store (`shared.identity.http.Authenticator`):
+``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. The acting bureau is the key's
+principal's bureau (``type@division``); nothing in a body or query names it. Scopes:
+``cases:read`` to read, ``cases:act`` for a bureau's commands, ``referrals:act`` for the
+police's decision on a referral, ``cases:read-all`` (or being the office's own bureau) to
+read every case. A bureau lists and reads its own cases (and the cases whose referral went
+to it, for the police); a case a caller may not see answers 404, whether or not it exists.
 
-Commands answer 200 with the events they caused, or a problem document with
-the refusal reason (also published as ``case.command-refused``): 404 when the
-caller is not the case's assignee (or the referral's police), 409 otherwise.
-An ``Idempotency-Key`` header makes a retried command a no-op.
+Commands answer 200 with the events they caused, or a problem document with the refusal
+reason (also published as ``case.command-refused``): 404 when the caller is not the case's
+assignee (or the referral's police), 409 otherwise. An ``Idempotency-Key`` is bound to the
+caller and to the request it first answered (`shared.idempotency`): the same request again
+replays the first answer, the key with another request is a 409 problem.
+
+Every id, text, paging value and date is checked at the edge (`adapters.hygiene`); the body
+limit (413) is the app's (`create_app(body_limit=…)`), enforced before authentication, and
+authentication runs before the body is validated.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, create_model
 
 from shared.contracts.bureau_actions import (
@@ -31,14 +40,29 @@ from shared.contracts.bureau_actions import (
     RequestTransfer,
     TransferToPolice,
 )
-from shared.http import ProblemError
-from shared.runtime import unit_of_work
-from services.routing.adapters import keys, postgres as repo
-from services.routing.core import Router
+from shared.http import PROBLEM_JSON, ProblemError, problem_response, run_in_transaction
+from shared.idempotency import DESCRIPTION as IDEMPOTENCY
+from shared.idempotency import checked_key, idempotent, request_fingerprint
+from shared.identity.http import AUTH_RESPONSES, Authenticator
+from shared.identity.model import Principal
+from shared.runtime import UnitOfWork
+
+from services.routing.adapters import postgres as repo
+from services.routing.adapters.egress import EgressNotReady
+from services.routing.adapters.hygiene import CaseIdPath, CaseState, Limit, Offset, require_clean
+from services.routing.app.commands import answer
+from services.routing.app.router import Router
 from services.routing.domain.case import Case, Referral
 
-#: refusals that must not reveal whether the case exists or what state it is in
-_HIDDEN = {"unknown_case", "not_assignee", "not_police_of_referral"}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    404: problem_response("No such case for the caller (a case of another bureau looks the same)"),
+    422: problem_response("A field failed validation (named in errors[])"),
+}
+COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **RESPONSES,
+    409: problem_response("Refused: the case's state does not allow it, or the Idempotency-Key was used for another request"),
+}
 
 
 def _body_model(command: type[BureauCommand]) -> type[BaseModel]:
@@ -88,99 +112,106 @@ def case_detail(case: Case, referral: Referral | None, deadlines: list[Any]) -> 
     }
 
 
-def build_router(*, pool: asyncpg.Pool, router: Router, source: str, list_limit_max: int) -> APIRouter:
-    api = APIRouter(prefix="/v1")
+class _TopicsMissing(Exception):
+    """EgressNotReady carried out of `run_in_transaction` (which would answer 503 for it)."""
 
-    async def bureau(authorization: str | None = Header(default=None),
-                     x_api_key: str | None = Header(default=None, alias="X-API-Key")) -> str:
-        token = x_api_key
-        if authorization:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() == "bearer":
-                token = value.strip()
-        if not token:
-            raise ProblemError(401, "Unauthorized", "an API key is required (Authorization: Bearer sdk_…)")
-        found = await keys.authenticate(pool, token)
-        if found is None:
-            raise ProblemError(401, "Unauthorized", "the API key is unknown or revoked")
-        return found
+    def __init__(self, bureaus: list[str]) -> None:
+        super().__init__(", ".join(bureaus))
+        self.bureaus = bureaus
 
-    @api.get("/me", summary="Which bureau this API key belongs to")
-    async def me(actor: str = Depends(bureau)) -> dict[str, Any]:
-        return {"bureau": actor, "office": actor == router.office}
+
+def bureau_of(caller: Principal) -> str:
+    """The bureau a caller acts for (its principal's type@division), or 403."""
+    if not caller.bureau:
+        raise ProblemError(403, "Forbidden", "only a bureau, the police or the office may do this "
+                                             "(the key's principal names no bureau)")
+    return caller.bureau
+
+
+def build_router(*, pool: asyncpg.Pool, router: Router, auth: Authenticator, source: str,
+                 list_limit_max: int) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["cases"], responses=RESPONSES)
+    reader = auth.require("cases:read")
+
+    def sees_all(caller: Principal) -> bool:
+        # legacy office keys (imported from routing's former store) are bureau keys of the office's bureau
+        return caller.can("cases:read-all") or (caller.bureau is not None and caller.bureau == router.office)
+
+    @api.get("/me", summary="Which bureau this API key acts for")
+    async def me(caller: Principal = Depends(reader)) -> dict[str, Any]:
+        return {"principal": caller.principal_id, "kind": caller.kind, "bureau": caller.bureau,
+                "office": sees_all(caller), "scopes": sorted(caller.scopes)}
 
     @api.get("/cases", summary="List the caller's cases (the office: all)")
-    async def list_cases(
-        actor: str = Depends(bureau),
-        state: str | None = Query(default=None, pattern="^(assigned|accepted|closed|not_accepted)$"),
-        limit: int = Query(default=50, ge=1),
-        offset: int = Query(default=0, ge=0),
-    ) -> dict[str, Any]:
+    async def list_cases(caller: Principal = Depends(reader), state: CaseState = None, limit: Limit = 50,
+                         offset: Offset = 0) -> dict[str, Any]:
+        everything = sees_all(caller)
+        bureau = None if everything else bureau_of(caller)
         limit = min(limit, list_limit_max)
-        rows = await repo.list_cases(pool, bureau=None if actor == router.office else actor, state=state,
-                                     limit=limit, offset=offset)
+        rows = await repo.list_cases(pool, bureau=bureau, state=state, limit=limit, offset=offset)
         return {"items": [case_summary(r) for r in rows], "limit": limit, "offset": offset}
 
-    @api.get("/cases/{case_id}", summary="Read one case (404 unless it is the caller's)")
-    async def read_case(case_id: str, actor: str = Depends(bureau)) -> dict[str, Any]:
+    @api.get("/cases/{case_id}", summary="Read one case (404 unless the caller may see it)")
+    async def read_case(case_id: CaseIdPath, caller: Principal = Depends(reader)) -> dict[str, Any]:
+        viewer = router.office if sees_all(caller) else bureau_of(caller)
         async with pool.acquire() as conn:
-            found = await router.visible_case(conn, actor, case_id)
+            found = await router.visible_case(conn, viewer, case_id)
             if found is None:
-                raise ProblemError(404, "Not found", f"no case {case_id!r} for {actor}")
+                raise ProblemError(404, "Not found", f"no case {case_id!r} for {viewer}")
             case, referral = found
             deadlines = await repo.case_deadlines(conn, case_id)
         return case_detail(case, referral, deadlines)
 
-    def command_route(path: str, command: type[BureauCommand], summary: str) -> None:
+    def command_route(path: str, command: type[BureauCommand], summary: str, scope: str = "cases:act") -> None:
         body_model = _body_model(command)
+        actor_of = auth.require(scope)
 
-        async def run(case_id: str, request: Request, body: body_model,  # type: ignore[valid-type]
-                      actor: str = Depends(bureau),
-                      idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200)) -> dict[str, Any]:
+        async def run(request: Request, case_id: CaseIdPath, body: body_model,  # type: ignore[valid-type]
+                      caller: Principal = Depends(actor_of),
+                      idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
+                                                           description=IDEMPOTENCY)) -> Response:
+            require_clean(body)
+            key = checked_key(idempotency_key)
+            bureau = bureau_of(caller)
             cmd = command.model_validate({**body.model_dump(), "case_id": case_id})  # type: ignore[attr-defined]
-            return await _execute(actor, cmd, idempotency_key)
+            fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+            status, text, replayed = await _execute(caller.principal_id, bureau, cmd, key, fingerprint)
+            headers = {"Idempotent-Replayed": "true"} if replayed else {}
+            return Response(text.encode("utf-8"), status_code=status, headers=headers,
+                            media_type=PROBLEM_JSON if status >= 400 else "application/json")
 
         run.__name__ = f"command_{command.__name__}"
         run.__annotations__["body"] = body_model  # a real class: FastAPI cannot resolve a local name from a string
-        api.post(path, summary=summary)(run)
+        api.post(path, summary=summary, responses=COMMAND_RESPONSES)(run)
 
-    async def _execute(actor: str, cmd: BureauCommand, idempotency_key: str | None) -> dict[str, Any]:
-        async def attempt() -> Any:
-            async with unit_of_work(pool, source=source, actor=actor) as uow:
-                if idempotency_key is not None:
-                    fresh = await uow.conn.fetchval(
-                        "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)"
-                        " VALUES ($1, $2, 'http', 0, 0) ON CONFLICT DO NOTHING RETURNING 1",
-                        f"http:{actor}", idempotency_key,
-                    )
-                    if not fresh:
-                        return None
-                return await router.execute(uow, actor, cmd, idempotency_key)
+    async def _execute(caller_id: str, bureau: str, cmd: BureauCommand, key: str | None,
+                       fingerprint: bytes) -> tuple[int, str, bool]:
+        async def work(uow: UnitOfWork) -> tuple[int, Any]:
+            fx = await router.execute(uow, bureau, cmd, key)
+            return answer(bureau, cmd, fx)
+
+        async def once(uow: UnitOfWork) -> tuple[int, str, bool]:
+            try:
+                return await idempotent(uow, caller_id, key, fingerprint, work)
+            except EgressNotReady as exc:
+                raise _TopicsMissing(exc.bureaus) from None
+
+        async def attempt() -> tuple[int, str, bool]:
+            try:
+                return await run_in_transaction(pool, once, source=source, actor=bureau)
+            except _TopicsMissing as exc:
+                raise EgressNotReady(exc.bureaus) from None
 
         # one request = one transaction; a missing egress topic is created between attempts, never inside one
-        fx = await router.outside_transaction(attempt)
-        if fx is None:
-            return {"case_id": cmd.case_id, "status": "duplicate", "events": []}
-        if fx.refusal is not None:
-            r = fx.refusal
-            status = 404 if r.reason in _HIDDEN else 409
-            detail = r.detail if status == 409 else f"no case {cmd.case_id!r} for {actor}"
-            raise ProblemError(status, "Command refused" if status == 409 else "Not found", detail,
-                               type_="https://shuangda.example/problems/command-refused", reason=r.reason,
-                               command=r.command)
-        return {
-            "case_id": cmd.case_id, "status": "done",
-            "events": [e.payload.EVENT_TYPE for e in fx.emissions],  # type: ignore[attr-defined]
-            "state": fx.case.state if fx.case is not None else None,
-            "referral_state": fx.referral.state if fx.referral is not None else None,
-        }
+        return await router.outside_transaction(attempt)
 
     command_route("/cases/{case_id}/acknowledge", AcknowledgeCase, "Accept the case, or refuse it with a reason")
     command_route("/cases/{case_id}/transfer", RequestTransfer, "Transfer the case to another bureau")
     command_route("/cases/{case_id}/referral", ProposeReferral, "Propose a criminal referral")
     command_route("/cases/{case_id}/referral/decision", DecideReferral, "Agency head: approve or reject the referral")
     command_route("/cases/{case_id}/referral/transfer", TransferToPolice, "Transfer the referral to the police with the package")
-    command_route("/cases/{case_id}/referral/police-decision", DecideCriminalCase, "Police: open a criminal case or refuse")
+    command_route("/cases/{case_id}/referral/police-decision", DecideCriminalCase, "Police: open a criminal case or refuse",
+                  scope="referrals:act")
     command_route("/cases/{case_id}/referral/reconsideration", RequestReconsideration, "Ask the police to reconsider")
     command_route("/cases/{case_id}/referral/supervision", RequestSupervision, "Ask the procuratorate to supervise")
     command_route("/cases/{case_id}/referral/handover", HandOver, "Hand goods and files to the police")

@@ -31,7 +31,7 @@ from shared.runtime.leader import Leadership
 from shared.workdays import SHANGHAI, WorkdayCalendar
 from services.routing.adapters import postgres as repo
 from services.routing.adapters.rules_file import build_calendar
-from services.routing.core import Router
+from services.routing.app.router import Router
 from services.routing.domain import deadlines as domain_deadlines
 from services.routing.domain.bureaus import bureau_type_of
 from services.routing.domain.case import Emission

@@ -15,15 +15,14 @@ Delivery is at least once: a re-sent alert keeps its deterministic id.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-import ssl
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import faust
 from prometheus_client import Counter
 
+from shared.clock import Clock
 from shared.contracts.alerts import HotspotDetected
 from shared.contracts.cases import CaseMerged, CaseOpened
 from shared.envelope import Envelope, EnvelopeError, new_envelope
@@ -54,7 +53,11 @@ class Warnings:
         return bool(self.app.started) and not self.app.crashed
 
 
-def build_app(settings: RoutingSettings, *, loop: asyncio.AbstractEventLoop | None = None) -> Warnings:
+def build_app(settings: RoutingSettings, *, loop: asyncio.AbstractEventLoop | None = None,
+              clock: Clock | None = None) -> Warnings:
+    """The faust app (nothing connects until it starts); its brokers and credentials come from
+    ``settings.kafka``, the alerts' detection time from the one clock."""
+    clock = clock or settings.make_clock()
     rules = load_rules(settings.rules_path)
     county_table = load_counties()
     office = str(Bureau(rules.office_bureau_type, county_table.city.code))
@@ -68,12 +71,11 @@ def build_app(settings: RoutingSettings, *, loop: asyncio.AbstractEventLoop | No
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.warnings_app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **settings.kafka.faust_options(),
         store="memory://",
         datadir=str(datadir),
         topic_partitions=settings.warnings_partitions,
         topic_replication_factor=settings.kafka_replication_factor,
-        **_faust_security(settings),
         consumer_auto_offset_reset=settings.warnings_offset_reset,
         web_enabled=False,
         producer_acks=-1,
@@ -130,7 +132,7 @@ def build_app(settings: RoutingSettings, *, loop: asyncio.AbstractEventLoop | No
                     window = surge.earliest_window(event.message.timestamp, rule.window_seconds, rule.step_seconds)
                     if surge.should_alert(n, rule.threshold, window, alerted[key]):
                         alerted[key] = window.start
-                        await alerts.send(key=key.encode(), value=_alert(kind, key, n, rule, window, ids, office),
+                        await alerts.send(key=key.encode(), value=_alert(kind, key, n, rule, window, ids, office, clock),
                                           headers=_headers(kind, key, window))
                         HOTSPOTS.labels(kind).inc()
                         log.info("hotspot %s %s: %d reports in %ss", kind, key, n, rule.window_seconds)
@@ -147,19 +149,8 @@ def build_app(settings: RoutingSettings, *, loop: asyncio.AbstractEventLoop | No
     return Warnings(app)
 
 
-def _faust_security(settings: RoutingSettings) -> dict[str, Any]:
-    """The SASL credentials of production listeners, in faust's terms (none locally)."""
-    if not settings.kafka_sasl_mechanism:
-        return {}
-    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
-    use_ssl = settings.kafka_security_protocol == "SASL_SSL"
-    return {"broker_credentials": faust.SASLCredentials(
-        username=settings.kafka_sasl_username, password=password, mechanism=settings.kafka_sasl_mechanism,
-        ssl_context=ssl.create_default_context() if use_ssl else None,
-    )}
-
-
-def _alert(kind: str, key: str, n: int, rule: SurgeRule, window: surge.Window, ids: list[str], office: str) -> bytes:
+def _alert(kind: str, key: str, n: int, rule: SurgeRule, window: surge.Window, ids: list[str], office: str,
+           clock: Clock) -> bytes:
     county = category = suspect = None
     if kind == "county_category":
         county, _, category = key.partition("|")
@@ -169,7 +160,7 @@ def _alert(kind: str, key: str, n: int, rule: SurgeRule, window: surge.Window, i
         alert_id=surge.alert_id(kind, key, window), kind=kind, key=key, county=county, category=category,  # type: ignore[arg-type]
         suspect_key=suspect, count=n, threshold=rule.threshold, window_seconds=rule.window_seconds,
         window_start=window.start_utc(), window_end=window.end_utc(), case_ids=ids, office=office,
-        detected_at=dt.datetime.now(dt.timezone.utc),
+        detected_at=clock.now(),
     ).model_dump_json().encode()
 
 
@@ -178,15 +169,11 @@ def _headers(kind: str, key: str, window: surge.Window) -> list[tuple[str, bytes
     return envelope.to_headers()
 
 
-def embedded_loop(settings: RoutingSettings, on_start: Callable[[Warnings], None] | None = None
-                  ) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """A `run_service` loop that runs the faust app in this process until `stop`;
+def running_loop(warnings: Warnings) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """A service loop that runs the (already built) faust app in this process until `stop`;
     it raises (stopping the process, so a supervisor restarts it) if faust crashed."""
 
     async def run_warnings(stop: asyncio.Event) -> None:
-        warnings = build_app(settings, loop=asyncio.get_running_loop())
-        if on_start is not None:
-            on_start(warnings)
         await warnings.app.start()
         try:
             while not stop.is_set():

@@ -1,10 +1,14 @@
-"""Running routing against the real broker and database in tests and benchmarks.
+"""Running routing against the real broker and database in tests and benchmarks (test support:
+the product does not ship it).
 
 `RoutingWorld` gives one test its own schema, consumer group and topic names
 (intake topic, routing/referral/alert topics, ingress prefix, egress prefix),
 so tests never see each other's records. ``async with world.running() as svc``
-runs the consumer, relay, deadline watch and gauges in this process; ``svc.http``
-talks to the HTTP app in-process.
+applies `wiring.prepare` (as ``shuangda migrate`` does), builds routing's `Parts`
+with `wiring.build` and runs their loops in this process (the early-warning faust
+app only when asked: ``warnings_embedded=True``); ``svc.http`` talks to the HTTP
+app in-process. The sample events and the packaged rules for unit tests import
+nothing that connects (aiokafka and asyncpg are imported where they are used).
 """
 from __future__ import annotations
 
@@ -16,18 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
-import asyncpg
-import httpx
-from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from shared.clock import Clock
 from shared.contracts.bureau_actions import BureauCommand
 from shared.contracts.cases import CaseMerged, CaseOpened, Suspect
-from shared.db import connect
 from shared.envelope import new_envelope
-from shared.topics import TopicSpec, ensure_topics
-from services.routing.adapters import keys
 from services.routing.domain.bureaus import Bureau
 from services.routing.settings import RoutingSettings
 
@@ -69,6 +67,10 @@ class RoutingWorld:
         self.ingress_prefix = f"t{unique}.ingress."
         self.egress_prefix = f"t{unique}."
         self.group = f"routing-{unique}"
+        #: this world's own identity store (shared.identity), so principals never collide between tests
+        self.identity_schema = f"identity_{unique}"
+        self._identity_ready = False
+        self._tokens: dict[str, str] = {}
 
     def settings(self, **overrides: Any) -> RoutingSettings:
         values: dict[str, Any] = dict(
@@ -76,7 +78,8 @@ class RoutingWorld:
             consumer_group=self.group, intake_topic=self.intake_topic, routing_topic=self.routing_topic,
             referral_topic=self.referral_topic, alert_topic=self.alert_topic, ingress_prefix=self.ingress_prefix,
             egress_prefix=self.egress_prefix, consumer_poll_ms=50, relay_poll_seconds=0.5, watch_interval_seconds=0.5,
-            gauges_interval_seconds=1.0, warnings_app_id=f"routing-warnings-{self.unique}",
+            gauges_interval_seconds=1.0, warnings_app_id=f"routing-warnings-{self.unique}", warnings_embedded=False,
+            identity_schema=self.identity_schema, identity_cache_seconds=1.0,
         )
         values.update(overrides)
         return RoutingSettings(**values)
@@ -92,6 +95,7 @@ class RoutingWorld:
             "SHUANGDA_ROUTING_CONSUMER_POLL_MS": "50", "SHUANGDA_ROUTING_RELAY_POLL_SECONDS": "0.5",
             "SHUANGDA_ROUTING_WATCH_INTERVAL_SECONDS": "0.5", "SHUANGDA_ROUTING_WARNINGS_APP_ID": s.warnings_app_id,
             "SHUANGDA_KAFKA_BOOTSTRAP": self.bootstrap, "SHUANGDA_PG_DSN": self.dsn,
+            "SHUANGDA_IDENTITY_SCHEMA": self.identity_schema,
         }
         env.update(overrides)
         return env
@@ -105,6 +109,8 @@ class RoutingWorld:
         return self.egress_prefix + "egress." + Bureau.parse(bureau).client_id
 
     async def create_topics(self, *, bureaus: Sequence[str] = (), partitions: int = 3) -> None:
+        from shared.topics import TopicSpec, ensure_topics
+
         specs = [TopicSpec(t, "case id", "test", partitions=partitions)
                  for t in (self.intake_topic, self.routing_topic, self.referral_topic, self.alert_topic)]
         specs += [TopicSpec(self.ingress_topic(b), "case id", "test ingress", partitions=partitions) for b in bureaus]
@@ -112,7 +118,9 @@ class RoutingWorld:
 
     async def publish(self, topic: str, *items: BaseModel, key_of: str = "case_id", actor: str | None = None) -> list[str]:
         """Publish payloads with CloudEvents headers; returns their event ids."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+        from shared.kafka import KafkaConnection
+
+        producer = KafkaConnection(self.bootstrap).producer(acks="all", enable_idempotence=True, linger_ms=2)
         await producer.start()
         ids = []
         try:
@@ -138,54 +146,126 @@ class RoutingWorld:
     # -- database -----------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def db(self) -> AsyncIterator[asyncpg.Connection]:
+    async def db(self) -> AsyncIterator[Any]:
+        from shared.db import connect
+
         conn = await connect(self.dsn, self.schema)
         try:
             yield conn
         finally:
             await conn.close()
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
         async with self.db() as conn:
             return await conn.fetch(sql, *args)
 
-    async def case_row(self, case_id: str) -> asyncpg.Record | None:
+    async def case_row(self, case_id: str) -> Any:
         async with self.db() as conn:
             return await conn.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
 
-    async def api_key(self, bureau: str) -> str:
+    async def identity(self) -> str:
+        """This world's identity schema, migrated (once)."""
+        if not self._identity_ready:
+            from tests.support.identity import identity_schema
+
+            assert await identity_schema(self.unique) == self.identity_schema
+            self._identity_ready = True
+        return self.identity_schema
+
+    async def api_key(self, bureau: str, *, kind: str | None = None, scopes: Sequence[str] | None = None) -> str:
+        """The key of the bureau's principal in this world's identity store (one per bureau, issued once):
+        kind ``office``, ``police`` or ``procuratorate`` by the bureau's type, else ``bureau``; the office
+        also gets ``cases:act`` (it directs escalated cases)."""
+        if bureau not in self._tokens:
+            from shared.identity.model import DEFAULT_SCOPES
+            from tests.support.identity import issue_key
+
+            kind = kind or bureau_kind(bureau)
+            if scopes is None and kind == "office":
+                scopes = (*DEFAULT_SCOPES["office"], "cases:act")
+            self._tokens[bureau] = await issue_key(await self.identity(), bureau, kind, bureau=bureau,
+                                                   **({"scopes": tuple(scopes)} if scopes is not None else {}))
+        return self._tokens[bureau]
+
+    async def legacy_key(self, bureau: str) -> str:
+        """A key as routing's former store issued it (``sdk_<16 hex>_<secret>``, a SHA-256 of the secret in
+        the routing schema's ``bureau_keys``), before ``shuangda migrate`` imported the legacy keys."""
+        import hashlib
+        import secrets
+
+        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         async with self.db() as conn:
-            return (await keys.create_key(conn, bureau, label="test")).token
+            await conn.execute("INSERT INTO bureau_keys (key_id, bureau, secret_hash, label) VALUES ($1, $2, $3, 'legacy')",
+                               key_id, bureau, hashlib.sha256(secret.encode()).digest())
+        return f"sdk_{key_id}_{secret}"
+
+    async def import_legacy_keys(self) -> dict[str, int]:
+        """What ``shuangda migrate`` does with the former key stores, for this world's schemas."""
+        from shared.db import connect
+        from shared.identity.store import import_legacy_keys
+
+        conn = await connect(self.dsn, await self.identity())
+        try:
+            return await import_legacy_keys(conn, {"routing": self.schema})
+        finally:
+            await conn.close()
+
+    async def prepare(self, **overrides: Any) -> RoutingSettings:
+        """What ``shuangda migrate`` does for routing, for this world's names."""
+        from services.routing import wiring
+
+        settings = self.settings(**overrides)
+        await wiring.prepare(settings)
+        return settings
 
     @contextlib.asynccontextmanager
     async def running(self, *, clock: Clock | None = None, watch: bool = True, **overrides: Any) -> AsyncIterator["Running"]:
-        from services.routing.__main__ import build
+        import httpx
 
-        service = await build(self.settings(**overrides), clock=clock)
-        stop = asyncio.Event()
-        loops = [service.consumer.run, service.relay.run, service.gauges.run] + ([service.watch.run] if watch else [])
-        tasks = [asyncio.create_task(fn(stop)) for fn in loops]
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app), base_url="http://routing")
+        from services.routing import wiring
+        from shared.db import create_pool
+        from shared.runtime.service import build_parts
+
+        settings = await self.prepare(**overrides)
+        await self.identity()
+        pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
+        parts = None
+        tasks: list[asyncio.Task[None]] = []
         try:
-            yield Running(service, client)
+            parts = await build_parts(wiring.build, settings, pool, clock=clock)
+            stop = asyncio.Event()
+            loops = [fn for fn in parts.loops if watch or fn != parts.watch.run]
+            tasks = [asyncio.create_task(fn(stop)) for fn in loops]
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=parts.app), base_url="http://routing")
+            try:
+                yield Running(parts, client)
+            finally:
+                stop.set()
+                await client.aclose()
+                await asyncio.wait(tasks, timeout=20)
+                for t in tasks:
+                    if not t.done():
+                        t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            stop.set()
-            await client.aclose()
-            await asyncio.wait(tasks, timeout=20)
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await service.pool.close()
+            for close in reversed(parts.closers if parts is not None else []):
+                await close()
+            await pool.close()
 
 
 @dataclass
 class Running:
-    service: Any  # services.routing.__main__.RoutingService
-    http: httpx.AsyncClient
+    service: Any  # the Parts of services.routing.wiring.build: .router, .consumer, .relay, .watch …
+    http: Any  # httpx.AsyncClient on the in-process HTTP app
 
     async def ready(self) -> bool:
         return self.service.consumer.ready
+
+
+def bureau_kind(bureau: str) -> str:
+    """The identity store's kind for a bureau id: the office, the police, the procuratorate, else a bureau."""
+    btype = bureau.partition("@")[0]
+    return {"office": "office", "public_security": "police", "procuratorate": "procuratorate"}.get(btype, "bureau")
 
 
 def holiday_dir(tmp: Path) -> Path:

@@ -1,0 +1,72 @@
+"""Kafka → routing's use cases: the routes routing's consumer subscribes to.
+
+- ``case.opened`` / ``case.merged`` from intake (`settings.intake_topic`): one
+  `Router.intake_batch` call for the whole batch (a constant number of round trips,
+  whatever its size); a ``case.merged`` of a case never opened is refused
+  (dead-lettered with ``unknown_case``) without holding back the others;
+- bureau commands on ``<ingress prefix><bureau_type>-<jurisdiction>``: the acting bureau
+  is read here, once, from the topic name (only its principal may write there), and the
+  commands go to `app.commands.apply_in_order`. A record on a topic that names no bureau
+  is dead-lettered with ``unknown_actor``; one whose text is not clean (NUL, control or
+  format characters, lone surrogates: `adapters.hygiene`) with the reason and the field.
+
+A bureau's ingress topic also carries commands for other services (complaints for intake,
+penalty decisions for credit): the shared runtime passes over the command types the
+contract catalogue gives to another service (`TopicRoute.on_unknown="dead_letter"`) and
+dead-letters any type nobody knows.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+from shared.contracts.bureau_actions import COMMANDS
+from shared.contracts.cases import CaseMerged, CaseOpened
+from shared.runtime import Message, NonRetryableError, UnitOfWork
+from shared.runtime.routes import Binding, TopicRoute
+
+from services.routing.adapters.hygiene import first_problem
+from services.routing.app.commands import Received, apply_in_order
+from services.routing.app.router import Router
+from services.routing.domain.bureaus import Bureau
+
+
+def routes(router: Router, *, intake_topic: str, ingress_pattern: str) -> list[TopicRoute]:
+    topic_re = re.compile(ingress_pattern)
+
+    async def intake(messages: Sequence[Message[CaseOpened | CaseMerged]], uow: UnitOfWork) -> Mapping[int, Exception]:
+        return await router.intake_batch(uow, messages)
+
+    async def ingress(messages: Sequence[Message[Any]], uow: UnitOfWork) -> Mapping[int, Exception]:
+        refused: dict[int, Exception] = {}
+        received: list[Received] = []
+        for i, message in enumerate(messages):
+            m = topic_re.fullmatch(message.topic)
+            bureau = Bureau.from_client_id(m.group("client")) if m else None
+            if bureau is None:
+                refused[i] = NonRetryableError("unknown_actor", f"topic: {message.topic} does not name a bureau",
+                                               field="topic")
+                continue
+            dirty = first_problem(message.data)
+            if dirty is not None:
+                field, reason, detail = dirty
+                refused[i] = NonRetryableError(reason, f"{field}: {detail}", field=field)
+                continue
+            received.append(Received(str(bureau), message.data, message.envelope))
+        await apply_in_order(router, uow, received)
+        return refused
+
+    return [
+        TopicRoute(
+            topic=intake_topic,
+            bindings={CaseOpened.EVENT_TYPE: Binding(CaseOpened), CaseMerged.EVENT_TYPE: Binding(CaseMerged)},
+            on_unknown="ignore",
+            batch=intake,
+        ),
+        TopicRoute(
+            pattern=ingress_pattern,
+            bindings={cmd.EVENT_TYPE: Binding(cmd) for cmd in COMMANDS},
+            on_unknown="dead_letter",
+            batch=ingress,
+        ),
+    ]
