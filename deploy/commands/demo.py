@@ -188,7 +188,8 @@ async def _demo(args: argparse.Namespace) -> int:
         if "SHUANGDA_INTAKE_INGRESS_PATTERN" not in os.environ:
             # read only registered clients' ingress topics: a development broker also holds every test's
             # throw-away ingress topics, and working through those would hold the day up
-            demo_env["SHUANGDA_INTAKE_INGRESS_PATTERN"] = await _registered_clients_pattern(ep.pg_dsn, schemas.intake)
+            demo_env["SHUANGDA_INTAKE_INGRESS_PATTERN"] = await _registered_clients_pattern(
+                ep.pg_dsn, settings["intake"].identity_schema)
         _say(f"· starting the services with SHUANGDA_CLOCK={spec}")
         os.environ.update(demo_env)
         services = [s.name for s in launcher.components.SERVICES if s.exists()]
@@ -238,17 +239,19 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 async def _registered_clients_pattern(dsn: str, schema: str) -> str:
-    """The ingress-topic pattern of intake's active clients (``ingress`` dot one of their ids)."""
+    """The ingress-topic pattern of intake's active callers in the identity store (`schema`): ``ingress``
+    dot the id of a hotline, platform or bureau (``type@division`` as ``type-division``)."""
     import re
 
     from shared.db import connect
 
     conn = await connect(dsn, schema)
     try:
-        rows = await conn.fetch("SELECT client_id FROM clients WHERE revoked_at IS NULL ORDER BY client_id")
+        rows = await conn.fetch("SELECT principal_id FROM principals WHERE revoked_at IS NULL"
+                                " AND kind IN ('hotline', 'platform', 'bureau') ORDER BY principal_id")
     finally:
         await conn.close()
-    return r"ingress\.(?:" + "|".join(re.escape(r["client_id"]) for r in rows) + ")"
+    return r"ingress\.(?:" + "|".join(re.escape(r["principal_id"].replace("@", "-")) for r in rows) + ")"
 
 
 async def _restore(launcher: Any, services: list[str], report_up: Any) -> None:

@@ -1,6 +1,6 @@
 """Intake's composition: `prepare` (migrations and the case topic; only ``shuangda migrate`` and
-test harnesses call it, never a service start) and `build` (keyring, use cases, ingress consumer,
-outbox relay, HTTP app, housekeeping → `Parts`). Nothing runs at import time."""
+test harnesses call it, never a service start) and `build` (keyring, use cases, the identity directory callers and ingress
+topics are authenticated through, ingress consumer, outbox relay, HTTP app, housekeeping → `Parts`). Nothing runs at import time."""
 from __future__ import annotations
 
 import time
@@ -11,12 +11,14 @@ import asyncpg
 
 from services.intake.adapters.http import HttpDeps, build_app
 from services.intake.adapters.kafka import IngressRoutes
-from services.intake.adapters.postgres import ClientDirectory, prune_idempotency_keys
+from services.intake.adapters.postgres import prune_idempotency_keys
 from services.intake.app.ingress import Ingress
 from services.intake.app.registration import Registrar
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock
 from shared.db import migrate
+from shared.identity import open_directory
+from shared.identity.http import Authenticator
 from shared.pii import keyring_from_config
 from shared.runtime.backoff import sleep_or_stop
 from shared.runtime.consumer import EventConsumer
@@ -45,8 +47,8 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     clock = clock or settings.make_clock()
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
     registrar = Registrar(keyring=keyring, window=timedelta(days=settings.merge_window_days), case_topic=settings.case_topic)
-    clients = ClientDirectory(pool, ttl=settings.identity_cache_seconds)
-    routes = IngressRoutes(clients=clients, ingress=Ingress(registrar), clock=clock)
+    directory = await open_directory(settings)
+    routes = IngressRoutes(directory=directory, ingress=Ingress(registrar), clock=clock)
     crash_at = settings.crash_at if settings.dev else None
     kafka = settings.kafka
     consumer = EventConsumer(
@@ -66,7 +68,7 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
         return consumer.ready and time.monotonic() - consumer.last_loop_at < 60
 
     app = build_app(HttpDeps(
-        pool=pool, clients=clients, registrar=registrar, clock=clock, batch_max_items=settings.batch_max_items,
+        pool=pool, auth=Authenticator(directory), registrar=registrar, clock=clock, batch_max_items=settings.batch_max_items,
         max_command_bytes=settings.max_body_bytes, max_batch_bytes=settings.max_batch_bytes,
         readiness=[database_reachable, consumer_polling],
     ))
@@ -79,5 +81,5 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
             except Exception:  # a failed prune waits for the next round
                 pass
 
-    return Parts(app, [consumer.run, relay.run, housekeeping],
-                 components={"consumer": consumer, "relay": relay, "registrar": registrar, "clients": clients})
+    return Parts(app, [consumer.run, relay.run, housekeeping], closers=[directory.close],
+                 components={"consumer": consumer, "relay": relay, "registrar": registrar, "directory": directory})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -270,3 +271,42 @@ async def test_a_body_over_the_limit_is_refused_with_413(unique: str) -> None:
                                           content=chunks())
     assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
     assert streamed.status_code == 413
+
+
+async def test_a_key_intake_issued_before_the_identity_store_still_files_a_complaint_once_imported(unique: str) -> None:
+    world = IntakeWorld(unique)
+    await world.create()
+    legacy = await world.add_legacy_client("old-hotline", "hotline", HOTLINE_SCOPES)
+    assert legacy.startswith("sdk_")
+    async with running_intake(world) as intake:
+        before = await intake.http.post("/v1/complaints", json=complaint(), headers=auth(legacy))
+        assert (await world.import_legacy_keys()) == {"intake": 1}
+        # the refusal above is cached for at most identity_cache_seconds
+        after = await stack.eventually(
+            lambda: intake.http.post("/v1/complaints", json=complaint(source_id="legacy-1"), headers={"X-API-Key": legacy}),
+            until=lambda r: r.status_code != 401, timeout=10, what="the imported key accepted")
+        status = await intake.http.get(f"/v1/complaints/{after.json()['tracking_no']}", headers=auth(legacy))
+        [record] = await case_events(world, 1)
+    assert before.status_code == 401, "not a key of the identity store until imported"
+    assert after.status_code == 201, after.text
+    assert status.status_code == 200, "the same client reads its own complaint"
+    assert stack.header(record, "ce_actor") == world.client_id("old-hotline")
+    assert CaseOpened.model_validate_json(record.value).client_id == world.client_id("old-hotline")
+
+
+async def test_a_revoked_key_is_refused_within_the_identity_cache_time(unique: str) -> None:
+    world, keys = await world_with(unique, hot=("hotline", HOTLINE_SCOPES))
+    bound = 1.0
+    async with running_intake(world, identity_cache_seconds=bound) as intake:
+        accepted = await intake.http.get("/v1/complaints/SD250101-00000000", headers=auth(keys["hot"]))
+        assert accepted.status_code == 404, "authenticated (and now cached): no such complaint"
+        assert await world.revoke("hot")
+        revoked_at = time.monotonic()
+        refused = await stack.eventually(
+            lambda: intake.http.get("/v1/complaints/SD250101-00000000", headers=auth(keys["hot"])),
+            until=lambda r: r.status_code == 401, timeout=bound + 5, interval=0.1, what="the revoked key refused")
+        took = time.monotonic() - revoked_at
+        still = await intake.http.post("/v1/complaints", json=complaint(), headers=auth(keys["hot"]))
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    assert took <= bound + 1.0, f"refused {took:.2f}s after the revocation; the bound is {bound}s (+1s margin)"
+    assert still.status_code == 401

@@ -1,5 +1,5 @@
-"""Intake as a process (``python -m services.intake``) with a client registered by
-the CLI: personal data never in clear in Kafka's log segments or the service
+"""Intake as a process (``python -m services.intake``) with a client of the identity
+store: personal data never in clear in Kafka's log segments or the service
 log, and a schemathesis run against its OpenAPI with no 5xx."""
 from __future__ import annotations
 
@@ -49,10 +49,7 @@ class Service:
 async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     world = IntakeWorld(uuid.uuid4().hex[:10])
     await world.create()
-    created = _cli("clients", "--schema", world.schema, "create", world.client_id("bureau"), "--kind", "bureau",
-                   "--no-topic", "--json")
-    assert created.returncode == 0, created.stderr
-    key = json.loads(created.stdout)["api_key"]
+    key = await world.add_client("bureau", "bureau", ["complaints:write", "complaints:read", "leads:write"], topic=False)
     port = _free_port()
     log = tmp_path_factory.mktemp("intake") / "intake.log"
     proc = stack.spawn("services.intake", world.env(SHUANGDA_INTAKE_HTTP_PORT=str(port)), log)
@@ -75,35 +72,11 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
         await asyncio.to_thread(proc.wait, 30)
 
 
-def test_the_cli_lists_the_client_it_registered_without_its_key(service: Service) -> None:
-    listed = _cli("clients", "--schema", service.world.schema, "list", "--json")
-    assert listed.returncode == 0, listed.stderr
-    [client] = json.loads(listed.stdout)
-    assert client["client"] == service.world.client_id("bureau") and client["revoked_at"] is None
-    assert service.key not in listed.stdout
-
-
-async def test_the_cli_creates_the_clients_ingress_topic_and_revokes_the_client(unique: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    world = IntakeWorld(unique)
-    name = world.client_id("platform")
-    created = _cli("clients", "--schema", world.schema, "create", name, "--kind", "platform")
-    assert created.returncode == 0, created.stderr
-    assert "shown once" in created.stdout and "sdk_" in created.stdout
-    again = _cli("clients", "--schema", world.schema, "create", name, "--kind", "platform")
-    assert again.returncode == 1 and "exists already" in again.stderr
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap())
-    await admin.start()
-    try:
-        topics = set(await admin.list_topics())
-    finally:
-        await admin.close()
-    assert {f"ingress.{name}", f"ingress.{name}.dlq"} <= topics
-    assert _cli("clients", "--schema", world.schema, "revoke", name).returncode == 0
-    [client] = json.loads(_cli("clients", "--schema", world.schema, "list", "--json").stdout)
-    assert client["scopes"] == ["leads:write"] and client["revoked_at"] is not None
-    assert _cli("clients", "--schema", world.schema, "revoke", name).returncode == 1, "revoking twice says so"
+def test_the_former_clients_verb_points_to_shuangda_keys() -> None:
+    replaced = _cli("clients", "create", "hotline-x", "--kind", "hotline")
+    assert replaced.returncode == 1
+    assert "shuangda keys" in replaced.stderr
+    assert _cli("clients", "--help").returncode == 0
 
 
 def _planted_identity() -> tuple[str, str, str]:

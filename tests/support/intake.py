@@ -1,6 +1,6 @@
 """An in-process harness for intake's integration tests and benchmarks: a
-world of unique names (schema, case topic, consumer group, ingress clients)
-on the real broker and database, and intake's parts running in this event
+world of unique names (schema, identity schema, case topic, consumer group,
+ingress clients) on the real broker and database, and intake's parts running in this event
 loop. It lives under tests/ so the product does not ship it."""
 from __future__ import annotations
 
@@ -11,22 +11,25 @@ from typing import Any, AsyncIterator
 
 import httpx
 
-from services.intake.adapters import postgres as db
 from shared.clock import Clock
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import build, prepare
 from shared.runtime.service import Parts
 from shared.db import connect, create_pool
+from shared.identity import store as identity_store
 from shared.topics import ensure_topics, ingress
+from tests.support import identity
 
 
 class IntakeWorld:
-    """Names unique to one test: schema ``intake_<u>``, case topic ``test.case.intake.<u>``,
-    group ``intake-<u>``, and clients ``t<u>-<name>`` whose ingress topics only this world consumes."""
+    """Names unique to one test: schema ``intake_<u>``, identity schema ``identity_<u>`` (the one
+    identity store's, for this world's callers), case topic ``test.case.intake.<u>``, group
+    ``intake-<u>``, and clients ``t<u>-<name>`` whose ingress topics only this world consumes."""
 
     def __init__(self, unique: str, **settings: Any) -> None:
         self.unique = unique
         self.schema = f"intake_{unique}"
+        self.identity_schema = f"identity_{unique}"
         self.case_topic = f"test.case.intake.{unique}"
         self.group = f"intake-{unique}"
         self.prefix = f"t{unique}"
@@ -34,7 +37,7 @@ class IntakeWorld:
 
     def settings(self, **extra: Any) -> IntakeSettings:
         values: dict[str, Any] = dict(
-            dev=True, schema=self.schema, case_topic=self.case_topic, consumer_group=self.group,
+            dev=True, schema=self.schema, identity_schema=self.identity_schema, case_topic=self.case_topic, consumer_group=self.group,
             ingress_pattern=rf"ingress\.{self.prefix}-[a-z0-9_-]+", consumer_poll_ms=50, relay_poll_seconds=0.5,
             identity_cache_seconds=0.5,
         )
@@ -46,7 +49,8 @@ class IntakeWorld:
         """The same world as environment variables, for a service started as a subprocess."""
         s = self.settings()
         env = {
-            "SHUANGDA_INTAKE_SCHEMA": s.schema, "SHUANGDA_INTAKE_CASE_TOPIC": s.case_topic,
+            "SHUANGDA_INTAKE_SCHEMA": s.schema, "SHUANGDA_INTAKE_IDENTITY_SCHEMA": s.identity_schema,
+            "SHUANGDA_INTAKE_CASE_TOPIC": s.case_topic,
             "SHUANGDA_INTAKE_CONSUMER_GROUP": s.consumer_group, "SHUANGDA_INTAKE_INGRESS_PATTERN": s.ingress_pattern,
             "SHUANGDA_INTAKE_CONSUMER_POLL_MS": str(s.consumer_poll_ms),
             "SHUANGDA_INTAKE_RELAY_POLL_SECONDS": str(s.relay_poll_seconds),
@@ -63,25 +67,42 @@ class IntakeWorld:
 
     async def create(self) -> None:
         await prepare(self.settings())
+        assert await identity.identity_schema(self.unique) == self.identity_schema
 
     async def add_client(self, name: str, kind: str, scopes: list[str], *, topic: bool = True) -> str:
-        """Register `t<u>-<name>` (and its ingress topic); returns the API key."""
-        s = self.settings()
+        """Register `t<u>-<name>` in the world's identity store (and its ingress topic); returns the API key.
+        A bureau back end acts for a bureau; which one does not matter to intake."""
         client_id = self.client_id(name)
         if topic:
             spec = ingress(client_id)
-            await ensure_topics(s.kafka, [replace(spec, partitions=1)])
-        conn = await connect(s.dsn, s.schema)
-        try:
-            return await db.create_client(conn, client_id, kind, scopes)
-        finally:
-            await conn.close()
+            await ensure_topics(self.settings().kafka, [replace(spec, partitions=1)])
+        bureau = "market_regulation@610402" if kind == "bureau" else None
+        return await identity.issue_key(self.identity_schema, client_id, kind, scopes=tuple(scopes), bureau=bureau)
 
     async def revoke(self, name: str) -> bool:
+        return await identity.revoke(self.identity_schema, self.client_id(name))
+
+    async def add_legacy_client(self, name: str, kind: str, scopes: list[str]) -> str:
+        """A client of intake's former key store (its ``clients`` table, still migrated): an
+        ``sdk_<key id>_<secret>`` key stored as the SHA-256 of the whole key, exactly as intake issued
+        them before the identity store. Returns the key; `import_legacy_keys` carries it over."""
+        import hashlib
+        import secrets
+
+        key_id = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(12))
+        key = f"sdk_{key_id}_{secrets.token_urlsafe(32)}"
+        rows = await self.fetch(
+            "INSERT INTO clients (client_id, kind, scopes, key_id, key_hash) VALUES ($1, $2, $3, $4, $5) RETURNING 1",
+            self.client_id(name), kind, scopes, key_id, hashlib.sha256(key.encode()).digest())
+        assert rows
+        return key
+
+    async def import_legacy_keys(self) -> dict[str, int]:
+        """What ``shuangda migrate`` does: the former stores' keys into the world's identity store."""
         s = self.settings()
-        conn = await connect(s.dsn, s.schema)
+        conn = await connect(s.dsn, self.identity_schema)
         try:
-            return await db.revoke_client(conn, self.client_id(name))
+            return await identity_store.import_legacy_keys(conn, {"intake": self.schema})
         finally:
             await conn.close()
 

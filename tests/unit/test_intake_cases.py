@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from services.intake.domain.apikeys import key_hash, key_id_of, new_api_key, verify
 from services.intake.domain.merge import accepts_reports, decide, merge_into, open_case
 from services.intake.domain.model import ClientContext
 from services.intake.domain.tracking import new_tracking_no, parse_tracking_no
@@ -84,17 +83,3 @@ def test_a_tracking_number_carries_the_shanghai_date_and_reads_back_forgivingly(
 @pytest.mark.parametrize("text", ["", "SD250602-0000000", "XX250602-00000000", "SD250602-0000000U", "x" * 100, "\x00"])
 def test_text_that_cannot_be_a_tracking_number_is_not_one(text: str) -> None:
     assert parse_tracking_no(text) is None
-
-
-def test_an_api_key_verifies_against_its_hash_only() -> None:
-    key_id, key = new_api_key()
-    assert key_id_of(key) == key_id
-    stored = key_hash(key)
-    assert verify(key, stored)
-    assert not verify(key + "x", stored)
-    assert len(stored) == 32 and key.encode() not in stored
-
-
-@pytest.mark.parametrize("text", ["", "Bearer x", "sdk_", "sdk_short_secret", "sdk_ABCDEFGHIJKL_secret", "sdk_abcdefghijkm_", "é" * 20])
-def test_text_not_shaped_like_a_key_has_no_key_id(text: str) -> None:
-    assert key_id_of(text) is None

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TypeVar
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.intake.adapters import postgres as db
-from services.intake.adapters.postgres import Client, ClientDirectory
+from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import (
     EXTRA_SCHEMAS,
     ComplainantMasked,
@@ -34,7 +33,7 @@ from services.intake.adapters.schemas import (
 )
 from shared.clock import Clock
 from services.intake.domain.errors import FieldError, IntakeValidationError, metric_field
-from services.intake.domain.model import ClientContext, Report
+from services.intake.domain.model import Report
 from services.intake.domain.readout import readout
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.domain.validation import channel_for, is_printable_key, parse_lead, validate_complaint, validate_lead
@@ -42,6 +41,8 @@ from services.intake.metrics import CASES, REGISTER_DURATION, REJECTED
 from services.intake.app.registration import Receipt, Registrar
 from shared.contracts.intake import SubmitComplaint
 from shared.http import PROBLEM_JSON, ProblemError, create_app
+from shared.identity.http import Authenticator
+from shared.identity.model import Principal
 from shared.metrics import VALIDATION_FAILURES
 from shared.runtime import UnitOfWork, unit_of_work
 from shared.runtime.errors import is_transient
@@ -60,7 +61,7 @@ class HttpDeps:
     """What the routes use; `pool` is None when the app is built only for its OpenAPI document."""
 
     pool: asyncpg.Pool | None
-    clients: ClientDirectory | None
+    auth: Authenticator | None
     registrar: Registrar | None
     clock: Clock
     batch_max_items: int = 1000
@@ -101,32 +102,9 @@ def validation_problem(errors: list[FieldError] | tuple[FieldError, ...]) -> Pro
 
 # -- authentication -----------------------------------------------------------------------------
 
-_bearer = HTTPBearer(auto_error=False, scheme_name="bearerKey", description="Authorization: Bearer <API key>")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKeyHeader", description="the API key")
-
-
-def require_scope(deps: HttpDeps, scope: str) -> Callable[..., Awaitable[Client]]:
-    async def authenticated(
-        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
-        api_key: str | None = Security(_api_key),
-    ) -> Client:
-        presented = (bearer.credentials if bearer is not None else None) or api_key
-        if not presented:
-            raise ProblemError(401, "Unauthorized", "send Authorization: Bearer <key> or X-API-Key: <key>")
-        assert deps.clients is not None
-        try:
-            client = await deps.clients.authenticate(presented.strip())
-        except Exception as exc:
-            if is_transient(exc):
-                raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
-            raise
-        if client is None:
-            raise ProblemError(401, "Unauthorized", "the API key is not valid (unknown, rotated or revoked)")
-        if scope not in client.scopes:
-            raise ProblemError(403, "Forbidden", f"this API key lacks the scope {scope}")
-        return client
-
-    return authenticated
+def require_scope(deps: HttpDeps, scope: str) -> Callable[..., Awaitable[Principal]]:
+    """The caller, authenticated through the one identity store (401/403 problem documents)."""
+    return (deps.auth or Authenticator(None)).require(scope)  # type: ignore[arg-type] - None: the OpenAPI document only
 
 
 def checked_idempotency_key(value: str | None) -> str | None:
@@ -171,7 +149,7 @@ class Transactions:
                     raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
                 raise
 
-    async def idempotent(self, client: Client, key: str | None, fingerprint: bytes,
+    async def idempotent(self, client: Principal, key: str | None, fingerprint: bytes,
                          work: Callable[[UnitOfWork], Awaitable[tuple[int, Any]]]) -> tuple[int, str, bool]:
         """Run `work` once per (client, Idempotency-Key): the same request again gets the first
         answer, byte for byte (third value True); another request with the key is a 409.
@@ -179,17 +157,17 @@ class Transactions:
 
         async def guarded(uow: UnitOfWork) -> tuple[int, str, bool]:
             if key is not None:
-                replay = await db.claim_idempotency_key(uow.conn, client.client_id, key, fingerprint)
+                replay = await db.claim_idempotency_key(uow.conn, client.principal_id, key, fingerprint)
                 if replay is not None:
                     return replay.status, replay.body, True
             status, body = await work(uow)
             text = db.render_json(body)
             if key is not None:
-                await db.store_idempotent_response(uow.conn, client.client_id, key, status, text)
+                await db.store_idempotent_response(uow.conn, client.principal_id, key, status, text)
             return status, text, False
 
         try:
-            return await self.run(client.client_id, guarded)
+            return await self.run(client.principal_id, guarded)
         except db.IdempotencyConflict:
             raise ProblemError(409, "Idempotency-Key reused",
                                "this Idempotency-Key was used before with a different request") from None
@@ -226,13 +204,13 @@ def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
     )
     async def file_complaint(
         command: SubmitComplaint,
-        client: Client = Depends(require_scope(deps, "complaints:write")),
+        client: Principal = Depends(require_scope(deps, "complaints:write")),
         idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200,
                                              description="same key + same body → the first response; other body → 409"),
     ) -> Response:
         key = checked_idempotency_key(idempotency_key)
         assert deps.registrar is not None
-        ctx = ClientContext(client.client_id, client.kind)
+        ctx = client_context(client)
         now = deps.clock.now()
         try:
             report = validate_complaint(command, client=ctx, channel=channel_for(ctx, "http", command.channel), now=now)
@@ -261,7 +239,7 @@ def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
         responses={**AUTH_PROBLEMS, 404: problem_doc("No complaint with this number filed by this client")},
         summary="Status of a complaint, to read out to the caller (only for the client that filed it)",
     )
-    async def complaint_status(tracking_no: str, client: Client = Depends(require_scope(deps, "complaints:read"))) -> ComplaintStatus:
+    async def complaint_status(tracking_no: str, client: Principal = Depends(require_scope(deps, "complaints:read"))) -> ComplaintStatus:
         canonical = parse_tracking_no(tracking_no)
         stored = None
         if canonical is not None:
@@ -272,7 +250,7 @@ def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
                 if is_transient(exc):
                     raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
                 raise
-        if stored is None or stored.client_id != client.client_id or stored.tracking_no is None:
+        if stored is None or stored.client_id != client.principal_id or stored.tracking_no is None:
             # another client's complaint is indistinguishable from none at all
             raise ProblemError(404, "Not found", "no complaint with this tracking number was filed by this client")
         text = readout(tracking_no=stored.tracking_no, origin=stored.origin, received_at=stored.received_at,
@@ -313,13 +291,13 @@ def leads_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
     )
     async def submit_leads(
         request: Request,
-        client: Client = Depends(require_scope(deps, "leads:write")),
+        client: Principal = Depends(require_scope(deps, "leads:write")),
         idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
     ) -> Response:
         key = checked_idempotency_key(idempotency_key)
         raw = await request.body()
         items = _batch_items(raw, deps.batch_max_items)
-        ctx = ClientContext(client.client_id, client.kind)
+        ctx = client_context(client)
         now = deps.clock.now()
         results: dict[int, LeadResult] = {}
         valid: list[tuple[int, Report]] = []
@@ -441,4 +419,4 @@ def openapi_document() -> dict[str, Any]:
     """The OpenAPI document, built without any connection (for docs/openapi/intake.json)."""
     from shared.clock import WallClock
 
-    return build_app(HttpDeps(pool=None, clients=None, registrar=None, clock=WallClock())).openapi()
+    return build_app(HttpDeps(pool=None, auth=None, registrar=None, clock=WallClock())).openapi()

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from services.intake.adapters.postgres import Client, ClientDirectory
+from services.intake.adapters.identity import client_context, owner_ids
 from services.intake.app.ingress import Ingress, Submission
 from services.intake.domain.model import ClientContext
+from shared.identity.model import Principal
+from shared.identity.store import IdentityDirectory, principal_by_id
 from services.intake.metrics import REJECTED
 from shared.clock import Clock
 from shared.contracts.intake import SubmitComplaint, SubmitLead
@@ -31,8 +33,8 @@ SCOPE = {SubmitComplaint: "complaints:write", SubmitLead: "leads:write"}
 
 
 class IngressRoutes:
-    def __init__(self, *, clients: ClientDirectory, ingress: Ingress, clock: Clock) -> None:
-        self.clients = clients
+    def __init__(self, *, directory: IdentityDirectory, ingress: Ingress, clock: Clock) -> None:
+        self.directory = directory
         self.ingress = ingress
         self.clock = clock
 
@@ -45,7 +47,7 @@ class IngressRoutes:
         """Look the topics' owners up (cached), refuse what they may not send, and hand the rest
         to `Ingress.register` in one call."""
         now = self.clock.now()
-        owners = await self.clients.by_ids(sorted({_client_of(m) for m in messages}))
+        owners = {client: await self.owner(client) for client in sorted({_client_of(m) for m in messages})}
         refused: dict[int, Exception] = {}
         rejected: list[str] = []
         submissions: list[Submission] = []
@@ -67,20 +69,33 @@ class IngressRoutes:
         return refused
 
 
+    async def owner(self, client: str) -> Principal | NonRetryableError:
+        """The active principal owning ``ingress.<client>`` (cached by the directory), or why there is none."""
+        for principal_id in owner_ids(client):
+            principal = await self.directory.principal(principal_id)
+            if principal is not None:
+                return principal
+        # the refusal path only: tell a revoked owner from none, for the dead letter's reason
+        for principal_id in owner_ids(client):
+            known = await principal_by_id(self.directory.pool, principal_id)
+            if known is not None:
+                return NonRetryableError("client_revoked", f"client_revoked: client {principal_id!r} was revoked",
+                                         field="topic")
+        return NonRetryableError("unknown_client", f"unknown_client: no registered client {client!r} for ingress.{client}",
+                                 field="topic")
+
+
 def _client_of(message: Message[Any]) -> str:
     """The topic's client: the runtime set the record's actor to the ``ingress.<client>`` suffix."""
     return message.envelope.actor or ""
 
 
-def _authorised(message: Message[Any], owners: Mapping[str, Client | None]) -> ClientContext:
-    client_id = _client_of(message)
+def _authorised(message: Message[Any], owners: Mapping[str, Principal | NonRetryableError]) -> ClientContext:
+    owner = owners[_client_of(message)]
+    if isinstance(owner, NonRetryableError):
+        raise owner
     scope = SCOPE[type(message.data)]
-    client = owners.get(client_id)
-    if client is None:
-        raise NonRetryableError("unknown_client", f"unknown_client: no registered client {client_id!r} for {message.topic}",
-                                field="topic")
-    if not client.active:
-        raise NonRetryableError("client_revoked", f"client_revoked: client {client_id!r} was revoked", field="topic")
-    if scope not in client.scopes:
-        raise NonRetryableError("forbidden", f"forbidden: client {client_id!r} lacks the scope {scope}", field="type")
-    return ClientContext(client.client_id, client.kind)
+    if not owner.can(scope):
+        raise NonRetryableError("forbidden", f"forbidden: client {owner.principal_id!r} lacks the scope {scope}",
+                                field="type")
+    return client_context(owner)

@@ -24,10 +24,10 @@ from services.intake.adapters.http import (
     respond,
     validation_problem,
 )
-from services.intake.adapters.postgres import Client
+from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import Open311Created, Open311RequestIn, Open311Service, Open311ServiceRequest
 from services.intake.domain.errors import FieldError, IntakeValidationError, from_pydantic
-from services.intake.domain.model import ClientContext, Report
+from services.intake.domain.model import Report
 from services.intake.domain.readout import readout
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.domain.validation import validate_complaint
@@ -35,6 +35,7 @@ from services.intake.metrics import REGISTER_DURATION, REJECTED
 from services.intake.app.registration import Receipt
 from shared.contracts.intake import ComplainantInput, SubmitComplaint, SuspectInput
 from shared.http import ProblemError
+from shared.identity.model import Principal
 from shared.reference import UnknownCode, bureau_type, categories
 from shared.runtime import UnitOfWork
 from shared.runtime.errors import is_transient
@@ -92,11 +93,11 @@ def open311_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
     )
     async def create_request(
         body: Open311RequestIn,
-        client: Client = Depends(require_scope(deps, "complaints:write")),
+        client: Principal = Depends(require_scope(deps, "complaints:write")),
         idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
     ) -> Response:
         key = checked_idempotency_key(idempotency_key)
-        ctx = ClientContext(client.client_id, client.kind)
+        ctx = client_context(client)
         now = deps.clock.now()
         try:
             report = validate_complaint(_as_complaint(body), client=ctx, channel="open311", now=now)
@@ -126,7 +127,7 @@ def open311_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
         summary="A service request's status (only for the client that filed it)",
     )
     async def get_request(service_request_id: str,
-                          client: Client = Depends(require_scope(deps, "complaints:read"))) -> list[dict[str, Any]]:
+                          client: Principal = Depends(require_scope(deps, "complaints:read"))) -> list[dict[str, Any]]:
         canonical = parse_tracking_no(service_request_id)
         stored = None
         if canonical is not None:
@@ -137,7 +138,7 @@ def open311_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
                 if is_transient(exc):
                     raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
                 raise
-        if stored is None or stored.client_id != client.client_id or stored.tracking_no is None:
+        if stored is None or stored.client_id != client.principal_id or stored.tracking_no is None:
             raise ProblemError(404, "Not found", "no service request with this id was filed by this client")
         text = readout(tracking_no=stored.tracking_no, origin=stored.origin, received_at=stored.received_at,
                        category_id=stored.category, county_code=stored.county, merged=stored.outcome == "merged")

@@ -1,11 +1,10 @@
-"""Intake's SQL: clients, merge slots, cases, reports, submissions and
+"""Intake's SQL: merge slots, cases, reports, submissions and
 idempotency keys. Every function takes the connection of the open
 transaction (``uow.conn``) or the pool for reads outside one."""
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
@@ -13,140 +12,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 import asyncpg
 
-from services.intake.domain.apikeys import key_hash, key_id_of, new_api_key, verify
 from services.intake.domain.model import CaseState, Suspect
-
-# -- clients -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    kind: Literal["hotline", "platform", "bureau"]
-    scopes: tuple[str, ...]
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def can(self, scope: str) -> bool:
-        return self.active and scope in self.scopes
-
-
-def _client(row: Mapping[str, Any]) -> Client:
-    return Client(row["client_id"], row["kind"], tuple(row["scopes"]), row["created_at"], row["revoked_at"])
-
-
-class ClientExists(Exception):
-    pass
-
-
-async def create_client(conn: asyncpg.Connection, client_id: str, kind: str, scopes: Sequence[str]) -> str:
-    """Register a client; returns its API key (shown once; only a hash is kept)."""
-    key_id, key = new_api_key()
-    try:
-        await conn.execute(
-            "INSERT INTO clients (client_id, kind, scopes, key_id, key_hash) VALUES ($1, $2, $3, $4, $5)",
-            client_id, kind, list(scopes), key_id, key_hash(key),
-        )
-    except asyncpg.UniqueViolationError:
-        raise ClientExists(client_id) from None
-    return key
-
-
-async def rotate_client_key(conn: asyncpg.Connection, client_id: str) -> str | None:
-    """A new key for an active client (the old one stops working); None if there is no such active client."""
-    key_id, key = new_api_key()
-    done = await conn.fetchval(
-        "UPDATE clients SET key_id = $2, key_hash = $3, rotated_at = now()"
-        " WHERE client_id = $1 AND revoked_at IS NULL RETURNING true",
-        client_id, key_id, key_hash(key),
-    )
-    return key if done else None
-
-
-async def revoke_client(conn: asyncpg.Connection, client_id: str) -> bool:
-    return bool(await conn.fetchval(
-        "UPDATE clients SET revoked_at = now() WHERE client_id = $1 AND revoked_at IS NULL RETURNING true", client_id
-    ))
-
-
-async def list_clients(conn: asyncpg.Connection) -> list[Client]:
-    rows = await conn.fetch("SELECT client_id, kind, scopes, created_at, revoked_at FROM clients ORDER BY client_id")
-    return [_client(r) for r in rows]
-
-
-class ClientDirectory:
-    """Looks callers up by API key or client id, with a short cache (a revocation
-    takes effect within `ttl` seconds). Unknown keys are cached too, so guessing
-    keys does not reach the database on every try."""
-
-    def __init__(self, pool: asyncpg.Pool, ttl: float = 5.0) -> None:
-        self.pool = pool
-        self.ttl = ttl
-        self._by_key_id: dict[str, tuple[float, tuple[Client, bytes] | None]] = {}
-        self._by_id: dict[str, tuple[float, Client | None]] = {}
-
-    async def authenticate(self, presented: str) -> Client | None:
-        """The active client holding this key, or None."""
-        key_id = key_id_of(presented)
-        if key_id is None:
-            return None
-        now = time.monotonic()
-        hit = self._by_key_id.get(key_id)
-        if hit is None or hit[0] < now:
-            row = await self.pool.fetchrow(
-                "SELECT client_id, kind, scopes, created_at, revoked_at, key_hash FROM clients WHERE key_id = $1", key_id
-            )
-            entry = (_client(row), bytes(row["key_hash"])) if row is not None else None
-            self._remember(self._by_key_id, key_id, (now + self.ttl, entry))
-            hit = self._by_key_id[key_id]
-        entry = hit[1]
-        if entry is None or not verify(presented, entry[1]) or not entry[0].active:
-            return None
-        return entry[0]
-
-    async def by_id(self, client_id: str) -> Client | None:
-        now = time.monotonic()
-        hit = self._by_id.get(client_id)
-        if hit is None or hit[0] < now:
-            row = await self.pool.fetchrow(
-                "SELECT client_id, kind, scopes, created_at, revoked_at FROM clients WHERE client_id = $1", client_id
-            )
-            self._remember(self._by_id, client_id, (now + self.ttl, _client(row) if row is not None else None))
-            hit = self._by_id[client_id]
-        return hit[1]
-
-    async def by_ids(self, client_ids: Sequence[str]) -> dict[str, Client | None]:
-        """Several clients at once (a consumer batch's topics): what the cache lacks in one query."""
-        now = time.monotonic()
-        known: dict[str, Client | None] = {}
-        stale: list[str] = []
-        for client_id in set(client_ids):
-            hit = self._by_id.get(client_id)
-            if hit is None or hit[0] < now:
-                stale.append(client_id)
-            else:
-                known[client_id] = hit[1]
-        if stale:
-            rows = await self.pool.fetch(
-                "SELECT client_id, kind, scopes, created_at, revoked_at FROM clients WHERE client_id = ANY($1::text[])",
-                stale,
-            )
-            found = {r["client_id"]: _client(r) for r in rows}
-            for client_id in stale:
-                known[client_id] = found.get(client_id)
-                self._remember(self._by_id, client_id, (now + self.ttl, known[client_id]))
-        return known
-
-    @staticmethod
-    def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
-        if len(cache) > 10_000:  # bounded: guessing keys cannot grow it without limit
-            cache.clear()
-        cache[key] = value
-
 
 # -- cases and reports -------------------------------------------------------------------
 

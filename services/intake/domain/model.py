@@ -14,14 +14,11 @@ Channel = Literal["hotline", "web", "open311", "platform", "monitoring", "bureau
 ClientKind = Literal["hotline", "platform", "bureau"]
 Outcome = Literal["opened", "merged", "duplicate"]
 
-#: the scopes an API key may carry
-SCOPES: tuple[str, ...] = ("complaints:write", "complaints:read", "leads:write")
-CLIENT_KINDS: tuple[str, ...] = ("hotline", "platform", "bureau")
-
 
 @dataclass(frozen=True)
 class ClientContext:
-    """The authenticated caller (from its API key or its ingress topic)."""
+    """The authenticated caller (the principal of its API key or of its ingress topic): hotline,
+    platform, or bureau for every kind that reports for a bureau."""
 
     client_id: str
     kind: ClientKind
