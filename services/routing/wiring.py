@@ -13,7 +13,6 @@ import asyncpg
 
 from shared.clock import Clock
 from shared.db import migrate
-from shared.http import create_app
 from shared.idempotency import pruning_loop
 from shared.identity import open_directory
 from shared.identity.http import Authenticator
@@ -23,7 +22,7 @@ from shared.runtime.service import Parts
 from shared.topics import ensure_topics
 
 from services.routing.adapters.egress import EgressTopics
-from services.routing.adapters.http import build_router
+from services.routing.adapters.http import build_app
 from services.routing.adapters.kafka import routes
 from services.routing.adapters.rules_file import load_checked
 from services.routing.adapters.watch import DeadlineWatch, Gauges, calendar_factory
@@ -83,19 +82,17 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
         return bool(await pool.fetchval("SELECT 1"))
 
     directory = await open_directory(settings)
-    app = create_app(SERVICE, title="Shuangda routing", readiness=[consumer_ready, database_ready],
-                     body_limit=settings.max_body_bytes,
-                     description="Bureaus, the police and the office read and act on their cases (docs/routing.md).")
-    app.include_router(build_router(pool=pool, router=router, auth=Authenticator(directory), source=SOURCE,
-                                    list_limit_max=settings.list_limit_max))
+    app = build_app(pool=pool, router=router, auth=Authenticator(directory), source=SOURCE,
+                    list_limit_max=settings.list_limit_max, body_limit=settings.max_body_bytes,
+                    readiness=[consumer_ready, database_ready])
     loops = [router.egress.warm_loop, consumer.run, relay.run, watch.run, gauges.run,
              pruning_loop(pool, settings.idempotency_ttl_hours)]
     components = {"router": router, "consumer": consumer, "relay": relay, "watch": watch, "gauges": gauges,
                   "pool": pool, "directory": directory}
     if settings.warnings_embedded:
-        from services.routing.warnings.worker import build_app, running_loop
+        from services.routing.warnings import worker
 
-        warnings = build_app(settings, loop=asyncio.get_running_loop(), clock=clock)
-        loops.append(running_loop(warnings))
+        warnings = worker.build_app(settings, loop=asyncio.get_running_loop(), clock=clock)
+        loops.append(worker.running_loop(warnings))
         components["warnings"] = warnings
     return Parts(app, loops, closers=[directory.close], components=components)

@@ -183,3 +183,49 @@ def test_the_openapi_document_declares_both_key_schemes_and_the_problem_response
             if method == "post":
                 assert "409" in op["responses"], (method, path)
                 assert any(p["name"] == "Idempotency-Key" for p in op["parameters"]), (method, path)
+
+
+async def test_schemathesis_finds_no_server_error_and_no_dropped_connection_in_routings_openapi(tmp_path) -> None:
+    import asyncio
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    from shared.http import serve
+
+    w = world()
+    await w.create_topics(bureaus=[BUREAU])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    async with w.running(watch=False) as svc:
+        token = await w.api_key(BUREAU, scopes=("cases:read", "cases:act", "referrals:act"))
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(svc.service.app, "127.0.0.1", port, stop))
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async def up() -> int:
+                try:
+                    async with httpx.AsyncClient(base_url=url) as client:
+                        return (await client.get("/healthz")).status_code
+                except httpx.TransportError:
+                    return 0
+
+            await stack.eventually(up, until=lambda status: status == 200, what="routing's HTTP server")
+            command = [
+                str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/openapi.json",
+                "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {token}",
+                "--max-examples", "25", "--workers", "1", "--seed", "20261207", "--generation-database", "none",
+                "--no-color", "--report", "junit", "--report-dir", str(tmp_path),
+            ]
+            completed = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=900,
+                                                cwd=tmp_path)
+        finally:
+            stop.set()
+            await server
+    output = completed.stdout[-6000:] + completed.stderr[-2000:]
+    assert completed.returncode == 0, output
+    assert "Tested: 13" in output or "13 operations" in output or "13/13" in output, output[-1500:]

@@ -23,6 +23,7 @@ DOCS = REPO_ROOT / "docs" / "openapi"
 DOCUMENTS: dict[str, str] = {
     "intake": "services.intake.adapters.http:openapi_document",
     "notify": "services.notify.adapters.http:openapi_document",
+    "routing": "services.routing.adapters.http:openapi_document",
 }
 
 

@@ -20,10 +20,10 @@ authentication runs before the body is validated.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable, Iterable
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, create_model
 
@@ -40,11 +40,12 @@ from shared.contracts.bureau_actions import (
     RequestTransfer,
     TransferToPolice,
 )
-from shared.http import PROBLEM_JSON, ProblemError, problem_response, run_in_transaction
+from shared.http import PROBLEM_JSON, ProblemError, create_app, run_in_transaction
 from shared.idempotency import DESCRIPTION as IDEMPOTENCY
 from shared.idempotency import checked_key, idempotent, request_fingerprint
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
+from shared.openapi import install_problem_schema, problems
 from shared.runtime import UnitOfWork
 
 from services.routing.adapters import postgres as repo
@@ -54,14 +55,17 @@ from services.routing.app.commands import answer
 from services.routing.app.router import Router
 from services.routing.domain.case import Case, Referral
 
+SERVICE = "routing"
+TITLE = "Shuangda routing"
+DESCRIPTION = "Bureaus, the police and the office read and act on their cases (docs/routing.md)."
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
-    404: problem_response("No such case for the caller (a case of another bureau looks the same)"),
-    422: problem_response("A field failed validation (named in errors[])"),
+    **problems(401, 403, 422, 503, {404: "No such case for the caller (a case of another bureau looks the same)"}),
 }
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     **RESPONSES,
-    409: problem_response("Refused: the case's state does not allow it, or the Idempotency-Key was used for another request"),
+    **problems(413, {409: "Refused: the case's state does not allow it, or the Idempotency-Key was used for "
+                          "another request"}),
 }
 
 
@@ -217,3 +221,19 @@ def build_router(*, pool: asyncpg.Pool, router: Router, auth: Authenticator, sou
     command_route("/cases/{case_id}/referral/handover", HandOver, "Hand goods and files to the police")
     command_route("/cases/{case_id}/outcome", RecordOutcome, "Close the case with its outcome")
     return api
+
+
+def build_app(*, pool: asyncpg.Pool | None, router: Router | None, auth: Authenticator, source: str,
+              list_limit_max: int, body_limit: int = 64 * 1024,
+              readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
+    app = create_app(SERVICE, title=TITLE, description=DESCRIPTION, readiness=readiness, body_limit=body_limit)
+    app.include_router(build_router(pool=pool, router=router, auth=auth, source=source,  # type: ignore[arg-type]
+                                    list_limit_max=list_limit_max))
+    install_problem_schema(app)
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built without any connection (for docs/openapi/routing.json)."""
+    return build_app(pool=None, router=None, auth=Authenticator(None), source="/shuangda/routing",  # type: ignore[arg-type]
+                     list_limit_max=500).openapi()
