@@ -1,6 +1,7 @@
 """Intake's composition: `prepare` (migrations and the case topic; only ``shuangda migrate`` and
-test harnesses call it, never a service start) and `build` (keyring, use cases, the identity directory callers and ingress
-topics are authenticated through, ingress consumer, outbox relay, HTTP app, housekeeping → `Parts`). Nothing runs at import time."""
+test harnesses call it, never a service start) and `build` (keyring, use cases, the identity
+directory that callers and ingress topics are authenticated through, ingress consumer, outbox
+relay, HTTP app, Idempotency-Key pruning → `Parts`). Nothing runs at import time."""
 from __future__ import annotations
 
 import time
@@ -11,16 +12,15 @@ import asyncpg
 
 from services.intake.adapters.http import HttpDeps, build_app
 from services.intake.adapters.kafka import IngressRoutes
-from services.intake.adapters.postgres import prune_idempotency_keys
 from services.intake.app.ingress import Ingress
 from services.intake.app.registration import Registrar
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock
 from shared.db import migrate
+from shared.idempotency import pruning_loop
 from shared.identity import open_directory
 from shared.identity.http import Authenticator
 from shared.pii import keyring_from_config
-from shared.runtime.backoff import sleep_or_stop
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
@@ -73,13 +73,6 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
         readiness=[database_reachable, consumer_polling],
     ))
 
-    async def housekeeping(stop) -> None:  # noqa: ANN001 - an asyncio.Event
-        """Forget idempotency keys after their time to live (checked every 10 minutes)."""
-        while not await sleep_or_stop(stop, 600.0):
-            try:
-                await prune_idempotency_keys(pool, settings.idempotency_ttl_hours * 3600)
-            except Exception:  # a failed prune waits for the next round
-                pass
-
-    return Parts(app, [consumer.run, relay.run, housekeeping], closers=[directory.close],
+    loops = [consumer.run, relay.run, pruning_loop(pool, settings.idempotency_ttl_hours)]
+    return Parts(app, loops, closers=[directory.close],
                  components={"consumer": consumer, "relay": relay, "registrar": registrar, "directory": directory})

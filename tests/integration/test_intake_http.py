@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from datetime import timedelta
 from typing import Any
@@ -310,3 +311,71 @@ async def test_a_revoked_key_is_refused_within_the_identity_cache_time(unique: s
     assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
     assert took <= bound + 1.0, f"refused {took:.2f}s after the revocation; the bound is {bound}s (+1s margin)"
     assert still.status_code == 401
+
+
+async def test_with_the_database_down_a_write_and_a_status_read_answer_503_with_retry_after(unique: str) -> None:
+    import asyncpg
+    import httpx
+
+    from services.intake.adapters.http import HttpDeps, build_app
+    from services.intake.app.registration import Registrar
+    from shared.identity import open_directory
+    from shared.identity.http import Authenticator
+    from shared.pii import Keyring
+
+    world, keys = await world_with(unique, hot=("hotline", HOTLINE_SCOPES))
+    settings = world.settings()
+    with socket.socket() as s:  # a port nothing listens on: the database is down
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    down = await asyncpg.create_pool(f"postgresql://shuangda:shuangda@127.0.0.1:{dead}/shuangda", min_size=0, max_size=2)
+    directory = await open_directory(settings)  # the identity store is still reachable: the key is good
+    registrar = Registrar(keyring=Keyring.development(), window=timedelta(days=30), case_topic=world.case_topic)
+    app = build_app(HttpDeps(pool=down, auth=Authenticator(directory), registrar=registrar, clock=ManualClock()))
+    try:
+        # as a server would: the answer is sent even though the app re-raises the handled error
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as http:
+            write = await http.post("/v1/complaints", json=complaint(), headers={**auth(keys["hot"]), "Idempotency-Key": "k1"})
+            read = await http.get("/v1/complaints/SD250101-00000000", headers=auth(keys["hot"]))
+    finally:
+        await directory.close()
+        await down.close()
+    for response in (write, read):
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert int(response.headers["retry-after"]) > 0
+
+
+async def test_a_complaint_counts_once_in_the_metrics_even_when_its_transaction_is_retried(unique: str) -> None:
+    from services.intake.metrics import CASES
+
+    world, keys = await world_with(unique, hot=("hotline", HOTLINE_SCOPES))
+    async with running_intake(world) as intake:
+        registrar = intake.parts.registrar
+        real = registrar.register_many
+        tries = 0
+
+        async def collides_once(uow, reports, now, causes=None):  # noqa: ANN001 - the registrar's signature
+            nonlocal tries
+            tries += 1
+            receipts = await real(uow, reports, now, causes)
+            if tries == 1:  # as a tracking-number collision would, after the work was done
+                import asyncpg
+
+                raise asyncpg.UniqueViolationError("duplicate key value violates unique constraint")
+            return receipts
+
+        before = CASES.labels("opened", "hotline")._value.get()
+        registrar.register_many = collides_once  # type: ignore[method-assign]
+        try:
+            response = await intake.http.post("/v1/complaints", json=complaint(), headers=auth(keys["hot"]))
+        finally:
+            registrar.register_many = real  # type: ignore[method-assign]
+        records = await case_events(world, 1)
+        after = CASES.labels("opened", "hotline")._value.get()
+        rows = await world.fetch("SELECT count(*) AS n FROM reports")
+    assert response.status_code == 201, response.text
+    assert tries == 2, "the first transaction was rolled back and run again"
+    assert after - before == 1, "counted once: only the committed try"
+    assert len(records) == 1 and rows[0]["n"] == 1

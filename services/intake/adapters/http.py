@@ -3,17 +3,16 @@ subset; API-key authentication with scopes; Idempotency-Key; body limits;
 RFC 9457 problems naming every bad field.
 
 A route turns the request into a domain command, validates it (pure), then
-registers it in one transaction (`unit_of_work(pool, actor=client)`), and
+registers it in one transaction (`shared.http.run_in_transaction`) with its
+Idempotency-Key (`shared.idempotency`), counts it once that commits, and
 answers. Nothing here connects at import time; `build_app` only wires routes.
 """
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
@@ -40,20 +39,22 @@ from services.intake.domain.validation import channel_for, is_printable_key, par
 from services.intake.metrics import CASES, REGISTER_DURATION, REJECTED
 from services.intake.app.registration import Receipt, Registrar
 from shared.contracts.intake import SubmitComplaint
-from shared.http import PROBLEM_JSON, ProblemError, create_app
+from shared.http import PROBLEM_JSON, ProblemError, create_app, run_in_transaction
+from shared.idempotency import DESCRIPTION as IDEMPOTENCY_DESCRIPTION
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
+from shared.idempotency import MAX_KEY_LENGTH, checked_key, idempotent, replay_response, request_fingerprint
 from shared.identity.http import Authenticator
 from shared.identity.model import Principal
 from shared.metrics import VALIDATION_FAILURES
-from shared.runtime import UnitOfWork, unit_of_work
-from shared.runtime.errors import is_transient
+from shared.runtime import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 SERVICE = "intake"
 SOURCE = "/shuangda/intake"
 VALIDATION_TYPE = "https://shuangda.example/problems/validation"
+COMPLAINTS_PATH = "/v1/complaints"
 BATCH_PATH = "/v1/leads:batch"
-T = TypeVar("T")
 
 
 @dataclass
@@ -107,94 +108,48 @@ def require_scope(deps: HttpDeps, scope: str) -> Callable[..., Awaitable[Princip
     return (deps.auth or Authenticator(None)).require(scope)  # type: ignore[arg-type] - None: the OpenAPI document only
 
 
-def checked_idempotency_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not is_printable_key(value):
-        raise validation_problem([FieldError("Idempotency-Key", "bad_idempotency_key", "1-200 visible ASCII characters")])
-    return value
+async def write_once(deps: HttpDeps, caller: Principal, key: str | None, fingerprint: bytes,
+                     work: Callable[[UnitOfWork], Awaitable[tuple[int, Any]]]) -> tuple[int, str, bool]:
+    """One request, one transaction (`run_in_transaction`: deadlocks, serialisation failures and a
+    tracking-number collision retried; the database down → 503), with the Idempotency-Key claimed
+    inside it (`shared.idempotency`): the same request again gets the first answer byte for byte
+    (third value True), another request with the key is a 409. Returns the status and JSON text."""
+    assert deps.pool is not None
 
+    async def once(uow: UnitOfWork) -> tuple[int, str, bool]:
+        return await idempotent(uow, caller.principal_id, key, fingerprint, work)
 
-def fingerprint(route: str, canonical: str) -> bytes:
-    return hashlib.sha256(f"{route}\n{canonical}".encode("utf-8", "surrogatepass")).digest()
-
-
-# -- transactions ---------------------------------------------------------------------------------
-
-
-class Transactions:
-    """One request, one transaction; deadlocks, serialisation failures and a tracking-number
-    collision are retried; the database being down answers 503."""
-
-    def __init__(self, deps: HttpDeps) -> None:
-        self.deps = deps
-
-    async def run(self, actor: str, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        assert self.deps.pool is not None
-        attempt = 0
-        while True:
-            try:
-                async with unit_of_work(self.deps.pool, source=SOURCE, actor=actor) as uow:
-                    return await work(uow)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError) as exc:
-                attempt += 1
-                if attempt >= 4:
-                    raise
-                log.info("transaction retried after %s", type(exc).__name__)
-                await asyncio.sleep(0.01 * 2 ** attempt)
-            except ProblemError:
-                raise
-            except Exception as exc:
-                if is_transient(exc):
-                    raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
-                raise
-
-    async def idempotent(self, client: Principal, key: str | None, fingerprint: bytes,
-                         work: Callable[[UnitOfWork], Awaitable[tuple[int, Any]]]) -> tuple[int, str, bool]:
-        """Run `work` once per (client, Idempotency-Key): the same request again gets the first
-        answer, byte for byte (third value True); another request with the key is a 409.
-        Returns the status and the JSON text of the body."""
-
-        async def guarded(uow: UnitOfWork) -> tuple[int, str, bool]:
-            if key is not None:
-                replay = await db.claim_idempotency_key(uow.conn, client.principal_id, key, fingerprint)
-                if replay is not None:
-                    return replay.status, replay.body, True
-            status, body = await work(uow)
-            text = db.render_json(body)
-            if key is not None:
-                await db.store_idempotent_response(uow.conn, client.principal_id, key, status, text)
-            return status, text, False
-
-        try:
-            return await self.run(client.principal_id, guarded)
-        except db.IdempotencyConflict:
-            raise ProblemError(409, "Idempotency-Key reused",
-                               "this Idempotency-Key was used before with a different request") from None
+    return await run_in_transaction(deps.pool, once, source=SOURCE, actor=caller.principal_id)
 
 
 def respond(status: int, body: str, replayed: bool) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    headers = {}
     if status == 201:
         doc = json.loads(body)
         if isinstance(doc, dict) and isinstance(doc.get("status_url"), str):
             headers["Location"] = doc["status_url"]
-    return Response(body.encode("utf-8"), status_code=status, headers=headers, media_type="application/json")
+    return replay_response(status, body, replayed, headers=headers)
 
 
-def count_receipts(receipts: list[tuple[Receipt, Report]]) -> None:
-    for receipt, report in receipts:
-        CASES.labels(receipt.outcome, report.channel).inc()
+def count_receipts(uow: UnitOfWork, receipts: list[tuple[Receipt, Report]]) -> None:
+    """Count the registered reports once the transaction commits (never for a rolled-back try)."""
+    outcomes = [(receipt.outcome, report.channel) for receipt, report in receipts]
+
+    def count() -> None:
+        for outcome, channel in outcomes:
+            CASES.labels(outcome, channel).inc()
+
+    uow.after_commit(count)
 
 
 # -- routes ----------------------------------------------------------------------------------------
 
 
-def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
+def complaints_router(deps: HttpDeps) -> APIRouter:
     router = APIRouter(tags=["complaints"])
 
     @router.post(
-        "/v1/complaints", status_code=201, response_model=ComplaintReceipt,
+        COMPLAINTS_PATH, status_code=201, response_model=ComplaintReceipt,
         responses={
             200: {"model": ComplaintReceipt, "description": "a re-submission (same source_id): the first receipt"},
             201: {"description": "registered", "links": {"ComplaintStatus": {
@@ -205,10 +160,10 @@ def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
     async def file_complaint(
         command: SubmitComplaint,
         client: Principal = Depends(require_scope(deps, "complaints:write")),
-        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200,
-                                             description="same key + same body → the first response; other body → 409"),
+        idempotency_key: str | None = Header(default=None, alias=IDEMPOTENCY_HEADER, max_length=MAX_KEY_LENGTH,
+                                             description=IDEMPOTENCY_DESCRIPTION),
     ) -> Response:
-        key = checked_idempotency_key(idempotency_key)
+        key = checked_key(idempotency_key)
         assert deps.registrar is not None
         ctx = client_context(client)
         now = deps.clock.now()
@@ -217,21 +172,18 @@ def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
         except IntakeValidationError as exc:
             REJECTED.labels(channel_for(ctx, "http", command.channel), "validation_failed").inc()
             raise validation_problem(exc.errors) from None
-        counted: list[tuple[Receipt, Report]] = []
 
         async def work(uow: UnitOfWork) -> tuple[int, Any]:
-            counted.clear()
             assert deps.registrar is not None
             receipt = await deps.registrar.register(uow, report, now)
             if receipt.tracking_no is None:  # the source_id was used for a lead
                 raise ProblemError(409, "source_id already used", "this source_id was used for a lead, not a complaint")
-            counted.append((receipt, report))
+            count_receipts(uow, [(receipt, report)])
             return (200 if receipt.outcome == "duplicate" else 201), _receipt(receipt)
 
+        fingerprint = request_fingerprint("POST", COMPLAINTS_PATH, command.model_dump_json())
         with REGISTER_DURATION.labels("http").time():
-            status, body, replayed = await tx.idempotent(client, key, fingerprint("complaint", command.model_dump_json()), work)
-        if not replayed:
-            count_receipts(counted)
+            status, body, replayed = await write_once(deps, client, key, fingerprint, work)
         return respond(status, body, replayed)
 
     @router.get(
@@ -244,12 +196,7 @@ def complaints_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
         stored = None
         if canonical is not None:
             assert deps.pool is not None
-            try:
-                stored = await db.report_by_tracking_no(deps.pool, canonical)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
-                raise
+            stored = await db.report_by_tracking_no(deps.pool, canonical)  # the database down → 503 (create_app)
         if stored is None or stored.client_id != client.principal_id or stored.tracking_no is None:
             # another client's complaint is indistinguishable from none at all
             raise ProblemError(404, "Not found", "no complaint with this tracking number was filed by this client")
@@ -279,7 +226,7 @@ def _receipt(receipt: Receipt) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def leads_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
+def leads_router(deps: HttpDeps) -> APIRouter:
     router = APIRouter(tags=["leads"])
 
     @router.post(
@@ -292,9 +239,10 @@ def leads_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
     async def submit_leads(
         request: Request,
         client: Principal = Depends(require_scope(deps, "leads:write")),
-        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
+        idempotency_key: str | None = Header(default=None, alias=IDEMPOTENCY_HEADER, max_length=MAX_KEY_LENGTH,
+                                             description=IDEMPOTENCY_DESCRIPTION),
     ) -> Response:
-        key = checked_idempotency_key(idempotency_key)
+        key = checked_key(idempotency_key)
         raw = await request.body()
         items = _batch_items(raw, deps.batch_max_items)
         ctx = client_context(client)
@@ -318,17 +266,15 @@ def leads_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
                                             errors=[ProblemField(**e.as_dict()) for e in exc.errors])
                 continue
             valid.append((index, report))
-        counted: list[tuple[Receipt, Report]] = []
 
         async def work(uow: UnitOfWork) -> tuple[int, Any]:
-            counted.clear()
             assert deps.registrar is not None
             done = dict(results)
             # the whole batch in one set-based step (it locks the suspects' slots in one order, so
             # concurrent batches cannot deadlock each other)
             receipts = await deps.registrar.register_many(uow, [report for _, report in valid], now)
+            count_receipts(uow, [(receipt, report) for (_, report), receipt in zip(valid, receipts)])
             for (index, report), receipt in zip(valid, receipts):
-                counted.append((receipt, report))
                 done[index] = LeadResult(index=index, source_id=report.source_id, outcome=receipt.outcome,
                                          case_id=receipt.case_id)
             ordered = [done[i] for i in sorted(done)]
@@ -342,9 +288,8 @@ def leads_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
 
         canonical = json.dumps(items, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         with REGISTER_DURATION.labels("http").time():
-            status, body, replayed = await tx.idempotent(client, key, fingerprint("leads", canonical), work)
-        if not replayed:
-            count_receipts(counted)
+            status, body, replayed = await write_once(deps, client, key, request_fingerprint("POST", BATCH_PATH, canonical),
+                                                      work)
         return respond(status, body, replayed)
 
     return router
@@ -388,10 +333,9 @@ def build_app(deps: HttpDeps) -> FastAPI:
                     "Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; errors are RFC 9457 problem "
                     "documents.",
     )
-    tx = Transactions(deps)
-    app.include_router(complaints_router(deps, tx))
-    app.include_router(leads_router(deps, tx))
-    app.include_router(open311_router(deps, tx))
+    app.include_router(complaints_router(deps))
+    app.include_router(leads_router(deps))
+    app.include_router(open311_router(deps))
     _with_extra_schemas(app)
     return app
 

@@ -13,32 +13,31 @@ from pydantic import ValidationError
 from services.intake.adapters import postgres as db
 from services.intake.adapters.http import (
     AUTH_PROBLEMS,
+    IDEMPOTENCY_DESCRIPTION,
+    IDEMPOTENCY_HEADER,
+    MAX_KEY_LENGTH,
     WRITE_PROBLEMS,
     HttpDeps,
-    Transactions,
-    checked_idempotency_key,
     count_receipts,
-    fingerprint,
     problem_doc,
     require_scope,
     respond,
     validation_problem,
+    write_once,
 )
 from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import Open311Created, Open311RequestIn, Open311Service, Open311ServiceRequest
 from services.intake.domain.errors import FieldError, IntakeValidationError, from_pydantic
-from services.intake.domain.model import Report
 from services.intake.domain.readout import readout
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.domain.validation import validate_complaint
 from services.intake.metrics import REGISTER_DURATION, REJECTED
-from services.intake.app.registration import Receipt
 from shared.contracts.intake import ComplainantInput, SubmitComplaint, SuspectInput
 from shared.http import ProblemError
+from shared.idempotency import checked_key, request_fingerprint
 from shared.identity.model import Principal
 from shared.reference import UnknownCode, bureau_type, categories
 from shared.runtime import UnitOfWork
-from shared.runtime.errors import is_transient
 
 #: our field names → the Open311 request's
 _FIELD_NAMES = {
@@ -76,7 +75,7 @@ def _services() -> list[dict[str, Any]]:
     return out
 
 
-def open311_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
+def open311_router(deps: HttpDeps) -> APIRouter:
     router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
     @router.get("/services.json", response_model=list[Open311Service], operation_id="open311_services",
@@ -94,9 +93,10 @@ def open311_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
     async def create_request(
         body: Open311RequestIn,
         client: Principal = Depends(require_scope(deps, "complaints:write")),
-        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
+        idempotency_key: str | None = Header(default=None, alias=IDEMPOTENCY_HEADER, max_length=MAX_KEY_LENGTH,
+                                             description=IDEMPOTENCY_DESCRIPTION),
     ) -> Response:
-        key = checked_idempotency_key(idempotency_key)
+        key = checked_key(idempotency_key)
         ctx = client_context(client)
         now = deps.clock.now()
         try:
@@ -104,21 +104,18 @@ def open311_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
         except IntakeValidationError as exc:
             REJECTED.labels("open311", "validation_failed").inc()
             raise validation_problem(_open311_errors(exc.errors)) from None
-        counted: list[tuple[Receipt, Report]] = []
 
         async def work(uow: UnitOfWork) -> tuple[int, Any]:
-            counted.clear()
             assert deps.registrar is not None
             receipt = await deps.registrar.register(uow, report, now)
-            counted.append((receipt, report))
+            count_receipts(uow, [(receipt, report)])
             assert receipt.tracking_no is not None
             notice = "已受理，请保留受理编号 / registered; keep the tracking number"
             return 201, [Open311Created(service_request_id=receipt.tracking_no, service_notice=notice).model_dump(mode="json")]
 
+        fingerprint = request_fingerprint("POST", "/open311/v2/requests.json", body.model_dump_json())
         with REGISTER_DURATION.labels("open311").time():
-            status, out, replayed = await tx.idempotent(client, key, fingerprint("open311", body.model_dump_json()), work)
-        if not replayed:
-            count_receipts(counted)
+            status, out, replayed = await write_once(deps, client, key, fingerprint, work)
         return respond(status, out, replayed)
 
     @router.get(
@@ -131,13 +128,8 @@ def open311_router(deps: HttpDeps, tx: Transactions) -> APIRouter:
         canonical = parse_tracking_no(service_request_id)
         stored = None
         if canonical is not None:
-            try:
-                assert deps.pool is not None
-                stored = await db.report_by_tracking_no(deps.pool, canonical)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise ProblemError(503, "Service unavailable", "the database is unavailable; retry later") from None
-                raise
+            assert deps.pool is not None
+            stored = await db.report_by_tracking_no(deps.pool, canonical)  # the database down → 503 (create_app)
         if stored is None or stored.client_id != client.principal_id or stored.tracking_no is None:
             raise ProblemError(404, "Not found", "no service request with this id was filed by this client")
         text = readout(tracking_no=stored.tracking_no, origin=stored.origin, received_at=stored.received_at,

@@ -1,5 +1,5 @@
-"""Intake's SQL: merge slots, cases, reports, submissions and
-idempotency keys. Every function takes the connection of the open
+"""Intake's SQL: merge slots, cases, reports and submissions (Idempotency-Keys are
+shared.idempotency's). Every function takes the connection of the open
 transaction (``uow.conn``) or the pool for reads outside one."""
 from __future__ import annotations
 
@@ -274,55 +274,3 @@ async def report_by_tracking_no(conn: asyncpg.Connection | asyncpg.Pool, trackin
         f"SELECT {_REPORT_COLUMNS} FROM reports r JOIN cases c ON c.case_id = r.case_id WHERE r.tracking_no = $1", tracking_no
     )
     return _report(row) if row is not None else None
-
-
-# -- idempotency keys --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Replay:
-    status: int
-    body: str  # the JSON text first sent
-
-
-def render_json(body: Any) -> str:
-    """JSON text exactly as the HTTP layer sends it (so a replay is byte-identical)."""
-    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-class IdempotencyConflict(Exception):
-    """The key was used before with another request."""
-
-
-async def claim_idempotency_key(conn: asyncpg.Connection, client_id: str, key: str, fingerprint: bytes) -> Replay | None:
-    """Claim the key for this request (None), or the stored response of the same earlier request.
-
-    Raises `IdempotencyConflict` when the key was used with a different request. A concurrent
-    request with the same key waits here until the first commits."""
-    claimed = await conn.fetchval(
-        "INSERT INTO idempotency_keys (client_id, idem_key, fingerprint) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        client_id, key, fingerprint,
-    )
-    if claimed:
-        return None
-    row = await conn.fetchrow(
-        "SELECT fingerprint, status, response FROM idempotency_keys WHERE client_id = $1 AND idem_key = $2", client_id, key
-    )
-    if row is None or bytes(row["fingerprint"]) != fingerprint or row["status"] is None:
-        raise IdempotencyConflict(key)
-    return Replay(row["status"], row["response"])
-
-
-async def store_idempotent_response(conn: asyncpg.Connection, client_id: str, key: str, status: int, body: str) -> None:
-    await conn.execute(
-        "UPDATE idempotency_keys SET status = $3, response = $4 WHERE client_id = $1 AND idem_key = $2",
-        client_id, key, status, body,
-    )
-
-
-async def prune_idempotency_keys(conn: asyncpg.Connection | asyncpg.Pool, older_than_seconds: float) -> int:
-    status = await conn.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)", float(older_than_seconds)
-    )
-    return int(status.split()[-1])
