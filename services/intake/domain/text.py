@@ -9,10 +9,16 @@ from services.intake.domain.errors import FieldError
 
 _ALLOWED_CONTROLS_MULTILINE = frozenset("\n\t")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
-# a mainland mobile number inside free text (after NFKC), with optional +86 and separators
-_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?![0-9])")
-# an 18-character resident identity number inside free text
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+# Personal numbers typed into free text, however they are written: digits of any script
+# (full-width and others are read as ASCII first), up to 3 separators between any two digits
+# (spaces, dots, any dash, slashes, commas, brackets …), glued to letters or Chinese, and for a
+# mobile number an optional +86 / 0086 / 86 prefix. Only a digit next to the number stops a match.
+_SEP = r"[\s.\u00b7\u2022\u2027\u30fb_/\\,\uff0c\u3001\u3002:;~\uff5e'\"()\[\]{}<>" \
+       r"\-\u2010-\u2015\u2212\u2043\u2e3a\u2e3b\u30fc\ufe58\ufe63\uff0d+*#]{0,3}"
+_PHONE_IN_TEXT = re.compile(
+    rf"(?<![0-9])(?:(?:\+{_SEP}|0{_SEP}0{_SEP})?8{_SEP}6{_SEP})?1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}(?![0-9])")
+# an 18-character resident identity number (17 digits and a check character 0-9 or X)
+_ID_IN_TEXT = re.compile(rf"(?<![0-9])[0-9](?:{_SEP}[0-9]){{16}}{_SEP}[0-9Xx](?![0-9])")
 
 
 def nfkc(value: str) -> str:
@@ -75,7 +81,18 @@ def _mask_phone_match(m: re.Match[str]) -> str:
     return "*" * 7 + digits[-4:]
 
 
+def ascii_digits(text: str) -> str:
+    """`text` with every decimal digit of any script (full-width, Arabic-Indic, Devanagari …) as
+    its ASCII digit, one character for one, so a number is found however it was typed."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.digit(ch)) if not ch.isascii() and unicodedata.category(ch) == "Nd" else ch
+                   for ch in text)
+
+
 def redact(text: str) -> str:
-    """Free text with mobile numbers masked to their last 4 digits and identity numbers removed."""
+    """Free text with mobile numbers masked to their last 4 digits and identity numbers removed,
+    whatever the separators, script of the digits, +86/0086/86 prefix or letters around them."""
+    text = ascii_digits(nfkc(text))
     text = _ID_IN_TEXT.sub("[身份证号已隐去]", text)
     return _PHONE_IN_TEXT.sub(_mask_phone_match, text)
