@@ -76,6 +76,8 @@ async def serve() -> None:
     try:
         await run_service(SERVICE, app=parts.app, host="127.0.0.1", port=settings.http_port, loops=parts.loops)
     finally:
+        for close in parts.closers:  # the identity directory's pool
+            await close()
         await pool.close()
 
 
@@ -173,7 +175,7 @@ async def main(seconds: float, concurrency: int, rate: float, latency_seconds: f
     port = _free_port()
     log = stack.state_dir / "logs" / "bench-intake-http.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **world.env(SHUANGDA_INTAKE_HTTP_PORT=str(port), SHUANGDA_INTAKE_CLIENT_CACHE_SECONDS="5",
+    env = {**os.environ, **world.env(SHUANGDA_INTAKE_HTTP_PORT=str(port), SHUANGDA_INTAKE_IDENTITY_CACHE_SECONDS="5",
                                      SHUANGDA_INTAKE_POOL_MAX_SIZE="20"),
            "SHUANGDA_DEV": "true", "PYTHONPATH": str(REPO_ROOT)}
     server = subprocess.Popen([sys.executable, "-m", "bench.intake_http", "serve"], env=env, cwd=REPO_ROOT,
