@@ -166,7 +166,8 @@ async def _demo(args: argparse.Namespace) -> int:
     _say(f"    migrate     done     {sum(len(v) for v in migrated.applied.values())} migration(s) applied")
 
     # 2. the simulated world: gateway, directory, registrations
-    schemas = Schemas(*(settings[n].schema for n in ("intake", "routing", "notify", "credit")))
+    schemas = Schemas(*(settings[n].schema for n in ("intake", "routing", "notify", "credit")),
+                      identity=settings["intake"].identity_schema)
     target = Target(intake=ep.services["intake"], routing=ep.services["routing"], credit=ep.services["credit"],
                     dsn=ep.pg_dsn, bootstrap=ep.kafka_bootstrap, schemas=schemas, namespace=args.namespace,
                     egress_prefix=settings["routing"].egress_prefix, precreate_egress=not args.namespace)

@@ -70,8 +70,6 @@ def test_the_demo_writes_a_non_empty_html_report_under_the_state_directory(demo:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
 
 
-@pytest.mark.xfail(reason="regression from the identity switch (issue 13), found by the last CI check of the session: "
-                   "the report's figures are not matched by any intake report of the run (0 rows); to fix first next session")
 async def test_the_reports_figures_match_the_database(demo: dict[str, Any]) -> None:
     figures = json.loads(report_path(demo["run"].stdout).with_suffix(".json").read_text(encoding="utf-8"))
     s = demo["iso"].schemas
