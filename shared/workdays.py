@@ -79,6 +79,7 @@ __all__ = [
     "default_calendar",
     "load_holiday_file",
     "statutory_holidays",
+    "statutory_rule_versions",
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -296,6 +297,12 @@ def _statutory_file() -> _StatutoryFile:
         return _StatutoryFile.model_validate(yaml.safe_load(text))
     except (yaml.YAMLError, ValidationError) as exc:
         raise HolidayDataError(f"statutory_holidays.yaml: {exc}") from exc
+
+
+def statutory_rule_versions() -> tuple[Any, ...]:
+    """The versions of 第二条 of 《全国年节及纪念日放假办法》 as shipped (version, effective_from, citation,
+    verified, verified_note, days) — for the legal register."""
+    return _statutory_file().versions
 
 
 @dataclass(frozen=True)

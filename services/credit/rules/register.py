@@ -1,0 +1,74 @@
+"""Credit's rule files as entries of the legal register (``shared.reference.register``):
+publicity periods, heavy-penalty rules, serious-violation list rules. Pure."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+from services.credit.rules import PeriodSpec, RuleBook, load_rulebook
+from shared.reference.register import LegalFigure, in_force, period_text
+
+_NO_RECORD = "no verification recorded in the rule file"
+
+
+def _period(spec: PeriodSpec, at: dt.date) -> str:
+    if spec.rule is not None:
+        from shared.reference.deadlines import deadline_rule
+
+        rule = deadline_rule(spec.rule, at)
+        return f"{period_text(rule.amount, rule.unit)} [shared rule {spec.rule}]"
+    assert spec.amount is not None and spec.unit is not None
+    return period_text(spec.amount, spec.unit)
+
+
+def credit_figures(at: dt.date, book: RuleBook | None = None) -> list[LegalFigure]:
+    book = book or load_rulebook()
+    return [*_publicity(book, at), *_heavy(book, at), *_blacklist(book, at)]
+
+
+def _publicity(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
+    for t in book.publicity.types:
+        found = in_force(t.versions, at)
+        if found is None:
+            continue
+        v, until = found
+        shown = "published" if t.disclose else "not published in the feed"
+        yield LegalFigure(
+            area="credit.publicity", id=t.id, governs=f"{t.name_zh} — publicity period ({shown})",
+            value=f"min {_period(v.min, at)}; max {_period(v.max, at)}", citation=v.citation, article="",
+            version=v.version, effective_from=v.effective_from, effective_until=until,
+            verified=v.verified, verified_note=v.verified_note)
+
+
+def _heavy(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
+    for rule in book.heavy.rules:
+        found = in_force(rule.versions, at)
+        if found is None:
+            continue
+        v, until = found
+        parts = []
+        if v.any_penalty_type:
+            parts.append("any of " + ", ".join(v.any_penalty_type))
+        if v.aggravated is not None:
+            parts.append(f"aggravated={v.aggravated}")
+        if v.fine_at_least:
+            parts.append("fine ≥ " + ", ".join(f"{k} {amount}" for k, amount in v.fine_at_least.items()))
+        yield LegalFigure(
+            area="credit.heavy_penalty", id=rule.id, governs=f"{rule.name_zh} — counts as a heavy penalty (较重行政处罚)",
+            value=("; ".join(parts) or "—") + ("" if v.enabled else " [retired]"), citation=v.citation, article="",
+            version=v.version, effective_from=v.effective_from, effective_until=until,
+            verified=False, verified_note=_NO_RECORD)
+
+
+def _blacklist(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
+    for rule in book.blacklist.rules:
+        found = in_force(rule.versions, at)
+        if found is None:
+            continue
+        v, until = found
+        window = f" within {v.window.amount} {v.window.unit}" if v.window else ""
+        yield LegalFigure(
+            area="credit.blacklist", id=rule.id, governs=f"{rule.name_zh} — listing on the serious-violation list",
+            value=f"{v.count} matching record(s){window}" + ("" if v.enabled else " [retired]"),
+            citation=v.citation, article="", version=v.version, effective_from=v.effective_from,
+            effective_until=until, verified=False, verified_note=_NO_RECORD)
