@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -115,6 +115,10 @@ class ServiceSettings(StackSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
     #: how long an Idempotency-Key and its first response are remembered
     idempotency_ttl_hours: float = Field(default=24, gt=0, le=24 * 30)
+    #: public and sign-in endpoints: requests per second per client address and per credential,
+    #: refilled continuously up to the burst (429 with Retry-After beyond; per instance)
+    public_rate_per_second: float = Field(default=10.0, gt=0, le=100_000)
+    public_rate_burst: int = Field(default=40, ge=1, le=1_000_000)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(default=200, ge=1)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -123,6 +127,13 @@ class ServiceSettings(StackSettings):
     crash_at: str | None = None
     #: "wall" or (dev only) "accelerated:<ISO start>:<factor>" (see shared.clock)
     clock: str = "wall"
+
+    def public_rate_limits(self, paths: Sequence[str]) -> Any:
+        """The :class:`shared.ratelimit.RateLimits` for a service's public `paths` (``create_app(rate_limits=…)``)."""
+        from shared.ratelimit import Rate, RateLimits
+
+        rate = Rate(self.public_rate_per_second, self.public_rate_burst)
+        return RateLimits(paths=tuple(paths), per_address=rate, per_key=rate)
 
     @field_validator("schema")
     @classmethod

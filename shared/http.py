@@ -22,6 +22,7 @@ from shared.runtime.uow import CURRENT_COMMAND_ID
 if TYPE_CHECKING:
     import asyncpg
 
+    from shared.ratelimit import RateLimits
     from shared.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -73,17 +74,29 @@ def create_app(
     version: str = "1",
     body_limit: int | Callable[[str], int] = DEFAULT_BODY_LIMIT,
     description: str | None = None,
+    rate_limits: "RateLimits | None" = None,
 ) -> FastAPI:
     """The app every service serves: problem documents for every error (validation, HTTP,
     a dependency down → 503, anything else → 500 without details), /metrics, /healthz,
     /readyz, request metrics, and a body limit per path (`body_limit`: bytes, or a function of
-    the path) enforced before a route, or its authentication, reads the body."""
+    the path) enforced before a route, or its authentication, reads the body; `rate_limits`
+    (shared.ratelimit) answers 429 with Retry-After on the paths it names, before the body limit."""
     app = FastAPI(title=title, version=version, description=description or "")
     checks = list(readiness)
     limit_for = body_limit if callable(body_limit) else (lambda _path, _n=int(body_limit): _n)
 
     app.add_middleware(_RequestMetrics, service=service)
-    # innermost, so the request metrics middleware still counts the 413s
+    if rate_limits is not None:
+        from shared.ratelimit import RateLimit
+
+        def _too_many(retry_after: int, which: str) -> JSONResponse:
+            response = problem(429, "Too many requests", f"the rate limit per {which} is reached; retry after "
+                               f"{retry_after} s", type_="https://shuangda.example/problems/rate-limited")
+            response.headers["Retry-After"] = str(retry_after)
+            return response
+
+        app.user_middleware.append(Middleware(RateLimit, service=service, limits=rate_limits, refuse=_too_many))
+    # innermost, so the request metrics middleware still counts the 413s (and 429s)
     app.user_middleware.append(Middleware(BodyLimit, limit_for=limit_for))
 
     @app.exception_handler(RequestValidationError)

@@ -1,0 +1,121 @@
+"""Rate limits for public and sign-in endpoints: token buckets per API key and per client address.
+
+A request to a limited path takes one token from its address's bucket and, when it carries a
+credential (``Authorization`` or ``X-API-Key``), one from that credential's bucket; either empty →
+429 problem document with ``Retry-After``, before authentication or the body is read. Buckets
+live in a bounded LRU (a flood of random credentials or addresses evicts the oldest buckets and
+cannot grow memory), one per instance: N instances behind a balancer allow N× the rate, which
+the settings' figures are sized for (docs/operations.md). The time source is the monotonic
+clock: a rate limit is infrastructure, not business time.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from prometheus_client import Counter
+
+RATE_LIMITED = Counter("shuangda_http_rate_limited_total", "requests refused with 429 by a rate limit",
+                       ["service", "limit"])
+
+#: most buckets kept per limit; beyond it the least recently used go (a fresh bucket is full, so
+#: eviction can only ever let a request through that a full bucket would — never refuse one wrongly)
+DEFAULT_MAX_KEYS = 20_000
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``per_second`` tokens refill each second up to ``burst``."""
+
+    per_second: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.per_second <= 0 or self.burst < 1:
+            raise ValueError("a rate needs per_second > 0 and burst >= 1")
+
+
+class TokenBuckets:
+    """Token buckets by key in a bounded LRU."""
+
+    def __init__(self, rate: Rate, *, max_keys: int = DEFAULT_MAX_KEYS,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.max_keys = max_keys
+        self._now = now
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → (tokens, at)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, key: str) -> float:
+        """Take one token for *key*: 0.0 when allowed, else the seconds until a token is back."""
+        now = self._now()
+        tokens, at = self._buckets.pop(key, (float(self.rate.burst), now))
+        tokens = min(float(self.rate.burst), tokens + (now - at) * self.rate.per_second)
+        if tokens >= 1.0:
+            wait, tokens = 0.0, tokens - 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate.per_second
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Which paths are limited and how: ``paths`` are prefixes (``/v1/disclosures``); ``per_address``
+    applies to every request to them, ``per_key`` to each credential presented."""
+
+    paths: Sequence[str]
+    per_address: Rate | None = None
+    per_key: Rate | None = None
+    max_keys: int = DEFAULT_MAX_KEYS
+    exempt: Callable[[str], bool] = field(default=lambda _path: False)
+
+    def applies(self, path: str) -> bool:
+        return any(path.startswith(p) for p in self.paths) and not self.exempt(path)
+
+
+def _credential(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name in (b"authorization", b"x-api-key") and value:
+            return value
+    return None
+
+
+class RateLimit:
+    """ASGI middleware enforcing :class:`RateLimits` (``shared.http.create_app(rate_limits=…)``)."""
+
+    def __init__(self, app: Any, *, service: str, limits: RateLimits,
+                 refuse: Callable[[float, str], Any]) -> None:
+        self.app = app
+        self.service = service
+        self.limits = limits
+        self.refuse = refuse  # (retry_after_seconds, which) -> an ASGI response
+        self.by_address = TokenBuckets(limits.per_address, max_keys=limits.max_keys) if limits.per_address else None
+        self.by_key = TokenBuckets(limits.per_key, max_keys=limits.max_keys) if limits.per_key else None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not self.limits.applies(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        wait, which = 0.0, ""
+        if self.by_address is not None:
+            client = scope.get("client") or ("unknown", 0)
+            wait, which = self.by_address.take(str(client[0])), "address"
+        if not wait and self.by_key is not None:
+            credential = _credential(scope.get("headers") or [])
+            if credential is not None:
+                # a digest, so no credential is kept in memory in clear
+                wait, which = self.by_key.take(hashlib.sha256(credential).hexdigest()[:32]), "key"
+        if wait:
+            RATE_LIMITED.labels(self.service, which).inc()
+            await self.refuse(max(1, math.ceil(wait)), which)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
