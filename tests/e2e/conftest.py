@@ -43,6 +43,8 @@ class E2E:
     log_dir: Path
     http: httpx.AsyncClient
     today: dt.date
+    #: the services' process ids (for what only the operating system can tell, e.g. memory)
+    pids: dict[str, int] = field(default_factory=dict)
     _seq: int = 0
     _rng: Any = field(default=None)
 
@@ -162,7 +164,8 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
     http = httpx.AsyncClient(trust_env=False, timeout=30)
     try:
         await services.wait_ready(timeout=120)
-        yield E2E(iso, dsn, bootstrap, receiver, keys, work / "logs", http, today)
+        yield E2E(iso, dsn, bootstrap, receiver, keys, work / "logs", http, today,
+                  pids={name: proc.pid for name, proc in services.procs.items()})
     finally:
         await http.aclose()
         await asyncio.to_thread(services.stop)
