@@ -7,7 +7,8 @@
   unix socket, scram-sha-256 over TCP, UTF8, C locale). Settings live in
   ``<state>/pg/data/shuangda.conf`` (included from postgresql.conf, rewritten on
   each start): listen on 127.0.0.1 only, port ``SHUANGDA_PG_PORT`` (55432), unix
-  socket in ``<state>/pg/socket``, small shared_buffers.
+  socket in ``<state>/pg/socket``, small shared_buffers, WAL archived to ``<state>/pg/archive``
+  (``shuangda backup`` / ``restore``: deploy.launcher.backup).
 * Runs as the ``postgres`` OS user when we are root (Postgres refuses root): the
   ``<state>/pg`` tree and ``<state>/logs/postgres.log`` are chowned to it and the
   parents of the state dir are made traversable.
@@ -263,6 +264,7 @@ class Postgres(Component):
         self.home.mkdir(parents=True, exist_ok=True)
         sock = self.socket_dir
         sock.mkdir(parents=True, exist_ok=True)
+        (self.home / "archive").mkdir(exist_ok=True)  # the WAL archive (deploy.launcher.backup)
         self.log_path.touch(exist_ok=True)
         if owner is None:
             return
@@ -302,6 +304,8 @@ class Postgres(Component):
             raise LauncherError(f"initdb failed:\n{(result.stderr or result.stdout).strip()}")
 
     def render_conf(self) -> str:
+        from deploy.launcher.backup import archiving_conf
+
         return "\n".join([
             "# Written by the shuangda launcher on every start (deploy/launcher/postgres.py).",
             f"listen_addresses = '{settings.HOST}'",
@@ -313,6 +317,8 @@ class Postgres(Component):
             "log_timezone = 'UTC'",
             "logging_collector = off",
             "log_line_prefix = '%m [%p] %q%u@%d '",
+            # continuous WAL archiving for `shuangda backup` / `shuangda restore` (deploy.launcher.backup)
+            *archiving_conf(self),
             "",
         ])
 
