@@ -36,6 +36,8 @@ from deploy.launcher.postgres import SUPERUSER, Postgres
 log = logging.getLogger(__name__)
 
 ARCHIVE_TIMEOUT_SECONDS = 60
+#: base backups kept; WAL older than the oldest kept backup is pruned from the archive
+KEEP_BACKUPS = 3
 RECOVERY_CONF = "shuangda-recovery.conf"
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
@@ -47,6 +49,8 @@ class Backup:
     started_at: str   # ISO 8601, UTC
     finished_at: str
     bytes: int
+    #: the first WAL segment the backup needs (from its backup_label)
+    start_wal: str = ""
 
     @property
     def finished(self) -> dt.datetime:
@@ -114,11 +118,42 @@ def take_backup(pg: Postgres) -> Backup:
         raise LauncherError(f"pg_basebackup failed: {(result.stderr or result.stdout).strip()}")
     finished = dt.datetime.now(dt.timezone.utc)
     size = sum(p.stat().st_size for p in target.iterdir())
-    backup = Backup(name, str(target), started.isoformat(), finished.isoformat(), size)
+    backup = Backup(name, str(target), started.isoformat(), finished.isoformat(), size, _start_wal(target))
     (target / "backup.json").write_text(json.dumps(asdict(backup), indent=2))
     _own(pg, target)
     log.info("postgres: base backup %s (%d bytes)", name, size)
+    prune(pg)
     return backup
+
+
+def _start_wal(target: Path) -> str:
+    """The segment named on the ``START WAL LOCATION`` line of the backup's backup_label."""
+    with tarfile.open(target / "base.tar.gz") as tar:
+        member = tar.extractfile("backup_label")
+        text = member.read().decode() if member else ""
+    for line in text.splitlines():
+        if line.startswith("START WAL LOCATION:") and "(file " in line:
+            return line.split("(file ", 1)[1].rstrip(")").strip()
+    return ""
+
+
+def prune(pg: Postgres, keep: int = KEEP_BACKUPS) -> list[str]:
+    """Keep the newest `keep` backups; remove older ones and the archived WAL before the oldest kept
+    backup's first segment (it cannot be restored from any more). Returns what was removed."""
+    backups = sorted(list_backups(pg), key=lambda b: b.finished)
+    removed = []
+    for old in backups[:-keep] if len(backups) > keep else []:
+        shutil.rmtree(old.path, ignore_errors=True)
+        removed.append(old.name)
+    kept = backups[-keep:]
+    oldest = kept[0].start_wal if kept else ""
+    if oldest and archive_dir(pg).exists():
+        for segment in archive_dir(pg).iterdir():
+            # WAL file names sort in WAL order within a timeline; history files are kept
+            if len(segment.name) >= 24 and segment.name[:24] < oldest and not segment.name.endswith(".history"):
+                segment.unlink(missing_ok=True)
+                removed.append(segment.name)
+    return removed
 
 
 def pick_backup(backups: list[Backup], to: dt.datetime | None) -> Backup:

@@ -96,3 +96,24 @@ async def test_restore_refuses_without_confirmation_and_without_a_backup(own_pos
     none = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "deploy.cli", "restore", "--yes"], env=env,
                                    cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert none.returncode == 1 and "no base backup" in none.stderr
+
+
+async def test_only_the_newest_backups_are_kept_and_wal_no_backup_needs_is_pruned(own_postgres: Any) -> None:
+    env, dsn, data_dir = own_postgres
+    names = []
+    for i in range(4):
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f"CREATE TABLE t{i} AS SELECT g FROM generate_series(1, 1000) g")
+            segment = await conn.fetchval("SELECT pg_walfile_name(pg_switch_wal())")
+        finally:
+            await conn.close()
+        await stack.eventually(lambda: archived(dsn, segment), until=bool, timeout=60, what=f"WAL {segment} archived")
+        names.append(json.loads(cli(env, "backup", "--json").stdout)["name"])
+    listed = json.loads(cli(env, "backup", "--list", "--json").stdout)
+    kept = [b["name"] for b in listed["backups"]]
+    assert kept == names[1:], "the three newest"
+    oldest = min(b["start_wal"] for b in listed["backups"])
+    archive = data_dir.parent / "archive"
+    segments = [p.name for p in archive.iterdir() if len(p.name) == 24]
+    assert segments and min(segments) >= oldest
