@@ -45,14 +45,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     from deploy.launcher import endpoints
-    from shared.runtime.dlq import read_dead_letters, replay
+    from shared.runtime.dlq import replay_selected
 
-    bootstrap = endpoints().kafka_bootstrap
-    letters = asyncio.run(read_dead_letters(bootstrap, _dlq_topic(args.topic)))
-    if args.offset:
-        letters = [d for d in letters if d.offset in set(args.offset)]
-    elif args.event_id:
-        letters = [d for d in letters if d.event_id in set(args.event_id)]
-    n = asyncio.run(replay(bootstrap, letters))
+    selection = {"offsets": set(args.offset)} if args.offset else {"event_ids": set(args.event_id)} if args.event_id else {}
+    n = asyncio.run(replay_selected(endpoints().kafka_bootstrap, _dlq_topic(args.topic), **selection))
     print(f"replayed {n} dead letter(s)")
     return 0

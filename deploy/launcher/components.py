@@ -6,7 +6,7 @@ Singletons (each a :class:`deploy.launcher.base.Component`)::
     components.KAFKA        # KafkaBroker   (deploy.launcher.kafka)
     components.POSTGRES     # Postgres      (deploy.launcher.postgres)
     components.PROMETHEUS   # Prometheus    (deploy.launcher.prometheus)
-    components.INTAKE, components.ROUTING, components.NOTIFY, components.CREDIT   # Service
+    components.INTAKE, components.ROUTING, components.NOTIFY, components.CREDIT, components.CONSOLE   # Service
 
 Chaos tests use the per-component API directly, e.g.::
 
@@ -63,10 +63,12 @@ INTAKE = Service("intake")
 ROUTING = Service("routing")
 NOTIFY = Service("notify")
 CREDIT = Service("credit")
+#: the web console (port 8005): pages for people over the other services' APIs
+CONSOLE = Service("console")
 
 #: status/down order is the reverse of dependency: Postgres, Kafka, Prometheus, then services
 INFRA: tuple[Component, ...] = (POSTGRES, KAFKA, PROMETHEUS)
-SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT)
+SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CONSOLE)
 ALL: tuple[Component, ...] = INFRA + SERVICES
 
 ALIASES = {"pg": "postgres", "postgresql": "postgres", "supervisord": "supervisor"}

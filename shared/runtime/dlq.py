@@ -113,3 +113,32 @@ async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
         return len(futures)
     finally:
         await producer.stop()
+
+
+async def dead_letter_topics(bootstrap: str, prefix: str = "") -> list[str]:
+    """The DLQ topics (``*.dlq``) in the cluster whose names start with `prefix`, sorted."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return sorted(t for t in await consumer.topics() if t.endswith(".dlq") and t.startswith(prefix))
+    finally:
+        await consumer.stop()
+
+
+def select(letters: list[DeadLetter], *, offsets: set[int] | None = None, event_ids: set[str] | None = None,
+           positions: set[tuple[int, int]] | None = None) -> list[DeadLetter]:
+    """The dead letters at these offsets, with these CloudEvents ids, or at these (partition, offset)
+    positions (all of them when none is given)."""
+    if offsets:
+        return [d for d in letters if d.offset in offsets]
+    if event_ids:
+        return [d for d in letters if d.event_id in event_ids]
+    if positions:
+        return [d for d in letters if (d.partition, d.offset) in positions]
+    return list(letters)
+
+
+async def replay_selected(bootstrap: str, dlq_topic: str, **selection: Any) -> int:
+    """Read `dlq_topic`, pick the dead letters `select(**selection)` names and replay them; how many.
+    What ``shuangda dlq replay`` and the console's replay button both do."""
+    return await replay(bootstrap, select(await read_dead_letters(bootstrap, dlq_topic), **selection))

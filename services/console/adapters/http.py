@@ -1,0 +1,273 @@
+"""The console's pages: server-rendered (Jinja2), plain CSS, no JavaScript.
+
+Security: the session cookie is HttpOnly, SameSite=Strict and Secure (``cookie_secure``; false only
+for plain-http local use); every POST carries a CSRF token — the session's own once signed in, a
+double-submit cookie on the sign-in and public lookup forms; every response carries a
+Content-Security-Policy that allows nothing but this origin's stylesheet. Sign-in and the public
+lookup are rate-limited per client address (and the lookup per tracking number too) with
+shared.ratelimit's token buckets; repeated failures lock the account (app.accounts)."""
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable
+from urllib.parse import parse_qs, quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from shared.http import create_app
+from shared.ratelimit import Rate, TokenBuckets
+
+from services.console.adapters.dlq import DeadLetters
+from services.console.adapters.routing import ServiceDown
+from services.console.app.accounts import Accounts, Person
+from services.console.app.lookup import Lookup
+from services.console.app.workbench import Workbench
+from services.console.domain import i18n
+from services.console.metrics import SIGN_INS
+
+SERVICE = "console"
+HERE = Path(__file__).resolve().parent.parent
+SESSION_COOKIE = "sd_session"
+CSRF_COOKIE = "sd_csrf"
+LANG_COOKIE = "sd_lang"
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+HOME = {"office": "/cases", "bureau": "/cases", "police": "/cases", "procuratorate": "/cases", "ops": "/ops"}
+FORM_MAX = 16 * 1024
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_letters: DeadLetters,
+              cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
+              readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
+    app = create_app(SERVICE, title="Shuangda console", readiness=readiness, body_limit=FORM_MAX,
+                     description="Pages for people (docs/console.md)")
+    app.add_middleware(SecurityHeaders)
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    login_buckets, lookup_buckets, tracking_buckets = (TokenBuckets(login_rate), TokenBuckets(lookup_rate),
+                                                      TokenBuckets(lookup_rate))
+    css = (HERE / "static" / "console.css").read_bytes()
+
+    def lang_of(request: Request) -> i18n.Lang:
+        return i18n.pick_lang(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
+
+    def page(request: Request, template: str, status: int = 200, person: Person | None = None,
+             csrf: str | None = None, **context: Any) -> HTMLResponse:
+        lang = lang_of(request)
+        anon_csrf = None
+        if person is None:
+            anon_csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        other = "en" if lang == "zh" else "zh"
+        html = env.get_template(template).render(
+            t=lambda k: i18n.text(k, lang), lang=lang, person=person, csrf=person.csrf if person else anon_csrf,
+            toggle_url=f"{request.url.path}?lang={other}", other_lang=other, prometheus_url=prometheus_url, **context)
+        response = HTMLResponse(html, status_code=status)
+        if "lang" in request.query_params:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, secure=cookie_secure, httponly=True,
+                                samesite="strict")
+        if anon_csrf is not None and request.cookies.get(CSRF_COOKIE) != anon_csrf:
+            response.set_cookie(CSRF_COOKIE, anon_csrf, secure=cookie_secure, httponly=True, samesite="strict")
+        return response
+
+    def address(request: Request) -> str:
+        return request.client.host if request.client else "?"
+
+    async def form(request: Request) -> dict[str, str]:
+        raw = await request.body()
+        parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+        return {k: v[0] for k, v in parsed.items()}
+
+    def same(a: str | None, b: str | None) -> bool:
+        return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())  # type: ignore[union-attr]
+
+    async def person_of(request: Request) -> Person | None:
+        return await accounts.person(request.cookies.get(SESSION_COOKIE))
+
+    def to_login(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    def refused(request: Request, person: Person | None, key: str, status: int) -> HTMLResponse:
+        return page(request, "message.html", status, person=person, message_key=key)
+
+    @app.get("/static/console.css", include_in_schema=False)
+    async def stylesheet() -> Response:
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/", include_in_schema=False)
+    async def home(request: Request) -> Response:
+        person = await person_of(request)
+        return RedirectResponse(HOME[person.role.name] if person else "/login", status_code=303)
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_page(request: Request) -> HTMLResponse:
+        return page(request, "login.html", next=_safe_next(request.query_params.get("next")))
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        fields = await form(request)
+        if not same(fields.get("csrf"), request.cookies.get(CSRF_COOKIE)):
+            return page(request, "login.html", 403, error="csrf")
+        if login_buckets.take(address(request)) > 0:
+            return page(request, "login.html", 429, error="too_many")
+        outcome, token = await accounts.sign_in(fields.get("username", ""), fields.get("password", ""), address(request))
+        SIGN_INS.labels(outcome).inc()
+        if outcome != "ok":
+            return page(request, "login.html", 423 if outcome == "locked" else 401,
+                        error="locked" if outcome == "locked" else "bad_login", username=fields.get("username", ""))
+        person = await accounts.person(token)
+        assert person is not None
+        response = RedirectResponse(_safe_next(fields.get("next")) or HOME[person.role.name], status_code=303)
+        response.set_cookie(SESSION_COOKIE, token or "", max_age=int(accounts.session_length.total_seconds()),
+                            secure=cookie_secure, httponly=True, samesite="strict", path="/")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        person = await person_of(request)
+        fields = await form(request)
+        if person is not None and same(fields.get("csrf"), person.csrf):
+            await accounts.sign_out(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.get("/cases", response_class=HTMLResponse, include_in_schema=False)
+    async def cases(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name == "ops":
+            return refused(request, person, "forbidden", 403)
+        try:
+            items = await workbench.worklist(person.api_key)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        return page(request, "cases.html", person=person, items=items,
+                    heading="all_cases" if person.role.sees_all_cases else "my_cases")
+
+    @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def case_page(request: Request, case_id: str) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name == "ops" or len(case_id) > 100:
+            return refused(request, person, "forbidden" if person.role.name == "ops" else "not_found",
+                           403 if person.role.name == "ops" else 404)
+        return await _render_case(request, person, case_id, done=request.query_params.get("done") == "1")
+
+    async def _render_case(request: Request, person: Person, case_id: str, *, status: int = 200,
+                           refusal: str | None = None, done: bool = False) -> Response:
+        try:
+            answer = await workbench.case(person.api_key, case_id)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if answer.status in (403, 404):
+            return refused(request, person, "not_found", 404)
+        if not answer.ok:
+            return refused(request, person, "service_down", 502)
+        return page(request, "case.html", status, person=person, case=answer.body, refusal=refusal, done=done,
+                    idem=str(uuid.uuid4()),
+                    can_acknowledge=person.role.name == "bureau" and answer.body["state"] == "assigned"
+                    and answer.body["bureau"] == person.role.bureau)
+
+    @app.post("/cases/{case_id}/acknowledge", include_in_schema=False)
+    async def acknowledge(request: Request, case_id: str) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        fields = await form(request)
+        if not same(fields.get("csrf"), person.csrf):
+            return refused(request, person, "csrf", 403)
+        if person.role.name != "bureau":
+            return refused(request, person, "forbidden", 403)
+        decision = "refuse" if fields.get("decision") == "refuse" else "accept"
+        try:
+            answer = await workbench.acknowledge(person.api_key, case_id, decision=decision,
+                                                 reason=(fields.get("reason") or "").strip()[:500] or None,
+                                                 idempotency_key=(fields.get("idem") or "")[:100] or None)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if answer.status == 404:
+            return refused(request, person, "not_found", 404)
+        if not answer.ok:
+            return await _render_case(request, person, case_id, status=409, refusal=answer.refusal)
+        return RedirectResponse(f"/cases/{quote(case_id)}?done=1", status_code=303)
+
+    @app.get("/lookup", response_class=HTMLResponse, include_in_schema=False)
+    async def lookup_page(request: Request) -> HTMLResponse:
+        return page(request, "lookup.html")
+
+    @app.post("/lookup", response_class=HTMLResponse, include_in_schema=False)
+    async def lookup_status(request: Request) -> HTMLResponse:
+        fields = await form(request)
+        if not same(fields.get("csrf"), request.cookies.get(CSRF_COOKIE)):
+            return page(request, "lookup.html", 403, error="csrf")
+        tracking = (fields.get("tracking_no") or "").strip()[:64]
+        if lookup_buckets.take(address(request)) > 0 or tracking_buckets.take(tracking.upper()) > 0:
+            return page(request, "lookup.html", 429, error="too_many", tracking_no=tracking)
+        try:
+            found = await lookup.status(await accounts.public_key(), tracking, fields.get("last4") or "")
+        except ServiceDown:
+            return page(request, "lookup.html", 503, error="service_down", tracking_no=tracking)
+        if found is None:
+            return page(request, "lookup.html", 404, error="lookup_refused", tracking_no=tracking)
+        return page(request, "lookup.html", found=found, tracking_no=tracking)
+
+    @app.get("/ops", response_class=HTMLResponse, include_in_schema=False)
+    async def ops(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name != "ops":
+            return refused(request, person, "forbidden", 403)
+        topic = request.query_params.get("topic")
+        topics = await dead_letters.topics()
+        letters = await dead_letters.letters(topic) if topic and topic in topics else []
+        return page(request, "ops.html", person=person, topics=topics, topic=topic, letters=letters,
+                    replayed=request.query_params.get("replayed"))
+
+    @app.post("/ops/replay", include_in_schema=False)
+    async def replay(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        fields = await form(request)
+        if not same(fields.get("csrf"), person.csrf):
+            return refused(request, person, "csrf", 403)
+        if person.role.name != "ops":
+            return refused(request, person, "forbidden", 403)
+        topic = fields.get("topic", "")
+        try:
+            partition, offset = int(fields.get("partition", "")), int(fields.get("offset", ""))
+        except ValueError:
+            return refused(request, person, "not_found", 404)
+        if not dead_letters.allowed(topic):
+            return refused(request, person, "forbidden", 403)
+        n = await dead_letters.replay(topic, partition, offset)
+        return RedirectResponse(f"/ops?topic={quote(topic)}&replayed={n}", status_code=303)
+
+    return app
+
+
+def _safe_next(value: str | None) -> str | None:
+    """Only a local path (no scheme, no //host) is followed after sign-in."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and len(value) < 200:
+        return value
+    return None

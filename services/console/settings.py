@@ -1,0 +1,59 @@
+"""The console's settings (env prefix ``SHUANGDA_CONSOLE_``, then ``SHUANGDA_``).
+
+Only what is the console's own is here; schema, pool, identity, body limit and Kafka come from
+`shared.config.ServiceSettings`."""
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings, require_secret
+
+DEV_SECRET = "dev-only-console-secret-change-me"
+
+
+class ConsoleSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SHUANGDA_CONSOLE_", extra="ignore")
+
+    http_port: int = 8005
+    schema: str = "console"
+    #: the services the console calls for people (their HTTP APIs; never their schemas)
+    routing_url: str = "http://127.0.0.1:8002"
+    intake_url: str = "http://127.0.0.1:8001"
+    prometheus_url: str = "http://127.0.0.1:9090"
+    http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: encrypts the API keys of the accounts' principals at rest in the console's schema
+    #: (required outside dev mode; changing it makes the stored keys unreadable: re-create the accounts)
+    secret_key: SecretStr | None = None
+    #: the session cookie's Secure flag; false only for plain-http local use
+    cookie_secure: bool = True
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    # -- sign-in protection --
+    #: failed sign-ins in a row before an account is locked
+    lockout_failures: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    #: sign-in attempts per client address: per second, burst
+    login_rate_per_second: float = Field(default=0.2, gt=0)
+    login_rate_burst: int = Field(default=10, ge=1)
+    # -- public status lookup --
+    lookup_rate_per_second: float = Field(default=0.1, gt=0)
+    lookup_rate_burst: int = Field(default=10, ge=1)
+    #: how many of routing's newest cases a lookup scans for its tracking number (see docs/console.md: the gap)
+    lookup_scan_max: int = Field(default=5000, ge=100, le=200_000)
+    # -- ops --
+    #: only dead-letter topics with this prefix are shown (tests isolate themselves with it)
+    dlq_topic_prefix: str = ""
+    #: the office's bureau id (its accounts' principals act for it)
+    office_bureau: str = "office@610400"
+    #: the division of the city-level police and procuratorate (role ``police`` / ``procuratorate`` without one)
+    city_division: str = "610400"
+
+    @model_validator(mode="after")
+    def _secret_outside_dev(self) -> "ConsoleSettings":
+        self.secret_key = require_secret(self.secret_key, "SHUANGDA_CONSOLE_SECRET_KEY", self.dev, DEV_SECRET)
+        return self
+
+    @property
+    def secret(self) -> bytes:
+        assert self.secret_key is not None
+        return self.secret_key.get_secret_value().encode("utf-8")

@@ -1,0 +1,70 @@
+"""The console's composition: `prepare` (its own schema's migrations; no topics) and `build`
+(the routing client, the dead-letter reader, accounts and sessions, the pages → `Parts`).
+
+The console reads and acts through the services' HTTP APIs with each person's principal's key,
+and reads dead letters through shared.runtime.dlq like ``shuangda dlq``; its schema holds only
+its accounts, sessions and sign-in attempts."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+
+from shared.clock import Clock
+from shared.db import migrate
+from shared.ratelimit import Rate
+from shared.runtime.service import Parts
+
+from services.console.adapters import crypto
+from services.console.adapters import postgres as db
+from services.console.adapters.dlq import DeadLetters
+from services.console.adapters.http import build_app
+from services.console.adapters.routing import RoutingClient
+from services.console.app.accounts import Accounts
+from services.console.app.lookup import Lookup
+from services.console.app.workbench import Workbench
+from services.console.domain.accounts import Lockout
+from services.console.settings import ConsoleSettings
+
+SERVICE = "console"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+async def prepare(settings: ConsoleSettings) -> None:
+    await migrate(settings.dsn, settings.schema, MIGRATIONS)
+
+
+def session_pruning(pool: asyncpg.Pool, clock: Clock, every: float = 600.0):  # noqa: ANN201
+    async def loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await db.prune_sessions(pool, clock.now())
+            except (OSError, asyncpg.PostgresError):
+                pass  # the database is back next round
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            except asyncio.TimeoutError:
+                pass
+    return loop
+
+
+async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
+    clock = clock or settings.make_clock()
+    routing = RoutingClient(settings.routing_url, timeout=settings.http_timeout_seconds)
+    accounts = Accounts(pool, crypto.KeySeal(settings.secret), clock,
+                        Lockout(settings.lockout_failures, timedelta(minutes=settings.lockout_minutes)),
+                        settings.session_hours)
+    dead_letters = DeadLetters(settings.kafka.bootstrap, settings.dlq_topic_prefix)
+
+    async def database_ready() -> bool:
+        return bool(await pool.fetchval("SELECT 1"))
+
+    app = build_app(accounts=accounts, workbench=Workbench(routing, clock), lookup=Lookup(routing, settings.lookup_scan_max),
+                    dead_letters=dead_letters, cookie_secure=settings.cookie_secure,
+                    login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
+                    lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),
+                    prometheus_url=settings.prometheus_url, readiness=[database_ready])
+    return Parts(app, [session_pruning(pool, clock)], closers=[routing.close],
+                 components={"accounts": accounts, "routing": routing, "dead_letters": dead_letters, "pool": pool})

@@ -1,0 +1,92 @@
+"""The console's pure rules: roles, lockout, the worklist's order and the public lookup's second factor."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.console.domain import i18n
+from services.console.domain.accounts import InvalidAccount, Lockout, check_password, parse_role
+from services.console.domain.cases import (
+    canonical_tracking_no, next_deadline, second_factor_matches, tracking_date, urgency, worklist_order,
+)
+
+NOW = datetime(2026, 11, 11, 8, 0, tzinfo=timezone.utc)
+
+
+def role(text: str):  # noqa: ANN201
+    return parse_role(text, office_bureau="office@610400", city_division="610400")
+
+
+def test_each_role_maps_to_the_principal_kind_and_bureau_it_acts_for() -> None:
+    assert (role("office").principal_kind, role("office").bureau) == ("office", "office@610400")
+    assert role("bureau@market_regulation@610402").bureau == "market_regulation@610402"
+    assert role("police").bureau == "public_security@610400"
+    assert role("police@610402").bureau == "public_security@610402"
+    assert role("procuratorate").principal_kind == "procuratorate"
+    assert (role("ops").principal_kind, role("ops").bureau) == ("ops", None)
+    assert role("office").sees_all_cases and not role("bureau@culture@610402").sees_all_cases
+
+
+@pytest.mark.parametrize("text", ["bureau@market_regulation", "bureau@x@61", "bureau@public_security@610402",
+                                  "admin", "police@abc", "office@610400"])
+def test_a_malformed_role_is_refused_naming_the_field(text: str) -> None:
+    with pytest.raises(InvalidAccount) as exc:
+        role(text)
+    assert exc.value.field == "role"
+
+
+def test_a_short_password_is_refused() -> None:
+    with pytest.raises(InvalidAccount):
+        check_password("short")
+
+
+def test_the_fifth_failure_in_a_row_locks_the_account_for_the_lockout_time() -> None:
+    policy = Lockout(5, timedelta(minutes=15))
+    count, until = 0, None
+    for _ in range(4):
+        count, until = policy.after_failure(count, NOW)
+        assert until is None
+    count, until = policy.after_failure(count, NOW)
+    assert until == NOW + timedelta(minutes=15)
+    assert policy.locked(until, NOW + timedelta(minutes=14)) and not policy.locked(until, NOW + timedelta(minutes=15))
+
+
+def test_the_next_deadline_is_the_earliest_open_one() -> None:
+    deadlines = [{"kind": "handling", "state": "open", "due_at": "2026-11-20T00:00:00+00:00", "citation": "art. 1"},
+                 {"kind": "acknowledgement", "state": "met", "due_at": "2026-11-12T00:00:00+00:00"},
+                 {"kind": "report", "state": "open", "due_at": "2026-11-15T00:00:00Z", "citation": "art. 2"}]
+    nd = next_deadline(deadlines)
+    assert nd is not None and (nd.kind, nd.citation) == ("report", "art. 2")
+    assert next_deadline([]) is None
+
+
+def test_urgency_is_breached_due_soon_or_ok() -> None:
+    assert urgency(NOW - timedelta(seconds=1), NOW) == "breached"
+    assert urgency(NOW + timedelta(hours=3), NOW) == "due_soon"
+    assert urgency(NOW + timedelta(days=3), NOW) == "ok"
+    assert urgency(None, NOW) == "none"
+
+
+def test_the_worklist_puts_the_earliest_deadline_first_and_cases_without_one_last() -> None:
+    items = [{"case_id": "a", "next_due_at": None}, {"case_id": "b", "next_due_at": NOW + timedelta(days=2)},
+             {"case_id": "c", "next_due_at": NOW + timedelta(hours=1)}]
+    assert [i["case_id"] for i in worklist_order(items)] == ["c", "b", "a"]
+
+
+def test_a_tracking_number_is_read_with_its_issue_date() -> None:
+    assert canonical_tracking_no(" sd261111-7kq3m9xw ") == "SD261111-7KQ3M9XW"
+    assert canonical_tracking_no("T-C-1") is None
+    assert tracking_date("SD261111-7KQ3M9XW").isoformat() == "2026-11-11"  # type: ignore[union-attr]
+
+
+def test_the_second_factor_must_be_the_phones_last_four_digits() -> None:
+    assert second_factor_matches("*******4321", "4321")
+    assert not second_factor_matches("*******4321", "1234")
+    assert not second_factor_matches(None, "4321")
+    assert not second_factor_matches("*******4321", "432")
+
+
+def test_every_text_has_chinese_first_and_english() -> None:
+    assert i18n.text("sign_in", "zh") == "登录" and i18n.text("sign_in", "en") == "Sign in"
+    assert all(zh and en for zh, en in i18n.TEXTS.values())
