@@ -80,9 +80,13 @@ async def _run(args: argparse.Namespace) -> int:
     from shared.identity.model import BUREAU_KINDS
     from shared.topics import ensure_topics
 
+    from shared.config import StackSettings
+
     ep = endpoints()
-    await migrate(ep.pg_dsn, store.SCHEMA, store.MIGRATIONS, runtime=False)
-    conn = await connect(ep.pg_dsn, store.SCHEMA)
+    stack = StackSettings(kafka_bootstrap=ep.kafka_bootstrap, pg_dsn=ep.pg_dsn)
+    schema = stack.identity_schema  # SHUANGDA_IDENTITY_SCHEMA: the schema the services read
+    await migrate(ep.pg_dsn, schema, store.MIGRATIONS, runtime=False)
+    conn = await connect(ep.pg_dsn, schema)
     try:
         verb = args.keys_verb
         if verb == "create":
@@ -95,7 +99,7 @@ async def _run(args: argparse.Namespace) -> int:
                 raise LauncherError(f"{args.principal!r} exists already (shuangda keys rotate {args.principal})") from None
             topics = [] if args.no_topics else _topics_for(issued.principal)
             if topics:
-                await ensure_topics(ep.kafka_bootstrap, topics)
+                await ensure_topics(stack.kafka, topics, replication_factor=stack.kafka_replication_factor)
             _show(args, issued, [t.name for t in topics])
             return 0
         if verb == "rotate":
@@ -111,7 +115,10 @@ async def _run(args: argparse.Namespace) -> int:
                   f"{store.DEFAULT_TTL_SECONDS:g} s", flush=True)
             return 0
         if verb == "import-legacy":
-            counts = await store.import_legacy_keys(conn, {"intake": "intake", "routing": "routing", "credit": "credit"})
+            from deploy.setup_stack import service_settings
+
+            schemas = {s: service_settings(s, ep.pg_dsn, ep.kafka_bootstrap).schema for s in ("intake", "routing", "credit")}
+            counts = await store.import_legacy_keys(conn, schemas)
             print(json.dumps(counts), flush=True)
             return 0
         rows = await store.list_principals(conn)

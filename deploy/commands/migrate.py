@@ -1,4 +1,5 @@
-"""`shuangda migrate`: apply every service's SQL migrations and create the topics."""
+"""`shuangda migrate`: the identity store's and every service's migrations (each service's
+`wiring.prepare`), the topics they own, and the import of keys from the former per-service stores."""
 from __future__ import annotations
 
 import argparse
@@ -21,4 +22,6 @@ def run(args: argparse.Namespace) -> int:
     for service, versions in report.applied.items():
         print(f"  {service:<8} {', '.join(versions) if versions else 'up to date'}")
     print(f"  topics   {', '.join(report.topics_created) if report.topics_created else 'up to date'}")
+    if report.legacy_keys_imported:
+        print(f"  legacy keys imported  {', '.join(f'{k}: {v}' for k, v in report.legacy_keys_imported.items())}")
     return 0

@@ -21,13 +21,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     t.set_defaults(func=run_timeline)
 
 
-def _kafka():  # noqa: ANN202
+def _kafka() -> tuple[str, dict[str, object]]:
+    """The launcher's broker as shared.kafka.KafkaConnection (bootstrap + SASL + TLS), split into
+    what shared.kafka_ops takes: the bootstrap and the client options."""
     from deploy.launcher import endpoints
     from shared.config import StackSettings
 
     ep = endpoints()
-    s = StackSettings(kafka_bootstrap=ep.kafka_bootstrap, pg_dsn=ep.pg_dsn)
-    return ep.kafka_bootstrap, s.kafka_options()
+    kafka = StackSettings(kafka_bootstrap=ep.kafka_bootstrap, pg_dsn=ep.pg_dsn).kafka
+    options = kafka.options()
+    options.pop("bootstrap_servers")
+    return kafka.bootstrap, options
 
 
 def run_topics(args: argparse.Namespace) -> int:

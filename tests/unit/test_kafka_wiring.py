@@ -88,8 +88,6 @@ def test_the_static_check_finds_a_hand_built_client(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="at 09:00 UTC intake and routing (services/, deploy/commands/ops.py, "
-                   "routing.py) still build clients from kafka_bootstrap/kafka_options; remove once switched")
 def test_no_service_or_cli_verb_builds_a_kafka_client_by_hand() -> None:
     offenders = {str(p.relative_to(ROOT)): hits for p in guarded_modules()
                  if (hits := hand_built_kafka(p, raw_settings=p.parts[len(ROOT.parts)] == "services"))}
