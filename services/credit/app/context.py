@@ -39,6 +39,10 @@ class PersonHasher:
         return hmac.new(self._key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
+#: names remembered by `Credit.name_key` / `Credit.normalise` before the maps start again
+_NAME_CACHE_MAX = 50_000
+
+
 class Credit:
     """The dependencies of every credit use case (built once by `wiring.build`)."""
 
@@ -57,6 +61,27 @@ class Credit:
         self._ip = {c.id: c.ip for c in categories()}
         #: publicity plans by (kind, heavy, decision date, local day): the calendar work is the same for all
         self.plan_cache: dict[tuple[str, bool, dt.date, dt.date], PublicityPlan] = {}
+        self._name_keys: dict[str, str] = {}
+        self._normalised: dict[str, str] = {}
+
+    def name_key(self, name: str) -> str:
+        """The whole name normalised (an entity's `name_key`), remembered: a batch sees the same
+        names again and again."""
+        key = self._name_keys.get(name)
+        if key is None:
+            if len(self._name_keys) > _NAME_CACHE_MAX:
+                self._name_keys.clear()
+            key = self._name_keys[name] = self.analyser.analyse(name).normalised
+        return key
+
+    def normalise(self, name: str) -> str:
+        """`NameAnalyser.normalise`, remembered (comparing a party's name with its entity's)."""
+        text = self._normalised.get(name)
+        if text is None:
+            if len(self._normalised) > _NAME_CACHE_MAX:
+                self._normalised.clear()
+            text = self._normalised[name] = self.analyser.normalise(name)
+        return text
 
     def is_ip(self, category: str) -> bool:
         return self._ip.get(category, False)

@@ -173,7 +173,7 @@ class DecisionBatch:
         else:
             party = item.cmd.party  # type: ignore[union-attr]
         person_hash = self.c.hasher(party.resident_id) if party.resident_id else None
-        name_key = f"person:{person_hash}" if party.kind == "natural_person" else self.c.analyser.analyse(party.name).normalised
+        name_key = f"person:{person_hash}" if party.kind == "natural_person" else self.c.name_key(party.name)
         return PartyKeys(party, person_hash, name_key)
 
     def index(self, e: EntityState) -> None:

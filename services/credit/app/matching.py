@@ -32,11 +32,11 @@ def resolve(b: "DecisionBatch", item: Item, p: PartyKeys, now: dt.datetime, sour
     (normalised) name among entities without a code. An entity first seen without a code takes
     the code when a decision names both (``credit.entity-identified``). One person may be
     several entities (their own, and each 个体工商户 they run under its own code)."""
-    party, analyser = p.party, b.c.analyser
+    party = p.party
     if party.credit_code:
         entity = b.by_code.get(party.credit_code)
         if entity is not None:
-            if party.kind != "natural_person" and analyser.normalise(entity.name) != analyser.normalise(party.name):
+            if party.kind != "natural_person" and b.c.normalise(entity.name) != b.c.normalise(party.name):
                 rename(b, entity, party.name, p.name_key, now, source)
             return entity
         found = codeless_by_name(b, p.name_key, party.kind)
