@@ -16,8 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     from deploy import launcher
     from deploy.launcher.settings import repo_root
+    from deploy.launcher import tools
     from deploy.setup_stack import run_migrations
 
+    tools.chromium()  # the console's browser tests (tests/e2e/test_console_browser.py)
     print("shuangda test: starting Kafka, Postgres and Prometheus", flush=True)
     launcher.up(infra_only=True)
     ep = launcher.endpoints()

@@ -105,3 +105,17 @@ def maven() -> Path:
     if exe is None:
         raise MissingTool("mvn", MAVEN_HINT)
     return exe
+
+
+#: a font with the CJK glyphs the console's pages need (headless chromium has none otherwise)
+CJK_FONT_PACKAGE = "fonts-wqy-zenhei"
+CJK_FONT_GLOBS = ("/usr/share/fonts/truetype/wqy/*", "/usr/share/fonts/opentype/noto/*CJK*", "/usr/share/fonts/truetype/noto/*CJK*")
+
+
+def chromium() -> Path:
+    """Debian's ``chromium`` (the console's browser tests drive it through Playwright, since browser
+    downloads are not available), installed like Postgres and Prometheus when missing, with a CJK font."""
+    exe = require_debian_tool("chromium", "chromium")
+    if not any(glob.glob(pattern) for pattern in CJK_FONT_GLOBS):
+        apt_install(CJK_FONT_PACKAGE, "a CJK font for chromium")
+    return exe

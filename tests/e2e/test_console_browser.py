@@ -1,0 +1,191 @@
+"""The console in a real browser: Debian's chromium driven by Playwright for Python (no browser
+download: `executable_path` points at the system's chromium, which `shuangda`'s setup installs).
+
+The people click through as they would: a bureau signs in, sees only its own cases, accepts one and
+sees its state change; another bureau cannot open that case by typing its URL; the office sees all
+cases; the public lookup refuses a wrong second factor; ops replays a dead letter. Each role's main
+page is saved as a screenshot for docs/console.md."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from shared.contracts.cases import Complainant
+from shared.topics import TopicSpec, ensure_topics
+from tests.support import stack
+from tests.support.console import PASSWORD, ConsoleStack, console_stack
+from tests.support.routing import case_opened
+
+pytestmark = pytest.mark.stack
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+MINE = "market_regulation@610402"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def world() -> AsyncIterator[dict[str, Any]]:
+    from deploy.launcher import tools
+
+    chromium = str(tools.chromium())  # installs Debian's chromium when missing (root + apt-get), else says how
+    unique = uuid.uuid4().hex[:10]
+    async with console_stack(unique, login_rate_burst=50) as cs:
+        w = cs.world
+        tracking = f"SD261207-{unique[:8].upper().translate(str.maketrans('ILOU', '1100'))}"
+        mine1, mine2, theirs = f"A1-{unique}", f"A2-{unique}", f"B-{unique}"
+        first = case_opened(mine1, category="false_advertising", county="610402").model_copy(
+            update={"tracking_no": tracking, "complainant": Complainant(name_masked="张*", phone_masked="*******4321")})
+        await w.open_cases(first, case_opened(mine2, category="false_advertising", county="610402"),
+                           case_opened(theirs, category="online_piracy", county="610404"))
+        for case_id in (mine1, mine2, theirs):
+            await stack.eventually(lambda c=case_id: w.case_row(c), until=lambda r: r is not None, what=f"{case_id} assigned")
+        other = (await w.case_row(theirs))["assignee"]
+        assert other != MINE and (await w.case_row(mine1))["assignee"] == MINE
+        await cs.create_account("alice", f"bureau@{MINE}")
+        await cs.create_account("bob", "bureau@" + other)
+        await cs.create_account("boss", "office")
+        await cs.create_account("opsy", "ops")
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                yield {"cs": cs, "browser": browser, "mine1": mine1, "mine2": mine2, "theirs": theirs,
+                       "tracking": tracking, "unique": unique}
+            finally:
+                await browser.close()
+
+
+async def signed_in(world: dict[str, Any], username: str, *, width: int = 1100) -> Any:
+    cs: ConsoleStack = world["cs"]
+    context = await world["browser"].new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(f"{cs.url}/login")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_load_state()
+    return page
+
+
+async def test_a_bureau_signs_in_sees_only_its_own_cases_accepts_one_and_sees_its_state_change(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "alice")
+    table = page.get_by_test_id("cases")
+    text = await table.inner_text()
+    assert world["mine1"] in text and world["mine2"] in text and world["theirs"] not in text
+    await page.screenshot(path=str(SHOTS / "bureau.png"), full_page=True)
+    await page.get_by_role("link", name=world["mine1"]).click()
+    assert await page.get_by_test_id("state").inner_text() == "待受理"
+    await page.get_by_role("button", name="受理", exact=True).click()
+    await page.wait_for_load_state()
+    assert await page.get_by_test_id("state").inner_text() == "已受理"
+    await page.goto(f"{world['cs'].url}/cases")
+    row = page.locator(f"tr[data-case='{world['mine1']}']")
+    assert "已受理" in await row.inner_text()
+    await page.context.close()
+
+
+async def test_another_bureau_cannot_open_that_case_even_by_typing_its_url(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "bob")
+    assert world["mine1"] not in await page.locator("main").inner_text()
+    response = await page.goto(f"{world['cs'].url}/cases/{world['mine1']}")
+    assert response.status == 404
+    assert "未找到该案件" in await page.get_by_test_id("message").inner_text()
+    assert world["mine1"] not in await page.locator("main").inner_text()
+    await page.context.close()
+
+
+async def test_the_office_sees_all_cases(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "boss")
+    text = await page.get_by_test_id("cases").inner_text()
+    for case_id in (world["mine1"], world["mine2"], world["theirs"]):
+        assert case_id in text
+    await page.screenshot(path=str(SHOTS / "office.png"), full_page=True)
+    response = await page.goto(f"{world['cs'].url}/cases/{world['theirs']}")
+    assert response.status == 200
+    await page.context.close()
+
+
+async def test_the_public_lookup_refuses_a_wrong_second_factor_and_answers_the_right_one(world: dict[str, Any]) -> None:
+    context = await world["browser"].new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(f"{world['cs'].url}/lookup")
+    await page.get_by_label("受理编号").fill(world["tracking"])
+    await page.get_by_label("手机号后四位").fill("0000")
+    await page.get_by_role("button", name="查询").click()
+    await page.wait_for_load_state()
+    assert "不正确" in await page.get_by_test_id("error").inner_text()
+    assert await page.get_by_test_id("status").count() == 0
+    await page.get_by_label("手机号后四位").fill("4321")
+    await page.get_by_role("button", name="查询").click()
+    await page.wait_for_load_state()
+    status = await page.get_by_test_id("status").inner_text()
+    assert world["tracking"] in status and MINE in status and "*******4321" in status
+    await page.screenshot(path=str(SHOTS / "public-lookup-phone.png"), full_page=True)
+    await context.close()
+
+
+async def test_ops_replays_a_dead_letter(world: dict[str, Any]) -> None:
+    origin = f"t{world['unique']}.ops.origin"
+    await ensure_topics(stack.bootstrap(), [TopicSpec(origin, "k", "test", partitions=1)])
+    key = f"poison-{world['unique']}"
+    await stack.produce(origin + ".dlq", [(key, [("ce_id", key.encode()), ("ce_type", b"shuangda.test.v1"),
+                                                  ("dlq-reason", b"schema"), ("dlq-detail", b"amount: not a number"),
+                                                  ("dlq-origin-topic", origin.encode()),
+                                                  ("dlq-origin-partition", b"0"), ("dlq-origin-offset", b"7")],
+                                           b'{"amount": "x"}')])
+    page = await signed_in(world, "opsy")
+    await page.get_by_role("link", name=origin + ".dlq").click()
+    assert "amount: not a number" in await page.get_by_test_id("letters").inner_text()
+    await page.screenshot(path=str(SHOTS / "ops.png"), full_page=True)
+    await page.get_by_role("button", name="重放").first.click()
+    await page.wait_for_load_state()
+    assert "1" in await page.get_by_test_id("replayed").inner_text()
+    records = await stack.eventually(lambda: stack.read_all(origin), until=lambda rs: any(r.key == key.encode() for r in rs),
+                                     what="the replayed record on its origin topic")
+    replayed = next(r for r in records if r.key == key.encode())
+    assert replayed.value == b'{"amount": "x"}'
+    assert not any(k.startswith("dlq-") for k, _ in replayed.headers)
+    await page.context.close()
+
+
+async def test_pages_carry_a_content_security_policy_and_the_session_cookie_is_httponly_and_strict(world: dict[str, Any]) -> None:
+    cs: ConsoleStack = world["cs"]
+    async with httpx.AsyncClient(base_url=cs.url) as c:
+        login = await c.get("/login")
+        assert "Sign in" in (await c.get("/login?lang=en")).text and "登录" in login.text
+        assert "default-src 'none'" in login.headers["content-security-policy"]
+        csrf = login.cookies["sd_csrf"]
+        forged = await c.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": "forged"})
+        assert forged.status_code == 403
+        ok = await c.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": csrf})
+        assert ok.status_code == 303
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        no_token = await c.post(f"/cases/{world['mine2']}/acknowledge", data={"decision": "accept"})
+        assert no_token.status_code == 403
+
+
+async def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(world: dict[str, Any]) -> None:
+    cs: ConsoleStack = world["cs"]
+    await cs.create_account("mallory-target", f"bureau@{MINE}")
+    async with httpx.AsyncClient(base_url=cs.url) as c:
+        csrf = (await c.get("/login")).cookies["sd_csrf"]
+        answers = [(await c.post("/login", data={"username": "mallory-target", "password": f"wrong-{i}-xxxxxx",
+                                                 "csrf": csrf})).status_code for i in range(5)]
+        right = await c.post("/login", data={"username": "mallory-target", "password": PASSWORD, "csrf": csrf})
+    assert answers == [401, 401, 401, 401, 423]
+    assert right.status_code == 423
+
+
+async def test_repeated_public_lookups_are_rate_limited(world: dict[str, Any]) -> None:
+    cs: ConsoleStack = world["cs"]
+    async with httpx.AsyncClient(base_url=cs.url) as c:
+        csrf = (await c.get("/lookup")).cookies["sd_csrf"]
+        codes = [(await c.post("/lookup", data={"tracking_no": world["tracking"], "last4": f"{i:04d}",
+                                                "csrf": csrf})).status_code for i in range(12)]
+    assert set(codes[:3]) == {404} and codes[-1] == 429

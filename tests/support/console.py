@@ -1,0 +1,95 @@
+"""Running the console against a routing of its own on real sockets (test support: not shipped).
+
+`console_stack(unique)` starts routing (`RoutingWorld`, in-process, HTTP on a free port) and the
+console (`wiring.prepare` + `wiring.build`, HTTP on a free port) on the real Kafka and Postgres,
+with their own schemas, topics and identity store; `create_account` is what
+``shuangda console accounts create`` does."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from shared.db import connect, create_pool
+from shared.http import serve
+from shared.runtime.service import build_parts
+from tests.support import stack
+from tests.support.routing import Running, RoutingWorld
+
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ConsoleStack:
+    world: RoutingWorld
+    routing: Running
+    settings: Any
+    url: str
+    parts: Any
+
+    async def create_account(self, username: str, role: str, password: str = PASSWORD) -> None:
+        from services.console.adapters.crypto import KeySeal
+        from services.console.app.accounts import create_account
+        from services.console.domain.accounts import parse_role
+
+        s = self.settings
+        console = await connect(s.dsn, s.schema)
+        identity = await connect(s.dsn, s.identity_schema)
+        try:
+            await create_account(console, identity, KeySeal(s.secret), username=username, password=password,
+                                 role=parse_role(role, office_bureau=s.office_bureau, city_division=s.city_division))
+        finally:
+            await console.close()
+            await identity.close()
+
+
+@contextlib.asynccontextmanager
+async def console_stack(unique: str, **overrides: Any) -> AsyncIterator[ConsoleStack]:
+    from services.console import wiring
+    from services.console.settings import ConsoleSettings
+
+    world = RoutingWorld(unique, bootstrap=stack.bootstrap(), dsn=stack.dsn())
+    await world.create_topics()
+    async with world.running() as routing:
+        stop = asyncio.Event()
+        rport, cport = free_port(), free_port()
+        settings = ConsoleSettings(**{
+            "dev": True, "pg_dsn": stack.dsn(), "kafka_bootstrap": stack.bootstrap(), "schema": f"console_{unique}",
+            "identity_schema": world.identity_schema, "identity_cache_seconds": 1.0,
+            "routing_url": f"http://127.0.0.1:{rport}", "cookie_secure": False, "dlq_topic_prefix": f"t{unique}.",
+            **overrides})
+        await wiring.prepare(settings)
+        pool = await create_pool(settings.dsn, settings.schema, max_size=4)
+        parts = await build_parts(wiring.build, settings, pool)
+        tasks = [asyncio.create_task(serve(routing.service.app if hasattr(routing.service, "app") else routing.service,
+                                           "127.0.0.1", rport, stop)),
+                 asyncio.create_task(serve(parts.app, "127.0.0.1", cport, stop)),
+                 *(asyncio.create_task(loop(stop)) for loop in parts.loops)]
+        url = f"http://127.0.0.1:{cport}"
+        try:
+            import httpx
+
+            async def up() -> bool:
+                async with httpx.AsyncClient() as c:
+                    try:
+                        return (await c.get(f"{url}/readyz")).status_code == 200 and \
+                            (await c.get(f"http://127.0.0.1:{rport}/healthz")).status_code == 200
+                    except httpx.HTTPError:
+                        return False
+
+            await stack.eventually(up, until=bool, what="console and routing listening", timeout=30)
+            yield ConsoleStack(world, routing, settings, url, parts)
+        finally:
+            stop.set()
+            await asyncio.wait(tasks, timeout=10)
+            for close in parts.closers:
+                await close()
+            await pool.close()
