@@ -154,11 +154,18 @@ async def main(events: int, rate: float, seconds: float, bureaus: int, as_json: 
         produced = time.monotonic() - started
         async with world.running(settings) as parts:
             started_wall = datetime.now(timezone.utc)
+            cpu0, wall0 = time.process_time(), time.monotonic()
             got = await wait_for(sink, before + healthy, 120)
+            burst_cpu = (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
             arrivals = sorted(datetime.fromisoformat(a["wall"]) for a in got[before:])
             burst_seconds = (arrivals[-1] - started_wall).total_seconds()
             span = (arrivals[-1] - arrivals[0]).total_seconds()
             throughput = healthy / span if span > 0 else float("nan")
+            # where the burst's time went: planning (the consumer's inserts) against sending and recording
+            stages = (await world.fetch(ep.pg_dsn, """
+                SELECT extract(epoch FROM max(created_at) - min(created_at)) AS planned_s,
+                       extract(epoch FROM max(finished_at) - min(created_at)) AS recorded_s
+                FROM deliveries WHERE case_id LIKE 'C-1______' AND recipient <> $1""", DEAD))[0]
 
             # (b) latency at a fixed rate, the dead endpoint still there
             before = len(sink.healthy())
@@ -194,6 +201,9 @@ async def main(events: int, rate: float, seconds: float, bureaus: int, as_json: 
         "burst_events": events, "burst_healthy_deliveries": healthy, "burst_dead_notices": dead_share,
         "burst_produce_s": round(produced, 2), "burst_to_last_delivery_s": round(burst_seconds, 2),
         "deliveries_per_s": round(throughput, 1),
+        "burst_planned_per_s": round(healthy / float(stages["planned_s"]), 1) if stages["planned_s"] else None,
+        "burst_cpu_share": round(burst_cpu, 2),  # this process's CPU seconds per second during the burst
+        "burst_recorded_s": round(float(stages["recorded_s"] or 0), 2),
         "latency_rate_per_s": rate, "latency_events": total,
         "latency_p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "latency_p99_ms": round(percentile(latencies, 99) * 1000, 1),

@@ -52,8 +52,10 @@ class NotifySettings(ServiceSettings):
     #: concurrent requests per endpoint unless the directory says otherwise
     endpoint_concurrency: int = Field(default=4, ge=1, le=100)
     #: concurrent sends across every endpoint
-    max_in_flight: int = Field(default=200, ge=1, le=10_000)
-    claim_batch_size: int = Field(default=100, ge=1, le=5_000)
+    max_in_flight: int = Field(default=400, ge=1, le=10_000)
+    #: outcomes sent but not yet recorded (batched); past this the dispatcher stops claiming
+    max_unrecorded: int = Field(default=2000, ge=1, le=100_000)
+    claim_batch_size: int = Field(default=200, ge=1, le=5_000)
     #: safety-net poll of the dispatcher (it is woken by NOTIFY on new deliveries)
     dispatch_poll_seconds: float = Field(default=0.5, gt=0)
     #: a claimed delivery not finished within this is taken back by the sweep (must exceed the timeouts)

@@ -26,6 +26,7 @@ from shared.clock import Clock, WallClock
 from shared.webhooks import sign_headers
 
 USER_AGENT = "shuangda-notify/1"
+_NO_TIMER = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 
 class WebhookSender:
@@ -45,9 +46,11 @@ class WebhookSender:
             if self._tls is None:
                 self._tls = ssl.create_default_context()
             connector = aiohttp.TCPConnector(limit=n, limit_per_host=n, ssl=self._tls, ttl_dns_cache=300)
+            # no aiohttp timer: `send` bounds the whole attempt with one asyncio.timeout (two timers per
+            # request were 5 % of notify's CPU at 双11 rates)
             client = self.clients[endpoint] = aiohttp.ClientSession(
                 connector=connector, trust_env=False, headers={"user-agent": USER_AGENT},
-                auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(), timeout=_NO_TIMER,
             )
         return client
 
@@ -58,8 +61,7 @@ class WebhookSender:
         client = self._client(endpoint or url, connections)
         try:
             async with asyncio.timeout(seconds):
-                async with client.post(url, data=body, headers=headers, allow_redirects=False,
-                                       timeout=aiohttp.ClientTimeout(total=seconds)) as response:
+                async with client.post(url, data=body, headers=headers, allow_redirects=False) as response:
                     await response.read()  # the connection goes back to the pool for the next request
                     status, retry_after = response.status, response.headers.get("retry-after")
         except (TimeoutError, asyncio.TimeoutError):

@@ -72,8 +72,10 @@ class DispatchConfig:
     notification_topic: str
     source: str = "/shuangda/notify"
     endpoint_concurrency: int = 4
-    max_in_flight: int = 200
-    claim_batch_size: int = 100
+    max_in_flight: int = 400
+    #: outcomes sent but not yet recorded; past this the dispatcher stops claiming until the recorder catches up
+    max_unrecorded: int = 2000
+    claim_batch_size: int = 200
     poll_seconds: float = 0.5
     lease_seconds: float = 60.0
     sweep_interval_seconds: float = 5.0
@@ -210,10 +212,15 @@ class Dispatcher:
         excluded = set(self.breakers.unavailable(now))
         caps = {e: self._cap(e) for e in self.busy}
         caps.update(self.directory.current.concurrency_caps)
+        for endpoint, breaker in self.breakers.by_endpoint.items():
+            if breaker.failures:  # failing: one send at a time until it answers (see CircuitBreaker.limit)
+                caps[endpoint] = breaker.limit(caps.get(endpoint, self.config.endpoint_concurrency))
         excluded |= {e for e, n in self.busy.items() if n >= caps.get(e, self.config.endpoint_concurrency)}
-        in_flight = sum(self.busy.values()) + self.unrecorded
-        free = self.config.max_in_flight - in_flight
-        if free <= 0:
+        # the budget counts sends only: an outcome waiting for its batch to be recorded holds no connection,
+        # so it must not keep a free endpoint idle (it did: with the recorder a commit behind, half the
+        # budget sat in unrecorded outcomes). Unrecorded outcomes are bounded on their own.
+        free = self.config.max_in_flight - sum(self.busy.values())
+        if free <= 0 or self.unrecorded >= self.config.max_unrecorded:
             return 0, None
         async with self.pool.acquire() as conn:
             rows = await repo.claim(

@@ -188,6 +188,12 @@ class CircuitBreaker:
             return False
         return not self.trial_in_flight
 
+    def limit(self, cap: int) -> int:
+        """Sends allowed at once: the endpoint's cap while it answers; one while its last attempts failed
+        (a dead endpoint then holds one slot of the dispatcher's budget, not its whole cap, until it
+        answers again or its circuit opens)."""
+        return cap if self.failures == 0 else 1
+
     def begin(self, now: float) -> bool:
         """Start a send if allowed; in half-open state only one trial at a time."""
         if not self.available(now):
