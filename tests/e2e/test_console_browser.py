@@ -7,6 +7,8 @@ cases; the public lookup refuses a wrong second factor; ops replays a dead lette
 page is saved as a screenshot for docs/console.md."""
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -23,13 +25,17 @@ from tests.support.routing import case_opened
 
 pytestmark = pytest.mark.stack
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+#: docs/console/ when SHUANGDA_UPDATE_SCREENSHOTS=1 (refreshing docs/console.md's images), else a temp dir
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.get("SHUANGDA_UPDATE_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
 MINE = "market_regulation@610402"
 
 
 @pytest_asyncio.fixture(scope="module")
 async def world() -> AsyncIterator[dict[str, Any]]:
     from deploy.launcher import tools
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
 
     chromium = str(tools.chromium())  # installs Debian's chromium when missing (root + apt-get), else says how
     unique = uuid.uuid4().hex[:10]
