@@ -189,6 +189,65 @@ async def notify_drained(dsn: str, schema: str, timeout: float) -> tuple[float, 
         await conn.close()
 
 
+async def first_of_type(bootstrap: str, topic: str, ce_type: bytes, cases: set[str]) -> dict[str, float]:
+    """The broker timestamp (epoch seconds) of the first `ce_type` record about each of `cases` on `topic`
+    (the topic read from its beginning to its end)."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    out: dict[str, float] = {}
+    try:
+        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 (the public topics() drops it)
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        if not tps:
+            return out
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for r in records:
+                    case = r.key.decode() if r.key else None
+                    if case in cases and case not in out and dict(r.headers).get("ce_type") == ce_type:
+                        out[case] = r.timestamp / 1000
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def complaint_stages(bootstrap: str, dsn: str, iso: Any, posted: dict[str, float], receiver: Receiver) -> dict[str, Any]:
+    """Where a complaint's time went, stage by stage (p50/p99 ms of each step):
+    POST → case.opened on case.intake (intake) → case.assigned on case.routing (routing) → the webhook
+    planned in notify's deliveries (notify's consumer) → the webhook arriving (notify's dispatcher)."""
+    import asyncpg
+
+    cases = set(posted)
+    opened = await first_of_type(bootstrap, iso.topic("case.intake"), b"shuangda.case.opened.v1", cases)
+    assigned = await first_of_type(bootstrap, iso.topic("case.routing"), ASSIGNED, cases)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            f"""SELECT case_id, min(extract(epoch FROM created_at)) AS planned FROM "{iso.schemas.notify}".deliveries
+                WHERE case_id = ANY($1::text[]) AND channel = 'webhook' AND event_type = 'shuangda.case.assigned.v1'
+                GROUP BY case_id""", sorted(cases))
+    finally:
+        await conn.close()
+    planned = {r["case_id"]: float(r["planned"]) for r in rows}
+    arrived: dict[str, float] = {}
+    for a in receiver.arrivals:
+        if a.type == ASSIGNED.decode() and a.case_id in cases and a.case_id not in arrived:
+            arrived[a.case_id] = a.arrived
+    steps = {"post_to_opened": (posted, opened), "opened_to_assigned": (opened, assigned),
+             "assigned_to_planned": (assigned, planned), "planned_to_webhook": (planned, arrived)}
+    out: dict[str, Any] = {}
+    for name, (a, b) in steps.items():
+        gaps = [b[c] - a[c] for c in cases if c in a and c in b]
+        out[f"complaint_{name}_p50_ms"] = summary(gaps)["p50_ms"] if gaps else None
+        out[f"complaint_{name}_p99_ms"] = summary(gaps)["p99_ms"] if gaps else None
+    return out
+
+
 def summary(latencies: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(latencies, 50) * 1000, 1), "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
 
@@ -276,6 +335,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await burst
         latencies = await wait_for_webhooks(receiver, hotline.posted, timeout=120)
         await notify_drained(dsn, iso.schemas.notify, timeout=240)
+        try:
+            stages = await complaint_stages(bootstrap, dsn, iso, hotline.posted, receiver)
+        except Exception as exc:  # a breakdown that fails must not lose the run's figures
+            stages = {"complaint_stages_error": f"{type(exc).__name__}: {exc}"}
 
         figures: dict[str, Any] = {
             "raw_events": args.raw_events,
@@ -292,6 +355,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "complaint_webhooks": len(latencies),
             "complaint_to_webhook_p50_ms": summary(latencies)["p50_ms"],
             "complaint_to_webhook_p99_ms": summary(latencies)["p99_ms"],
+            **stages,
             "http_errors": hotline.errors,
             "webhook_signatures_rejected": receiver.stats.rejected_signatures,
         }
