@@ -2,6 +2,7 @@
 (make-up workdays included), calendar days and hours, provisional beyond the data."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import textwrap
 from pathlib import Path
@@ -86,7 +87,7 @@ def test_a_deadline_beyond_the_holiday_data_is_provisional_and_recomputed_once_t
         holidays:
           - {name: New Year's Day, dates: [2027-01-01]}
         """)
-    ref_2027 = REF.__class__(**{**REF.__dict__, "calendar": WorkdayCalendar(extra_dirs=[tmp_path / "holidays"])})
+    ref_2027 = dataclasses.replace(REF, calendar=WorkdayCalendar(extra_dirs=[tmp_path / "holidays"]))
     revised = deadlines.recompute(spec, ref_2027, RULES)
     assert not revised.provisional
     assert revised.due_date_local == dt.date(2027, 1, 7)

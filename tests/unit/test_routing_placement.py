@@ -2,6 +2,7 @@
 at the county or the city level, and a bureau reorganisation as configuration."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import textwrap
 from decimal import Decimal
@@ -143,8 +144,8 @@ def test_merging_three_bureaus_into_market_regulation_is_a_configuration_change_
             - into: market_regulation
               from: [industry_commerce, quality, food_drug]
         """)
-    before = dict(ref=REF.__class__(**{**REF.__dict__, "directory": load_directory(without_merger)}), rules=RULES)
-    after = dict(ref=REF.__class__(**{**REF.__dict__, "directory": load_directory(with_merger)}), rules=RULES)
+    before = dict(ref=dataclasses.replace(REF, directory=load_directory(without_merger)), rules=RULES)
+    after = dict(ref=dataclasses.replace(REF, directory=load_directory(with_merger)), rules=RULES)
 
     for category, seed_bureau in (("trademarks", "industry_commerce"), ("product_quality", "quality"),
                                   ("counterfeit_drugs", "food_drug")):

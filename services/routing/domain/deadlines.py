@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from shared.contracts.routing import DeadlineInfo
-from services.routing.domain.reference import Reference, local_date
+from services.routing.domain.reference import Reference
 from services.routing.domain.rules import RoutingRules
 
 
@@ -45,8 +45,7 @@ def compute(
     bureau: str, subject: str, starts_at: dt.datetime,
 ) -> DeadlineSpec:
     """The deadline of `rule_id` (the version in force on the local day it starts) counted from `starts_at`."""
-    rule = ref.deadlines.rule(rule_id, local_date(starts_at))
-    due = ref.calendar.deadline_from(starts_at, rule)
+    rule, due = ref.deadline_from(rule_id, starts_at)
     return DeadlineSpec(
         deadline_id=deadline_id, case_id=case_id, kind=kind, bureau=bureau, subject=subject,
         rule_id=rule.id, rule_version=rule.version, citation=rule.citation,
@@ -66,11 +65,10 @@ def warn_at(rules: RoutingRules, starts_at: dt.datetime, due_at: dt.datetime) ->
 
 def recompute(spec: DeadlineSpec, ref: Reference, rules: RoutingRules) -> DeadlineSpec:
     """The same deadline (same rule version) counted again with `ref`'s calendar."""
-    rule = ref.deadlines.rule(spec.rule_id, local_date(spec.starts_at))
+    rule, due = ref.deadline_from(spec.rule_id, spec.starts_at)
     if rule.version != spec.rule_version:  # the version in force that day cannot change, but say so if it did
         raise ValueError(f"deadline {spec.deadline_id}: rule {spec.rule_id} version changed "
                          f"from {spec.rule_version} to {rule.version}")
-    due = ref.calendar.deadline_from(spec.starts_at, rule)
     return replace(
         spec, due_at=due.due_at_utc, due_date_local=due.due_date_local, provisional=due.provisional,
         warn_at=warn_at(rules, spec.starts_at, due.due_at_utc),
