@@ -95,6 +95,17 @@ async def test_a_bureau_signs_in_sees_only_its_own_cases_accepts_one_and_sees_it
     await page.context.close()
 
 
+async def test_a_refused_command_shows_routings_reason_and_changes_nothing(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "alice")
+    await page.goto(f"{world['cs'].url}/cases/{world['mine2']}")
+    await page.get_by_role("button", name="不予受理").click()  # refusing without a reason
+    await page.wait_for_load_state()
+    refusal = await page.get_by_test_id("refusal").inner_text()
+    assert "操作被拒绝" in refusal and len(refusal) > len("操作被拒绝: ")
+    assert await page.get_by_test_id("state").inner_text() == "待受理"
+    await page.context.close()
+
+
 async def test_another_bureau_cannot_open_that_case_even_by_typing_its_url(world: dict[str, Any]) -> None:
     page = await signed_in(world, "bob")
     assert world["mine1"] not in await page.locator("main").inner_text()
