@@ -41,9 +41,15 @@ def _dev() -> bool:
 
 def service_settings(service: str, dsn: str, bootstrap: str) -> Any:
     """The service's own settings class (``services.<name>.settings.<Name>Settings``, environment
-    included) pointed at this database and broker."""
+    included: schema, topic names, Kafka security, replication factor) pointed at this database and
+    broker, for its ``wiring.prepare``.
+
+    Built in dev mode only so that the secrets a running service needs and a migration never reads
+    (PII keys, credit's person-hash key, the console's secret key) are not required of the migrate
+    role; ``prepare`` reads the schema, the topic names and the Kafka connection, which dev mode
+    does not change."""
     cls = getattr(importlib.import_module(f"services.{service}.settings"), f"{service.capitalize()}Settings")
-    return cls(kafka_bootstrap=bootstrap, pg_dsn=dsn, dev=_dev())
+    return cls(kafka_bootstrap=bootstrap, pg_dsn=dsn, dev=True)
 
 
 def _listed(var: str) -> list[str]:

@@ -32,7 +32,8 @@ DEFAULT_SCOPES: dict[str, tuple[str, ...]] = {
     "platform": ("leads:write",),
     "bureau": ("complaints:write", "complaints:read", "leads:write", "cases:read", "cases:act", "penalties:write",
                "credit:read"),
-    "office": ("cases:read", "cases:read-all", "credit:read", "credit:manage", "notify:admin"),
+    # the office directs escalated cases: it acknowledges, transfers and closes them like a bureau (cases:act)
+    "office": ("cases:read", "cases:read-all", "cases:act", "credit:read", "credit:manage", "notify:admin"),
     "police": ("cases:read", "cases:act", "referrals:act", "credit:read"),
     "procuratorate": ("cases:read", "referrals:act", "credit:read"),
     "public_api": ("credit:public",),
