@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from shared.contracts.penalty import PENALTY_TYPES
 from shared.reference import ReferenceDataError, UnknownCode, categories, city, counties, deadline_rule, load_deadlines
@@ -110,17 +110,25 @@ class HeavyRule(Frozen):
 
 class HeavyRules(RuleSetFile):
     rules: tuple[HeavyRule, ...] = Field(min_length=1)
+    _in_force: dict[dt.date, tuple[tuple[HeavyRule, HeavyVersion], ...]] = PrivateAttr(default_factory=dict)
 
-    def in_force(self, at: dt.date) -> list[tuple[HeavyRule, HeavyVersion]]:
-        out = []
-        for rule in self.rules:
-            try:
-                v = pick_version(rule.versions, at, "heavy_rule", rule.id)
-            except UnknownCode:
-                continue
-            if v.enabled:
-                out.append((rule, v))
-        return out
+    def in_force(self, at: dt.date) -> tuple[tuple[HeavyRule, HeavyVersion], ...]:
+        """The enabled rules with their version in force on `at` (remembered per date: the rules
+        do not change once loaded, and a decision batch asks for the same dates again and again)."""
+        found = self._in_force.get(at)
+        if found is None:
+            out = []
+            for rule in self.rules:
+                try:
+                    v = pick_version(rule.versions, at, "heavy_rule", rule.id)
+                except UnknownCode:
+                    continue
+                if v.enabled:
+                    out.append((rule, v))
+            if len(self._in_force) > 10_000:
+                self._in_force.clear()
+            found = self._in_force[at] = tuple(out)
+        return found
 
 
 # -- publicity types ---------------------------------------------------------------
@@ -226,17 +234,25 @@ class BlacklistPeriod(Frozen):
 class BlacklistRules(RuleSetFile):
     period: BlacklistPeriod
     rules: tuple[BlacklistRule, ...] = Field(min_length=1)
+    _in_force: dict[dt.date, tuple[tuple[BlacklistRule, BlacklistVersion], ...]] = PrivateAttr(default_factory=dict)
 
-    def in_force(self, at: dt.date) -> list[tuple[BlacklistRule, BlacklistVersion]]:
-        out = []
-        for rule in self.rules:
-            try:
-                v = pick_version(rule.versions, at, "blacklist_rule", rule.id)
-            except UnknownCode:
-                continue
-            if v.enabled:
-                out.append((rule, v))
-        return out
+    def in_force(self, at: dt.date) -> tuple[tuple[BlacklistRule, BlacklistVersion], ...]:
+        """The enabled rules with their version in force on `at` (remembered per date: the rules
+        do not change once loaded, and a decision batch asks for the same dates again and again)."""
+        found = self._in_force.get(at)
+        if found is None:
+            out = []
+            for rule in self.rules:
+                try:
+                    v = pick_version(rule.versions, at, "blacklist_rule", rule.id)
+                except UnknownCode:
+                    continue
+                if v.enabled:
+                    out.append((rule, v))
+            if len(self._in_force) > 10_000:
+                self._in_force.clear()
+            found = self._in_force[at] = tuple(out)
+        return found
 
     def get(self, rule_id: str) -> BlacklistRule:
         for r in self.rules:
