@@ -10,6 +10,8 @@ types, so the next service gets them for free:
 - `Ident(pattern, max_len)`: an id with a declared shape (path parameters and fields alike).
 - `PageOffset`, `PageLimit(max)`: bounded paging integers.
 - `SaneDate`: a date between 1949-10-01 and 2100-12-31.
+- `Hygiene(default_max=…)`: the edge check of an already parsed payload (a model, lists, dicts):
+  every (field, reason, detail) that is not clean, for a 422 or a dead letter.
 
 A refusal is a pydantic error whose type names the reason (``control_character``,
 ``invalid_character``, ``too_long``, ``empty``, ``bad_shape``), so the HTTP layer's problem
@@ -18,11 +20,13 @@ document and the consumer's dead letter name the field and the reason. Pure: no 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from annotated_types import MaxLen
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
@@ -142,3 +146,150 @@ def PageLimit(maximum: int = 500) -> Any:  # noqa: N802
 
 
 SaneDate = Annotated[dt.date, AfterValidator(_sane_date)]
+
+
+# -- checking a parsed payload at the edge -------------------------------------------------------
+#
+# What routing's and credit's edges run over a parsed request or Kafka payload (a pydantic model,
+# lists, dicts, texts, dates) to refuse a hostile value by field and reason without rewriting it:
+# NFKC, then no control (Cc) or format (Cf) characters, no lone surrogates, no U+FFFD (what
+# undecodable bytes become), no noncharacters, and the length checked after normalisation (the
+# field's own ``max_length``, else the checker's `default_max`); dates within a window.
+
+def _suspect_characters() -> re.Pattern[str]:
+    """Every character `Hygiene.text_problem` may refuse, as one class: controls (Cc), format
+    characters (Cf), surrogates, U+FFFD and the noncharacters."""
+    # no format character is assigned in planes 4-13 (the tags block is in plane 14)
+    scan = [*range(0xD800), *range(0xE000, 0x40000), *range(0xE0000, 0xE1000)]
+    cf = [chr(c) for c in scan if unicodedata.category(chr(c)) == "Cf"]
+    nonchars = [chr(p * 0x10000 + low) for p in range(17) for low in (0xFFFE, 0xFFFF)]
+    ranges = "\\x00-\\x1f\\x7f-\\x9f\\ud800-\\udfff\\ufdd0-\\ufdef\\ufffd"
+    return re.compile("[" + ranges + "".join(re.escape(c) for c in cf + nonchars) + "]")
+
+
+_SUSPECT = _suspect_characters()
+
+
+@functools.lru_cache(maxsize=4096)
+def _declared_max_length(cls: type[BaseModel], name: str) -> int | None:
+    info = cls.model_fields.get(name)
+    if info is None:
+        return None
+    for m in info.metadata:
+        if isinstance(m, MaxLen):
+            return m.max_length
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _fields(cls: type[BaseModel]) -> tuple[tuple[str, int | None], ...]:
+    return tuple((name, _declared_max_length(cls, name)) for name in cls.model_fields)
+
+
+class Hygiene:
+    """One edge checker: `problems(value)` yields every (field, reason, detail), depth first;
+    `first_problem(value)` the first or None, with a fast path for clean payloads (a consumer
+    batch's clean records cost one pass each, and short texts found clean are remembered).
+
+    `default_max`: the bound of a text without its own ``max_length``; `earliest`/`latest`: the
+    date window; `item`: how a list item's field is named (``"{field}.{i}"`` as pydantic names it,
+    or ``"{field}[{i}]"``) and `any_key` the name of a dict value under a non-identifier key."""
+
+    _CLEAN_TEXTS_MAX = 20_000
+    _CLEAN_TEXT_LEN = 64
+
+    def __init__(self, *, default_max: int, earliest: dt.date = dt.date(1990, 1, 1),
+                 latest: dt.date = MAX_DATE, item: str = "{field}.{i}", any_key: str = "{field}.*") -> None:
+        self.default_max, self.earliest, self.latest = default_max, earliest, latest
+        self.item, self.any_key = item, any_key
+        self._clean_texts: dict[tuple[str, int | None], bool] = {}
+
+    def text_problem(self, value: str, max_length: int | None = None) -> tuple[str, str] | None:
+        """(reason, detail) when `value` is not clean text, else None."""
+        limit = max_length if max_length is not None else self.default_max
+        # the fast path (every clean text: one regex scan, NFKC only when the text is not NFKC already);
+        # a suspect character anywhere takes the exact checks below, which name the first problem
+        if _SUSPECT.search(value) is None:
+            normal = value if value.isascii() or unicodedata.is_normalized("NFKC", value) else unicodedata.normalize("NFKC", value)
+            if (normal is value or _SUSPECT.search(normal) is None) and len(normal) <= limit:
+                return None
+        for ch in value:
+            if "\ud800" <= ch <= "\udfff":
+                return "lone_surrogate", "contains a lone surrogate (not Unicode text)"
+        normal = unicodedata.normalize("NFKC", value)
+        for ch in normal:
+            category = unicodedata.category(ch)
+            if category == "Cc":
+                return "control_character", f"contains the control character U+{ord(ch):04X}"
+            if category == "Cf":
+                return "format_character", f"contains the format character U+{ord(ch):04X}"
+            if ch == "\ufffd":  # what a decoder puts for bytes that were not UTF-8 (a query string, a path)
+                return "not_utf8", "contains U+FFFD: the request's bytes were not valid UTF-8"
+            code = ord(ch)
+            if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
+                return "noncharacter", f"contains the noncharacter U+{code:04X}"
+        if len(normal) > limit:
+            return "too_long", f"at most {limit} characters after NFKC normalisation, got {len(normal)}"
+        return None
+
+    def date_problem(self, value: dt.date) -> tuple[str, str] | None:
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if not self.earliest <= day <= self.latest:
+            return "date_out_of_range", f"must be between {self.earliest} and {self.latest}"
+        return None
+
+    def problems(self, value: Any, field: str = "", max_length: int | None = None) -> Iterator[tuple[str, str, str]]:
+        """Every (field, reason, detail) of a value that is not clean, depth first."""
+        if isinstance(value, BaseModel):
+            for name, limit in _fields(type(value)):
+                yield from self.problems(getattr(value, name), f"{field}.{name}" if field else name, limit)
+        elif isinstance(value, str):
+            found = self.text_problem(value, max_length)
+            if found:
+                yield (field or "body", *found)
+        elif isinstance(value, dt.date):
+            found = self.date_problem(value)
+            if found:
+                yield (field or "body", *found)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                # a list field's max_length counts items; each item is text of the default bound
+                yield from self.problems(item, self.item.format(field=field, i=i), None)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from self.problems(str(key), f"{field}.<key>", 200)
+                sub = f"{field}.{key}" if isinstance(key, str) and key.isidentifier() else self.any_key.format(field=field)
+                yield from self.problems(item, sub, None)
+
+    def first_problem(self, value: Any) -> tuple[str, str, str] | None:
+        """The first (field, reason, detail) of `value` that is not clean, or None."""
+        if self.clean(value):
+            return None
+        return next(self.problems(value), None)
+
+    def _clean_text(self, value: str, max_length: int | None) -> bool:
+        if len(value) > self._CLEAN_TEXT_LEN:
+            return self.text_problem(value, max_length) is None
+        key = (value, max_length)
+        if key in self._clean_texts:
+            return True
+        if self.text_problem(value, max_length) is not None:
+            return False
+        if len(self._clean_texts) >= self._CLEAN_TEXTS_MAX:
+            self._clean_texts.clear()
+        self._clean_texts[key] = True
+        return True
+
+    def clean(self, value: Any, max_length: int | None = None) -> bool:
+        """Whether `problems(value)` would find nothing — the same walk without naming fields."""
+        if isinstance(value, str):
+            return self._clean_text(value, max_length)
+        if isinstance(value, BaseModel):
+            return all(self.clean(getattr(value, name), limit) for name, limit in _fields(type(value)))
+        if isinstance(value, dt.date):
+            return self.date_problem(value) is None
+        if isinstance(value, (list, tuple)):
+            return all(self.clean(item) for item in value)
+        if isinstance(value, dict):
+            return all(self.clean(str(key), 200) and self.clean(item) for key, item in value.items())
+        return True

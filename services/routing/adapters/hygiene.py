@@ -10,20 +10,17 @@ and date of an HTTP request and of a bureau's command from its ingress topic:
 - dates between `EARLIEST` and `LATEST` (year 9999 overflows any deadline sum).
 
 A refusal is a 422 problem document naming the field and the reason, as intake's are.
-This is routing's own copy until the shared strict types (``shared/text.py``, issue 12 §1)
-land; then `text_problem` and the Annotated types below become those.
+The checks are shared/text.py's `Hygiene`; only routing's bounds and path/query types are here.
 """
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
-from annotated_types import MaxLen
 from fastapi import Path, Query
-from pydantic import BaseModel
 
 from shared.http import ProblemError
+from shared.text import Hygiene
 
 DEFAULT_MAX = 4000
 EARLIEST = dt.date(1990, 1, 1)
@@ -41,70 +38,12 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"cases to skip (
 CaseState = Annotated[str | None, Query(pattern="^(assigned|accepted|closed|not_accepted)$", max_length=20)]
 
 
-def text_problem(value: str, max_length: int | None = None) -> tuple[str, str] | None:
-    """(reason, detail) when `value` is not clean text, else None."""
-    for ch in value:
-        if "\ud800" <= ch <= "\udfff":
-            return "lone_surrogate", "contains a lone surrogate (not Unicode text)"
-    normal = unicodedata.normalize("NFKC", value)
-    for ch in normal:
-        category = unicodedata.category(ch)
-        if category == "Cc":
-            return "control_character", f"contains the control character U+{ord(ch):04X}"
-        if category == "Cf":
-            return "format_character", f"contains the format character U+{ord(ch):04X}"
-        if ch == "\ufffd":
-            return "not_utf8", "contains U+FFFD: the request's bytes were not valid UTF-8"
-        code = ord(ch)
-        if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
-            return "noncharacter", f"contains the noncharacter U+{code:04X}"
-    limit = max_length if max_length is not None else DEFAULT_MAX
-    if len(normal) > limit:
-        return "too_long", f"at most {limit} characters after NFKC normalisation, got {len(normal)}"
-    return None
-
-
-def date_problem(value: dt.date) -> tuple[str, str] | None:
-    day = value.date() if isinstance(value, dt.datetime) else value
-    if not EARLIEST <= day <= LATEST:
-        return "date_out_of_range", f"must be between {EARLIEST} and {LATEST}"
-    return None
-
-
-def _max_length(model: BaseModel, name: str) -> int | None:
-    info = type(model).model_fields.get(name)
-    for m in (info.metadata if info is not None else ()):
-        if isinstance(m, MaxLen):
-            return m.max_length
-    return None
-
-
-def problems(value: Any, field: str = "", max_length: int | None = None) -> Iterator[tuple[str, str, str]]:
-    """Every (field, reason, detail) of a value that is not clean, depth first."""
-    if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            sub = f"{field}.{name}" if field else name
-            yield from problems(getattr(value, name), sub, _max_length(value, name))
-    elif isinstance(value, str):
-        found = text_problem(value, max_length)
-        if found:
-            yield (field or "body", *found)
-    elif isinstance(value, dt.date):
-        found = date_problem(value)
-        if found:
-            yield (field or "body", *found)
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from problems(item, f"{field}.{i}", None)  # named as pydantic names it: files.0.title
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from problems(str(key), f"{field}.<key>", 200)
-            yield from problems(item, f"{field}.{key}" if isinstance(key, str) and key.isidentifier() else f"{field}.*")
-
-
-def first_problem(value: Any) -> tuple[str, str, str] | None:
-    """The first (field, reason, detail) of `value` that is not clean, or None."""
-    return next(problems(value), None)
+#: the one edge check (shared/text.py), with routing's bound and pydantic's list-item names (files.0.title)
+HYGIENE = Hygiene(default_max=DEFAULT_MAX, earliest=EARLIEST, latest=LATEST)
+text_problem = HYGIENE.text_problem
+date_problem = HYGIENE.date_problem
+problems = HYGIENE.problems
+first_problem = HYGIENE.first_problem
 
 
 def require_clean(value: Any, field: str = "") -> None:
