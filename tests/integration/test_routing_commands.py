@@ -197,3 +197,32 @@ async def test_a_command_naming_its_actor_in_the_payload_is_dead_lettered_not_ap
     assert stack.header(dead[0], "dlq-reason") == "validation_failed"
     assert stack.header(dead[0], "dlq-field") == "actor"
     assert (await w.case_row(case_id))["state"] == "assigned"
+
+
+async def test_commands_published_together_are_applied_in_order_each_seeing_the_case_the_one_before_left() -> None:
+    # one produce call: routing takes them in one batch (one lock, one write), yet in order —
+    # the second transfer of the same case sees the first and is refused; the other case is acknowledged
+    w = world()
+    await w.create_topics(bureaus=[ASSIGNEE, OTHER])
+    moved, kept = f"C-{w.unique}-moved", f"C-{w.unique}-kept"
+    async with w.running():
+        await w.open_cases(case_opened(moved, category="false_advertising"), case_opened(kept, category="false_advertising"))
+        await assigned(w, moved)
+        await assigned(w, kept)
+        await w.publish(w.ingress_topic(ASSIGNEE),
+                        RequestTransfer(case_id=moved, to_bureau=OTHER, reason="this is piracy"),
+                        AcknowledgeCase(case_id=kept, decision="accept"),
+                        RequestTransfer(case_id=moved, to_bureau=OTHER, reason="again"))
+        stream = await of_case(w.routing_topic, moved, lambda rs: any("command-refused" in etype(r) for r in rs),
+                               "the second transfer's refusal")
+        await stack.eventually(lambda: w.case_row(kept), until=lambda row: row["state"] == "accepted",
+                               what="the other case acknowledged")
+        deadlines = await w.fetch("SELECT case_id, bureau, kind, state FROM deadlines WHERE case_id = ANY($1::text[])"
+                                  " ORDER BY case_id, created_at, deadline_id", [moved, kept])
+    refusal = CaseCommandRefused.model_validate_json(next(r for r in stream if "command-refused" in etype(r)).value)
+    assert refusal.reason == "not_assignee"
+    assert [etype(r).split(".")[-2] for r in stream][:3] == ["assigned", "transferred", "assigned"]
+    row = await w.case_row(moved)
+    assert (row["assignee"], row["transfers"]) == (OTHER, 1)
+    assert [(d["case_id"], d["bureau"], d["state"]) for d in deadlines if d["kind"] == "acknowledgement"] == [
+        (kept, ASSIGNEE, "met"), (moved, ASSIGNEE, "cancelled"), (moved, OTHER, "open")]

@@ -249,6 +249,62 @@ async def save_cases(conn: asyncpg.Connection, *, new: Sequence[tuple[Case, str]
     return int(inserted)
 
 
+_NEW_DEADLINE_COLUMNS = ", ".join("n." + c.strip() for c in _DEADLINE_COLUMNS.split(","))
+
+
+async def save_commands(conn: asyncpg.Connection, *, changed: Sequence[Case], referrals: Sequence[Referral],
+                        closes: Sequence[DeadlineClose], deadlines: Sequence[tuple[DeadlineSpec, str | None]],
+                        now: dt.datetime) -> None:
+    """The writes of a batch of bureau commands in ONE statement, whatever the batch's size: update
+    the changed cases, upsert the referrals, close the deadlines that were open before the batch
+    (each by the first of `closes`, in batch order, that names it: a deadline closed once is no
+    longer open for the next) and insert the deadlines the batch opened, each in its state at the
+    end of the batch (``None``: still open; the caller has applied later closes to them). The
+    statement's sub-queries all read the rows as they were before it, so a close never reaches a
+    deadline this same batch opens."""
+    updates = ", ".join(f"{c} = x.{c}" for c in (
+        "counties", "figures", "reports_count", "assignee", "assignee_type", "level", "reasons", "state",
+        "assignment_no", "transfers", "assigned_at", "ack_due_at", "directory_version", "joint_meeting_proposed",
+        "acknowledged_at", "closed_at", "outcome", "outcome_detail"))
+    specs = [spec for spec, _ in deadlines]
+    await conn.execute(
+        f"""
+        WITH u AS (
+            UPDATE cases SET {updates}, updated_at = now()
+            FROM jsonb_to_recordset($14::jsonb) AS x({_CASE_RECORD}) WHERE cases.case_id = x.case_id
+        ), r AS (
+            INSERT INTO referrals (referral_id, case_id, seq, state, agency, police, procuratorate, proposed_by, basis,
+                                   package, created_at, updated_at)
+            SELECT * FROM jsonb_to_recordset($15::jsonb) AS x({_REFERRAL_RECORD})
+            ON CONFLICT (referral_id) DO UPDATE SET state = EXCLUDED.state, package = EXCLUDED.package,
+                                                    updated_at = EXCLUDED.updated_at
+        ), closing AS (
+            SELECT DISTINCT ON (d.deadline_id) d.deadline_id, c.state
+            FROM unnest($16::int[], $17::text[], $18::text[], $19::text[]) AS c(ord, case_id, kinds, state)
+            JOIN deadlines d ON d.case_id = c.case_id AND d.state = 'open'
+                             AND (c.kinds IS NULL OR d.kind = ANY(string_to_array(c.kinds, ',')))
+            ORDER BY d.deadline_id, c.ord
+        ), c AS (
+            UPDATE deadlines SET state = closing.state, closed_at = $21
+            FROM closing WHERE deadlines.deadline_id = closing.deadline_id
+        ), d AS (
+            INSERT INTO deadlines ({_DEADLINE_COLUMNS}, state, closed_at)
+            SELECT {_NEW_DEADLINE_COLUMNS}, coalesce(s.state, 'open'), CASE WHEN s.state IS NULL THEN NULL ELSE $21::timestamptz END
+            FROM {_DEADLINE_UNNEST} WITH ORDINALITY AS n({_DEADLINE_COLUMNS}, ord)
+            JOIN unnest($20::text[]) WITH ORDINALITY AS s(state, ord) USING (ord)
+            ON CONFLICT (deadline_id) DO NOTHING
+        )
+        SELECT 1
+        """,
+        *_deadline_arrays(specs),
+        json.dumps([_case_json(case) for case in changed]),
+        json.dumps([_referral_json(r) for r in {r.referral_id: r for r in referrals}.values()]),
+        list(range(len(closes))), [c.case_id for c in closes],
+        [",".join(sorted(c.kinds)) if c.kinds is not None else None for c in closes], [c.state for c in closes],
+        [state for _, state in deadlines], now,
+    )
+
+
 async def update_case(conn: asyncpg.Connection, case: Case) -> None:
     await conn.execute(
         """

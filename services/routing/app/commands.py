@@ -36,13 +36,9 @@ class Received:
 
 
 async def apply_in_order(router: Router, uow: UnitOfWork, received: Sequence[Received]) -> None:
-    try:
-        for r in received:
-            # the events name this record as their cause and the topic's bureau as their actor
-            uow.cause, uow.actor = r.envelope, r.bureau
-            await router.execute(uow, r.bureau, r.command, r.envelope.id)
-    finally:
-        uow.cause, uow.actor = None, None
+    """The batch's commands in order, in a constant number of round trips (`Router.execute_batch`)."""
+    if received:
+        await router.execute_batch(uow, [(r.bureau, r.command, r.envelope) for r in received])
 
 
 def answer(bureau: str, command: BureauCommand, fx: Effects) -> tuple[int, dict[str, Any]]:

@@ -21,7 +21,7 @@ from shared.workdays import WorkdayCalendar
 from services.routing.adapters import postgres as repo
 from services.routing.adapters.egress import EgressNotReady, EgressTopics
 from services.routing.domain import case as domain
-from services.routing.domain.case import Case, Context, Effects, Emission, Referral
+from services.routing.domain.case import Case, Context, DeadlineClose, Effects, Emission, Referral
 from services.routing.domain.reference import Reference
 from services.routing.domain.rules import RoutingRules
 from services.routing.metrics import record
@@ -138,6 +138,50 @@ class Router:
         fx = domain.decide(case, referral, actor, command, command_id, ctx=self.context())
         await self._save(uow, fx)
         return fx
+
+    async def execute_batch(self, uow: UnitOfWork, received: Sequence[tuple[str, BureauCommand, Message[Any] | Any]]) -> None:
+        """Apply bureau commands ``(actor, command, envelope)`` one after the other, as `execute` would
+        (each sees the case as the ones before it left it: a transfer, then the new assignee's
+        acknowledgement), in a constant number of round trips: lock every case named, in case id
+        order (so two instances never deadlock), read their latest referrals, decide each command in
+        the pure domain against the state in memory, then write cases, referrals, closed and new
+        deadlines in one statement. Each record is the cause of its events, its bureau their actor."""
+        conn = uow.conn
+        ctx = self.context()
+        cases: dict[str, Case] = await repo.lock_cases(conn, [command.case_id for _, command, _ in received])
+        referrals: dict[str, Referral | None] = dict(await repo.latest_referrals(conn, list(cases)))
+        changed: dict[str, Case] = {}
+        saved: list[Referral] = []
+        closes: list[DeadlineClose] = []
+        opened: list[list[Any]] = []  # [spec, state at the end of the batch (None: open)]
+        notes: list[Any] = []
+        try:
+            for actor, command, envelope in received:
+                case_id = command.case_id
+                fx = domain.decide(cases.get(case_id), referrals.get(case_id), actor, command, envelope.id, ctx=ctx)
+                self.egress.ready(b for e in fx.emissions for b in e.audience)
+                if fx.case is not None:
+                    cases[case_id] = changed[case_id] = fx.case
+                if fx.referral is not None:
+                    referrals[case_id] = fx.referral
+                    saved.append(fx.referral)
+                for close in fx.close_deadlines:  # before this command's new deadlines, as `_save` does
+                    for entry in opened:
+                        spec = entry[0]
+                        if entry[1] is None and spec.case_id == close.case_id \
+                                and (close.kinds is None or spec.kind in close.kinds):
+                            entry[1] = close.state
+                    closes.append(close)
+                opened.extend([spec, None] for spec in fx.open_deadlines)
+                uow.cause, uow.actor = envelope, actor
+                self.publish(uow, fx.emissions)
+                notes.extend(fx.notes)
+        finally:
+            uow.cause, uow.actor = None, None
+        if changed or saved or closes or opened:
+            await repo.save_commands(conn, changed=list(changed.values()), referrals=saved, closes=closes,
+                                     deadlines=[(spec, state) for spec, state in opened], now=self.clock.now())
+        uow.after_commit(lambda: record(notes))
 
     # -- reads ----------------------------------------------------------------------------------
 
