@@ -440,6 +440,9 @@ class WorkdayCalendar:
         years = set(files) | set(self._package_years)
         self._years = frozenset(years)
         self._covered_until = self._contiguous_end(years)
+        #: each day's status once worked out (the data above never changes; chinese_calendar scans its
+        #: whole holiday table on every call)
+        self._status_memo: dict[dt.date, bool | None] = {}
 
     @staticmethod
     def _contiguous_end(years: set[int]) -> dt.date | None:
@@ -476,6 +479,15 @@ class WorkdayCalendar:
 
     def _status(self, day: dt.date) -> bool | None:
         """True/False for a covered day; None when no source covers it."""
+        memo = self._status_memo
+        if day in memo:
+            return memo[day]
+        if len(memo) > 100_000:
+            memo.clear()
+        status = memo[day] = self._status_of(day)
+        return status
+
+    def _status_of(self, day: dt.date) -> bool | None:
         own = self._files.get(day.year)
         if own is not None and day in own.explicit:
             return own.explicit[day]
