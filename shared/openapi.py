@@ -18,8 +18,8 @@ from shared.http import problem_response
 
 
 class ProblemField(BaseModel):
-    field: str = Field(description="dotted path of the bad field or parameter, e.g. limit or suspect.credit_code")
-    reason: str = Field(description="machine-readable code, e.g. missing, string_pattern_mismatch, less_than_equal")
+    field: str = Field(description="dotted path of the bad field or parameter, e.g. limit, suspect.credit_code or leads.3.county")
+    reason: str = Field(description="machine-readable code, e.g. missing, bad_check_character, string_pattern_mismatch")
     detail: str
 
 

@@ -8,22 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.intake import SubmitLead
-
-
-class ProblemField(BaseModel):
-    field: str = Field(description="dotted path of the bad field, e.g. suspect.credit_code or leads.3.county")
-    reason: str = Field(description="machine-readable code, e.g. bad_check_character, unknown_category, missing")
-    detail: str
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem document."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    errors: list[ProblemField] | None = None
+from shared.openapi import Problem, ProblemField
 
 
 class LeadBatch(BaseModel):
