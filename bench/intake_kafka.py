@@ -14,7 +14,9 @@ The leads name 3,000 shops, so about a third open cases and the rest merge.
 
 Prints one JSON object on stdout (its last line): ``raw_per_s``,
 ``intake_leads_per_s``, ``intake_leads_ratio`` (intake ÷ raw, the figure to
-compare across runs on a noisy machine), ``rss_mb_max`` (this process, which
+compare across runs on a noisy machine; both timed from the first batch taken, so neither
+includes the consumer group's join), ``intake_leads_with_startup_per_s``/``_ratio`` (intake timed
+from before it started, as earlier runs measured; ``ratio_intake_to_raw`` keeps that meaning), ``rss_mb_max`` (this process, which
 runs intake's consumer and relay), and the counts behind them. The default
 sizes run in about 15 s.
 """
@@ -88,14 +90,22 @@ async def main(n: int, shops: int, partitions: int) -> None:
     async with running_intake(world):
         seen, _ = await arrivals
         elapsed = time.perf_counter() - started
+        finished_at = time.time()
     cases = await world.fetch("SELECT count(*) AS n, sum(reports_count) AS reports FROM cases")
-    intake_rate = seen / elapsed
+    # like the raw figure, timed from the first batch taken (the start of the transaction that
+    # recorded its ids in the inbox; same host, same clock), so the consumer group's join is in neither
+    [first] = await world.fetch("SELECT extract(epoch FROM min(received_at))::float8 AS t FROM inbox")
+    intake_rate = seen / (finished_at - first["t"])
+    with_startup = seen / elapsed
     report("intake_kafka", {
         "leads": n, "shops": shops, "partitions": partitions, "avg_record_bytes": avg_size,
         "raw_per_s": round(raw_rate, 1), "intake_leads_per_s": round(intake_rate, 1),
         "intake_leads_ratio": round(intake_rate / raw_rate, 3),
+        # the same timed from before intake started (pool, wiring, group join included)
+        "intake_leads_with_startup_per_s": round(with_startup, 1),
+        "intake_leads_with_startup_ratio": round(with_startup / raw_rate, 3),
         # the names earlier runs used, kept so their figures stay comparable
-        "raw_passthrough_per_s": round(raw_rate, 1), "ratio_intake_to_raw": round(intake_rate / raw_rate, 3),
+        "raw_passthrough_per_s": round(raw_rate, 1), "ratio_intake_to_raw": round(with_startup / raw_rate, 3),
         "events_delivered": seen, "cases_opened": cases[0]["n"], "reports_on_cases": cases[0]["reports"],
         "rss_mb_max": rss_mb_max(),
     })

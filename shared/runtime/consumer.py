@@ -93,7 +93,7 @@ class EventConsumer:
         group: str,
         routes: Sequence[TopicRoute],
         pool: asyncpg.Pool,
-        bootstrap: str,
+        bootstrap: str | None = None,
         source: str | None = None,
         batch_size: int = 500,
         poll_ms: int = 200,
@@ -109,15 +109,18 @@ class EventConsumer:
         self.group = group
         self.routes = list(routes)
         self.pool = pool
-        self.bootstrap = bootstrap
+        if kafka is None and bootstrap is None:
+            raise ValueError("a consumer needs kafka= (a KafkaConnection) or bootstrap=")
         self.source = source or f"/shuangda/{service}"
         self.batch_size = batch_size
         self.poll_ms = poll_ms
         self.max_handler_attempts = max_handler_attempts
         self.crash_at = crash_at
         self.client_id = client_id or f"{service}-{group}"
-        self.kafka = kafka if kafka is not None else KafkaConnection.of(bootstrap, kafka_options)
+        self.kafka = kafka if kafka is not None else KafkaConnection.of(bootstrap or "", kafka_options)
+        self.bootstrap = self.kafka.bootstrap
         self.ready = False
+        self._routes_by_topic: dict[str, TopicRoute | None] = {}
         self.last_loop_at = time.monotonic()
         self._lag_checked = 0.0
 
@@ -166,21 +169,40 @@ class EventConsumer:
                     log.debug("consumer stop failed", exc_info=True)
 
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self.last_loop_at = time.monotonic()
-            batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch_size)
-            self.ready = True
-            records = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition)) for r in batches[tp]]
-            if records:
-                applied = await self.process(records, stop)
-                if not applied:
-                    return  # stopping mid-retry: leave the offsets uncommitted
-                crash_point("consumer.after_db_commit", self.crash_at)
-                offsets = {
-                    TopicPartition(tp.topic, tp.partition): recs[-1].offset + 1 for tp, recs in batches.items() if recs
-                }
-                await self._commit(consumer, offsets, stop)
-            await self._update_lag(consumer)
+        # the offset commit of batch N (a broker round trip) runs while batch N+1 is fetched and
+        # applied; commits stay in batch order (N's is awaited before N+1's starts) and each still
+        # follows its batch's database commit
+        committing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                self.last_loop_at = time.monotonic()
+                batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch_size)
+                self.ready = True
+                records = [r for tp in sorted(batches, key=lambda t: (t.topic, t.partition)) for r in batches[tp]]
+                if records:
+                    applied = await self.process(records, stop)
+                    if not applied:
+                        return  # stopping mid-retry: leave the offsets uncommitted
+                    crash_point("consumer.after_db_commit", self.crash_at)
+                    offsets = {
+                        TopicPartition(tp.topic, tp.partition): recs[-1].offset + 1 for tp, recs in batches.items() if recs
+                    }
+                    if committing is not None:
+                        await committing
+                    committing = asyncio.create_task(self._commit(consumer, offsets, stop))
+                elif committing is not None and committing.done():
+                    await committing
+                    committing = None
+                await self._update_lag(consumer)
+            if committing is not None:
+                await committing
+                committing = None
+        finally:
+            if committing is not None:
+                if not committing.done():
+                    await asyncio.wait([committing])
+                if not committing.cancelled() and committing.exception() is not None:
+                    log.debug("offset commit failed while the consumer stopped", exc_info=committing.exception())
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int], stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -218,7 +240,14 @@ class EventConsumer:
 
     # -- one batch -----------------------------------------------------------
     def _route_for(self, topic: str) -> TopicRoute | None:
-        return next((r for r in self.routes if r.matches(topic)), None)
+        # one regex match per topic, not per record (a consumer sees a bounded set of topics)
+        try:
+            return self._routes_by_topic[topic]
+        except KeyError:
+            route = next((r for r in self.routes if r.matches(topic)), None)
+            if len(self._routes_by_topic) < 10_000:
+                self._routes_by_topic[topic] = route
+            return route
 
     def _decode(self, record: ConsumerRecord) -> _Item:
         route = self._route_for(record.topic)
@@ -464,21 +493,38 @@ class EventConsumer:
         return True
 
     def _observe(self, items: list[_Item], outcome: dict[str, Any]) -> None:
-        now = datetime.now(timezone.utc)
+        # counted per (topic label, type, result) first: one labels() lookup per kind, not per record
+        consumed: dict[tuple[str, str, str], int] = {}
         for item in outcome["applied"]:
             assert isinstance(item.decoded, Message)
-            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), item.decoded.envelope.type, "applied").inc()
-        for etype, seconds, event_time in outcome["durations"]:
-            HANDLER_DURATION.labels(self.service, etype).observe(seconds)
-            EVENT_LATENCY.labels(self.service, etype).observe(max(0.0, (now - event_time).total_seconds()))
+            key = (topic_label(item.record.topic), item.decoded.envelope.type, "applied")
+            consumed[key] = consumed.get(key, 0) + 1
         for item in outcome["duplicate"]:
             etype = item.decoded.envelope.type if isinstance(item.decoded, Message) else "unknown"
-            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), etype, "duplicate").inc()
+            key = (topic_label(item.record.topic), etype, "duplicate")
+            consumed[key] = consumed.get(key, 0) + 1
+        dead: dict[tuple[str, str], int] = {}
         for item, poison in outcome["dead"]:
-            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), "unknown", "dead_lettered").inc()
-            EVENTS_DEAD_LETTERED.labels(self.service, topic_label(item.record.topic), poison.reason).inc()
+            key = (topic_label(item.record.topic), "unknown", "dead_lettered")
+            consumed[key] = consumed.get(key, 0) + 1
+            dkey = (topic_label(item.record.topic), poison.reason)
+            dead[dkey] = dead.get(dkey, 0) + 1
         for item in outcome["ignored"]:
-            EVENTS_CONSUMED.labels(self.service, topic_label(item.record.topic), "other", "ignored").inc()
+            key = (topic_label(item.record.topic), "other", "ignored")
+            consumed[key] = consumed.get(key, 0) + 1
+        for (topic, etype, result), n in consumed.items():
+            EVENTS_CONSUMED.labels(self.service, topic, etype, result).inc(n)
+        for (topic, reason), n in dead.items():
+            EVENTS_DEAD_LETTERED.labels(self.service, topic, reason).inc(n)
+        now = datetime.now(timezone.utc)
+        by_type: dict[str, tuple[Any, Any]] = {}
+        for etype, seconds, event_time in outcome["durations"]:
+            metrics = by_type.get(etype)
+            if metrics is None:
+                metrics = by_type[etype] = (HANDLER_DURATION.labels(self.service, etype),
+                                            EVENT_LATENCY.labels(self.service, etype))
+            metrics[0].observe(seconds)
+            metrics[1].observe(max(0.0, (now - event_time).total_seconds()))
 
 
 def _poison_of(error: Exception) -> Poison:

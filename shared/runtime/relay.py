@@ -36,7 +36,7 @@ class OutboxRelay:
         service: str,
         schema: str,
         dsn: str,
-        bootstrap: str,
+        bootstrap: str | None = None,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
         keep_sent_seconds: float = 24 * 3600,
@@ -48,14 +48,16 @@ class OutboxRelay:
         self.service = service
         self.schema = schema
         self.dsn = dsn
-        self.bootstrap = bootstrap
+        if kafka is None and bootstrap is None:
+            raise ValueError("a relay needs kafka= (a KafkaConnection) or bootstrap=")
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.keep_sent_seconds = keep_sent_seconds
         # the dedupe window: longer than any topic's retention, so no redelivery outlives its inbox row
         self.keep_inbox_seconds = keep_inbox_seconds
         self.crash_at = crash_at
-        self.kafka = kafka if kafka is not None else KafkaConnection.of(bootstrap, kafka_options)
+        self.kafka = kafka if kafka is not None else KafkaConnection.of(bootstrap or "", kafka_options)
+        self.bootstrap = self.kafka.bootstrap
         self._leadership = Leadership(service=service, name="outbox-relay", dsn=dsn, schema=schema)
         self._last_housekeeping = 0.0
         self._last_prune = 0.0
