@@ -91,6 +91,7 @@ ALERT = TopicSpec("alert.hotspot", "county/category", "early warnings for the le
 PENALTY = TopicSpec("penalty.decisions", "credit code", "accepted penalty decisions and revocations", partitions=6)
 CREDIT = TopicSpec("credit.records", "credit code", "credit records, blacklist, disclosure", partitions=6)
 NOTIFICATION = TopicSpec("notification.status", "recipient", "notification delivered / failed")
+CUSTODY = TopicSpec("custody.lifecycle", "lot id", "seized goods: registered, handed over, received, decided, disposed")
 
 INTERNAL: tuple[TopicSpec, ...] = (CASE_INTAKE, CASE_ROUTING, REFERRAL, ALERT, PENALTY, CREDIT, NOTIFICATION)
 

@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from shared import audit
 
 AT = dt.datetime(2024, 5, 1, 8, 30, 0, 123456, tzinfo=dt.timezone.utc)
@@ -36,8 +38,9 @@ def test_the_same_instant_in_another_zone_hashes_the_same() -> None:
     assert audit.row_hash(audit.GENESIS, 1, AT, "k", "s", "", "{}") == audit.row_hash(audit.GENESIS, 1, shanghai, "k", "s", "", "{}")
 
 
-def test_the_credit_migration_is_the_generated_audit_table() -> None:
-    migration = Path(__file__).resolve().parents[2] / "services" / "credit" / "migrations" / "0002_audit.sql"
+@pytest.mark.parametrize("service", ["credit", "custody"])
+def test_each_services_audit_migration_is_the_generated_audit_table(service: str) -> None:
+    migration = Path(__file__).resolve().parents[2] / "services" / service / "migrations" / "0002_audit.sql"
     assert migration.read_text(encoding="utf-8") == audit.migration_sql()
 
 

@@ -1,0 +1,1 @@
+"""custody: seized goods in custody (公物仓) — lots, their chain of custody and their disposal."""

@@ -1,0 +1,232 @@
+"""Custody's HTTP API. Callers authenticate through the one identity store; a bureau acts for its
+bureau (``type@division``), an appraisal centre or other principal for itself. Writes take an
+Idempotency-Key (shared/idempotency.py); refusals are problem documents naming the field and the
+reason (403 when the caller is not the party the rule names, 409 otherwise)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Awaitable, Callable, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.http import ProblemError, create_app, problem_response, run_in_transaction
+from shared.idempotency import checked_key, idempotent, replay_response, request_fingerprint
+from shared.identity.http import AUTH_RESPONSES, Authenticator
+from shared.identity.model import Principal
+from shared.runtime.uow import UnitOfWork
+from shared.text import Ident, SaneDate, Text
+
+from services.custody.adapters import postgres as db
+from services.custody.app.lots import Actor, Custody, NotFound
+from services.custody.domain.lots import DestructionPlan, Item, Lot, Refused
+
+SERVICE = "custody"
+TITLE = "Shuangda custody: seized goods (公物仓), chain of custody, disposal"
+LotId = Ident(r"lot_[0-9a-f]{20}", max_len=24, what="lot id")
+PlanId = Ident(r"plan_[0-9a-f]{20}", max_len=25, what="plan id")
+CaseId = Ident(r"[A-Za-z0-9_-]{4,64}", max_len=64, what="case id")
+Party = Ident(r"[a-z0-9][a-z0-9_@.-]{1,99}", max_len=100, what="party")
+Money = Field(ge=0, max_digits=14, decimal_places=2)
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    404: problem_response("No such lot or plan, or not one the caller may see"),
+    409: problem_response("The rules refuse the command (the reason is named)"),
+    422: problem_response("A field failed validation"),
+}
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ItemIn(_In):
+    description: Text(200)  # type: ignore[valid-type]
+    quantity: Decimal = Field(gt=0, max_digits=14, decimal_places=3)
+    unit: Text(16)  # type: ignore[valid-type]
+    declared_value: Decimal = Money
+
+
+class RegisterLot(_In):
+    case_id: CaseId  # type: ignore[valid-type]
+    hazard: Literal["toxic_harmful", "perishable", "ordinary"]
+    location: Text(200)  # type: ignore[valid-type]
+    items: list[ItemIn] = Field(min_length=1, max_length=200)
+
+
+class HandOver(_In):
+    to: Party  # type: ignore[valid-type]
+    purpose: Literal["warehouse", "appraisal", "police", "return_to_bureau"]
+
+
+class DecideOutcome(_In):
+    outcome: Literal["returned", "confiscated_auctioned", "destroyed"]
+    document_no: Text(64)  # type: ignore[valid-type]
+    decided_on: SaneDate
+
+
+class Release(_In):
+    outcome: Literal["returned", "confiscated_auctioned"]
+
+
+class ProposePlan(_In):
+    lot_ids: list[LotId] = Field(min_length=1, max_length=500)  # type: ignore[valid-type]
+    scheduled_on: SaneDate
+    facility: Text(200)  # type: ignore[valid-type]
+    witnesses: list[Text(60)] = Field(min_length=1, max_length=20)  # type: ignore[valid-type]
+
+
+class RecordDestruction(_In):
+    photos: list[Text(300)] = Field(min_length=1, max_length=50)  # type: ignore[valid-type]
+    environmental_cost: Decimal = Money
+
+
+def actor_of(p: Principal) -> Actor:
+    return Actor(party=p.bureau or p.principal_id, person=p.principal_id, is_office=p.kind == "office")
+
+
+def lot_view(lot: Lot) -> dict[str, Any]:
+    return {
+        "lot_id": lot.lot_id, "case_id": lot.case_id, "bureau": lot.bureau, "hazard": lot.hazard,
+        "location": lot.location, "holder": lot.holder, "state": lot.state,
+        "declared_value": str(lot.declared_value), "registered_at": lot.registered_at.isoformat(),
+        "items": [{"description": i.description, "quantity": str(i.quantity), "unit": i.unit,
+                   "declared_value": str(i.declared_value)} for i in lot.items],
+        "chain": [{"seq": h.seq, "from": h.from_party, "to": h.to_party, "purpose": h.purpose,
+                   "handed_at": h.handed_at.isoformat(), "handed_by": h.handed_by,
+                   "received_at": h.received_at.isoformat() if h.received_at else None,
+                   "received_by": h.received_by} for h in lot.handovers],
+        "decision": None if lot.decision is None else {
+            "outcome": lot.decision.outcome, "document_no": lot.decision.document_no,
+            "decided_on": lot.decision.decided_on.isoformat()},
+        "disposed": None if lot.disposed_outcome is None else {
+            "outcome": lot.disposed_outcome, "at": lot.disposed_at.isoformat() if lot.disposed_at else None,
+            "plan_id": lot.plan_id},
+    }
+
+
+def plan_view(plan: DestructionPlan) -> dict[str, Any]:
+    return {"plan_id": plan.plan_id, "bureau": plan.bureau, "lot_ids": list(plan.lot_ids), "state": plan.state,
+            "scheduled_on": plan.scheduled_on.isoformat(), "facility": plan.facility,
+            "witnesses": list(plan.witnesses), "approved_by": plan.approved_by,
+            "environmental_cost": None if plan.environmental_cost is None else str(plan.environmental_cost),
+            "record_photos": list(plan.record_photos)}
+
+
+def may_see(p: Principal, lot: Lot) -> bool:
+    party = p.bureau or p.principal_id
+    return p.can("cases:read-all") or party in {lot.bureau, lot.holder} | {h.to_party for h in lot.handovers}
+
+
+def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body_limit: int,
+              readiness: list[Callable[[], Awaitable[bool]]]) -> FastAPI:
+    app = create_app(SERVICE, title=TITLE, readiness=readiness, body_limit=body_limit,
+                     description="Seized goods in custody: registration, hand-overs and receipts, decided outcomes, "
+                                 "release, destruction plans approved by the office, and costs per bureau.")
+    api = APIRouter(prefix="/v1", responses=RESPONSES)
+    reader, actor_dep, office = auth.require("cases:read"), auth.require("cases:act"), auth.require("cases:read-all")
+
+    async def write(request: Request, caller: Principal, key: str | None, status: int,
+                    work: Callable[[UnitOfWork, Actor], Awaitable[dict[str, Any]]]) -> Response:
+        key = checked_key(key)
+        fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+        actor = actor_of(caller)
+
+        async def run(uow: UnitOfWork) -> tuple[int, Any]:
+            try:
+                return status, await work(uow, actor)
+            except Refused as exc:
+                raise ProblemError(403 if exc.forbidden else 409, "Refused", exc.detail,
+                                   errors=[{"field": exc.field, "reason": exc.reason, "detail": exc.detail}],
+                                   reason=exc.reason) from None
+            except NotFound as exc:
+                raise ProblemError(404, "Not found", str(exc)) from None
+
+        code, text, replayed = await run_in_transaction(
+            pool, lambda uow: idempotent(uow, caller.principal_id, key, fingerprint, run),
+            source=f"/{SERVICE}", actor=actor.party)
+        return replay_response(code, text, replayed)
+
+    Key = Header(default=None, alias="Idempotency-Key")
+
+    @api.post("/lots", status_code=201, summary="Register goods seized on a case (the caller's bureau holds them)")
+    async def register(request: Request, body: RegisterLot, caller: Principal = Depends(actor_dep),
+                       idempotency_key: str | None = Key) -> Response:
+        items = [Item(i.description, i.quantity, i.unit, i.declared_value) for i in body.items]
+        return await write(request, caller, idempotency_key, 201, lambda uow, a: _lot(custody.register(
+            uow, a, case_id=body.case_id, hazard=body.hazard, items=items, location=body.location)))
+
+    @api.get("/lots/{lot_id}", summary="A lot with its whole chain of custody")
+    async def read(lot_id: LotId, caller: Principal = Depends(reader)) -> dict[str, Any]:  # type: ignore[valid-type]
+        async with pool.acquire() as conn:
+            lot = await db.read_lot(conn, lot_id)
+        if lot is None or not may_see(caller, lot):
+            raise ProblemError(404, "Not found", f"no lot {lot_id} the caller may see")
+        return lot_view(lot)
+
+    @api.post("/lots/{lot_id}/handovers", summary="The holder hands the goods to another party")
+    async def hand_over(request: Request, lot_id: LotId, body: HandOver,  # type: ignore[valid-type]
+                        caller: Principal = Depends(reader), idempotency_key: str | None = Key) -> Response:
+        return await write(request, caller, idempotency_key, 200, lambda uow, a: _lot(custody.hand_over(
+            uow, a, lot_id, to_party=body.to, purpose=body.purpose)))
+
+    @api.post("/lots/{lot_id}:receive", summary="The receiver confirms it has the goods (custody passes)")
+    async def receive(request: Request, lot_id: LotId, caller: Principal = Depends(reader),  # type: ignore[valid-type]
+                      idempotency_key: str | None = Key) -> Response:
+        return await write(request, caller, idempotency_key, 200, lambda uow, a: _lot(custody.receive(uow, a, lot_id)))
+
+    @api.post("/lots/{lot_id}/decision", summary="Record the decided outcome (document number and date)")
+    async def decide(request: Request, lot_id: LotId, body: DecideOutcome,  # type: ignore[valid-type]
+                     caller: Principal = Depends(actor_dep), idempotency_key: str | None = Key) -> Response:
+        return await write(request, caller, idempotency_key, 200, lambda uow, a: _lot(custody.decide(
+            uow, a, lot_id, outcome=body.outcome, document_no=body.document_no, decided_on=body.decided_on)))
+
+    @api.post("/lots/{lot_id}:release", summary="Return or auction the goods as decided")
+    async def release(request: Request, lot_id: LotId, body: Release,  # type: ignore[valid-type]
+                      caller: Principal = Depends(actor_dep), idempotency_key: str | None = Key) -> Response:
+        return await write(request, caller, idempotency_key, 200,
+                           lambda uow, a: _lot(custody.release(uow, a, lot_id, outcome=body.outcome)))
+
+    @api.post("/destruction-plans", status_code=201, summary="Propose the destruction of decided lots")
+    async def propose(request: Request, body: ProposePlan, caller: Principal = Depends(actor_dep),
+                      idempotency_key: str | None = Key) -> Response:
+        return await write(request, caller, idempotency_key, 201, lambda uow, a: _plan(custody.propose_plan(
+            uow, a, lot_ids=list(body.lot_ids), scheduled_on=body.scheduled_on, facility=body.facility,
+            witnesses=list(body.witnesses))))
+
+    @api.post("/destruction-plans/{plan_id}:approve", summary="The office approves a destruction plan")
+    async def approve(request: Request, plan_id: PlanId, caller: Principal = Depends(office),  # type: ignore[valid-type]
+                      idempotency_key: str | None = Key) -> Response:
+        return await write(request, caller, idempotency_key, 200,
+                           lambda uow, a: _plan(custody.approve_plan(uow, a, plan_id)))
+
+    @api.post("/destruction-plans/{plan_id}:record", summary="The destruction record: photos and the environmental cost")
+    async def record(request: Request, plan_id: PlanId, body: RecordDestruction,  # type: ignore[valid-type]
+                     caller: Principal = Depends(actor_dep), idempotency_key: str | None = Key) -> Response:
+        return await write(request, caller, idempotency_key, 200, lambda uow, a: _plan(custody.record_destruction(
+            uow, a, plan_id, photos=list(body.photos), environmental_cost=body.environmental_cost)))
+
+    @api.get("/reports/costs", summary="Per bureau: lots registered and their value, lots destroyed and the cost")
+    async def costs(since: SaneDate, until: SaneDate, caller: Principal = Depends(office)) -> dict[str, Any]:
+        from shared.workdays import SHANGHAI
+
+        start = dt.datetime.combine(since, dt.time(), SHANGHAI)
+        end = dt.datetime.combine(until, dt.time(), SHANGHAI) + dt.timedelta(days=1)
+        async with pool.acquire() as conn:
+            rows = await db.costs_by_bureau(conn, start, end)
+        return {"since": since.isoformat(), "until": until.isoformat(),
+                "bureaus": [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()} for r in rows]}
+
+    app.include_router(api)
+    return app
+
+
+async def _lot(lot: Awaitable[Lot]) -> dict[str, Any]:
+    return lot_view(await lot)
+
+
+async def _plan(plan: Awaitable[DestructionPlan]) -> dict[str, Any]:
+    return plan_view(await plan)
