@@ -63,12 +63,14 @@ INTAKE = Service("intake")
 ROUTING = Service("routing")
 NOTIFY = Service("notify")
 CREDIT = Service("credit")
+#: seized goods in custody (port 8006)
+CUSTODY = Service("custody")
 #: the web console (port 8005): pages for people over the other services' APIs
 CONSOLE = Service("console")
 
 #: status/down order is the reverse of dependency: Postgres, Kafka, Prometheus, then services
 INFRA: tuple[Component, ...] = (POSTGRES, KAFKA, PROMETHEUS)
-SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CONSOLE)
+SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CUSTODY, CONSOLE)
 ALL: tuple[Component, ...] = INFRA + SERVICES
 
 ALIASES = {"pg": "postgres", "postgresql": "postgres", "supervisord": "supervisor"}

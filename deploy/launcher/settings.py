@@ -15,7 +15,7 @@ Public API
     ``<cache>/kafka-<version>/libs``.
 ``port(name) -> int``
     The port of ``kafka``, ``kafka_controller``, ``pg``, ``prometheus`` or a service
-    (``intake`` 8001, ``routing`` 8002, ``notify`` 8003, ``credit`` 8004, ``console`` 8005), each
+    (``intake`` 8001, ``routing`` 8002, ``notify`` 8003, ``credit`` 8004, ``console`` 8005, ``custody`` 8006), each
     overridable by ``SHUANGDA_<NAME>_PORT`` (for services also
     ``SHUANGDA_<NAME>_HTTP_PORT``, the variable the services' own settings read).
 ``replicas() -> int`` / ``instance_port(name, i) -> int``
@@ -49,10 +49,11 @@ DEFAULT_PORTS: dict[str, int] = {
     "notify": 8003,
     "credit": 8004,
     "console": 8005,
+    "custody": 8006,
 }
 
 #: The services, in start order (the console last: it calls the others).
-SERVICE_NAMES: tuple[str, ...] = ("intake", "routing", "notify", "credit", "console")
+SERVICE_NAMES: tuple[str, ...] = ("intake", "routing", "notify", "credit", "custody", "console")
 
 #: Dev-mode credentials of the local cluster (never used outside dev mode).
 PG_USER = "shuangda"

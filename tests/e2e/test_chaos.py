@@ -18,7 +18,7 @@ from sim.stackenv import free_port
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 
-SERVICES = ("intake", "routing", "notify", "credit", "console")
+SERVICES = ("intake", "routing", "notify", "credit", "custody", "console")
 
 
 def base_port(replicas: int) -> int:
