@@ -64,6 +64,18 @@ def validate_client_id(client: str) -> str:
     return client
 
 
+#: ``ingress.<type>-<division>``: the client of a bureau's ingress topic, as ``shuangda keys create`` names it
+_BUREAU_CLIENT = re.compile(r"^([a-z][a-z0-9_]*)-([0-9]{6})$")
+
+
+def ingress_bureau(client: str) -> tuple[str, str] | None:
+    """The bureau (type, division) that owns ``ingress.<client>`` when the client names one
+    (``market_regulation-610402`` → ("market_regulation", "610402"), principal
+    ``market_regulation@610402``), else None: the one topic → owner rule (intake, credit)."""
+    m = _BUREAU_CLIENT.match(client)
+    return (m.group(1), m.group(2)) if m else None
+
+
 def ingress(client: str) -> TopicSpec:
     """The topic only `client`'s principal may write (commands and reports from outside)."""
     return TopicSpec(

@@ -14,22 +14,22 @@ from shared.contracts.penalty import PenaltyDecided, PenaltyRevoked
 from shared.contracts.referral import ReferralAccepted
 from shared.reference import load_bureau_types
 from shared.runtime import Message, NonRetryableError, UnitOfWork
-from shared.runtime.routes import Binding, TopicRoute
+from shared.runtime.routes import INGRESS_PREFIX, Binding, TopicRoute
+from shared.topics import ingress_bureau
 
 from services.credit.adapters.hygiene import first_hostile_field
 from services.credit.app.context import Credit, Item
 from services.credit.app.decisions import run_batch
 from services.credit.domain.model import Bureau
 
-INGRESS_PREFIX = "ingress."
-
 
 def bureau_from_topic(topic: str) -> Bureau:
     """``ingress.market_regulation-610402`` → market_regulation@610402 (the topic names the actor)."""
     client = topic.removeprefix(INGRESS_PREFIX)
-    bureau_type, sep, division = client.rpartition("-")
-    if not topic.startswith(INGRESS_PREFIX) or not sep or not division.isdigit() or len(division) != 6:
+    found = ingress_bureau(client) if topic.startswith(INGRESS_PREFIX) else None
+    if found is None:
         raise NonRetryableError("unknown_client", f"topic: {topic} does not name a bureau (ingress.<type>-<division>)", field="topic")
+    bureau_type, division = found
     if bureau_type not in load_bureau_types().ids:
         raise NonRetryableError("unknown_client", f"topic: {bureau_type!r} is not a bureau type", field="topic")
     return Bureau(client, bureau_type, division)
