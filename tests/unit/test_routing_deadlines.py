@@ -123,3 +123,16 @@ def test_referral_steps_count_calendar_days_for_the_head_and_exact_hours_for_the
     assert transfer_rule.unit == "hours"
     assert transfer.due_at == later.now + dt.timedelta(hours=transfer_rule.amount)
     assert approved.close_deadlines and approved.close_deadlines[0].state == "met"
+
+
+def test_the_reference_remembers_a_due_day_per_starting_day_and_forgets_everything_past_its_bound(monkeypatch) -> None:
+    from services.routing.domain import reference
+
+    ref = dataclasses.replace(REF)  # an empty memory of its own
+    morning, evening = local(2026, 3, 2, 9), local(2026, 3, 2, 23)
+    assert ack_deadline(morning, ref=ref).due_at == ack_deadline(evening, ref=ref).due_at  # same local day, same end
+    assert ack_deadline(evening, ref=ref) == ack_deadline(evening, ref=dataclasses.replace(REF))  # as counted afresh
+    monkeypatch.setattr(reference, "MEMO_LIMIT", 8)
+    for day in range(1, 29):
+        ack_deadline(local(2026, 2, day), ref=ref)
+        assert len(ref._memo) <= 8
