@@ -4,7 +4,6 @@ ingress clients) on the real broker and database, and intake's parts running in 
 loop. It lives under tests/ so the product does not ship it."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator
@@ -15,10 +14,11 @@ from shared.clock import Clock
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import build, prepare
 from shared.runtime.service import Parts
-from shared.db import connect, create_pool
+from shared.db import connect
 from shared.identity import store as identity_store
 from shared.topics import ensure_topics, ingress
 from tests.support import identity
+from tests.support.service import running_service
 
 
 class IntakeWorld:
@@ -127,17 +127,9 @@ async def running_intake(world: IntakeWorld, *, clock: Clock | None = None, cons
                          **settings: Any) -> AsyncIterator[Running]:
     """Intake's consumer, relay and HTTP app (through an in-process ASGI client) in this loop."""
     cfg = world.settings(**settings)
-    pool = await create_pool(cfg.dsn, cfg.schema, max_size=cfg.pool_max_size)
-    parts = await build(cfg, pool, clock=clock)
-    stop = asyncio.Event()
-    loops = [parts.relay.run] + ([parts.consumer.run] if consume else [])
-    tasks = [asyncio.create_task(fn(stop)) for fn in loops]
-    transport = httpx.ASGITransport(app=parts.app)
-    http = httpx.AsyncClient(transport=transport, base_url="http://intake.test", timeout=30)
-    try:
+
+    def loops(parts: Parts) -> list[Any]:
+        return [parts.relay.run] + ([parts.consumer.run] if consume else [])
+
+    async with running_service(build, cfg, base_url="http://intake.test", clock=clock, loops=loops) as (parts, http):
         yield Running(parts, http, cfg)
-    finally:
-        await http.aclose()
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await pool.close()

@@ -211,46 +211,28 @@ class RoutingWorld:
             await conn.close()
 
     async def prepare(self, **overrides: Any) -> RoutingSettings:
-        """What ``shuangda migrate`` does for routing, for this world's names."""
+        """What ``shuangda migrate`` does for routing, for this world's names (once per world)."""
         from services.routing import wiring
 
         settings = self.settings(**overrides)
-        await wiring.prepare(settings)
+        if not getattr(self, "_prepared", False):
+            await wiring.prepare(settings)
+            self._prepared = True
         return settings
 
     @contextlib.asynccontextmanager
     async def running(self, *, clock: Clock | None = None, watch: bool = True, **overrides: Any) -> AsyncIterator["Running"]:
-        import httpx
-
         from services.routing import wiring
-        from shared.db import create_pool
-        from shared.runtime.service import build_parts
+        from tests.support.service import running_service
 
         settings = await self.prepare(**overrides)
         await self.identity()
-        pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
-        parts = None
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            parts = await build_parts(wiring.build, settings, pool, clock=clock)
-            stop = asyncio.Event()
-            loops = [fn for fn in parts.loops if watch or fn != parts.watch.run]
-            tasks = [asyncio.create_task(fn(stop)) for fn in loops]
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=parts.app), base_url="http://routing")
-            try:
-                yield Running(parts, client)
-            finally:
-                stop.set()
-                await client.aclose()
-                await asyncio.wait(tasks, timeout=20)
-                for t in tasks:
-                    if not t.done():
-                        t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            for close in reversed(parts.closers if parts is not None else []):
-                await close()
-            await pool.close()
+
+        def loops(parts: Any) -> list[Any]:
+            return [fn for fn in parts.loops if watch or fn != parts.watch.run]
+
+        async with running_service(wiring.build, settings, base_url="http://routing", clock=clock, loops=loops) as (parts, http):
+            yield Running(parts, http)
 
 
 @dataclass
