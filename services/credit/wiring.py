@@ -22,6 +22,7 @@ from shared.topics import CREDIT, PENALTY, TopicSpec, ensure_topics
 from shared.workdays import default_calendar
 
 from services.credit.adapters.http import HttpDeps, build_app
+from services.credit.adapters.http.disclosure import PUBLIC_PATHS
 from services.credit.adapters.kafka import CreditRoutes
 from services.credit.adapters.search import IndexRefresher
 from services.credit.app.context import Credit, PersonHasher, Topics
@@ -90,6 +91,7 @@ async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | 
     app = build_app(HttpDeps(
         pool=pool, credit=credit, index=index, refresher=refresher, auth=Authenticator(directory), clock=clock,
         check_max_codes=settings.check_max_codes, body_limit=settings.max_body_bytes,
+        rate_limits=settings.public_rate_limits(PUBLIC_PATHS),
         readiness=[database_reachable, consumer_polling, name_index_loaded],
     ))
     loops = [consumer.run, relay.run, scheduler.run, refresher.run, gauges_loop(pool, clock, settings.gauges_interval_seconds),

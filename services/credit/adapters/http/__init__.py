@@ -35,7 +35,8 @@ __all__ = ["HttpDeps", "build_app"]
 
 def build_app(deps: HttpDeps) -> FastAPI:
     app = create_app(SERVICE, title="Shuangda credit: penalties, credit records, blacklist, joint punishment",
-                     readiness=deps.readiness, body_limit=deps.body_limit)
+                     readiness=deps.readiness, body_limit=deps.body_limit,
+                     rate_limits=deps.rate_limits)
 
     @app.exception_handler(CreditError)
     async def _credit_error(_: Request, exc: CreditError) -> JSONResponse:

@@ -49,6 +49,8 @@ class HttpDeps:
     clock: Clock
     check_max_codes: int = 1000
     body_limit: int = 64 * 1024
+    #: shared.ratelimit.RateLimits for the public paths (PUBLIC_PATHS); None: no limit (tests)
+    rate_limits: Any = None
     readiness: list[ReadinessCheck] = field(default_factory=list)
     search: Search = field(init=False)
 

@@ -13,6 +13,10 @@ from services.credit.adapters.http.common import HttpDeps, clean, json_response
 from services.credit.app import disclosure
 
 
+#: what the public may call without a key: rate-limited per address (shared.ratelimit)
+PUBLIC_PATHS = ("/v1/disclosures", "/v1/measures")
+
+
 def router(deps: HttpDeps) -> APIRouter:
     r = APIRouter(tags=["public"], responses={422: problem_response("A parameter failed validation")})
     book = deps.credit.book
