@@ -145,6 +145,9 @@ async def main(events: int, rate: float, seconds: float) -> dict[str, Any]:
 
     raw_rate = await raw_passthrough(bootstrap, raw_in, raw_out, events, f"bench-raw-{tag}")
 
+    # what `shuangda migrate` does (schema, topics, identity store) is not part of a service's start
+    await world.prepare()
+    await world.identity()
     counting = asyncio.create_task(count_arrivals(bootstrap, world.routing_topic, events, timeout=600))
     started = time.perf_counter()
     async with world.running(watch=True, consumer_batch_size=500, relay_batch_size=1000, pool_max_size=8):
