@@ -205,7 +205,13 @@ async def first_of_type(bootstrap: str, topic: str, ce_type: bytes, cases: set[s
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        async def behind() -> bool:
+            for tp, end in ends.items():
+                if await consumer.position(tp) < end:
+                    return True
+            return False
+
+        while await behind():
             for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                 for r in records:
                     case = r.key.decode() if r.key else None
@@ -299,7 +305,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         document, secrets = build_directory(f"http://127.0.0.1:{port}", today, version=f"bench-{tag}", concurrency=16)
         receiver.secrets.update(secrets)
         hotline_id, monitor_id = f"hotline-{tag}", f"monitor-{tag}"
-        keys = await register_intake_clients(dsn, iso.schemas.intake, bootstrap,
+        keys = await register_intake_clients(dsn, iso.schemas.identity, bootstrap,
                                              {hotline_id: "hotline", monitor_id: "platform"}, [monitor_id])
         env = iso.env(directory_path=write_directory(work / "directory.yaml", document),
                       sms_url=f"http://127.0.0.1:{port}/sms")

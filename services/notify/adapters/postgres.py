@@ -188,9 +188,13 @@ async def claim(
     endpoint's free slots (its cap minus `busy`), none for `excluded` endpoints (open circuits, paused or
     saturated). ``FOR UPDATE SKIP LOCKED``: several dispatchers can claim at once.
 
+    Bulk rows (priority 2) never take an endpoint's last free slot (when its cap is above one): a critical
+    notice or a complaint's arriving for the same bureau starts at once instead of waiting for one of the
+    bulk sends in flight to that endpoint to finish.
+
     Only the first `window` due rows (by the claim index) are considered, so a claim costs the same however
-    long the backlog is; the first of them is always claimable (its endpoint is not excluded), so every
-    round makes progress."""
+    long the backlog is; its endpoint is not excluded, so a round claims something unless every slot left
+    is one that bulk may not take (then a finishing send wakes the dispatcher)."""
     names = sorted(set(busy) | set(caps))
     rows = await conn.fetch(
         f"""
@@ -211,6 +215,7 @@ async def claim(
             JOIN ranked r ON r.id = d.id
             LEFT JOIN slots s ON s.endpoint = r.endpoint
             WHERE r.rn <= coalesce(s.cap, $2) - coalesce(s.busy, 0)
+                          - CASE WHEN r.priority >= 2 AND coalesce(s.cap, $2) > 1 THEN 1 ELSE 0 END
               AND d.state = 'pending' AND d.due_at <= now()
             ORDER BY r.priority, r.due_at, r.id
             LIMIT $1

@@ -195,7 +195,10 @@ class Dispatcher:
                 if excluded is None:  # every slot is taken: a finishing send wakes us
                     await wait_any(stop, self.wake, self.config.poll_seconds)
                 else:
-                    await wait_any(stop, self.wake, await self._idle_seconds(excluded))
+                    delay = await self._idle_seconds(excluded)
+                    if self.busy:  # due rows may wait for an endpoint's slot (bulk never takes its last): a
+                        delay = max(delay, 0.05)  # finishing send wakes us; no 10 ms polling meanwhile
+                    await wait_any(stop, self.wake, delay)
         finally:
             self.listening = False
             await listener.close()
