@@ -53,11 +53,11 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     kafka = settings.kafka
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, routes=[routes.route(settings.ingress_pattern)], pool=pool,
-        kafka=kafka, bootstrap=kafka.bootstrap, batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
+        kafka=kafka, batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
         crash_at=crash_at,
     )
     relay = OutboxRelay(
-        service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka, bootstrap=kafka.bootstrap,
+        service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka,
         batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds, crash_at=crash_at,
     )
 
