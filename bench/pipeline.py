@@ -104,6 +104,7 @@ class Hotline:
         self.key, self.tag = key, tag
         self.rng = stable_random("bench", tag)
         self.posted: dict[str, float] = {}
+        self.answered: list[float] = []  # seconds from POST to its 201
         self.errors = 0
         self.n = 0
 
@@ -124,6 +125,7 @@ class Hotline:
             return
         if response.status_code == 201:
             self.posted[response.json()["case_id"]] = t0
+            self.answered.append(time.time() - t0)
         else:
             self.errors += 1
 
@@ -361,6 +363,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "complaint_webhooks": len(latencies),
             "complaint_to_webhook_p50_ms": summary(latencies)["p50_ms"],
             "complaint_to_webhook_p99_ms": summary(latencies)["p99_ms"],
+            "complaint_post_answered_p50_ms": summary(hotline.answered)["p50_ms"] if hotline.answered else None,
+            "complaint_post_answered_p99_ms": summary(hotline.answered)["p99_ms"] if hotline.answered else None,
             **stages,
             "http_errors": hotline.errors,
             "webhook_signatures_rejected": receiver.stats.rejected_signatures,
