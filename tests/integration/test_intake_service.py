@@ -88,10 +88,14 @@ def _planted_identity() -> tuple[str, str, str]:
 
 
 def _files_containing(root: Path, needles: list[bytes], pattern: str = "*") -> list[str]:
+    import fnmatch
+    import os
+
     hits = []
-    for path in root.rglob(pattern):
-        if not path.is_file():
-            continue
+    # os.walk, not rglob: another test's topic directory may vanish mid-scan (walk skips it)
+    paths = (Path(d) / f for d, _, files in os.walk(root, onerror=lambda _e: None) for f in files
+             if fnmatch.fnmatch(f, pattern))
+    for path in paths:
         try:
             data = path.read_bytes()
         except OSError:  # a segment deleted while we looked
