@@ -25,7 +25,7 @@ COMPOSE_DIR = ROOT / "deploy" / "compose"
 ENV_EXAMPLE = COMPOSE_DIR / "shuangda.env.example"
 KAFKA_SCRIPTS = COMPOSE_DIR / "kafka"
 
-SERVICES = {"intake": 8001, "routing": 8002, "notify": 8003, "credit": 8004}
+SERVICES = {"intake": 8001, "routing": 8002, "notify": 8003, "credit": 8004, "custody": 8006}
 ONE_SHOTS = {"kafka-acls", "migrate"}
 KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY\b|_KEY_|TOKEN|PII_KEY")
@@ -334,6 +334,7 @@ PASSWORDS = {
     "SHUANGDA_KAFKA_ROUTING_PASSWORD": "routing-0123456789abcdef",
     "SHUANGDA_KAFKA_NOTIFY_PASSWORD": "notify-0123456789abcdef",
     "SHUANGDA_KAFKA_CREDIT_PASSWORD": "credit-0123456789abcdef",
+    "SHUANGDA_KAFKA_CUSTODY_PASSWORD": "custody-0123456789abcdef",
     "SHUANGDA_KAFKA_MIGRATE_PASSWORD": "migrate-0123456789abcdef",
     "SHUANGDA_KAFKA_PASSWORD_HOTLINE12345": "hotline-0123456789abcdef",
     "SHUANGDA_KAFKA_PASSWORD_SAMR_610402": "samr-0123456789abcdef",
@@ -414,7 +415,7 @@ def test_the_acl_job_creates_a_scram_user_for_every_principal(acl_run):
         for call in acl_run
         if call[0] == "kafka-configs.sh"
     }
-    assert set(users) == {"intake", "routing", "notify", "credit", "migrate", "hotline12345", "samr-610402"}
+    assert set(users) == {"intake", "routing", "notify", "credit", "custody", "migrate", "hotline12345", "samr-610402"}
     assert users["intake"] == "SCRAM-SHA-512=[iterations=8192,password=intake-0123456789abcdef]"
 
 

@@ -4,7 +4,7 @@
 #
 # Principals
 #   admin                      broker super user (PLAIN, inter-broker only)
-#   intake routing notify credit   one per service (SCRAM-SHA-512)
+#   intake routing notify credit custody   one per service (SCRAM-SHA-512)
 #   migrate                    `shuangda migrate`: creates and configures topics
 #   <client>                   each outside publisher; writes only ingress.<client>
 #   <bureau>                   each bureau; reads only egress.<bureau>
@@ -39,8 +39,8 @@ bootstrap="${SHUANGDA_KAFKA_ADMIN_BOOTSTRAP:-kafka-1:9094,kafka-2:9094,kafka-3:9
 admin_props="${TMPDIR:-/tmp}/shuangda/admin.properties"
 export KAFKA_HEAP_OPTS="${SHUANGDA_KAFKA_TOOLS_HEAP:--Xms32m -Xmx256m}"
 
-SERVICES=(intake routing notify credit)
-FAMILIES=(complaint. lead. case. referral. deadline. alert. penalty. credit. notification.)
+SERVICES=(intake routing notify credit custody)
+FAMILIES=(complaint. lead. case. referral. deadline. alert. penalty. credit. notification. custody.)
 RESERVED=(admin migrate "${SERVICES[@]}")
 NAME_RE='^[a-z0-9][a-z0-9_-]{1,62}$'
 

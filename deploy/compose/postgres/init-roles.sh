@@ -16,7 +16,7 @@
 
 shuangda_init_roles() (
 set -euo pipefail
-for svc in intake routing notify credit; do
+for svc in intake routing notify credit custody; do
   var="SHUANGDA_PG_${svc^^}_PASSWORD"
   pw="${!var:-}"
   if [ -z "$pw" ]; then
