@@ -6,9 +6,8 @@ import re
 import unicodedata
 
 from services.intake.domain.errors import FieldError
+from shared.text import TextRefused, clean_text
 
-_ALLOWED_CONTROLS_MULTILINE = frozenset("\n\t")
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 # Personal numbers typed into free text, however they are written: digits of any script
 # (full-width and others are read as ASCII first), up to 3 separators between any two digits
 # (spaces, dots, any dash, slashes, commas, brackets …), glued to letters or Chinese, and for a
@@ -27,47 +26,21 @@ def nfkc(value: str) -> str:
 
 def clean(value: str | None, field: str, errors: list[FieldError], *, max_len: int, multiline: bool = False,
           required: bool = False) -> str | None:
-    """NFKC, trimmed, format characters (zero-width …) removed; control characters and
-    lone surrogates refused; the length checked again after normalisation.
+    """`shared.text.clean_text` (NFKC, trimmed, format characters removed; control characters,
+    lone surrogates and noncharacters refused; the length checked after normalisation), with
+    a refusal recorded as a `FieldError` on `field` instead of raised.
 
     Returns None (and records an error) when the value is unusable, or when it is absent/empty and not required."""
     if value is None:
         if required:
             errors.append(FieldError(field, "missing", "required"))
         return None
-    text = nfkc(value).replace("\r\n", "\n").replace("\r", "\n")
-    drop: list[str] = []
-    # printable text has no control, format or surrogate characters: nothing to look at one by one
-    for ch in () if text.isprintable() else set(text):  # each distinct character once: long texts repeat many
-        if ch < "\x80":
-            if (ch < " " or ch == "\x7f") and not (multiline and ch in _ALLOWED_CONTROLS_MULTILINE):
-                errors.append(FieldError(field, "control_character", f"contains the control character U+{ord(ch):04X}"))
-                return None
-            continue
-        cat = unicodedata.category(ch)
-        if cat == "Cs":
-            errors.append(FieldError(field, "invalid_character", "contains an unpaired surrogate code point"))
-            return None
-        if cat == "Cc":
-            errors.append(FieldError(field, "control_character", f"contains the control character U+{ord(ch):04X}"))
-            return None
-        if cat == "Cf":
-            drop.append(ch)
-    if drop:
-        text = text.translate({ord(ch): None for ch in drop})
-    if multiline:
-        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n")).strip()
-        text = re.sub(r"\n{3,}", "\n\n", text)
-    else:
-        text = _SPACES.sub(" ", text).strip()
-    if not text:
-        if required:
-            errors.append(FieldError(field, "empty", "must not be empty"))
+    try:
+        text = clean_text(value, max_len=max_len, multiline=multiline, required=required)
+    except TextRefused as exc:
+        errors.append(FieldError(field, exc.reason, exc.detail))
         return None
-    if len(text) > max_len:
-        errors.append(FieldError(field, "too_long", f"at most {max_len} characters after normalisation, got {len(text)}"))
-        return None
-    return text
+    return text or None
 
 
 def name_key(name: str) -> str:
