@@ -19,7 +19,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, PrivateAttr, model_validator
@@ -108,27 +108,34 @@ class HeavyRule(Frozen):
         return self
 
 
+def _enabled_in_force(rules: tuple[Any, ...], memo: dict[dt.date, tuple[Any, ...]], at: dt.date,
+                      kind: str) -> tuple[Any, ...]:
+    """(rule, version) for each enabled rule with a version in force on `at`, remembered per date in
+    `memo` (the rules do not change once loaded, and a decision batch asks for the same dates again
+    and again; bounded)."""
+    found = memo.get(at)
+    if found is None:
+        out = []
+        for rule in rules:
+            try:
+                v = pick_version(rule.versions, at, kind, rule.id)
+            except UnknownCode:
+                continue
+            if v.enabled:
+                out.append((rule, v))
+        if len(memo) > 10_000:
+            memo.clear()
+        found = memo[at] = tuple(out)
+    return found
+
+
 class HeavyRules(RuleSetFile):
     rules: tuple[HeavyRule, ...] = Field(min_length=1)
     _in_force: dict[dt.date, tuple[tuple[HeavyRule, HeavyVersion], ...]] = PrivateAttr(default_factory=dict)
 
     def in_force(self, at: dt.date) -> tuple[tuple[HeavyRule, HeavyVersion], ...]:
-        """The enabled rules with their version in force on `at` (remembered per date: the rules
-        do not change once loaded, and a decision batch asks for the same dates again and again)."""
-        found = self._in_force.get(at)
-        if found is None:
-            out = []
-            for rule in self.rules:
-                try:
-                    v = pick_version(rule.versions, at, "heavy_rule", rule.id)
-                except UnknownCode:
-                    continue
-                if v.enabled:
-                    out.append((rule, v))
-            if len(self._in_force) > 10_000:
-                self._in_force.clear()
-            found = self._in_force[at] = tuple(out)
-        return found
+        """The enabled rules with their version in force on `at` (see `_enabled_in_force`)."""
+        return _enabled_in_force(self.rules, self._in_force, at, "heavy_rule")  # type: ignore[return-value]
 
 
 # -- publicity types ---------------------------------------------------------------
@@ -237,22 +244,8 @@ class BlacklistRules(RuleSetFile):
     _in_force: dict[dt.date, tuple[tuple[BlacklistRule, BlacklistVersion], ...]] = PrivateAttr(default_factory=dict)
 
     def in_force(self, at: dt.date) -> tuple[tuple[BlacklistRule, BlacklistVersion], ...]:
-        """The enabled rules with their version in force on `at` (remembered per date: the rules
-        do not change once loaded, and a decision batch asks for the same dates again and again)."""
-        found = self._in_force.get(at)
-        if found is None:
-            out = []
-            for rule in self.rules:
-                try:
-                    v = pick_version(rule.versions, at, "blacklist_rule", rule.id)
-                except UnknownCode:
-                    continue
-                if v.enabled:
-                    out.append((rule, v))
-            if len(self._in_force) > 10_000:
-                self._in_force.clear()
-            found = self._in_force[at] = tuple(out)
-        return found
+        """The enabled rules with their version in force on `at` (see `_enabled_in_force`)."""
+        return _enabled_in_force(self.rules, self._in_force, at, "blacklist_rule")  # type: ignore[return-value]
 
     def get(self, rule_id: str) -> BlacklistRule:
         for r in self.rules:
