@@ -14,7 +14,7 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from prometheus_client import Counter
@@ -76,10 +76,9 @@ class RateLimits:
     per_address: Rate | None = None
     per_key: Rate | None = None
     max_keys: int = DEFAULT_MAX_KEYS
-    exempt: Callable[[str], bool] = field(default=lambda _path: False)
 
     def applies(self, path: str) -> bool:
-        return any(path.startswith(p) for p in self.paths) and not self.exempt(path)
+        return any(path.startswith(p) for p in self.paths)
 
 
 def _credential(headers: list[tuple[bytes, bytes]]) -> bytes | None:

@@ -145,12 +145,12 @@ async def run(cfg: ChaosConfig, stack: Stack, *, on_line: Callable[[str], None] 
     rng = random.Random(cfg.seed + 1)
     schedule = _schedule(cfg, stack.faults, rng)
     began = time.monotonic()
-    last_fault = await asyncio.gather(
+    last_fault, _, _ = await asyncio.gather(
         _faults(schedule, began, figures, on_line),
         _publish_leads(stack.kafka, ingress(monitor).name, leads, cfg.window_seconds, figures),
         _file_complaints(stack.intake_urls, keys[hotline], complaints, cfg.window_seconds, figures, rng),
     )
-    fault_end = began + max(last_fault[0], 0.0)
+    fault_end = began + last_fault
     on_line(f"  faults done: {', '.join(f'{k} {v}' for k, v in sorted(figures.faults.items()))}; "
             f"{figures.http_retries} HTTP retries, {figures.lead_resends} lead re-sends; draining")
 
@@ -189,7 +189,7 @@ async def _faults(schedule: list[tuple[float, Fault]], began: float, figures: Ch
 
 
 async def _publish_leads(kafka: Any, topic: str, leads: list[dict[str, Any]], window: float,
-                         figures: ChaosFigures) -> float:
+                         figures: ChaosFigures) -> None:
     from shared.contracts.intake import SubmitLead
     from shared.envelope import new_envelope
 
@@ -220,11 +220,10 @@ async def _publish_leads(kafka: Any, topic: str, leads: list[dict[str, Any]], wi
                     batch = failed
     finally:
         await producer.stop()
-    return 0.0
 
 
 async def _file_complaints(urls: Sequence[str], key: str, complaints: list[dict[str, Any]], window: float,
-                           figures: ChaosFigures, rng: random.Random) -> float:
+                           figures: ChaosFigures, rng: random.Random) -> None:
     sem = asyncio.Semaphore(8)
     began = time.monotonic()
 
@@ -252,7 +251,6 @@ async def _file_complaints(urls: Sequence[str], key: str, complaints: list[dict[
                 figures.refused += 1
 
         await asyncio.gather(*(one(i, b) for i, b in enumerate(complaints)))
-    return 0.0
 
 
 async def _retrying(start: Callable[[], Awaitable[Any]], attempts: int = 60) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Awaitable, Callable, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import ProblemError, create_app, problem_response, run_in_transaction
