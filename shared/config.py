@@ -105,6 +105,9 @@ class ServiceSettings(StackSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    #: serve HTTPS with this PEM certificate chain and key (both or neither; plain HTTP without)
+    http_tls_certfile: str | None = None
+    http_tls_keyfile: str | None = None
     log_level: str = "INFO"
     #: Postgres schema of this service (each service sets its own default; tests use a unique one)
     schema: str = "public"
@@ -121,6 +124,9 @@ class ServiceSettings(StackSettings):
     public_rate_burst: int = Field(default=40, ge=1, le=1_000_000)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(default=200, ge=1)
+    #: how often a consumer refreshes topic metadata, and so how soon a pattern subscription sees
+    #: a new topic (a new bureau's ingress topic); each refresh decodes every topic's metadata
+    consumer_metadata_max_age_ms: int = Field(default=5_000, ge=500, le=3_600_000)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     #: dev-only fault injection, e.g. "consumer.after_db_commit" (see shared.runtime.faults)
@@ -144,6 +150,8 @@ class ServiceSettings(StackSettings):
 
     @model_validator(mode="after")
     def _dev_only_knobs(self) -> "ServiceSettings":
+        if (self.http_tls_certfile is None) != (self.http_tls_keyfile is None):
+            raise ValueError("http_tls_certfile, http_tls_keyfile: give both or neither")
         if not self.dev and self.crash_at:
             raise ValueError("crash_at: fault injection is allowed in dev mode only")
         if not self.dev and self.clock != "wall":

@@ -265,11 +265,29 @@ def _bounded_field(loc: list[str]) -> str:
     return ".".join("[]" if p.isdigit() else p for p in loc)[:80] or "body"
 
 
-async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
-    """Run uvicorn inside the current loop until `stop` is set."""
+async def serve(
+    app: FastAPI,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    tls_certfile: str | None = None,
+    tls_keyfile: str | None = None,
+) -> None:
+    """Run uvicorn inside the current loop until `stop` is set; over TLS when given a
+    certificate chain and its key (the secure profile and production), plain HTTP otherwise."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=tls_certfile,
+        ssl_keyfile=tls_keyfile,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await stop.wait()

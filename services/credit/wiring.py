@@ -66,7 +66,8 @@ async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | 
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
         routes=[routes.ingress(settings.ingress_pattern), routes.referrals(settings.referral_topic)],
-        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
+        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
+        metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
     )
     relay = OutboxRelay(
         service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka, bootstrap=kafka.bootstrap,

@@ -54,6 +54,7 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, routes=[routes.route(settings.ingress_pattern)], pool=pool,
         kafka=kafka, batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
+        metadata_max_age_ms=settings.consumer_metadata_max_age_ms,
         crash_at=crash_at,
     )
     relay = OutboxRelay(

@@ -88,7 +88,8 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, routes=kafka.routes(planner, consumed_topics(settings)),
         pool=pool, bootstrap=connection.bootstrap, kafka=connection, source=SOURCE,
-        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
+        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
+        metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
     )
     relay = OutboxRelay(
         service=SERVICE, schema=settings.schema, dsn=settings.dsn, bootstrap=connection.bootstrap, kafka=connection,

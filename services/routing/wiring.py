@@ -60,7 +60,8 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
         source=SOURCE, routes=routes(router, intake_topic=settings.intake_topic, ingress_pattern=settings.ingress_pattern),
-        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms, crash_at=crash_at,
+        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
+        metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
     )
     relay = OutboxRelay(
         service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka, bootstrap=kafka.bootstrap,

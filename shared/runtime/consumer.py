@@ -99,6 +99,7 @@ class EventConsumer:
         poll_ms: int = 200,
         max_handler_attempts: int = 3,
         crash_at: str | None = None,
+        metadata_max_age_ms: int = 5_000,
         client_id: str | None = None,
         kafka_options: Mapping[str, Any] | None = None,
         kafka: KafkaConnection | None = None,
@@ -116,6 +117,7 @@ class EventConsumer:
         self.poll_ms = poll_ms
         self.max_handler_attempts = max_handler_attempts
         self.crash_at = crash_at
+        self.metadata_max_age_ms = metadata_max_age_ms
         self.client_id = client_id or f"{service}-{group}"
         self.kafka = kafka if kafka is not None else KafkaConnection.of(bootstrap or "", kafka_options)
         self.bootstrap = self.kafka.bootstrap
@@ -132,7 +134,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
-            metadata_max_age_ms=5_000,
+            metadata_max_age_ms=self.metadata_max_age_ms,
             session_timeout_ms=30_000,
             heartbeat_interval_ms=3_000,
         )

@@ -81,7 +81,14 @@ async def serve_service(service: str, settings: "ServiceSettings", build: Build)
     parts: Parts | None = None
     try:
         parts = await build_parts(build, settings, pool)
-        await run_service(service, app=parts.app, host=settings.http_host, port=settings.http_port, loops=parts.loops)
+        await run_service(
+            service,
+            app=parts.app,
+            host=settings.http_host,
+            port=settings.http_port,
+            loops=parts.loops,
+            tls=(settings.http_tls_certfile, settings.http_tls_keyfile) if settings.http_tls_certfile else None,
+        )
     finally:
         for close in reversed(parts.closers if parts is not None else []):
             try:
@@ -110,6 +117,7 @@ async def run_service(
     loops: Sequence[Loop],
     stop: asyncio.Event | None = None,
     shutdown_grace: float = 10.0,
+    tls: tuple[str, str] | None = None,
 ) -> None:
     """Run until a signal (or `stop`) arrives. A loop that dies stops the process
     (non-zero exit through the raised error), so a supervisor restarts it
@@ -123,7 +131,10 @@ async def run_service(
             pass
     tasks = [asyncio.create_task(fn(stop), name=getattr(fn, "__qualname__", "loop")) for fn in loops]
     if app is not None:
-        tasks.append(asyncio.create_task(serve(app, host, port, stop), name="http"))
+        certfile, keyfile = tls if tls else (None, None)
+        tasks.append(
+            asyncio.create_task(serve(app, host, port, stop, tls_certfile=certfile, tls_keyfile=keyfile), name="http")
+        )
     log.info("%s started", name, extra={"port": port})
     failed: BaseException | None = None
     pending = set(tasks)
