@@ -275,8 +275,13 @@ async def serve(
     tls_keyfile: str | None = None,
 ) -> None:
     """Run uvicorn inside the current loop until `stop` is set; over TLS when given a
-    certificate chain and its key (the secure profile and production), plain HTTP otherwise."""
+    certificate chain and its key (the secure profile and production), plain HTTP otherwise.
+    A request the HTTP parser itself refuses (a control byte in a header, a bad Content-Length …)
+    is answered with a problem document naming what was wrong (shared/http_wire.py), like every
+    other error, instead of uvicorn's text/plain "Invalid HTTP request received."."""
     import uvicorn
+
+    from shared.http_wire import protocol_class
 
     config = uvicorn.Config(
         app,
@@ -285,6 +290,7 @@ async def serve(
         log_config=None,
         access_log=False,
         lifespan="off",
+        http=protocol_class(),
         ssl_certfile=tls_certfile,
         ssl_keyfile=tls_keyfile,
     )

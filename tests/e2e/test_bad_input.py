@@ -8,9 +8,10 @@ import pytest
 
 from shared.contracts.intake import SubmitLead
 from shared.envelope import new_envelope
+from sim import stackenv
 from sim.population import bad_check_character
 from tests.e2e.conftest import E2E
-from tests.support import stack
+from tests.support import hostile, stack
 
 pytestmark = pytest.mark.stack
 
@@ -92,3 +93,19 @@ async def test_a_complaint_with_a_wrong_check_character_is_refused_with_every_ba
     response = await e2e.http.post(f"{e2e.iso.url('intake')}/v1/complaints", json=fixed,
                                    headers={"authorization": f"Bearer {e2e.keys.intake[e2e.hotline]}"})
     assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("service", stackenv.SERVICES)
+async def test_every_service_answers_a_request_its_http_parser_refuses_with_a_problem_document(e2e: E2E,
+                                                                                              service: str) -> None:
+    url = e2e.iso.url(service)
+    wrong = []
+    # a path no service has: a header the parser lets through reaches the app and gets its 404 problem
+    for data in [hostile.with_header("/v1/no-such-path", h) for h in hostile.MALFORMED_HEADERS] + list(hostile.MALFORMED_REQUEST_LINES):
+        answer = await hostile.raw_exchange(url, data)
+        if not hostile.is_problem_answer(answer):
+            wrong.append((data[:60], answer[:200]))
+    assert wrong == [], "every refusal is a 4xx problem document, never text/plain, a 5xx or a dropped connection"
+    answer = await hostile.raw_exchange(url, hostile.with_header("/healthz", b"Idempotency-Key: \x01\x02"))
+    problem = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert problem["status"] == 400 and problem["errors"][0]["field"] == "header.idempotency-key"

@@ -197,9 +197,6 @@ async def test_malformed_headers_get_a_4xx_and_never_a_5xx_or_a_dropped_connecti
         assert answer.startswith(b"HTTP/1.1 4"), (header[:40], answer[:200])
 
 
-@pytest.mark.xfail(strict=True, reason="the HTTP server (uvicorn, run by shared.http.serve) answers a header it "
-                   "cannot parse with text/plain 'Invalid HTTP request received.' before any app code runs; "
-                   "a problem document there is shared/http.py's to give (issue 12 §1)")
 async def test_a_malformed_header_is_answered_with_a_problem_document(api: Api) -> None:
     for header in MALFORMED_HEADERS:
         answer = await raw_answer(api, header)

@@ -61,3 +61,42 @@ def hostile_requests(openapi: dict[str, Any], placeholder: str = "1") -> Iterato
         for name in queries:  # repeated and unknown parameters
             yield method, f"{base}?{name}=1&{name}=2"
         yield method, f"{base}?%00=1&{'x' * 2000}=1"
+
+
+#: header lines a hostile client might send; the HTTP parser refuses most before any app code runs
+MALFORMED_HEADERS: tuple[bytes, ...] = (
+    b"Authorization: Bearer \x00", b"X-API-Key: \x7f", b"X-API-Key: \xff\xfe", b"Idempotency-Key: \x01\x02",
+    b"Idempotency-Key: \x1b[2J", b"Content-Length: 12x", b"Content-Length: -1", b"Content-Length: 1\r\nContent-Length: 2",
+    b"Transfer-Encoding: chunked\r\nContent-Length: 3", b"Transfer-Encoding: gzip", b"Bad Name: 1", b"X-\x00: 1",
+    b"no colon at all", b"X-API-Key: " + b"A" * 20_000,
+)
+#: whole request heads the parser refuses
+MALFORMED_REQUEST_LINES: tuple[bytes, ...] = (
+    b"GARBAGE\r\n\r\n", b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+    b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n",
+)
+
+
+async def raw_exchange(url: str, data: bytes, timeout: float = 10) -> bytes:
+    """Send bytes as they are to a service (``http://host:port``) and read its whole answer."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(1 << 20), timeout=timeout)
+    finally:
+        writer.close()
+
+
+def with_header(path: str, header: bytes) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode() + header + b"\r\nConnection: close\r\n\r\n"
+
+
+def is_problem_answer(answer: bytes, status_class: bytes = b"4") -> bool:
+    """The raw answer is a 4xx (by default) whose content type is application/problem+json."""
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    return head.startswith(b"http/1.1 " + status_class) and b"content-type: application/problem+json" in head
