@@ -3,3 +3,5 @@ from prometheus_client import Counter
 
 COMMANDS = Counter("shuangda_custody_commands_total", "custody commands committed, by kind",
                    ["kind"])  # registered | handed_over | received | decided | released | plan_proposed | plan_approved | destroyed
+DEADLINES = Counter("shuangda_custody_deadline_events_total", "custody deadline events committed, by kind and what",
+                    ["kind", "what"])  # kind: police_handover | perishable_disposal; what: approaching | breached

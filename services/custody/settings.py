@@ -2,10 +2,11 @@
 has is in `shared.config.ServiceSettings`; only custody's own fields are here."""
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
-from shared.topics import CUSTODY
+from shared.topics import CUSTODY, REFERRAL
 
 
 class CustodySettings(ServiceSettings):
@@ -14,3 +15,11 @@ class CustodySettings(ServiceSettings):
     http_port: int = 8006
     schema: str = "custody"
     custody_topic: str = CUSTODY.name
+    #: routing's referral steps: the police opening a case starts the goods' hand-over deadline
+    referral_topic: str = REFERRAL.name
+    consumer_group: str = "custody"
+    #: custody's own periods (local policy), in the shared deadlines format; default: the packaged file
+    deadline_rules_file: str | None = None
+    #: how often the deadline watch looks, and how long before a deadline "approaching" is raised
+    deadline_watch_seconds: float = Field(default=5.0, gt=0)
+    deadline_warn_hours: float = Field(default=24, ge=0)

@@ -3,7 +3,10 @@
 A lot of goods seized on a case is registered by a bureau (`LotRegistered`); every change of
 custody is a hand-over and its receipt (`CustodyChanged`); the decided outcome is recorded
 (`LotOutcomeDecided`) and the lot leaves custody by a disposal that follows it (`LotDisposed`),
-destruction only under an approved plan (`DestructionPlanChanged`)."""
+destruction only under an approved plan (`DestructionPlanChanged`). Custody's deadlines — the
+police hand-over after the police opened the case (Order 310 第十二条) and the local-policy
+disposal of perishable goods — raise `CustodyDeadlineApproaching` and `CustodyDeadlineBreached`
+once each."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -11,6 +14,7 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from shared.contracts import EventModel, contract
+from shared.contracts.deadlines import ServiceDeadline
 from shared.topics import CUSTODY
 
 _KEY = "lot id"
@@ -82,3 +86,25 @@ class DestructionPlanChanged(EventModel):
     scheduled_on: date
     facility: str
     environmental_cost: Decimal | None = None
+
+
+@contract(topic=CUSTODY.name, key=_KEY)
+class CustodyDeadlineApproaching(EventModel):
+    """A custody deadline is near and the act it requires has not happened (once per deadline)."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.custody.deadline-approaching.v1"
+    lot_id: str
+    case_id: str
+    deadline: ServiceDeadline
+    detected_at: datetime
+
+
+@contract(topic=CUSTODY.name, key=_KEY)
+class CustodyDeadlineBreached(EventModel):
+    """A custody deadline passed without the act it requires (once per deadline)."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.custody.deadline-breached.v1"
+    lot_id: str
+    case_id: str
+    deadline: ServiceDeadline
+    detected_at: datetime

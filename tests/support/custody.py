@@ -1,5 +1,5 @@
-"""Custody for one test: its own schema, topic and identity schema, the service built by its
-wiring with the outbox relay running, and an HTTP client on the app."""
+"""Custody for one test: its own schema, topics, group and identity schema, the service built by its
+wiring with the consumer, the outbox relay and the deadline watch running, and an HTTP client on the app."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +10,7 @@ import httpx
 
 from services.custody.settings import CustodySettings
 from services.custody.wiring import build, prepare
+from shared.clock import Clock
 from shared.db import create_pool
 from tests.support import identity
 
@@ -20,8 +21,9 @@ class CustodyWorld:
         self.division = str(100000 + int(unique[:8], 16) % 900000)
         self.identity_schema = f"identity_{unique}"
         self.settings = CustodySettings(dev=True, schema=f"custody_{unique}", custody_topic=f"test.custody.{unique}",
+                                        referral_topic=f"test.referral.{unique}", consumer_group=f"custody-{unique}",
                                         identity_schema=self.identity_schema, identity_cache_seconds=0,
-                                        relay_poll_seconds=0.2)
+                                        relay_poll_seconds=0.2, deadline_watch_seconds=0.2)
 
     async def create(self) -> None:
         await prepare(self.settings)
@@ -38,11 +40,11 @@ class CustodyWorld:
         return {"authorization": f"Bearer {token}"}
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    async def running(self, clock: Clock | None = None) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
         pool = await create_pool(self.settings.dsn, self.settings.schema, max_size=4)
-        parts = await build(self.settings, pool)
+        parts = await build(self.settings, pool, clock=clock)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(parts.relay.run(stop))]
+        tasks = [asyncio.create_task(loop.run(stop)) for loop in (parts.consumer, parts.relay, parts.watch)]
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=parts.app), base_url="http://custody") as http:
                 yield http, parts

@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import deadline_watch as watch
 from shared.http import ProblemError, create_app, problem_response, run_in_transaction
 from shared.idempotency import checked_key, idempotent, replay_response, request_fingerprint
 from shared.identity.http import AUTH_RESPONSES, Authenticator
@@ -108,6 +109,13 @@ def lot_view(lot: Lot) -> dict[str, Any]:
     }
 
 
+def deadline_view(d: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": d["kind"], "party": d["party"], "state": d["state"], "due_at": d["due_at"].isoformat(),
+            "rule_id": d["rule_id"], "rule_version": d["rule_version"], "citation": d["citation"],
+            "local_policy": d["local_policy"], "provisional": d["provisional"],
+            "approaching_sent": d["approaching_sent"], "breached_sent": d["breached_sent"]}
+
+
 def plan_view(plan: DestructionPlan) -> dict[str, Any]:
     return {"plan_id": plan.plan_id, "bureau": plan.bureau, "lot_ids": list(plan.lot_ids), "state": plan.state,
             "scheduled_on": plan.scheduled_on.isoformat(), "facility": plan.facility,
@@ -163,9 +171,10 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body
     async def read(lot_id: LotId, caller: Principal = Depends(reader)) -> dict[str, Any]:  # type: ignore[valid-type]
         async with pool.acquire() as conn:
             lot = await db.read_lot(conn, lot_id)
+            deadlines = await watch.deadlines_of(conn, [lot_id]) if lot is not None else []
         if lot is None or not may_see(caller, lot):
             raise ProblemError(404, "Not found", f"no lot {lot_id} the caller may see")
-        return lot_view(lot)
+        return lot_view(lot) | {"deadlines": [deadline_view(d) for d in deadlines]}
 
     @api.post("/lots/{lot_id}/handovers", summary="The holder hands the goods to another party")
     async def hand_over(request: Request, lot_id: LotId, body: HandOver,  # type: ignore[valid-type]

@@ -130,3 +130,23 @@ async def costs_by_bureau(conn: asyncpg.Connection, since: dt.datetime, until: d
         "        coalesce(des.cost, 0) AS destruction_cost"
         " FROM reg FULL JOIN des ON des.bureau = reg.bureau ORDER BY 1", since, until)
     return [dict(r) for r in rows]
+
+
+async def record_police_cases(conn: asyncpg.Connection, rows: list[tuple[str, str, str, dt.datetime]]) -> None:
+    """Cases the police opened (the first opening counts; a repeat changes nothing)."""
+    await conn.execute(
+        "INSERT INTO police_cases (case_id, referral_id, police, accepted_at)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT (case_id) DO NOTHING",
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+
+
+async def police_case(conn: asyncpg.Connection, case_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM police_cases WHERE case_id = $1", case_id)
+
+
+async def lots_of_cases(conn: asyncpg.Connection, case_ids: list[str]) -> list[Lot]:
+    """The lots of the cases, locked in id order with their hand-overs."""
+    ids = [r["lot_id"] for r in await conn.fetch(
+        "SELECT lot_id FROM lots WHERE case_id = ANY($1::text[]) ORDER BY lot_id", case_ids)]
+    found = await lock_lots(conn, ids)
+    return [found[i] for i in ids if i in found]

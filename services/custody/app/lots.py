@@ -15,6 +15,7 @@ from shared.runtime.uow import UnitOfWork
 from shared.workdays import SHANGHAI
 
 from services.custody.adapters import postgres as db
+from services.custody.app.deadlines import CustodyDeadlines
 from services.custody.domain import lots as rules
 from services.custody.domain.lots import DestructionPlan, Item, Lot, Refused
 from services.custody.metrics import COMMANDS
@@ -43,6 +44,7 @@ class Actor:
 class Custody:
     clock: Clock
     topic: str
+    deadlines: CustodyDeadlines | None = None
 
     async def _one(self, uow: UnitOfWork, lot_id: str) -> Lot:
         found = await db.lock_lots(uow.conn, [lot_id])
@@ -67,6 +69,8 @@ class Custody:
         uow.emit(self.topic, LotRegistered(lot_id=lot.lot_id, case_id=case_id, bureau=lot.bureau, hazard=lot.hazard,
                                            items_count=len(items), declared_value=lot.declared_value,
                                            location=location, registered_at=now), key=lot.lot_id)
+        if self.deadlines is not None:
+            await self.deadlines.registered(uow, lot)
         return lot
 
     async def hand_over(self, uow: UnitOfWork, actor: Actor, lot_id: str, *, to_party: str, purpose: str) -> Lot:
@@ -91,6 +95,8 @@ class Custody:
         uow.emit(self.topic, CustodyChanged(lot_id=lot_id, case_id=lot.case_id, step="received", seq=h.seq,
                                             from_party=h.from_party, to_party=h.to_party, purpose=h.purpose, at=now),
                  key=lot_id)
+        if self.deadlines is not None:
+            await self.deadlines.received(uow, lot, now)
         return lot
 
     async def decide(self, uow: UnitOfWork, actor: Actor, lot_id: str, *, outcome: str, document_no: str,
@@ -112,6 +118,8 @@ class Custody:
         await self._audit(uow, "custody.disposed", lot_id, actor, {"outcome": outcome})
         uow.emit(self.topic, LotDisposed(lot_id=lot_id, case_id=lot.case_id, outcome=outcome, at=now),  # type: ignore[arg-type]
                  key=lot_id)
+        if self.deadlines is not None:
+            await self.deadlines.disposed(uow, [lot], now)
         return lot
 
     async def propose_plan(self, uow: UnitOfWork, actor: Actor, *, lot_ids: list[str], scheduled_on: dt.date,
@@ -161,6 +169,8 @@ class Custody:
         for lot in lots:
             uow.emit(self.topic, LotDisposed(lot_id=lot.lot_id, case_id=lot.case_id, outcome="destroyed",
                                              plan_id=plan_id, at=now), key=lot.lot_id)
+        if self.deadlines is not None:
+            await self.deadlines.disposed(uow, lots, now)
         self._emit_plan(uow, done)
         return done
 
