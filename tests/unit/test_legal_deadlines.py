@@ -74,9 +74,14 @@ def test_mediation_ends_45_working_days_after_acceptance_and_the_parties_are_tol
     assert ended == cal.add_workdays(D(2026, 3, 2), 45).date and ended != cal.add_workdays(D(2026, 3, 2), 44).date
 
 
-def test_a_real_name_reporter_is_told_within_5_working_days_unverified():
+def test_a_real_name_reporter_is_told_within_5_working_days_of_the_case_decision(cal):
     rule = deadline_rule("report_reporter_notice", D(2026, 1, 5))
-    assert (rule.amount, rule.unit, rule.article, rule.verified) == (5, "working_days", "第三十一条", False)
+    assert (rule.amount, rule.unit, rule.article, rule.verified) == (5, "working_days", "第三十一条第二款", True)
+    due = cal.deadline_from(_at(D(2026, 1, 5)), rule).due_date_local  # decision on Mon 2026-01-05
+    assert due == D(2026, 1, 12) and cal.add_workdays(D(2026, 1, 5), 4).date == D(2026, 1, 9)  # not a day earlier
+    assert deadline_rule("report_reporter_notice", D(2020, 1, 1)).version == "2020"
+    with pytest.raises(UnknownCode):
+        deadline_rule("report_reporter_notice", D(2019, 12, 31))
 
 
 def test_order_45_publish_within_20_working_days_and_withdraw_within_3(cal):
@@ -117,3 +122,43 @@ def test_ndrc_publicity_periods_count_from_the_decision_and_change_version_on_1_
     new = deadline_rule("penalty_publicity_min", D(2026, 4, 1))
     assert new.version == "2026" and "认定之日" in new.starts_at and not new.verified
     assert deadline_rule("penalty_publicity_max", D(2023, 4, 30)).version == "2019"
+
+
+def test_police_decide_on_a_reconsideration_within_3_days_under_order_310_article_9_paragraph_2(cal):
+    rule = deadline_rule("police_reconsideration_decision", D(2026, 5, 6))
+    assert (rule.amount, rule.unit, rule.article, rule.verified) == (3, "calendar_days", "第九条第二款", True)
+    assert cal.deadline_from(_at(D(2026, 5, 6)), rule).due_date_local == D(2026, 5, 9)  # not 05-08
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "article"),
+    [("police_filing_decision", "第八条"), ("transfer_reconsideration_request", "第九条第一款"),
+     ("procuratorate_supervision_request", "第九条第二款"), ("transfer_handover", "第十二条"),
+     ("transfer_head_decision", "第五条第二款")],
+)
+def test_every_order_310_three_day_period_ends_on_the_third_calendar_day_after(cal, rule_id, article):
+    rule = deadline_rule(rule_id, D(2026, 5, 6))
+    assert (rule.amount, rule.unit, rule.article, rule.verified) == (3, "calendar_days", article, True)
+    assert cal.deadline_from(_at(D(2026, 5, 6)), rule).due_date_local == D(2026, 5, 9)
+    assert deadline_rule(rule_id, D(2001, 7, 9)).version == "2001"
+    with pytest.raises(UnknownCode):
+        deadline_rule(rule_id, D(2001, 7, 8))
+
+
+def test_order_45_publication_stops_3_months_or_3_years_after_it_began(cal):
+    minor = deadline_rule("samr_publicity_period_minor", D(2026, 1, 15))
+    other = deadline_rule("samr_publicity_period", D(2026, 1, 15))
+    assert (minor.article, minor.verified, other.article, other.verified) == ("第十三条第一款", True, "第十三条第一款", True)
+    published = _at(D(2026, 1, 15))
+    assert cal.deadline_from(published, minor).due_date_local == D(2026, 4, 15)
+    assert cal.deadline_from(published, other).due_date_local == D(2029, 1, 15)
+    with pytest.raises(UnknownCode):
+        deadline_rule("samr_publicity_period", D(2021, 8, 31))
+    assert deadline_rule("samr_publicity_period", D(2021, 9, 1)).version == "2021"
+
+
+def test_order_45_withdrawal_within_3_working_days_is_not_a_day_early(cal):
+    rule = deadline_rule("samr_publicity_withdraw", D(2026, 9, 30))
+    assert (rule.amount, rule.unit, rule.article, rule.verified) == (3, "working_days", "第十一条", True)
+    due = cal.deadline_from(_at(D(2026, 9, 30)), rule).due_date_local  # 国庆 10-01..10-07 and 10-08 off
+    assert due == cal.add_workdays(D(2026, 9, 30), 3).date and due > D(2026, 10, 8)

@@ -83,3 +83,13 @@ def test_a_state_council_notice_file_replaces_the_computed_days(tmp_path):
     cal = WorkdayCalendar(extra_dirs=[tmp_path], use_env=False)
     assert cal.is_workday(D(2027, 1, 1))  # the (fake) notice wins over the rule
     assert not cal.add_workdays(D(2026, 12, 24), 7).provisional
+
+
+def test_the_2007_and_2013_revisions_move_spring_festival_from_new_years_eve_to_the_third_day():
+    # 国务院令第513号 (施行 2008-01-01): 除夕、初一、初二; 第644号 (施行 2014-01-01): 初一至初三
+    h2013, h2014 = statutory_holidays(2013), statutory_holidays(2014)
+    assert (h2013.version, h2013.verified, h2014.version, h2014.verified) == ("2008", True, "2014", True)
+    assert sorted(d for d, n in h2013.days.items() if n == "春节") == [D(2013, 2, 9), D(2013, 2, 10), D(2013, 2, 11)]
+    assert sorted(d for d, n in h2014.days.items() if n == "春节") == [D(2014, 1, 31), D(2014, 2, 1), D(2014, 2, 2)]
+    assert D(2014, 1, 30) not in h2014.days  # 除夕 2014 is no longer a statutory holiday
+    assert [d for d, n in statutory_holidays(2008).days.items() if n == "劳动节"] == [D(2008, 5, 1)]

@@ -131,3 +131,38 @@ def test_every_version_says_whether_it_was_verified_and_against_what():
             assert v.verified_note.strip(), f"{fam.id} {v.version}: no verified_note"
             if v.verified:
                 assert all(c.article for c in v.conditions), f"{fam.id} {v.version}: verified without articles"
+
+
+@pytest.mark.parametrize("family", ["fake_shoddy_products", "farm_inputs"])
+def test_the_2008_prosecution_standards_apply_from_25_june_2008_and_not_the_day_before(family):
+    assert crosses_threshold(family, {}, D(2008, 6, 25)).version == "2008"
+    with pytest.raises(UnknownCode):
+        crosses_threshold(family, {}, D(2008, 6, 24))
+
+
+def test_fake_shoddy_products_cross_at_three_times_sales_plus_unsold_of_150000_and_not_a_yuan_under():
+    at = D(2026, 12, 7)
+    hit = crosses_threshold("fake_shoddy_products", {"sales": 40000, "unsold_value": 30000}, at)
+    assert hit.crossed and hit.rule_id == "fake_shoddy_products.three_times_sales_plus_unsold" and hit.verified
+    assert hit.article == "第十六条第(三)项"
+    assert not crosses_threshold("fake_shoddy_products", {"sales": 40000, "unsold_value": 29999}, at).crossed
+
+
+def test_farm_inputs_cross_at_a_loss_of_20000_citing_article_23():
+    hit = crosses_threshold("farm_inputs", {"loss": 20000}, D(2026, 12, 7))
+    assert hit.crossed and hit.article == "第二十三条第(一)项" and hit.verified
+    assert not crosses_threshold("farm_inputs", {"loss": 19999}, D(2026, 12, 7)).crossed
+
+
+def test_copyright_figures_of_2004_and_2007_are_verified_with_their_articles():
+    old = crosses_threshold("copyright_infringement", {"illegal_turnover": 50000}, D(2007, 4, 4))
+    assert old.crossed and old.version == "2004" and old.verified and old.article == "第五条第一款第(一)项"
+    new = crosses_threshold("copyright_infringement", {"copies": 500}, D(2007, 4, 5))
+    assert new.version == "2007" and new.verified and new.article == "法释〔2007〕6号 第一条"
+    assert not crosses_threshold("copyright_infringement", {"copies": 499}, D(2007, 4, 5)).crossed
+
+
+def test_selling_infringing_copies_needs_100000_gains_until_the_2025_interpretation():
+    before = crosses_threshold("selling_infringing_copies", {"illegal_gains": 100000}, V2025 - DAY)
+    assert before.crossed and before.version == "2004" and before.verified and before.article == "第六条"
+    assert not crosses_threshold("selling_infringing_copies", {"illegal_gains": 99999}, V2025 - DAY).crossed
