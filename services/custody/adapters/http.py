@@ -13,16 +13,16 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import deadline_watch as watch
-from shared.http import ProblemError, create_app, problem_response, run_in_transaction
-from shared.idempotency import checked_key, idempotent, replay_response, request_fingerprint
+from shared.http import ProblemError, create_app, problem_response
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
+from shared.refusals import write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, SaneDate, Text
 
 from services.custody.adapters import postgres as db
-from services.custody.app.lots import Actor, Custody, NotFound
-from services.custody.domain.lots import DestructionPlan, Item, Lot, Refused
+from services.custody.app.lots import Actor, Custody
+from services.custody.domain.lots import DestructionPlan, Item, Lot
 
 SERVICE = "custody"
 TITLE = "Shuangda custody: seized goods (公物仓), chain of custody, disposal"
@@ -139,24 +139,9 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body
 
     async def write(request: Request, caller: Principal, key: str | None, status: int,
                     work: Callable[[UnitOfWork, Actor], Awaitable[dict[str, Any]]]) -> Response:
-        key = checked_key(key)
-        fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
         actor = actor_of(caller)
-
-        async def run(uow: UnitOfWork) -> tuple[int, Any]:
-            try:
-                return status, await work(uow, actor)
-            except Refused as exc:
-                raise ProblemError(403 if exc.forbidden else 409, "Refused", exc.detail,
-                                   errors=[{"field": exc.field, "reason": exc.reason, "detail": exc.detail}],
-                                   reason=exc.reason) from None
-            except NotFound as exc:
-                raise ProblemError(404, "Not found", str(exc)) from None
-
-        code, text, replayed = await run_in_transaction(
-            pool, lambda uow: idempotent(uow, caller.principal_id, key, fingerprint, run),
-            source=f"/{SERVICE}", actor=actor.party)
-        return replay_response(code, text, replayed)
+        return await write_command(pool, request, service=SERVICE, caller_id=caller.principal_id, actor=actor,
+                                   party=actor.party, key=key, status=status, work=work)
 
     Key = Header(default=None, alias="Idempotency-Key")
 

@@ -11,6 +11,7 @@ from typing import Any
 from shared import audit
 from shared.clock import Clock
 from shared.contracts.custody import CustodyChanged, DestructionPlanChanged, LotDisposed, LotOutcomeDecided, LotRegistered
+from shared.refusals import NotFound
 from shared.runtime.uow import UnitOfWork
 from shared.workdays import SHANGHAI
 
@@ -23,12 +24,6 @@ from services.custody.metrics import COMMANDS
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
-class NotFound(LookupError):
-    def __init__(self, what: str, ident: str) -> None:
-        super().__init__(f"no {what} {ident}")
-        self.what, self.ident = what, ident
 
 
 @dataclass(frozen=True)

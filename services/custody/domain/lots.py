@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
+from shared.refusals import Refused
+
 Hazard = Literal["toxic_harmful", "perishable", "ordinary"]
 Purpose = Literal["warehouse", "appraisal", "police", "return_to_bureau"]
 Outcome = Literal["returned", "confiscated_auctioned", "destroyed"]
@@ -25,14 +27,6 @@ State = Literal["in_custody", "in_transit", "disposed"]
 HAZARDS: tuple[Hazard, ...] = ("toxic_harmful", "perishable", "ordinary")
 PURPOSES: tuple[Purpose, ...] = ("warehouse", "appraisal", "police", "return_to_bureau")
 OUTCOMES: tuple[Outcome, ...] = ("returned", "confiscated_auctioned", "destroyed")
-
-
-class Refused(Exception):
-    """A command the rules do not allow: `field` and `reason` say why (409 or 403 at the edge)."""
-
-    def __init__(self, field: str, reason: str, detail: str, *, forbidden: bool = False) -> None:
-        super().__init__(f"{field}: {reason}: {detail}")
-        self.field, self.reason, self.detail, self.forbidden = field, reason, detail, forbidden
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,60 @@
+"""The refusal a pure rule raises, and the HTTP edge that turns it into a problem document, for the
+services whose commands come over HTTP one at a time (custody, appraisal, inspection): written once.
+
+`Refused(field, reason, detail, forbidden=)` — the rule does not allow the command: 403 when the
+caller is not the party the rule names (`forbidden`), 409 otherwise; the problem document's
+``errors`` names the field and the reason. `NotFound(what, ident)` — 404.
+`write_command` runs a use case under the Idempotency-Key rule (shared/idempotency.py) in one
+transaction (shared/http.run_in_transaction) and answers with its JSON.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+
+if TYPE_CHECKING:
+    import asyncpg
+    from fastapi import Request, Response
+
+    from shared.runtime.uow import UnitOfWork
+
+A = TypeVar("A")
+
+
+class Refused(Exception):
+    """A command the rules do not allow: `field` and `reason` say why (409, or 403 when `forbidden`)."""
+
+    def __init__(self, field: str, reason: str, detail: str, *, forbidden: bool = False) -> None:
+        super().__init__(f"{field}: {reason}: {detail}")
+        self.field, self.reason, self.detail, self.forbidden = field, reason, detail, forbidden
+
+
+class NotFound(LookupError):
+    def __init__(self, what: str, ident: str) -> None:
+        super().__init__(f"no {what} {ident}")
+        self.what, self.ident = what, ident
+
+
+async def write_command(pool: "asyncpg.Pool", request: "Request", *, service: str, caller_id: str, actor: A,
+                        party: str, key: str | None, status: int,
+                        work: "Callable[[UnitOfWork, A], Awaitable[Any]]") -> "Response":
+    """Run `work(uow, actor)` once per Idempotency-Key (same key and request → the first answer
+    replayed; another request → 409) and answer `status` with its JSON; refusals become problems."""
+    from shared.http import ProblemError, run_in_transaction
+    from shared.idempotency import checked_key, idempotent, replay_response, request_fingerprint
+
+    key = checked_key(key)
+    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+
+    async def run(uow: "UnitOfWork") -> tuple[int, Any]:
+        try:
+            return status, await work(uow, actor)
+        except Refused as exc:
+            raise ProblemError(403 if exc.forbidden else 409, "Refused", exc.detail,
+                               errors=[{"field": exc.field, "reason": exc.reason, "detail": exc.detail}],
+                               reason=exc.reason) from None
+        except NotFound as exc:
+            raise ProblemError(404, "Not found", str(exc)) from None
+
+    code, text, replayed = await run_in_transaction(
+        pool, lambda uow: idempotent(uow, caller_id, key, fingerprint, run), source=f"/{service}", actor=party)
+    return replay_response(code, text, replayed)
