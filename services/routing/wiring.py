@@ -23,6 +23,7 @@ from shared.topics import ensure_topics
 
 from services.routing.adapters.egress import EgressTopics
 from services.routing.adapters.http import build_app
+from services.routing.adapters.http_overview import PUBLIC_PATHS
 from services.routing.adapters.kafka import routes
 from services.routing.adapters.rules_file import load_checked
 from services.routing.adapters.watch import DeadlineWatch, Gauges, calendar_factory
@@ -85,7 +86,8 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
     directory = await open_directory(settings)
     app = build_app(pool=pool, router=router, auth=Authenticator(directory), source=SOURCE,
                     list_limit_max=settings.list_limit_max, body_limit=settings.max_body_bytes,
-                    readiness=[consumer_ready, database_ready])
+                    readiness=[consumer_ready, database_ready],
+                    rate_limits=settings.public_rate_limits(PUBLIC_PATHS))
     loops = [router.egress.warm_loop, consumer.run, relay.run, watch.run, gauges.run,
              pruning_loop(pool, settings.idempotency_ttl_hours)]
     components = {"router": router, "consumer": consumer, "relay": relay, "watch": watch, "gauges": gauges,

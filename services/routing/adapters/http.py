@@ -50,6 +50,7 @@ from shared.runtime import UnitOfWork
 
 from services.routing.adapters import postgres as repo
 from services.routing.adapters.egress import EgressNotReady
+from services.routing.adapters.http_overview import build_overview_router
 from services.routing.adapters.hygiene import CaseIdPath, CaseState, Limit, Offset, require_clean
 from services.routing.app.commands import answer
 from services.routing.app.router import Router
@@ -225,10 +226,15 @@ def build_router(*, pool: asyncpg.Pool, router: Router, auth: Authenticator, sou
 
 def build_app(*, pool: asyncpg.Pool | None, router: Router | None, auth: Authenticator, source: str,
               list_limit_max: int, body_limit: int = 64 * 1024,
-              readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
-    app = create_app(SERVICE, title=TITLE, description=DESCRIPTION, readiness=readiness, body_limit=body_limit)
+              readiness: Iterable[Callable[[], Awaitable[bool]]] = (), rate_limits: Any = None) -> FastAPI:
+    app = create_app(SERVICE, title=TITLE, description=DESCRIPTION, readiness=readiness, body_limit=body_limit,
+                     rate_limits=rate_limits)
     app.include_router(build_router(pool=pool, router=router, auth=auth, source=source,  # type: ignore[arg-type]
                                     list_limit_max=list_limit_max))
+    # the office's overview and assessment, the public status by tracking number (adapters/http_overview.py)
+    app.include_router(build_overview_router(pool=pool, auth=auth,  # type: ignore[arg-type]
+                                             office=lambda: router.office,  # type: ignore[union-attr]
+                                             now=lambda: router.clock.now()))  # type: ignore[union-attr]
     install_problem_schema(app)
     return app
 

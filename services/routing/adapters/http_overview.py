@@ -1,0 +1,236 @@
+"""Routing's aggregate reads for people: the office's live overview and assessment (考核), and the
+public status of a complaint by tracking number + the last 4 digits of the complainant's phone.
+
+- ``GET /v1/overview`` and ``GET /v1/overview/assessment`` need ``cases:read-all`` (or the office's
+  own bureau, as reading every case does): counts only, no case content beyond ids, every query
+  grouped by bounded dimensions or LIMITed (adapters/postgres_overview.py).
+- ``POST /v1/status`` needs ``cases:read`` (the console's public reader ``console.public`` has it, a
+  bureau's key too). It is a public path: rate-limited per client address and per key
+  (``ServiceSettings.public_rate_limits``, before authentication). The second factor travels in the
+  body, never in a URL or a log. An unknown tracking number and a wrong second factor give the same
+  404, so the answer does not tell which of the two was wrong; the read-out is masked (name and phone
+  as routing keeps them).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import re
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.http import ProblemError
+from shared.identity.http import AUTH_RESPONSES, Authenticator
+from shared.identity.model import Principal
+from shared.openapi import problems
+
+from services.routing.adapters import postgres_overview as sql
+
+#: the paths public_rate_limits guards (wiring)
+PUBLIC_PATHS = ("/v1/status",)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: "approaching": an open deadline due within this
+SOON = dt.timedelta(hours=24)
+#: the hotspot window and how many pairs are listed
+HOTSPOT_WINDOW = dt.timedelta(hours=24)
+HOTSPOTS = 10
+#: the longest assessment period, in days
+MAX_PERIOD_DAYS = 366
+TRACKING = r"^SD\d{6}-[0-9A-HJKMNP-TV-Z]{8}$"
+_LAST4 = re.compile(r"^\d{4}$")
+RESPONSES: dict[int | str, dict[str, Any]] = {**AUTH_RESPONSES, **problems(401, 403, 404, 422, 429, 503)}
+
+
+class Count(BaseModel):
+    key: str = Field(description="the state, county code, bureau (type@division) or category")
+    total: int
+    open: int = Field(description="of them assigned or accepted")
+
+
+class CountyDeadlines(BaseModel):
+    county: str
+    breached: int
+    approaching: int
+
+
+class UrgentDeadline(BaseModel):
+    case_id: str
+    kind: str
+    bureau: str
+    due_at: dt.datetime
+    citation: str
+    rule_id: str
+    county: str
+    category: str
+
+
+class Hotspot(BaseModel):
+    county: str
+    category: str
+    cases: int
+
+
+class Overview(BaseModel):
+    as_of: dt.datetime
+    cases_by_state: list[Count]
+    cases_by_county: list[Count]
+    cases_by_bureau: list[Count]
+    cases_by_category: list[Count]
+    deadlines_breached: int = Field(description="open deadlines past due")
+    deadlines_approaching: int = Field(description="open deadlines due within 24 h")
+    deadlines_by_county: list[CountyDeadlines]
+    urgent_deadlines: list[UrgentDeadline] = Field(description="the 20 open deadlines due soonest, breached first")
+    hotspots: list[Hotspot] = Field(description="(county, category) with the most cases opened in the last 24 h")
+    referral_funnel: dict[str, int] = Field(description="referrals by state")
+    joint_meetings_proposed: int = Field(description="open cases with a joint meeting proposed")
+
+
+class AssessmentRow(BaseModel):
+    key: str = Field(description="county code or bureau")
+    opened: int
+    answered: int = Field(description="accepted or refused")
+    answered_in_time: int = Field(description="answered by the acknowledgement deadline")
+    refused: int
+    closed: int
+    deadlines_breached: int = Field(description="deadlines past due while open, flagged breached, or met late")
+    cases_breached: int
+    mean_answer_hours: float | None
+
+
+class Assessment(BaseModel):
+    start: dt.date
+    end: dt.date = Field(description="inclusive; days are Asia/Shanghai days")
+    as_of: dt.datetime
+    by_county: list[AssessmentRow]
+    by_bureau: list[AssessmentRow]
+
+
+class StatusQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    tracking_no: str = Field(pattern=TRACKING, max_length=32, description="as intake issued it, e.g. SD261207-7KQ3M9XW")
+    last4: str = Field(pattern=r"^\d{4}$", description="the last 4 digits of the phone the complainant gave")
+
+
+class PublicStatus(BaseModel):
+    tracking_no: str
+    state: str
+    bureau: str
+    category: str
+    county: str
+    opened_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    outcome: str | None
+    next_kind: str | None
+    next_due_at: dt.datetime | None
+    next_citation: str | None
+    name_masked: str | None
+    phone_masked: str | None
+
+
+def second_factor_matches(phone_masked: str | None, last4: str) -> bool:
+    """The last 4 digits typed against the masked phone (its last 4 are in clear). No phone → never."""
+    if not phone_masked or not _LAST4.match(last4):
+        return False
+    return hmac.compare_digest(phone_masked[-4:].encode(), last4.encode())
+
+
+def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, end+1 00:00) in Asia/Shanghai, as instants."""
+    return (dt.datetime.combine(start, dt.time(), SHANGHAI),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), SHANGHAI))
+
+
+def _rows(records: list[Any], flag: str, key: str) -> list[AssessmentRow]:
+    out = []
+    for r in records:
+        if bool(r["by_county"]) != (flag == "county"):
+            continue
+        hours = r["mean_answer_hours"]
+        out.append(AssessmentRow(key=r[key], opened=r["opened"], answered=r["answered"],
+                                 answered_in_time=r["answered_in_time"], refused=r["refused"], closed=r["closed"],
+                                 deadlines_breached=int(r["deadlines_breached"]), cases_breached=r["cases_breached"],
+                                 mean_answer_hours=None if hours is None else round(float(hours), 2)))
+    return sorted(out, key=lambda row: row.key)
+
+
+def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, office: Callable[[], str],
+                          now: Callable[[], dt.datetime]) -> APIRouter:
+    api = APIRouter(prefix="/v1", responses=RESPONSES)
+    reader = auth.require("cases:read")
+
+    def office_only(caller: Principal = Depends(reader)) -> Principal:
+        if not (caller.can("cases:read-all") or (caller.bureau is not None and caller.bureau == office())):
+            raise ProblemError(403, "Forbidden", "the overview is the office's (cases:read-all)")
+        return caller
+
+    @api.get("/overview", tags=["overview"], response_model=Overview,
+             summary="The office's live overview: cases, deadlines, hotspots, referrals")
+    async def overview(caller: Principal = Depends(office_only)) -> Overview:
+        at = now()
+        async with pool.acquire() as conn:
+            counts = await sql.case_counts(conn)
+            per_county = await sql.deadline_counts(conn, at, SOON)
+            urgent = await sql.urgent_deadlines(conn, at, SOON, 20)
+            hot = await sql.hotspots(conn, at - HOTSPOT_WINDOW, HOTSPOTS)
+            funnel = await sql.referral_funnel(conn)
+            meetings = await sql.joint_meetings(conn)
+
+        def dim(pick: Callable[[Any], bool], key: str) -> list[Count]:
+            return sorted((Count(key=r[key], total=r["total"], open=r["open"]) for r in counts if pick(r)),
+                          key=lambda c: (-c.total, c.key))
+
+        return Overview(
+            as_of=at,
+            cases_by_state=dim(lambda r: r["by_state"], "state"),
+            cases_by_county=dim(lambda r: r["by_county"], "county_label"),
+            cases_by_bureau=dim(lambda r: r["by_bureau"], "assignee"),
+            cases_by_category=dim(lambda r: r["category"] is not None and not (r["by_state"] or r["by_county"]
+                                                                              or r["by_bureau"]), "category"),
+            deadlines_breached=sum(r["breached"] for r in per_county),
+            deadlines_approaching=sum(r["approaching"] for r in per_county),
+            deadlines_by_county=[CountyDeadlines(county=r["county_label"], breached=r["breached"],
+                                                 approaching=r["approaching"]) for r in per_county],
+            urgent_deadlines=[UrgentDeadline(case_id=r["case_id"], kind=r["kind"], bureau=r["bureau"], due_at=r["due_at"],
+                                             citation=r["citation"], rule_id=r["rule_id"], county=r["county_label"],
+                                             category=r["category"]) for r in urgent],
+            hotspots=[Hotspot(county=r["county_label"], category=r["category"], cases=r["cases"]) for r in hot],
+            referral_funnel={r["state"]: r["referrals"] for r in funnel},
+            joint_meetings_proposed=meetings,
+        )
+
+    @api.get("/overview/assessment", tags=["overview"], response_model=Assessment,
+             summary="The assessment (考核) per county and bureau of the cases opened in a period")
+    async def assessment(start: dt.date = Query(description="first day (Asia/Shanghai)"),
+                         end: dt.date = Query(description="last day, inclusive (Asia/Shanghai)"),
+                         caller: Principal = Depends(office_only)) -> Assessment:
+        if end < start or (end - start).days >= MAX_PERIOD_DAYS or start.year < 1990 or end.year > 2100:
+            raise ProblemError(422, "Request failed validation",
+                               f"start <= end, at most {MAX_PERIOD_DAYS} days, between 1990 and 2100",
+                               errors=[{"field": "end", "reason": "bad_period", "detail": "start <= end, at most "
+                                        f"{MAX_PERIOD_DAYS} days"}])
+        at = now()
+        lo, hi = day_bounds(start, end)
+        records = await sql.assessment(pool, lo, hi, at)
+        return Assessment(start=start, end=end, as_of=at, by_county=_rows(records, "county", "county_label"),
+                          by_bureau=_rows(records, "bureau", "assignee"))
+
+    @api.post("/status", tags=["public"], response_model=PublicStatus,
+              responses=problems({404: "No complaint with this tracking number and these digits (either wrong)"}),
+              summary="A complaint's status by tracking number + the last 4 phone digits (masked; rate-limited)")
+    async def status(query: StatusQuery, caller: Principal = Depends(reader)) -> PublicStatus:
+        row = await sql.status_by_tracking_no(pool, query.tracking_no)
+        if row is None or not second_factor_matches(row["phone_masked"], query.last4):
+            raise ProblemError(404, "Not found", "no complaint with this tracking number and these digits")
+        return PublicStatus(tracking_no=row["tracking_no"], state=row["state"], bureau=row["assignee"],
+                            category=row["category"], county=row["county"], opened_at=row["opened_at"],
+                            acknowledged_at=row["acknowledged_at"], closed_at=row["closed_at"], outcome=row["outcome"],
+                            next_kind=row["next_kind"], next_due_at=row["next_due_at"],
+                            next_citation=row["next_citation"], name_masked=row["name_masked"],
+                            phone_masked=row["phone_masked"])
+
+    return api

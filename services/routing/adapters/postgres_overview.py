@@ -1,0 +1,118 @@
+"""The SQL of routing's aggregate reads for people (the office's overview and assessment, the public
+status by tracking number). Read-only; every query is bounded (grouped by bounded dimensions, or
+LIMITed) and uses the indexes of migration 0002_console_reads."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+Conn = asyncpg.Connection | asyncpg.Pool
+OPEN_STATES = ["assigned", "accepted"]
+#: most groups a dimension answers (counties and bureau types are few; this only bounds a surprise)
+MAX_GROUPS = 500
+
+
+async def case_counts(conn: Conn) -> list[asyncpg.Record]:
+    """One scan: cases (all, open) by state, county, bureau and category (GROUPING SETS)."""
+    return await conn.fetch(
+        """
+        SELECT GROUPING(state) = 0 AS by_state, GROUPING(county_label) = 0 AS by_county,
+               GROUPING(assignee) = 0 AS by_bureau, state, county_label, assignee, category,
+               count(*) AS total, count(*) FILTER (WHERE state = ANY($1::text[])) AS open
+        FROM cases
+        GROUP BY GROUPING SETS ((state), (county_label), (assignee), (category))
+        LIMIT $2
+        """, OPEN_STATES, MAX_GROUPS * 4)
+
+
+async def deadline_counts(conn: Conn, now: datetime, soon: timedelta) -> list[asyncpg.Record]:
+    """Open deadlines breached (due) and approaching (due within `soon`), per county."""
+    return await conn.fetch(
+        """
+        SELECT c.county_label,
+               count(*) FILTER (WHERE d.due_at <= $1) AS breached,
+               count(*) FILTER (WHERE d.due_at > $1 AND d.due_at <= $2) AS approaching
+        FROM deadlines d JOIN cases c USING (case_id)
+        WHERE d.state = 'open' AND d.due_at <= $2
+        GROUP BY c.county_label ORDER BY c.county_label LIMIT $3
+        """, now, now + soon, MAX_GROUPS)
+
+
+async def urgent_deadlines(conn: Conn, now: datetime, soon: timedelta, limit: int) -> list[asyncpg.Record]:
+    """The open deadlines due soonest (breached first), with their case and legal basis."""
+    return await conn.fetch(
+        """
+        SELECT d.case_id, d.kind, d.bureau, d.due_at, d.citation, d.rule_id, c.county_label, c.category
+        FROM deadlines d JOIN cases c USING (case_id)
+        WHERE d.state = 'open' AND d.due_at <= $1
+        ORDER BY d.due_at, d.deadline_id LIMIT $2
+        """, now + soon, limit)
+
+
+async def hotspots(conn: Conn, since: datetime, limit: int) -> list[asyncpg.Record]:
+    """(county, category) pairs with the most cases opened since `since`."""
+    return await conn.fetch(
+        """
+        SELECT county_label, category, count(*) AS cases
+        FROM cases WHERE opened_at >= $1
+        GROUP BY county_label, category ORDER BY count(*) DESC, county_label, category LIMIT $2
+        """, since, limit)
+
+
+async def referral_funnel(conn: Conn) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT state, count(*) AS referrals FROM referrals GROUP BY state ORDER BY state LIMIT $1",
+                            MAX_GROUPS)
+
+
+async def joint_meetings(conn: Conn) -> int:
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM cases WHERE joint_meeting_proposed AND state = ANY($1::text[])", OPEN_STATES))
+
+
+async def assessment(conn: Conn, start: datetime, end: datetime, now: datetime) -> list[asyncpg.Record]:
+    """Per county and per (current) bureau, the cases opened in [start, end): answered, answered in
+    time, refused, closed, deadlines breached (an open one past due, one flagged breached, or one met
+    late), cases with a breach, mean hours to answer."""
+    return await conn.fetch(
+        """
+        WITH c AS (
+            SELECT case_id, county_label, assignee, state, assigned_at, acknowledged_at, ack_due_at
+            FROM cases WHERE opened_at >= $1 AND opened_at < $2
+        ), d AS (
+            SELECT d.case_id,
+                   count(*) FILTER (WHERE d.breached_sent OR (d.state = 'open' AND d.due_at <= $3)
+                                    OR (d.state = 'met' AND d.closed_at > d.due_at)) AS breached
+            FROM deadlines d JOIN c USING (case_id) GROUP BY d.case_id
+        )
+        SELECT GROUPING(c.county_label) = 0 AS by_county, c.county_label, c.assignee,
+               count(*) AS opened,
+               count(*) FILTER (WHERE c.acknowledged_at IS NOT NULL) AS answered,
+               count(*) FILTER (WHERE c.acknowledged_at IS NOT NULL
+                                AND (c.ack_due_at IS NULL OR c.acknowledged_at <= c.ack_due_at)) AS answered_in_time,
+               count(*) FILTER (WHERE c.state = 'not_accepted') AS refused,
+               count(*) FILTER (WHERE c.state = 'closed') AS closed,
+               coalesce(sum(d.breached), 0) AS deadlines_breached,
+               count(*) FILTER (WHERE d.breached > 0) AS cases_breached,
+               avg(extract(epoch FROM c.acknowledged_at - c.assigned_at)) / 3600.0 AS mean_answer_hours
+        FROM c LEFT JOIN d USING (case_id)
+        GROUP BY GROUPING SETS ((c.county_label), (c.assignee))
+        LIMIT $4
+        """, start, end, now, MAX_GROUPS * 2)
+
+
+async def status_by_tracking_no(conn: Conn, tracking_no: str) -> asyncpg.Record | None:
+    """The newest case of a tracking number with its masked complainant and next open deadline."""
+    return await conn.fetchrow(
+        """
+        SELECT c.case_id, c.tracking_no, c.state, c.assignee, c.category, c.county, c.opened_at,
+               c.acknowledged_at, c.closed_at, c.outcome,
+               c.complainant->>'name_masked' AS name_masked, c.complainant->>'phone_masked' AS phone_masked,
+               n.kind AS next_kind, n.due_at AS next_due_at, n.citation AS next_citation
+        FROM cases c
+        LEFT JOIN LATERAL (SELECT kind, due_at, citation FROM deadlines
+                           WHERE case_id = c.case_id AND state = 'open' ORDER BY due_at LIMIT 1) n ON true
+        WHERE c.tracking_no = $1
+        ORDER BY c.opened_at DESC LIMIT 1
+        """, tracking_no)
