@@ -162,3 +162,40 @@ def test_order_45_withdrawal_within_3_working_days_is_not_a_day_early(cal):
     assert (rule.amount, rule.unit, rule.article, rule.verified) == (3, "working_days", "第十一条", True)
     due = cal.deadline_from(_at(D(2026, 9, 30)), rule).due_date_local  # 国庆 10-01..10-07 and 10-08 off
     assert due == cal.add_workdays(D(2026, 9, 30), 3).date and due > D(2026, 10, 8)
+
+
+def test_before_order_20_a_complaint_was_decided_within_7_working_days_under_order_62_article_15():
+    old = deadline_rule("complaint_accept_decision", D(2019, 12, 31))
+    assert (old.version, old.amount, old.article, old.verified) == ("2014", 7, "第十五条", True)
+    assert deadline_rule("complaint_accept_decision", D(2020, 1, 1)).article == "第十四条"
+    assert deadline_rule("complaint_accept_decision", D(2014, 3, 15)).version == "2014"
+    with pytest.raises(UnknownCode):
+        deadline_rule("complaint_accept_decision", D(2014, 3, 14))
+
+
+def test_a_report_is_checked_within_15_working_days_extendable_by_15(cal):
+    rule = deadline_rule("report_case_decision", D(2026, 3, 2))
+    assert (rule.amount, rule.extended_amount, rule.article, rule.verified) == (15, 30, "第十八条第一款", True)
+    due = cal.deadline_from(_at(D(2026, 3, 2)), rule).due_date_local
+    assert due == cal.add_workdays(D(2026, 3, 2), 15).date != cal.add_workdays(D(2026, 3, 2), 14).date
+    old = deadline_rule("report_case_decision", D(2019, 3, 31))
+    assert (old.version, old.amount, old.extended_amount, old.verified) == ("2007", 7, 15, False)
+
+
+def test_dual_publicity_is_due_7_working_days_after_the_decision_from_the_2015_state_council_opinion(cal):
+    rule = deadline_rule("penalty_disclosure", D(2015, 6, 24))
+    assert (rule.version, rule.amount, rule.unit, rule.verified) == ("2015", 7, "working_days", True)
+    assert "国办发〔2015〕51号" in rule.citation
+    with pytest.raises(UnknownCode):
+        deadline_rule("penalty_disclosure", D(2015, 6, 23))
+    due = cal.deadline_from(_at(D(2026, 3, 2)), deadline_rule("penalty_disclosure", D(2026, 3, 2))).due_date_local
+    assert due == D(2026, 3, 11)  # Mon 03-02 + 7 working days, not 03-10
+
+
+def test_the_2019_ndrc_notice_gives_3_months_to_1_year_and_up_to_3_years_from_the_decision():
+    low = deadline_rule("penalty_publicity_min", D(2019, 7, 1))
+    high = deadline_rule("penalty_publicity_max", D(2019, 7, 1))
+    assert (low.amount, low.unit, low.verified, high.amount, high.unit, high.verified) == (3, "months", True, 3, "years", True)
+    assert "发改办财金〔2019〕527号" in low.citation
+    new = deadline_rule("penalty_publicity_min", D(2026, 4, 1))
+    assert "第36号" in new.citation and not new.verified
