@@ -91,6 +91,10 @@ def _configure_up(p: argparse.ArgumentParser) -> None:
                    help="comma-separated components to start, e.g. kafka,postgres (repeatable)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="readiness deadline per component (defaults: Kafka 120 s, others 60 s)")
+    p.add_argument("--profile", choices=("dev", "secure"), default=None,
+                   help="dev (default): one PLAINTEXT broker, plain HTTP on loopback; secure: three SASL_SSL "
+                        "brokers with ACLs, one Postgres role per service, HTTPS, a local CA (see docs/scaling.md). "
+                        "Kept in the state dir for every later verb")
     p.add_argument("--replicas", type=int, default=None, metavar="N",
                    help="run N instances of each service (ports: the service's + 10*i; one consumer group); "
                         "kept for later `up`s; fewer than before stops the extra ones (default: as last time, 1)")
@@ -102,7 +106,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     from deploy.launcher.settings import SERVICE_NAMES
     from deploy.setup_stack import run_migrations
 
+    from deploy.launcher import profile
+
     started = time.monotonic()
+    chosen = profile.choose(args.profile)
+    _apply_profile_env()
+    if chosen == profile.SECURE:
+        _say(f"  profile     secure (credentials and CA in {launcher.state_dir() / 'secure'})")
 
     def report(result: launcher.UpResult) -> None:
         st = result.status
@@ -136,10 +146,27 @@ def cmd_up(args: argparse.Namespace) -> int:
             launcher.up(only=services, timeout=args.timeout, report=report, replicas=args.replicas)
     ep = launcher.endpoints()
     _say(f"ready in {time.monotonic() - started:.1f}s")
-    _say(f"  SHUANGDA_KAFKA_BOOTSTRAP={ep.kafka_bootstrap}")
-    _say(f"  SHUANGDA_PG_DSN={ep.pg_dsn}")
+    if ep.profile == "secure":
+        from deploy.launcher.postgres import mask_dsn
+
+        _say(f"  kafka (SASL_SSL, operator listener): {ep.kafka_bootstrap}")
+        _say(f"  postgres (owner role): {mask_dsn(ep.pg_dsn)}")
+        _say(f"  CA: {ep.ca_file}")
+        _say(f"  passwords: {launcher.state_dir() / 'secure' / 'credentials.json'} (mode 600)")
+    else:
+        _say(f"  SHUANGDA_KAFKA_BOOTSTRAP={ep.kafka_bootstrap}")
+        _say(f"  SHUANGDA_PG_DSN={ep.pg_dsn}")
     _say(f"  prometheus: {ep.prometheus_url}")
     return 0
+
+
+def _apply_profile_env() -> None:
+    """On the secure profile, give this process (and whatever it runs: migrations, the chaos run,
+    key commands) the operator's Kafka settings and the owner's DSN, unless the environment points
+    at an external stack."""
+    from deploy.launcher import settings
+
+    settings.apply_client_env()
 
 
 # -- down -----------------------------------------------------------------------
@@ -176,13 +203,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _say(json.dumps([{**row.__dict__, "leads": list(row.leads)} for row in rows], indent=2))
         return 0
-    header = ("COMPONENT", "ADDRESS", "STATE", "PID", "RESTARTS", "LEADS")
+    header = ("COMPONENT", "ADDRESS", "STATE", "PID", "RESTARTS", "LEADS", "DETAIL")
     table = [header] + [(r.component, r.address, r.state, str(r.pid or "-"), str(r.restarts),
-                         ",".join(r.leads) or "-") for r in rows]
+                         ",".join(r.leads) or "-", r.detail or "") for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         _say("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    _say(f"state dir: {launcher.state_dir()}")
+    _say(f"state dir: {launcher.state_dir()} (profile {launcher.endpoints().profile})")
     return 0
 
 
@@ -303,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from deploy.launcher.errors import LauncherError
 
     try:
+        if args.func is not cmd_up:  # `up` records the profile first
+            _apply_profile_env()
         return int(args.func(args) or 0)
     except LauncherError as exc:
         print(f"shuangda: error: {exc}", file=sys.stderr, flush=True)

@@ -99,6 +99,10 @@ class Stack:
     schemas: dict[str, str]         # intake, routing, notify
     topics: dict[str, str]          # case_intake, case_routing
     faults: Sequence[Fault]
+    #: of the ingress topic the run creates (3 on the secure profile: min.insync.replicas is 2)
+    replication_factor: int = 1
+    #: the CA the services' HTTPS certificates are checked against (secure profile); None: plain HTTP
+    ca_file: str | None = None
 
 
 def plan(cfg: ChaosConfig, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -126,13 +130,14 @@ def plan(cfg: ChaosConfig, run_id: str) -> tuple[list[dict[str, Any]], list[dict
 
 
 async def run(cfg: ChaosConfig, stack: Stack, *, on_line: Callable[[str], None] = lambda _line: None) -> ChaosFigures:
-    from shared.topics import ingress
+    from shared.topics import ensure_topics, ingress
     from sim.registration import register_intake_clients
 
     run_id = "x" + secrets.token_hex(4)
     figures = ChaosFigures(run_id)
     monitor, hotline = f"chaos-monitor-{run_id}", f"chaos-hotline-{run_id}"
-    keys = await register_intake_clients(stack.dsn, stack.identity_schema, stack.kafka.bootstrap,
+    await ensure_topics(stack.kafka, [ingress(monitor)], replication_factor=stack.replication_factor)
+    keys = await register_intake_clients(stack.dsn, stack.identity_schema, stack.kafka,
                                          {monitor: "platform", hotline: "hotline"}, [monitor])
     leads, complaints = plan(cfg, run_id)
     figures.reports_sent = len(leads) + len(complaints)
@@ -148,7 +153,8 @@ async def run(cfg: ChaosConfig, stack: Stack, *, on_line: Callable[[str], None] 
     last_fault, _, _ = await asyncio.gather(
         _faults(schedule, began, figures, on_line),
         _publish_leads(stack.kafka, ingress(monitor).name, leads, cfg.window_seconds, figures),
-        _file_complaints(stack.intake_urls, keys[hotline], complaints, cfg.window_seconds, figures, rng),
+        _file_complaints(stack.intake_urls, keys[hotline], complaints, cfg.window_seconds, figures, rng,
+                         ca_file=stack.ca_file),
     )
     fault_end = began + last_fault
     on_line(f"  faults done: {', '.join(f'{k} {v}' for k, v in sorted(figures.faults.items()))}; "
@@ -223,11 +229,14 @@ async def _publish_leads(kafka: Any, topic: str, leads: list[dict[str, Any]], wi
 
 
 async def _file_complaints(urls: Sequence[str], key: str, complaints: list[dict[str, Any]], window: float,
-                           figures: ChaosFigures, rng: random.Random) -> None:
+                           figures: ChaosFigures, rng: random.Random, *, ca_file: str | None = None) -> None:
+    import ssl
+
     sem = asyncio.Semaphore(8)
     began = time.monotonic()
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
 
-    async with httpx.AsyncClient(trust_env=False, timeout=20) as http:
+    async with httpx.AsyncClient(trust_env=False, timeout=20, verify=verify) as http:
         async def one(i: int, body: dict[str, Any]) -> None:
             due = began + window * 0.8 * i / max(1, len(complaints))
             if due > time.monotonic():

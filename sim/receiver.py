@@ -127,13 +127,14 @@ class Receiver:
                                       "arrived": time.time()})
         return JSONResponse({"accepted": True})
 
-    async def start(self, port: int = 0) -> int:
+    async def start(self, port: int = 0, *, tls_certfile: str | None = None, tls_keyfile: str | None = None) -> int:
+        """Serve on 127.0.0.1:`port` (0: any free one); with `tls_certfile`/`tls_keyfile`, over HTTPS."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_keep_alive=30, backlog=512)
+                                timeout_keep_alive=30, backlog=512, ssl_certfile=tls_certfile, ssl_keyfile=tls_keyfile)
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))

@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--no-postgres", action="store_true", help="do not restart Postgres")
     p.add_argument("--seed", type=int, default=20261111)
     p.add_argument("--drain-timeout", type=float, default=600.0, metavar="SECONDS")
-    p.add_argument("--profile", choices=("dev",), default="dev",
-                   help="the stack's profile (the secure profile's launcher support is not built yet)")
+    p.add_argument("--profile", choices=("dev", "secure"), default=None,
+                   help="the stack's profile; must match the one the state dir records (default: that one)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of one line per figure")
     p.set_defaults(func=run)
 
@@ -58,21 +58,28 @@ def stack_of_launcher():  # noqa: ANN201
             for inst in components.instances(svc):
                 faults.append(Fault(inst.name, "service", inst.kill))
     if not ep.kafka_external:
-        faults.append(Fault("kafka", "broker", components.KAFKA.kill))
+        brokers = components.kafka_components()
+        # one broker restarted: on the secure profile the second of three, while the other two keep RF 3 topics writable
+        broker = brokers[1] if len(brokers) > 1 else brokers[0]
+        faults.append(Fault(broker.name, "broker", broker.kill))
     if not ep.pg_external:
         faults.append(Fault("postgres", "postgres", components.POSTGRES.kill))
     urls = [inst.address() for inst in components.instances(components.INTAKE)]
     return Stack(dsn=ep.pg_dsn, kafka=stack_settings.kafka, intake_urls=urls,
                  identity_schema=stack_settings.identity_schema,
                  schemas={"intake": intake.schema, "routing": routing.schema, "notify": notify.schema},
-                 topics={"case_intake": intake.case_topic, "case_routing": routing.routing_topic}, faults=faults)
+                 topics={"case_intake": intake.case_topic, "case_routing": routing.routing_topic}, faults=faults,
+                 replication_factor=stack_settings.kafka_replication_factor, ca_file=ep.ca_file)
 
 
 def run(args: argparse.Namespace) -> int:
-    from deploy.launcher import components
+    from deploy.launcher import components, profile
+    from deploy.launcher.errors import LauncherError
     from sim.chaos import ChaosConfig
     from sim.chaos import run as chaos_run
 
+    if args.profile is not None and args.profile != profile.current():
+        raise LauncherError(f"--profile {args.profile}: the stack in this state dir runs the {profile.current()} profile")
     if args.replicas is not None:
         components.up(replicas=args.replicas)
     cfg = ChaosConfig(events=args.events, window_seconds=args.window, kills=args.kills, broker=not args.no_broker,

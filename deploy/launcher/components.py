@@ -51,6 +51,7 @@ from deploy.launcher.kafka import KafkaBroker
 from deploy.launcher.postgres import Postgres
 from deploy.launcher.prometheus import Prometheus
 from deploy.launcher.proc import stack_lock
+from deploy.launcher.secure import NODES, KafkaNode
 from deploy.launcher.services import Service
 from deploy.launcher.supervisor import SUPERVISOR
 
@@ -73,7 +74,26 @@ INFRA: tuple[Component, ...] = (POSTGRES, KAFKA, PROMETHEUS)
 SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CUSTODY, CONSOLE)
 ALL: tuple[Component, ...] = INFRA + SERVICES
 
+#: the secure profile's brokers (deploy.launcher.secure), in place of KAFKA
+KAFKA_NODES: tuple[KafkaNode, ...] = tuple(KafkaNode(i) for i in range(1, NODES + 1))
+
 ALIASES = {"pg": "postgres", "postgresql": "postgres", "supervisord": "supervisor"}
+
+
+def kafka_components() -> tuple[Component, ...]:
+    """The broker(s) of this state dir's profile: KAFKA (dev) or the three KAFKA_NODES (secure)."""
+    from deploy.launcher import profile
+
+    return KAFKA_NODES if profile.is_secure() else (KAFKA,)
+
+
+def infra() -> tuple[Component, ...]:
+    """Postgres, the broker(s) of the profile, Prometheus (status/down order)."""
+    return (POSTGRES, *kafka_components(), PROMETHEUS)
+
+
+def all_components() -> tuple[Component, ...]:
+    return infra() + SERVICES
 
 #: the most instances of a service ``up --replicas`` runs (ports base + 10·i stay below the next service's range)
 MAX_REPLICAS = 9
@@ -90,13 +110,13 @@ class UpResult:
 
 
 def names() -> list[str]:
-    return [c.name for c in ALL]
+    return [c.name for c in all_components()]
 
 
 def get(name: str) -> Component:
-    """The component called ``name`` (aliases: ``pg``, ``postgresql``)."""
+    """The component called ``name`` (aliases: ``pg``, ``postgresql``; ``kafka-1`` … on the secure profile)."""
     key = ALIASES.get(name.strip().lower(), name.strip().lower())
-    for comp in ALL:
+    for comp in all_components():
         if comp.name == key:
             return comp
     if key == SUPERVISOR.name:
@@ -111,12 +131,16 @@ def get(name: str) -> Component:
 
 def select(only: Iterable[str] | None = None, infra_only: bool = False) -> list[Component]:
     """The components named by ``only`` (all when None), minus services when ``infra_only``."""
-    chosen = list(ALL) if only is None else [get(n) for n in only]
+    every = all_components()
+    if only is None:
+        chosen = list(every)
+    else:  # "kafka" is every broker of the profile (kafka-1..3 on the secure one)
+        chosen = [c for n in only for c in (kafka_components() if n.strip().lower() == "kafka" else (get(n),))]
     if infra_only:
-        chosen = [c for c in chosen if c in INFRA]
+        chosen = [c for c in chosen if c in infra()]
     names_ = {c.name for c in chosen}
-    extra = sorted({c.name: c for c in chosen if c not in ALL}.values(), key=lambda c: c.name)
-    return [c for c in ALL if c.name in names_] + extra  # canonical order, no duplicates
+    extra = sorted({c.name: c for c in chosen if c not in every}.values(), key=lambda c: c.name)
+    return [c for c in every if c.name in names_] + extra  # canonical order, no duplicates
 
 
 def _lock():  # noqa: ANN202
@@ -218,17 +242,20 @@ def up(
         if report is not None:
             report(result)
 
-    infra = [c for c in chosen if c in INFRA]
+    order = infra()
+    chosen_infra = [c for c in chosen if c in order]
     services = [c for c in chosen if c in SERVICES]
     if replicas is not None and services:
         with _lock():
             set_replicas(replicas)
             _scale_down(services, replicas)
-    launch_order = sorted(infra, key=lambda c: 0 if c is KAFKA else 1)
+    brokers = kafka_components()
+    launch_order = sorted(chosen_infra, key=lambda c: 0 if c in brokers else 1)
     pending = _launch_all(launch_order, errors, done)
-    _await_all(sorted(pending, key=lambda p: INFRA.index(p[0])), timeout, errors, done)
+    _await_all(sorted(pending, key=lambda p: order.index(p[0])), timeout, errors, done)
     if errors:
         raise LauncherError("\n".join(errors))
+    _secure_setup(chosen_infra)
 
     present: list[Component] = [c for c in chosen if isinstance(c, Service) and c not in SERVICES]
     for svc in services:
@@ -243,6 +270,22 @@ def up(
     if errors:
         raise LauncherError("\n".join(errors))
     return results
+
+
+def _secure_setup(started: list[Component]) -> None:
+    """Secure profile, once the infrastructure is up: the service roles in Postgres (compose's
+    init-roles.sh) and the SCRAM users and ACLs on the brokers (compose's acls.sh). Both idempotent;
+    the ACL job (~30 JVM calls) runs only when it has not completed in this state dir."""
+    from deploy.launcher import profile, secure
+
+    if not profile.is_secure():
+        return
+    if POSTGRES in started and POSTGRES.external() is None:
+        POSTGRES.ensure_service_roles()
+    if any(c in KAFKA_NODES for c in started) and settings.external_kafka() is None \
+            and not (secure.home() / "acls.done").exists():
+        log.info("kafka: creating the SCRAM users and ACLs with deploy/compose/kafka/acls.sh")
+        secure.apply_acls()
 
 
 def _with_instances(chosen: list[Component]) -> list[Component]:
@@ -272,11 +315,41 @@ def status(leaders: bool = False) -> list[Status]:
     """One :class:`Status` per component and service instance (supervisord first when it
     runs). ``leaders``: fill in ``Status.leads`` from Postgres (:func:`leadership`)."""
     rows = [SUPERVISOR.status()] if SUPERVISOR.is_running() else []
-    rows += [c.status() for c in _with_instances(list(ALL))]
+    rows += [c.status() for c in _with_instances(list(all_components()))]
+    cluster = cluster_status()
+    if cluster is not None:
+        at = next((i for i, r in enumerate(rows) if r.component.startswith("kafka-")), len(rows))
+        rows.insert(at, cluster)
     if not leaders:
         return rows
     held = leadership()
     return [replace(r, leads=tuple(sorted(held.get(r.component, ())))) for r in rows]
+
+
+HEALTHY = "healthy"
+DEGRADED = "degraded"
+DOWN = "down"
+
+
+def cluster_status(timeout: float = 8.0) -> Status | None:
+    """Secure profile: one ``kafka`` row for the cluster: ``healthy`` (every broker in the
+    metadata, no under-replicated or offline partition), ``degraded`` (a broker missing or
+    partitions under-replicated) or ``down`` (no broker answers). None on the dev profile."""
+    from deploy.launcher import profile, secure
+
+    if not profile.is_secure() or settings.external_kafka():
+        return None
+    config = secure.cluster()
+    address = config.bootstrap("CLIENT") if "CLIENT" in config.listener_names else config.bootstrap(
+        config.inter_broker_listener)
+    try:
+        health = proc.run_coro(lambda: config.health(timeout), timeout * 4)
+    except Exception as exc:  # no broker answers, or one request timed out
+        log.debug("cluster health failed: %s", exc)
+        if proc.run_coro(lambda: config.broker_count(timeout=timeout), timeout + 2.0) == 0:
+            return Status("kafka", address, DOWN, detail="no broker answers")
+        return Status("kafka", address, DEGRADED, detail=f"metadata incomplete: {type(exc).__name__}")
+    return Status("kafka", address, HEALTHY if health.healthy else DEGRADED, detail=health.describe())
 
 
 def leadership(timeout: float = 3.0) -> dict[str, list[str]]:

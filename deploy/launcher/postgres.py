@@ -48,6 +48,8 @@ PG_GLOBS = ("/usr/lib/postgresql/*/bin",)
 OS_USER = "postgres"
 SUPERUSER = "postgres"
 CONF_NAME = "shuangda.conf"
+#: the service roles of the secure profile: the script compose's Postgres runs on first start
+ROLES_SCRIPT = settings.repo_root() / "deploy" / "compose" / "postgres" / "init-roles.sh"
 
 
 def mask_dsn(dsn: str) -> str:
@@ -346,8 +348,9 @@ class Postgres(Component):
         return result.stdout
 
     def ensure_role(self) -> None:
-        """Create the ``shuangda`` role and database when missing (idempotent)."""
-        user, password, db = settings.PG_USER, settings.PG_PASSWORD, settings.PG_DATABASE
+        """Create the ``shuangda`` role and database when missing (idempotent). Its password is
+        ``shuangda`` on the dev profile and a generated one on the secure profile."""
+        user, password, db = settings.PG_USER, settings.pg_owner_password(), settings.PG_DATABASE
         self.psql(
             "DO $$ BEGIN "
             f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN CREATE ROLE {user}; END IF; "
@@ -357,6 +360,29 @@ class Postgres(Component):
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'").strip() != "1":
             log.info("postgres: creating database %s", db)
             self.psql(f"CREATE DATABASE {db} OWNER {user} ENCODING 'UTF8' TEMPLATE template0")
+
+
+    def ensure_service_roles(self) -> str:
+        """Secure profile: one login role per service that can touch only its own schema (and read
+        the identity store), made by compose's own ``deploy/compose/postgres/init-roles.sh`` run
+        against this cluster (as the owner role over the unix socket). Idempotent."""
+        from deploy.launcher import profile
+
+        env = {
+            "PATH": f"{self.bin_dir()}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": str(self.home),
+            "PGHOST": str(self.socket_dir),
+            "PGPORT": str(settings.port("pg")),
+            "POSTGRES_USER": settings.PG_USER,
+            "POSTGRES_DB": settings.PG_DATABASE,
+            **profile.credentials().roles_env(),
+        }
+        if os.environ.get("SHUANGDA_IDENTITY_SCHEMA"):
+            env["SHUANGDA_IDENTITY_SCHEMA"] = os.environ["SHUANGDA_IDENTITY_SCHEMA"]
+        result = self._run(["bash", str(ROLES_SCRIPT)], env=env, capture_output=True)
+        if result.returncode != 0:
+            raise LauncherError(f"init-roles.sh failed:\n{(result.stderr or result.stdout).strip()}")
+        return result.stdout
 
 
 async def select_one(dsn: str, timeout: float) -> bool:

@@ -218,9 +218,15 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def http_status(url: str, timeout: float) -> int | None:
-    """The HTTP status of ``GET url``, or None when nothing answers."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local URLs: never via a proxy
+def http_status(url: str, timeout: float, cafile: str | None = None) -> int | None:
+    """The HTTP status of ``GET url``, or None when nothing answers. ``https://`` URLs are
+    verified against ``cafile`` (host name included) when given, else the system's store."""
+    import ssl
+
+    handlers: list[Any] = [urllib.request.ProxyHandler({})]  # local URLs: never via a proxy
+    if url.startswith("https://"):
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(url, timeout=timeout) as response:
             return int(response.status)

@@ -80,11 +80,15 @@ class Prometheus(Component):
         targets = {name: [f"{settings.HOST}:{settings.instance_port(name, i)}" for i in range(n)]
                    for name in settings.SERVICE_NAMES}
         targets["prometheus"] = [f"{settings.HOST}:{settings.port('prometheus')}"]
+        ca = settings.ca_file()  # secure profile: the services serve HTTPS with the stack's CA
         for job in config.get("scrape_configs") or []:
             name = job.get("job_name")
             if name in targets:
                 for static in job.get("static_configs") or []:
                     static["targets"] = list(targets[name])
+            if ca and name in settings.SERVICE_NAMES:
+                job["scheme"] = "https"
+                job["tls_config"] = {"ca_file": ca}
         header = (f"# Rendered by the shuangda launcher from {template_path()}; edit that file instead.\n")
         return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 

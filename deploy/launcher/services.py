@@ -96,7 +96,7 @@ class Service(Component):
         return f"{shown} does not exist"
 
     def address(self) -> str:
-        return f"http://{settings.HOST}:{self.port()}"
+        return f"{settings.http_scheme()}://{settings.HOST}:{self.port()}"
 
     def matches(self, argv: Sequence[str]) -> bool:
         for i, arg in enumerate(argv[:-1]):
@@ -105,7 +105,7 @@ class Service(Component):
         return False
 
     def probe(self, timeout: float) -> bool:
-        return proc.http_status(f"{self.address()}/readyz", timeout) == 200
+        return proc.http_status(f"{self.address()}/readyz", timeout, cafile=settings.ca_file()) == 200
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", self.module]
@@ -128,6 +128,39 @@ class Service(Component):
             "PYTHONUNBUFFERED": "1",
         })
         env.setdefault("SHUANGDA_DEV", "true")
+        from deploy.launcher import profile
+
+        if profile.is_secure():
+            env.update(self.secure_environment())
+        return env
+
+    def secure_environment(self) -> dict[str, str]:
+        """The secure profile's settings of this service, in its own ``SHUANGDA_<NAME>_`` variables
+        (they win over the project-wide ones a caller may have exported): its own Kafka SCRAM
+        principal on SASL_SSL, its own Postgres login role, HTTPS with the local CA's certificate,
+        and that CA trusted by its HTTP clients (``SSL_CERT_FILE``: the system's CAs plus the local one)."""
+        from deploy.launcher import profile, secure
+
+        upper = self.service.upper()
+        creds = profile.credentials()
+        material = secure.tls()
+        env: dict[str, str] = {"SSL_CERT_FILE": str(material.trust_bundle)}
+        if not settings.external_kafka():
+            config = secure.cluster()
+            principal = self.service if self.service in creds.kafka else None
+            if principal is not None:
+                client = config.client_env(principal, creds.kafka[principal])
+            else:  # a service without a principal of its own in acls.sh (the console): no Kafka rights at all
+                client = config.client_env(self.service, "no-principal-" + "0" * 16)
+            env.update(client)
+            env.update({k.replace("SHUANGDA_", f"SHUANGDA_{upper}_", 1): v for k, v in client.items()})
+        if not settings.external_pg() and self.service in creds.pg:
+            env[f"SHUANGDA_{upper}_PG_DSN"] = settings.local_pg_dsn(self.service)
+        env[f"SHUANGDA_{upper}_HTTP_TLS_CERTFILE"] = str(material.server_cert)
+        env[f"SHUANGDA_{upper}_HTTP_TLS_KEYFILE"] = str(material.server_key)
+        if self.service == "console":
+            env["SHUANGDA_CONSOLE_ROUTING_URL"] = f"https://{settings.HOST}:{settings.port('routing')}"
+            env["SHUANGDA_CONSOLE_INTAKE_URL"] = f"https://{settings.HOST}:{settings.port('intake')}"
         return env
 
     def prepare(self) -> None:

@@ -136,9 +136,17 @@ def port(name: str) -> int:
     return DEFAULT_PORTS[name]
 
 
+#: what :func:`apply_client_env` put into this process's environment (not an external stack)
+_APPLIED: dict[str, str] = {}
+
+
 def external_kafka() -> str | None:
-    """``$SHUANGDA_KAFKA_BOOTSTRAP`` when set: the launcher then starts no Kafka."""
-    return os.environ.get("SHUANGDA_KAFKA_BOOTSTRAP") or None
+    """``$SHUANGDA_KAFKA_BOOTSTRAP`` when set (and not by :func:`apply_client_env`): the launcher then
+    starts no Kafka."""
+    value = os.environ.get("SHUANGDA_KAFKA_BOOTSTRAP") or None
+    if value is not None and _APPLIED.get("SHUANGDA_KAFKA_BOOTSTRAP") == value:
+        return None
+    return value
 
 
 def external_pg() -> str | None:
@@ -146,12 +154,72 @@ def external_pg() -> str | None:
     return os.environ.get("SHUANGDA_PG_DSN") or None
 
 
+def pg_owner_password() -> str:
+    """The owner role's password: ``shuangda`` on the dev profile, generated on the secure one."""
+    from deploy.launcher import profile
+
+    return profile.credentials().pg_owner if profile.is_secure() else PG_PASSWORD
+
+
+def local_pg_dsn(role: str | None = None) -> str:
+    """The launcher's Postgres as the owner role, or (secure profile) as a service's login role."""
+    if role is not None:
+        from deploy.launcher import profile
+
+        return f"postgresql://{role}:{profile.credentials().pg[role]}@{HOST}:{port('pg')}/{PG_DATABASE}"
+    return f"postgresql://{PG_USER}:{pg_owner_password()}@{HOST}:{port('pg')}/{PG_DATABASE}"
+
+
 def local_kafka_bootstrap() -> str:
+    """The bootstrap of the launcher's Kafka: the one broker (dev), or the operator's listener of
+    every node (secure: the super user's SASL_SSL listener, see :func:`client_env`)."""
+    from deploy.launcher import profile
+
+    if profile.is_secure():
+        from deploy.launcher import secure
+
+        config = secure.cluster()
+        return config.bootstrap(config.inter_broker_listener)
     return f"{HOST}:{port('kafka')}"
 
 
-def local_pg_dsn() -> str:
-    return f"postgresql://{PG_USER}:{PG_PASSWORD}@{HOST}:{port('pg')}/{PG_DATABASE}"
+def http_scheme() -> str:
+    from deploy.launcher import profile
+
+    return "https" if profile.is_secure() else "http"
+
+
+def ca_file() -> str | None:
+    """The CA an HTTP or Kafka client verifies the launcher's stack against (secure profile)."""
+    from deploy.launcher import profile
+
+    if not profile.is_secure():
+        return None
+    from deploy.launcher import secure
+
+    return str(secure.tls().ca_file)
+
+
+def client_env() -> dict[str, str]:
+    """What an operator's process (a CLI verb, the chaos run, a test) needs in its environment
+    to reach the launcher's stack: nothing on the dev profile; on the secure one the Kafka super
+    user's ``SHUANGDA_KAFKA_*`` settings (SASL_SSL, the CA) and the replication factor."""
+    from deploy.launcher import profile
+
+    if not profile.is_secure() or external_kafka():
+        return {}
+    from deploy.launcher import secure
+
+    return secure.cluster().admin_env()
+
+
+def apply_client_env() -> dict[str, str]:
+    """Put :func:`client_env` into ``os.environ`` (the CLI does, for every verb), so that what this
+    process builds from ``shared.config.StackSettings`` reaches the secure stack."""
+    env = client_env()
+    os.environ.update(env)
+    _APPLIED.update(env)
+    return env
 
 
 def prometheus_url() -> str:
@@ -159,7 +227,7 @@ def prometheus_url() -> str:
 
 
 def service_url(name: str) -> str:
-    return f"http://{HOST}:{port(name)}"
+    return f"{http_scheme()}://{HOST}:{port(name)}"
 
 
 @dataclass(frozen=True)
@@ -169,10 +237,14 @@ class Endpoints:
     kafka_bootstrap: str
     pg_dsn: str
     prometheus_url: str
-    #: service name -> base URL (``http://127.0.0.1:8001`` …)
+    #: service name -> base URL (``http://127.0.0.1:8001`` …; ``https://`` on the secure profile)
     services: dict[str, str] = field(default_factory=dict)
     kafka_external: bool = False
     pg_external: bool = False
+    #: ``dev`` or ``secure`` (deploy.launcher.profile)
+    profile: str = "dev"
+    #: the CA the stack's TLS certificates are checked against (secure profile)
+    ca_file: str | None = None
 
 
 def endpoints() -> Endpoints:
@@ -186,4 +258,12 @@ def endpoints() -> Endpoints:
         services={name: service_url(name) for name in SERVICE_NAMES},
         kafka_external=kafka is not None,
         pg_external=pg is not None,
+        profile=_profile(),
+        ca_file=ca_file(),
     )
+
+
+def _profile() -> str:
+    from deploy.launcher import profile
+
+    return profile.current()

@@ -6,6 +6,12 @@
 # own schema, and gets DML rights on the tables migrations create there (a
 # migration may REVOKE more, e.g. UPDATE/DELETE on an append-only audit log).
 # Roles are not superusers and cannot create schemas, databases or roles.
+# Every service authenticates callers through the identity store (schema
+# SHUANGDA_IDENTITY_SCHEMA, default identity): each role may only read it.
+#
+# The launcher's secure profile (`shuangda up --profile secure`) runs this same
+# script against its own Postgres (deploy/launcher/postgres.py), so compose and
+# the local profile define the roles in one place. Idempotent.
 #
 # Passwords come from SHUANGDA_PG_<SERVICE>_PASSWORD (no defaults); they are
 # used inside DSNs, so only A-Z a-z 0-9 . _ ~ - are accepted.
@@ -16,6 +22,12 @@
 
 shuangda_init_roles() (
 set -euo pipefail
+idschema="${SHUANGDA_IDENTITY_SCHEMA:-identity}"
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+  -v idschema="$idschema" -v owner="$POSTGRES_USER" <<'SQL'
+SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'idschema', :'owner') \gexec
+REVOKE ALL ON SCHEMA :"idschema" FROM PUBLIC;
+SQL
 for svc in intake routing notify credit custody; do
   var="SHUANGDA_PG_${svc^^}_PASSWORD"
   pw="${!var:-}"
@@ -28,7 +40,7 @@ for svc in intake routing notify credit custody; do
     exit 1
   fi
   psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
-    -v svc="$svc" -v pw="$pw" -v owner="$POSTGRES_USER" -v db="$POSTGRES_DB" <<'SQL'
+    -v svc="$svc" -v pw="$pw" -v owner="$POSTGRES_USER" -v db="$POSTGRES_DB" -v idschema="$idschema" <<'SQL'
 SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', :'svc', :'pw')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'svc') \gexec
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'svc', :'owner') \gexec
@@ -40,6 +52,10 @@ ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"svc"
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"svc"
   GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"svc";
 ALTER ROLE :"svc" SET search_path = :"svc";
+GRANT USAGE ON SCHEMA :"idschema" TO :"svc";
+GRANT SELECT ON ALL TABLES IN SCHEMA :"idschema" TO :"svc";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"idschema"
+  GRANT SELECT ON TABLES TO :"svc";
 SQL
 done
 
