@@ -21,6 +21,7 @@ DOCS = REPO_ROOT / "docs" / "openapi"
 
 #: service → "module:function" returning its OpenAPI document, built without any connection
 DOCUMENTS: dict[str, str] = {
+    "credit": "services.credit.adapters.http:openapi_document",
     "intake": "services.intake.adapters.http:openapi_document",
     "notify": "services.notify.adapters.http:openapi_document",
     "routing": "services.routing.adapters.http:openapi_document",

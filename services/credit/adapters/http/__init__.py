@@ -18,10 +18,13 @@ takes an ``Idempotency-Key`` (`shared.idempotency`). Every text, id and date is 
 """
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.http import create_app, problem
+from shared.openapi import install_problem_schema
 
 from services.credit.adapters.http import applications, disclosure, entities, export, penalties, records
 from services.credit.adapters.http.common import HttpDeps
@@ -49,4 +52,24 @@ def build_app(deps: HttpDeps) -> FastAPI:
 
     for module in (penalties, records, applications, entities, export, disclosure):
         app.include_router(module.router(deps))
+    install_problem_schema(app)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built without any connection (for docs/openapi/credit.json)."""
+    from shared.clock import WallClock
+    from shared.identity.http import Authenticator
+    from shared.pii import Keyring
+    from shared.workdays import default_calendar
+
+    from services.credit.app.context import Credit, PersonHasher, Topics
+    from services.credit.domain.search import NameIndex
+    from services.credit.rules import load_rulebook
+
+    clock = WallClock()
+    credit = Credit(book=load_rulebook(None), calendar=default_calendar(), clock=clock, keyring=Keyring.development(),
+                    hasher=PersonHasher("openapi"), topics=Topics(penalty="penalty", credit="credit"))
+    deps = HttpDeps(pool=None, credit=credit, index=NameIndex(credit.analyser), refresher=None,  # type: ignore[arg-type]
+                    auth=Authenticator(None), clock=clock)  # type: ignore[arg-type]
+    return build_app(deps).openapi()

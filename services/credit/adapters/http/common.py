@@ -12,10 +12,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from shared.clock import Clock
-from shared.http import PROBLEM_JSON, ProblemError, problem_response, run_in_transaction
+from shared.http import PROBLEM_JSON, ProblemError, run_in_transaction
 from shared.idempotency import checked_key, idempotent, request_fingerprint
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
+from shared.openapi import problems as problem_responses
 from shared.runtime import UnitOfWork
 
 from services.credit.adapters.hygiene import problems
@@ -30,13 +31,26 @@ REFUSAL_STATUS = {"not_decider_of_record": 403, "not_a_bureau": 403, "unknown_de
                   "decision_no_taken": 409, "already_revoked": 409}
 VALIDATION = "https://shuangda.example/problems/validation"
 
-#: OpenAPI responses of authenticated routes
-RESPONSES: dict[int | str, dict[str, Any]] = {
+#: OpenAPI responses of authenticated routes that only read
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
-    404: problem_response("No such record, listing, application or entity"),
-    409: problem_response("Refused: the state does not allow it, or the Idempotency-Key was used for another request"),
-    422: problem_response("A field failed validation (named in errors[])"),
+    **problem_responses(401, 403, 503, {404: "No such record, listing, application or entity",
+                                        422: "A field or parameter failed validation (named in errors[])"}),
 }
+#: OpenAPI responses of authenticated routes (a router's default: its POSTs take a body and an Idempotency-Key)
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **READ_RESPONSES,
+    **problem_responses(413, {
+        400: "Malformed request: a body that is not JSON, or a header the server cannot parse",
+        409: "Refused: the state does not allow it, or the Idempotency-Key was used for another request"}),
+}
+#: a POST that takes a body but no Idempotency-Key
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **READ_RESPONSES,
+    **problem_responses(413, {400: "Malformed request: a body that is not JSON, or a header the server cannot parse"}),
+}
+#: OpenAPI responses of the public routes (no key; rate-limited per address)
+PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = problem_responses(422, 429, 503)
 
 
 @dataclass

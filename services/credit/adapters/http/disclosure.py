@@ -2,23 +2,24 @@
 No key needed."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from shared.http import problem_response
-
-from services.credit.adapters.http.common import HttpDeps, clean, json_response
+from services.credit.adapters.http.common import PUBLIC_RESPONSES, HttpDeps, clean, json_response
 from services.credit.app import disclosure
 
 
 #: what the public may call without a key: rate-limited per address (shared.ratelimit)
 PUBLIC_PATHS = ("/v1/disclosures", "/v1/measures")
+#: the feed is JSON, or CSV with format=csv
+FEED_CONTENT: dict[int | str, dict[str, Any]] = {200: {"description": "The page of published items", "content": {
+    "application/json": {}, "text/csv": {"schema": {"type": "string"}}}}}
 
 
 def router(deps: HttpDeps) -> APIRouter:
-    r = APIRouter(tags=["public"], responses={422: problem_response("A parameter failed validation")})
+    r = APIRouter(tags=["public"], responses=PUBLIC_RESPONSES)
     book = deps.credit.book
 
     @r.get("/v1/measures", summary="The joint-punishment measures and the departments applying them")
@@ -28,7 +29,7 @@ def router(deps: HttpDeps) -> APIRouter:
                               "departments": [d.model_dump() for d in t.departments],
                               "measures": [m.model_dump() for m in t.measures]})
 
-    @r.get("/v1/disclosures", summary="Published penalties or listings, oldest first (JSON or CSV)")
+    @r.get("/v1/disclosures", responses=FEED_CONTENT, summary="Published penalties or listings, oldest first (JSON or CSV)")
     async def disclosures(kind: Literal["penalty", "listing"] = "penalty", format: Literal["json", "csv"] = "json",
                           after: str | None = Query(None, max_length=200), limit: int = Query(200, ge=1, le=5000),
                           labels: Literal["keys", "zh"] = "keys") -> Response:

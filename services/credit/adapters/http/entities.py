@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.identity.model import Principal
 
 from services.credit import metrics
-from services.credit.adapters.http.common import RESPONSES, HttpDeps, any_scope, clean, json_response
+from services.credit.adapters.http.common import BODY_RESPONSES, READ_RESPONSES, HttpDeps, any_scope, clean, json_response
 from services.credit.app import entities
 
 
@@ -20,7 +20,7 @@ class CheckRequest(BaseModel):
 
 
 def router(deps: HttpDeps) -> APIRouter:
-    r = APIRouter(tags=["queries"], responses=RESPONSES)
+    r = APIRouter(tags=["queries"], responses=READ_RESPONSES)
     reader = deps.auth.require("credit:read")
 
     @r.get("/v1/entities:search", summary="Entities by name: scored candidates with an explanation")
@@ -33,7 +33,7 @@ def router(deps: HttpDeps) -> APIRouter:
         metrics.QUERY_DURATION.labels("search").observe(time.perf_counter() - started)
         return json_response(body)
 
-    @r.post("/v1/entities:check", summary="Screen up to check_max_codes credit codes at once")
+    @r.post("/v1/entities:check", responses=BODY_RESPONSES, summary="Screen up to check_max_codes credit codes at once")
     async def check(req: CheckRequest, _: Principal = Depends(reader)) -> JSONResponse:
         clean(*((f"codes[{i}]", c) for i, c in enumerate(req.codes[:deps.check_max_codes + 1])))
         started = time.perf_counter()

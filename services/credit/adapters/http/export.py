@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -11,12 +11,17 @@ from fastapi.responses import Response
 from shared.http import ProblemError
 from shared.identity.model import Principal
 
-from services.credit.adapters.http.common import RESPONSES, VALIDATION, HttpDeps, clean, jsonable
+from services.credit.adapters.http.common import READ_RESPONSES, VALIDATION, HttpDeps, clean, jsonable
 from services.credit.app import disclosure
 
 
+#: NDJSON, or CSV with format=csv (docs/credit-export-format.md)
+EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {200: {"description": "Changed penalties and listings", "content": {
+    "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}}
+
+
 def router(deps: HttpDeps) -> APIRouter:
-    r = APIRouter(tags=["export"], responses=RESPONSES)
+    r = APIRouter(tags=["export"], responses=READ_RESPONSES)
 
     async def exporter(caller: Principal = Depends(deps.auth.principal)) -> Principal:
         """The office (credit:manage), or a platform holding credit:read that is not a department."""
@@ -25,7 +30,7 @@ def router(deps: HttpDeps) -> APIRouter:
             raise ProblemError(403, "Forbidden", "the export is for platforms and the office")
         return caller
 
-    @r.get("/v1/exports/platform", summary="Penalties and listings changed since an instant")
+    @r.get("/v1/exports/platform", response_class=Response, responses=EXPORT_CONTENT, summary="Penalties and listings changed since an instant")
     async def export(since: dt.datetime = Query(description="ISO 8601 instant; the `next_since` of the previous page"),
                      format: Literal["ndjson", "csv"] = "ndjson", limit: int = Query(1000, ge=1, le=10_000),
                      _: Principal = Depends(exporter)) -> Response:

@@ -7,12 +7,12 @@ from fastapi.responses import JSONResponse
 from shared.identity.model import Principal
 
 from services.credit.adapters.hygiene import RECORD_ID
-from services.credit.adapters.http.common import RESPONSES, HttpDeps, json_response
+from services.credit.adapters.http.common import READ_RESPONSES, HttpDeps, json_response
 from services.credit.app import records
 
 
 def router(deps: HttpDeps) -> APIRouter:
-    r = APIRouter(tags=["records"], responses=RESPONSES)
+    r = APIRouter(tags=["records"], responses=READ_RESPONSES)
 
     @r.get("/v1/records/{record_id}", summary="One record: its periods, status and the masked party")
     async def get_record(record_id: str = Path(pattern=RECORD_ID, max_length=24),
