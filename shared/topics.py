@@ -104,6 +104,8 @@ PENALTY = TopicSpec("penalty.decisions", "credit code", "accepted penalty decisi
 CREDIT = TopicSpec("credit.records", "credit code", "credit records, blacklist, disclosure", partitions=6)
 NOTIFICATION = TopicSpec("notification.status", "recipient", "notification delivered / failed")
 CUSTODY = TopicSpec("custody.lifecycle", "lot id", "seized goods: registered, handed over, received, decided, disposed")
+APPRAISAL = TopicSpec("appraisal.lifecycle", "appraisal id", "rapid appraisal: requested, accepted, samples, result, refused")
+INSPECTION = TopicSpec("inspection.lifecycle", "plan id", "random inspections: plans, draws, tasks, results, publication")
 
 INTERNAL: tuple[TopicSpec, ...] = (CASE_INTAKE, CASE_ROUTING, REFERRAL, ALERT, PENALTY, CREDIT, NOTIFICATION)
 

@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.add_argument("--scopes", default=None, help="comma-separated (default by kind; see shared/identity/model.py)")
     create.add_argument("--bureau", default=None, help="type@division for bureau/office/police/procuratorate (default: the id)")
     create.add_argument("--name", default="", help="display name")
+    create.add_argument("--role", action="append", default=[], dest="roles",
+                        help="a role, repeatable (e.g. rights_holder for a rights holder's identification service)")
     create.add_argument("--no-topics", action="store_true", help="do not create Kafka topics")
     create.add_argument("--json", action="store_true")
     rotate = sub.add_parser("rotate", help="issue a new key (every earlier key of the principal is revoked)")
@@ -94,7 +96,7 @@ async def _run(args: argparse.Namespace) -> int:
             scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip()) if args.scopes else None
             try:
                 issued = await store.create_principal(conn, args.principal, args.kind, scopes=scopes, bureau=bureau,
-                                                      display_name=args.name)
+                                                      roles=tuple(args.roles), display_name=args.name)
             except store.PrincipalExists:
                 raise LauncherError(f"{args.principal!r} exists already (shuangda keys rotate {args.principal})") from None
             topics = [] if args.no_topics else _topics_for(issued.principal)

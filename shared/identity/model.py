@@ -24,6 +24,8 @@ SCOPES: dict[str, str] = {
     "credit:manage": "decide repair and removal applications, list and delist (credit; the office)",
     "credit:public": "the public disclosure and search (credit)",
     "notify:admin": "read delivery state and reload the directory (notify)",
+    "appraisals:report": "accept, refuse and report the appraisals requested of one (appraisal; the appraisal centre "
+                         "and rights holders' identification services, role rights_holder)",
 }
 
 #: the scopes a new principal of each kind gets unless others are named
@@ -37,7 +39,7 @@ DEFAULT_SCOPES: dict[str, tuple[str, ...]] = {
     "police": ("cases:read", "cases:act", "referrals:act", "credit:read"),
     "procuratorate": ("cases:read", "referrals:act", "credit:read"),
     "public_api": ("credit:public",),
-    "appraisal": ("cases:read",),
+    "appraisal": ("cases:read", "appraisals:report"),
     "ops": ("notify:admin", "cases:read-all", "credit:read"),
 }
 
