@@ -219,3 +219,24 @@ def test_a_case_is_visible_to_its_assignee_the_office_and_the_police_it_was_tran
     assert visible_to(case, None, OFFICE, OFFICE)
     assert not visible_to(case, None, "culture@610402", OFFICE)
     assert not visible_to(case, None, "public_security@610402", OFFICE)
+
+
+def test_cases_of_one_batch_are_placed_as_if_each_were_placed_alone() -> None:
+    # one context serves a whole batch and remembers placements by what decides them: the cases of
+    # a batch that differ only in id share a placement, and a major or repeat case is not given
+    # the placement of an ordinary one it was remembered for
+    from services.routing.domain.placement import CaseFacts, place
+
+    batch = Context(ref=REF, rules=RULES, now=NOW)
+    facts = [
+        CaseFacts("B-1", "false_advertising", "610402", ("610402",), {}),
+        CaseFacts("B-2", "false_advertising", "610402", ("610402",), {}),
+        CaseFacts("B-3", "false_advertising", "610402", ("610402",), {"amount_involved": Decimal("90000000")}),
+        CaseFacts("B-4", "false_advertising", "610402", ("610402", "610403"), {}),
+        CaseFacts("B-5", "food", "610403", ("610403",), {}),
+    ]
+    for prior in (0, 5, 0):
+        for f in facts:
+            assert batch.place(f, prior) == place(f, ref=REF, rules=RULES, now=NOW, prior_cases_of_suspect=prior)
+    assert batch.place(facts[0], 0) != batch.place(facts[2], 0)
+    assert batch.place(facts[0], 0) != batch.place(facts[0], 5)

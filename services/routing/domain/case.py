@@ -57,7 +57,15 @@ from shared.contracts.routing import (
 from services.routing.domain import deadlines, referral as machine
 from services.routing.domain.bureaus import SYSTEM_ACTOR, Bureau, bureau_type_of
 from services.routing.domain.deadlines import DeadlineSpec
-from services.routing.domain.placement import CaseFacts, involved_counties, is_major, place, resolve_target
+from services.routing.domain.placement import (
+    CaseFacts,
+    Placement,
+    involved_counties,
+    is_major,
+    is_repeat,
+    place,
+    resolve_target,
+)
 from services.routing.domain.reference import Reference, local_date
 from services.routing.domain.rules import RoutingRules
 
@@ -165,10 +173,31 @@ class Context:
     ref: Reference
     rules: RoutingRules
     now: dt.datetime
+    #: answers that depend only on this context (the same rules, reference and instant for every case of
+    #: a batch): placements by the facts that decide them, the office; a context lives for one batch
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def office(self) -> str:
-        return str(Bureau(self.ref.directory_at(self.now).resolve(self.rules.office_bureau_type), self.ref.city_code))
+        try:
+            return self._memo["office"]  # type: ignore[no-any-return]
+        except KeyError:
+            office = self._memo["office"] = str(
+                Bureau(self.ref.directory_at(self.now).resolve(self.rules.office_bureau_type), self.ref.city_code))
+            return office
+
+    def place(self, facts: CaseFacts, prior_cases_of_suspect: int) -> Placement:
+        """`placement.place` under this context, remembered by what decides it: the category, the
+        county and the counties involved, whether the case is major and whether its suspect repeats
+        (a batch's cases share a handful of these, so placing one costs a dictionary hit)."""
+        key = ("place", facts.category, facts.county, facts.counties, is_major(self.rules, facts.figures),
+               is_repeat(self.rules, prior_cases_of_suspect))
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            placed = self._memo[key] = place(facts, ref=self.ref, rules=self.rules, now=self.now,
+                                             prior_cases_of_suspect=prior_cases_of_suspect)
+            return placed
 
 
 # -- identity of suspects -----------------------------------------------------------------
@@ -195,10 +224,8 @@ def open_case(event: CaseOpened, *, ctx: Context, prior_cases_of_suspect: int) -
     """Assign a newly opened case: lead bureau, co-operating bureaus, acknowledgement deadline;
     propose a referral when its figures cross the threshold and a joint meeting when it is major."""
     figures = dict(event.figures)
-    placement = place(
-        CaseFacts(event.case_id, event.category, event.county, tuple(event.counties), figures),
-        ref=ctx.ref, rules=ctx.rules, now=ctx.now, prior_cases_of_suspect=prior_cases_of_suspect,
-    )
+    placement = ctx.place(CaseFacts(event.case_id, event.category, event.county, tuple(event.counties), figures),
+                          prior_cases_of_suspect)
     lead = str(placement.lead)
     ack = _ack_deadline(ctx, event.case_id, event.origin, lead, 1, event.opened_at)
     case = Case(
