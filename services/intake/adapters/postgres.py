@@ -194,6 +194,8 @@ class ReportRow:
     observed_at: datetime | None
     evidence_urls: Sequence[str]
     received_at: datetime
+    #: the original description, sealed (`shared.contracts.cases.Sealed` as JSON), when the summary is not all of it
+    description_sealed: dict[str, Any] | None = None
 
 
 def _text_array(items: Sequence[str]) -> str:
@@ -220,6 +222,7 @@ _REPORT = (
     lambda r: _suspect_json(r.suspect), lambda r: _figures_json(r.figures), lambda r: r.summary,
     lambda r: _JSON(r.complainant) if r.complainant is not None else None,
     lambda r: r.occurred_on, lambda r: r.observed_at, lambda r: _text_array(r.evidence_urls), lambda r: r.received_at,
+    lambda r: _JSON(r.description_sealed) if r.description_sealed is not None else None,
 )
 
 
@@ -254,15 +257,16 @@ async def save_registrations(conn: asyncpg.Connection, *, opened: Sequence[CaseS
         )
         INSERT INTO reports (report_id, case_id, outcome, origin, channel, client_id, source_id, tracking_no, category,
                              county, suspect, figures, summary, complainant, occurred_on, observed_at, evidence_urls,
-                             received_at)
+                             received_at, description_sealed)
         SELECT u.report_id, u.case_id, u.outcome, u.origin, u.channel, u.client_id, u.source_id, u.tracking_no,
                u.category, u.county, u.suspect::jsonb, u.figures::jsonb, u.summary, u.complainant::jsonb, u.occurred_on,
-               u.observed_at, u.evidence_urls::text[], u.received_at
+               u.observed_at, u.evidence_urls::text[], u.received_at, u.description_sealed::jsonb
         FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
                     $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[],
-                    $33::date[], $34::timestamptz[], $35::text[], $36::timestamptz[])
+                    $33::date[], $34::timestamptz[], $35::text[], $36::timestamptz[], $37::text[])
              AS u(report_id, case_id, outcome, origin, channel, client_id, source_id, tracking_no, category, county,
-                  suspect, figures, summary, complainant, occurred_on, observed_at, evidence_urls, received_at)
+                  suspect, figures, summary, complainant, occurred_on, observed_at, evidence_urls, received_at,
+                  description_sealed)
         """,
         *_columns(opened, _NEW_CASE), *_columns(merged, _MERGED_CASE),
         list(slots.keys()), list(slots.values()), *_columns(reports, _REPORT),

@@ -52,6 +52,7 @@ class _Registered:
     outcome: Outcome
     tracking_no: str | None
     complainant: Complainant | None
+    description_sealed: dict[str, Any] | None = None
 
 
 @dataclass
@@ -143,7 +144,8 @@ class Registrar:
             current[digest] = case
             cases[case.case_id] = case
             tracking_no = new_tracking_no(now, self.random_bytes(5)) if report.is_complaint else None
-            registered.append(_Registered(i, report, report_ids[i], case, outcome, tracking_no, self.seal(report)))
+            registered.append(_Registered(i, report, report_ids[i], case, outcome, tracking_no, self.seal(report),
+                                          self.seal_description(report)))
             receipts.append(Receipt(report_ids[i], case.case_id, outcome, tracking_no, now, case.reports_count,
                                     report.origin))
 
@@ -168,8 +170,14 @@ class Registrar:
             category=report.category, county=report.county, suspect=report.suspect, figures=report.figures,
             summary=report.summary, complainant=r.complainant.model_dump(mode="json") if r.complainant else None,
             occurred_on=report.occurred_on, observed_at=report.observed_at, evidence_urls=report.evidence_urls,
-            received_at=now,
+            received_at=now, description_sealed=r.description_sealed,
         )
+
+    def seal_description(self, report: Report) -> dict[str, Any] | None:
+        """The original description sealed (kept only when the readable summary is not all of it)."""
+        if report.original_description is None:
+            return None
+        return self.keyring.seal(report.original_description, field="description").model_dump(mode="json")
 
     def seal(self, report: Report) -> Complainant | None:
         """The complainant with every personal field sealed, plus the masked forms that may be shown."""

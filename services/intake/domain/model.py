@@ -91,6 +91,10 @@ class Report:
     occurred_on: date | None = None
     observed_at: datetime | None = None
     evidence_urls: tuple[str, ...] = ()
+    #: the description as given, in clear — only when the readable `summary` differs from it (a personal
+    #: number masked, or the text cut); only ever in memory: the registrar seals it before it is stored,
+    #: and it is never published (a bureau and the public read `summary`)
+    original_description: str | None = field(default=None, repr=False)
 
     @property
     def is_complaint(self) -> bool:

@@ -107,10 +107,11 @@ def validate_complaint(cmd: SubmitComplaint, *, client: ClientContext, channel: 
         raise IntakeValidationError(errors)
     assert category and county and description is not None and suspect and merge_key
     origin: Origin = "report" if cmd.kind == "report" else "complaint"
+    summary = _summary(description)
     return Report(
         origin=origin, channel=channel, client_id=client.client_id, source_id=source_id, category=category,
-        county=county, suspect=suspect, merge_key=merge_key, summary=_summary(description), figures=figures,
-        complainant=complainant, occurred_on=cmd.occurred_on,
+        county=county, suspect=suspect, merge_key=merge_key, summary=summary, figures=figures,
+        complainant=complainant, occurred_on=cmd.occurred_on, original_description=_original(description, summary),
     )
 
 
@@ -138,11 +139,17 @@ def validate_lead(cmd: SubmitLead, *, client: ClientContext, channel: Channel, n
     if errors:
         raise IntakeValidationError(errors)
     assert category and county and suspect and merge_key and source_id
+    summary = _summary(description)
     return Report(
         origin="lead", channel=channel, client_id=client.client_id, source_id=source_id, category=category,
-        county=county, suspect=suspect, merge_key=merge_key, summary=_summary(description), figures=figures,
-        observed_at=observed_at, evidence_urls=evidence,
+        county=county, suspect=suspect, merge_key=merge_key, summary=summary, figures=figures,
+        observed_at=observed_at, evidence_urls=evidence, original_description=_original(description, summary),
     )
+
+
+def _original(description: str, summary: str) -> str | None:
+    """The description to keep sealed: only when what may be read (the summary) is not all of it."""
+    return description if description and description != summary else None
 
 
 def _summary(description: str) -> str:
