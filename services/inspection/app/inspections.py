@@ -1,0 +1,165 @@
+"""Inspection's use cases, each in the caller's unit of work: new pool versions, the plan's draw,
+results and their publication — audited, with their deadlines and events. No SQL and no status
+codes here."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+from shared import audit
+from shared import deadline_watch as watch
+from shared.clock import Clock
+from shared.contracts.deadlines import ServiceDeadline
+from shared.contracts.inspection import (DrawnTarget, InspectionDeadlineApproaching, InspectionDeadlineBreached,
+                                         InspectionPlanDrawn, InspectionResultRecorded, InspectionResultsPublished,
+                                         PlanScope, PoolVersion, PublishedResult)
+from shared.contracts.intake import SubmitLead, SuspectInput
+from shared.reference.deadlines import load_deadlines
+from shared.refusals import NotFound, Refused
+from shared.runtime.uow import UnitOfWork
+from shared.workdays import SHANGHAI, WorkdayCalendar
+
+from services.inspection.adapters import postgres as db
+from services.inspection.domain import draw as drawing
+from services.inspection.domain import tasks as rules
+from services.inspection.domain.draw import Enterprise, Inspector, Scope
+from services.inspection.domain.tasks import Task
+from services.inspection.metrics import COMMANDS, DEADLINES
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "deadlines.yaml"
+PUBLICATION = "result_publication"
+
+
+@dataclass(frozen=True)
+class Actor:
+    party: str          # the bureau (type@division)
+    person: str
+
+
+def pool_id(kind: str, bureau: str) -> str:
+    return f"{kind}:{bureau}"
+
+
+@dataclass(frozen=True)
+class Inspections:
+    clock: Clock
+    topic: str
+    lead_topic: str
+    calendar: WorkdayCalendar
+    rules_file: Path = RULES_FILE
+    before_hours: float = 24
+
+    async def _audit(self, uow: UnitOfWork, kind: str, subject: str, actor: Actor, body: dict[str, Any]) -> None:
+        await audit.append(uow.conn, f"inspection.{kind}", subject, body, actor=actor.person, at=self.clock.now())
+        uow.after_commit(COMMANDS.labels(kind).inc)
+
+    async def upload_pool(self, uow: UnitOfWork, actor: Actor, kind: Literal["enterprises", "inspectors"],
+                          entries: Sequence[Enterprise] | Sequence[Inspector]) -> dict[str, Any]:
+        """A new version of the bureau's enterprise pool or inspector roster (earlier versions stay)."""
+        ids = [e.credit_code if isinstance(e, Enterprise) else e.inspector_id for e in entries]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise Refused("entries", "duplicate", f"{dup} is listed twice")
+        pid, now = pool_id(kind, actor.party), self.clock.now()
+        canonical, digest = drawing.canonical(entries), drawing.digest(entries)
+        version = await db.add_pool_version(uow.conn, pool_id=pid, bureau=actor.party, kind=kind, canonical=canonical,
+                                            digest=digest, size=len(entries), at=now, by=actor.person)
+        await self._audit(uow, "pool_uploaded", pid, actor, {"version": version, "digest": digest, "size": len(entries)})
+        return {"pool_id": pid, "version": version, "digest": digest, "size": len(entries), "created_at": now.isoformat()}
+
+    async def draw_plan(self, uow: UnitOfWork, actor: Actor, *, title: str, scope: Scope, sample_size: int | None,
+                        sample_rate: Decimal | None, inspectors_per_target: int, seed: str | None) -> dict[str, Any]:
+        now = self.clock.now()
+        e_row = await db.pool(uow.conn, pool_id("enterprises", actor.party))
+        i_row = await db.pool(uow.conn, pool_id("inspectors", actor.party))
+        if e_row is None:
+            raise Refused("enterprise_pool", "missing", f"{actor.party} has uploaded no enterprise pool")
+        if i_row is None:
+            raise Refused("inspector_roster", "missing", f"{actor.party} has uploaded no inspector roster")
+        seed = seed or secrets.token_hex(16)
+        found = drawing.draw(seed, db.enterprises(e_row), db.inspectors(i_row), scope, sample_size=sample_size,
+                             sample_rate=sample_rate, inspectors_per_target=inspectors_per_target)
+        plan_id = f"insp_{uuid.uuid4().hex[:20]}"
+        plan = {"plan_id": plan_id, "bureau": actor.party, "title": title, "scope": asdict(scope) | {"risks": list(scope.risks)},
+                "sample_size": sample_size, "sample_rate": sample_rate, "inspectors_per_target": inspectors_per_target,
+                "seed": seed, "enterprise_pool": e_row["pool_id"], "enterprise_version": e_row["version"],
+                "inspector_pool": i_row["pool_id"], "inspector_version": i_row["version"], "eligible": found.eligible,
+                "drawn_at": now, "created_by": actor.person}
+        tasks = [Task(plan_id, actor.party, t.credit_code, t.name, t.county, t.category, t.inspectors) for t in found.targets]
+        await db.insert_plan(uow.conn, plan, tasks)
+        e_version = PoolVersion(pool_id=e_row["pool_id"], version=e_row["version"], digest=e_row["digest"])
+        i_version = PoolVersion(pool_id=i_row["pool_id"], version=i_row["version"], digest=i_row["digest"])
+        await self._audit(uow, "plan_drawn", plan_id, actor,
+                          {"seed": seed, "scope": plan["scope"], "enterprise_pool": e_version.model_dump(),
+                           "inspector_roster": i_version.model_dump(), "targets": [t.credit_code for t in tasks],
+                           "inspectors": [list(t.inspectors) for t in tasks]})
+        uow.emit(self.topic, InspectionPlanDrawn(
+            plan_id=plan_id, bureau=actor.party, title=title, scope=PlanScope(**plan["scope"]), sample_size=sample_size,
+            sample_rate=sample_rate, inspectors_per_target=inspectors_per_target, seed=seed, enterprise_pool=e_version,
+            inspector_roster=i_version, eligible=found.eligible,
+            targets=[DrawnTarget(credit_code=t.credit_code, name=t.name, county=t.county, inspectors=list(t.inspectors))
+                     for t in tasks], drawn_at=now), key=plan_id)
+        return plan | {"tasks": tasks}
+
+    async def record(self, uow: UnitOfWork, actor: Actor, plan_id: str, *, credit_code: str, result: str,
+                     findings: str, inspected_by: tuple[str, ...]) -> Task:
+        now = self.clock.now()
+        found = await db.tasks(uow.conn, plan_id, lock=True, credit_code=credit_code)
+        if not found:
+            if await db.plan(uow.conn, plan_id) is None:
+                raise NotFound("plan", plan_id)
+            raise Refused("credit_code", "not_drawn", f"{credit_code} was not drawn in {plan_id}")
+        task = rules.record(found[0], by_party=actor.party, result=result, findings=findings, inspected_by=inspected_by,
+                            at=now)
+        await db.save_tasks(uow.conn, [task])
+        rule = load_deadlines(self.rules_file).rule("inspection_result_publication", now.astimezone(SHANGHAI).date())
+        due = self.calendar.deadline_from(now, rule)
+        citation = f"{rule.citation} {rule.article}".strip()
+        await watch.open_deadlines(uow.conn, [watch.WatchedDeadline(
+            deadline_id=f"{plan_id}:{credit_code}:{PUBLICATION}", subject=plan_id, case_id=plan_id,
+            kind=PUBLICATION, party=actor.party, rule_id=rule.id, rule_version=rule.version, citation=citation,
+            local_policy=citation.startswith("local policy"), starts_at=now,
+            warn_at=watch.warn_at(now, due.due_at_utc, before_hours=self.before_hours), due_at=due.due_at_utc,
+            provisional=due.provisional)])
+        await self._audit(uow, "result_recorded", plan_id, actor,
+                          {"credit_code": credit_code, "result": result, "findings": findings,
+                           "inspected_by": list(inspected_by)})
+        uow.emit(self.topic, InspectionResultRecorded(plan_id=plan_id, bureau=actor.party, credit_code=credit_code,
+                                                      result=result, recorded_at=now), key=plan_id)  # type: ignore[arg-type]
+        if result == "referred_to_case":
+            # a violation opens a case through intake's normal path: a lead on inspection's own ingress topic
+            lead = SubmitLead(source_id=f"{plan_id}:{credit_code}", channel="monitoring", category=task.category,
+                              county=task.county, description=f"双随机抽查发现违法线索（{plan_id}）：{findings}"[:4000],
+                              observed_at=now, suspect=SuspectInput(credit_code=credit_code, name=task.name))
+            uow.emit(self.lead_topic, lead, key=lead.source_id)
+        return task
+
+    async def publish(self, uow: UnitOfWork, actor: Actor, plan_id: str) -> list[Task]:
+        now = self.clock.now()
+        found = await db.tasks(uow.conn, plan_id, lock=True)
+        if not found:
+            raise NotFound("plan", plan_id)
+        done = rules.publish(found, by_party=actor.party, at=now)
+        await db.save_tasks(uow.conn, done)
+        await watch.close_deadlines(uow.conn, [plan_id], [PUBLICATION], now)
+        await self._audit(uow, "results_published", plan_id, actor, {"credit_codes": [t.credit_code for t in done]})
+        uow.emit(self.topic, InspectionResultsPublished(
+            plan_id=plan_id, bureau=actor.party, published_at=now,
+            results=[PublishedResult(credit_code=t.credit_code, name=t.name, result=t.result, findings=t.findings)  # type: ignore[arg-type]
+                     for t in done]), key=plan_id)
+        return done
+
+
+def deadline_event(what: Literal["approaching", "breached"], d: watch.WatchedDeadline, now: dt.datetime) -> Any:
+    cls = InspectionDeadlineBreached if what == "breached" else InspectionDeadlineApproaching
+    return cls(plan_id=d.subject, credit_code=d.deadline_id.split(":")[1], deadline=ServiceDeadline.of(d),
+               detected_at=now)
+
+
+def count_emitted(what: str, d: watch.WatchedDeadline) -> None:
+    DEADLINES.labels(what).inc()

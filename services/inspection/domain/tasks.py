@@ -1,0 +1,64 @@
+"""A drawn target's inspection task: its result and its publication. Pure.
+
+Results: ``no_problem`` (未发现问题), ``problems_found`` (发现问题, corrected on the spot or
+ordered to correct), ``referred_to_case`` (a violation: a case is opened through intake's normal
+path). A recorded result is published in the public feed within the publication period
+(`rules/deadlines.yaml`); the bureau publishes with `publish` (all recorded, unpublished results
+of its plan at once).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from shared.refusals import Refused
+
+Result = Literal["no_problem", "problems_found", "referred_to_case"]
+RESULTS: tuple[Result, ...] = ("no_problem", "problems_found", "referred_to_case")
+
+
+@dataclass(frozen=True)
+class Task:
+    plan_id: str
+    bureau: str
+    credit_code: str
+    name: str
+    county: str
+    category: str
+    inspectors: tuple[str, ...]
+    state: Literal["assigned", "recorded", "published"] = "assigned"
+    result: Result | None = None
+    findings: str = ""
+    inspected_by: tuple[str, ...] = ()
+    recorded_at: dt.datetime | None = None
+    published_at: dt.datetime | None = None
+
+
+def record(task: Task, *, by_party: str, result: str, findings: str, inspected_by: tuple[str, ...],
+           at: dt.datetime) -> Task:
+    if by_party != task.bureau:
+        raise Refused("plan", "not_responsible", f"{task.bureau} records this plan's results", forbidden=True)
+    if task.state != "assigned":
+        raise Refused("credit_code", "already_recorded", f"the result for {task.credit_code} is {task.state}")
+    if result not in RESULTS:
+        raise Refused("result", "unknown_result", f"one of {', '.join(RESULTS)}")
+    if result != "no_problem" and not findings.strip():
+        raise Refused("findings", "missing", "problems found are described")
+    strangers = sorted(set(inspected_by) - set(task.inspectors))
+    if strangers or not inspected_by:
+        raise Refused("inspected_by", "not_drawn",
+                      f"the drawn inspectors are {', '.join(task.inspectors)}" + (f"; not {', '.join(strangers)}" if strangers else ""))
+    return replace(task, state="recorded", result=result, findings=findings, inspected_by=tuple(inspected_by),  # type: ignore[arg-type]
+                   recorded_at=at)
+
+
+def publish(tasks: list[Task], *, by_party: str, at: dt.datetime) -> list[Task]:
+    """The recorded, unpublished results, published now (refused when there is none)."""
+    for t in tasks:
+        if t.bureau != by_party:
+            raise Refused("plan", "not_responsible", f"{t.bureau} publishes this plan's results", forbidden=True)
+    ready = [t for t in tasks if t.state == "recorded"]
+    if not ready:
+        raise Refused("plan", "nothing_to_publish", "no recorded result awaits publication")
+    return [replace(t, state="published", published_at=at) for t in ready]
