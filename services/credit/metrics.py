@@ -35,3 +35,13 @@ QUERY_DURATION = Histogram(
 )
 INDEX_ENTITIES = Gauge("shuangda_credit_search_index_entities", "Entities in this process's name index")
 SCHEDULER_LEADER = Gauge("shuangda_credit_scheduler_leader", "1 when this process runs the expiry/disclosure scheduler")
+PROCEEDING_STEPS = Counter(
+    "shuangda_credit_listing_proceeding_steps_total",
+    "Steps of listing proceedings (Order 44), by rule, action (open, dismiss, weigh, notify, statement, decide, approve,"
+    " withdraw) and the state reached", ["rule", "action", "state"],
+)
+SUBSTITUTIONS = Counter(
+    "shuangda_credit_penalty_substitutes_prosecution_total",
+    "Penalties recorded on figures crossing a criminal threshold with no referral under way (以罚代刑), by threshold family",
+    ["family"],
+)

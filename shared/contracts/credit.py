@@ -11,10 +11,18 @@ The list (严重违法失信名单): `Blacklisted` (rule, reason, expiry, measur
 
 Applications for repair or early removal: `ApplicationReceived` →
 `ApplicationDecided`.
+
+A list rule's match lists nobody by itself (issue 14 §2): `ListingProceedingOpened` →
+`ListingProceedingAdvanced` (one per step: Order 44 art. 12 weighing, art. 13 notice,
+statements, decision, the level above's consent) → `Blacklisted` when it ends `listed`.
+
+`PenaltySubstitutesProsecution`: a penalty on figures that cross a criminal threshold with no
+referral under way (以罚代刑, Order 310 art. 16), for the procuratorate and the office.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -180,3 +188,90 @@ class ApplicationDecided(EventModel):
     reasons: list[str] = Field(default_factory=list)
     decided_by: str
     decided_at: datetime
+
+
+# -- the steps before a listing takes effect (SAMR Order 44; issue 14 §2) ------------------------
+
+ProceedingState = Literal["review", "weighing", "to_notify", "statement_period", "approval", "listed", "not_listed",
+                          "withdrawn"]
+ProceedingAction = Literal["open", "dismiss", "weigh", "notify", "statement", "decide", "approve", "withdraw"]
+
+
+@contract(topic=CREDIT.name, key=_KEY)
+class ListingProceedingOpened(EventModel):
+    """A list rule matched: a proceeding opens. Nothing is listed yet. An Order 44 ground starts at the
+    art. 12 weighing (`weighing`); a local-policy rule only raises a flag a person decides (`review`)."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.credit.listing-proceeding-opened.v1"
+    proceeding_id: str
+    entity_id: str
+    credit_code: str | None = None
+    name: str
+    rule_id: str
+    rule_version: str
+    basis: Literal["order44", "local_policy"]
+    citation: str
+    reason: str
+    triggering_records: list[str]
+    state: ProceedingState
+    authority: str = Field(description="the bureau that takes the steps (of the newest trigger)")
+    approver: str | None = Field(default=None, description="the level above whose consent the listing needs, if any")
+    opened_at: datetime
+
+
+@contract(topic=CREDIT.name, key=_KEY)
+class ListingProceedingAdvanced(EventModel):
+    """A step of a listing proceeding was taken (by a person, or `withdraw` when its trigger was revoked).
+    `state` `listed` comes with a `credit.blacklisted` event for `listing_id`."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.credit.listing-proceeding-advanced.v1"
+    proceeding_id: str
+    entity_id: str
+    credit_code: str | None = None
+    rule_id: str
+    action: ProceedingAction
+    from_state: ProceedingState
+    state: ProceedingState
+    by: str
+    reason: str = ""
+    outcome: str | None = Field(default=None, description="e.g. no_intent, not_serious, serious, approved, refused")
+    citation: str
+    statement_due_on: date | None = Field(default=None, description="the party may state its case until this day")
+    hearing_request_due_on: date | None = Field(default=None, description="the party may ask for a hearing until this day")
+    approver: str | None = None
+    listing_id: str | None = None
+    at: datetime
+
+
+# -- 以罚代刑 (issue 14 §7) -------------------------------------------------------------------------
+
+@contract(topic=CREDIT.name, key=_KEY)
+class PenaltySubstitutesProsecution(EventModel):
+    """A penalty was recorded on figures that cross a criminal threshold while no referral to the police is
+    under way for its case: what State Council Order 310 art. 16 holds the agency head liable for
+    (以行政处罚代替移送). For the procuratorate (its supervision) and the leading-group office."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.credit.penalty-substitutes-prosecution.v1"
+    record_id: str
+    decision_no: str
+    bureau: str = Field(description="the bureau that decided the penalty")
+    entity_id: str
+    credit_code: str | None = None
+    party_name: str
+    category: str
+    case_id: str | None = None
+    decided_on: date
+    figures: dict[str, Decimal] = Field(description="the figures evaluated (the decision's, plus prior_penalties_2y from credit's record)")
+    family: str = Field(description="the threshold family crossed (shared reference thresholds)")
+    threshold_rule: str = Field(description="<family>.<condition>: the condition that holds")
+    threshold_version: str
+    threshold: str = Field(description="the condition in words")
+    threshold_zh: str
+    threshold_citation: str
+    threshold_article: str = ""
+    threshold_verified: bool
+    referral_state: str = Field(description="none (no referral known for the case) or the agency's last step, e.g. rejected")
+    liability_citation: str = Field(description="the rule that makes this a breach (Order 310 art. 16)")
+    procuratorate: str = Field(description="procuratorate@<division> of the deciding bureau")
+    office: str = Field(description="office@<division> of the deciding bureau")
+    detected_at: datetime

@@ -128,6 +128,24 @@ class PenaltyDecided(CommandModel):
     aggravated: bool = Field(default=False, description="从重处罚 under the discretion benchmark")
     intentional: bool = Field(default=False, description="the decision finds the infringement intentional (故意)")
     case_id: str | None = Field(default=None, max_length=64, description="the routed case this decision closes")
+    figures: dict[str, Money] = Field(
+        default_factory=dict, max_length=20,
+        description="the figures the decision found (shared reference threshold figures: illegal_turnover, "
+                    "illegal_gains, sales, unsold_value, pieces, copies, loss, marks_count, patents_count); credit "
+                    "checks them against the criminal thresholds (以罚代刑, issue 14 §7)")
+
+    @field_validator("figures")
+    @classmethod
+    def _known_figures(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        from shared.reference import load_thresholds
+
+        known = load_thresholds().figures
+        for name, amount in v.items():
+            if name not in known:
+                raise ValueError(f"figures.{name}: not a threshold figure (one of {sorted(known)})")
+            if not amount.is_finite() or amount < 0:
+                raise ValueError(f"figures.{name}: must be a finite amount >= 0")
+        return v
 
     @field_validator("decision_no", "violation", "content")
     @classmethod

@@ -11,7 +11,9 @@ from prometheus_client import REGISTRY
 
 from services.credit.scheduler import refresh_gauges
 from shared.clock import ManualClock
-from tests.support.credit import CODE, OTHER_CODE, CreditWorld, decision, http, types
+from services.credit.domain.listing_steps import approver_of
+from services.credit.rules import load_rulebook
+from tests.support.credit import CODE, OTHER_CODE, CreditWorld, decision, http, take_to_listing, types
 
 pytestmark = pytest.mark.stack
 
@@ -104,13 +106,16 @@ async def test_early_removal_from_the_list_opens_after_a_year_and_ends_the_listi
     world = CreditWorld(unique)
     await world.create()
     market = await world.add_bureau()
+    approver_id = approver_of(load_rulebook().blacklist.procedure.at(dt.date(2024, 3, 1)), world.bureau())
+    approver = await world.add_bureau_key(approver_id) if approver_id else None
     portal = await world.add_client(f"portal-{unique}", "portal")
     clock = ManualClock(dt.datetime(2024, 3, 1, 2, tzinfo=UTC))
     async with world.running(clock, scheduler=False) as parts:
         async with http(parts, market) as client:
             await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕701号", dt.date(2024, 1, 10))))
-            listed = (await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕702号", dt.date(2024, 2, 20))))).json()
-        [listing_id] = listed["listings"]
+            flagged = (await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕702号", dt.date(2024, 2, 20))))).json()
+        [proceeding_id] = flagged["listing_proceedings"]
+        listing_id = (await take_to_listing(parts, market, approver, proceeding_id, dt.date(2024, 3, 1)))["listing_id"]
         application = {"kind": "early_removal", "target_id": listing_id, "obligations_met": True, "commitment_signed": True,
                        "applicant": {"name": "华泰商贸"}}
         clock.advance(dt.timedelta(days=200))
@@ -219,7 +224,7 @@ async def test_the_platform_export_publishes_and_then_withdraws_a_revoked_penalt
     assert csv_export.text.splitlines()[0].startswith("op,item,id,version")
 
 
-async def test_concurrent_decisions_about_one_entity_are_serialised_and_list_it_once(unique: str) -> None:
+async def test_concurrent_decisions_about_one_entity_are_serialised_and_flag_it_for_review_once(unique: str) -> None:
     import asyncio
 
     world = CreditWorld(unique)
@@ -232,8 +237,9 @@ async def test_concurrent_decisions_about_one_entity_are_serialised_and_list_it_
                 for i in range(20)
             ))
         assert [r.status_code for r in responses] == [201] * 20
-        listings = await world.fetch("SELECT rule_id, status FROM listings")
-        assert [(r["rule_id"], r["status"]) for r in listings] == [("repeat_counterfeit", "listed")]
+        flags = await world.fetch("SELECT rule_id, basis, state FROM listing_proceedings")
+        assert [(r["rule_id"], r["basis"], r["state"]) for r in flags] == [("repeat_counterfeit", "local_policy", "review")]
+        assert await world.fetch("SELECT 1 FROM listings") == []  # a local-policy flag lists nobody
         [entity] = await world.fetch("SELECT count(*) AS n FROM entities")
         assert entity["n"] == 1
     conn = await world.conn()

@@ -31,12 +31,12 @@ def body(d) -> dict:  # noqa: ANN001
     return json.loads(d.model_dump_json())
 
 
-async def test_a_batch_of_decisions_lists_refuses_and_revokes_in_the_order_of_the_batch_and_keeps_the_audit_chain(unique: str) -> None:
+async def test_a_batch_of_decisions_flags_refuses_and_revokes_in_the_order_of_the_batch_and_keeps_the_audit_chain(unique: str) -> None:
     world = CreditWorld(unique)
     await world.create()
     sent = [
         decision("咸罚〔2024〕B1号", dt.date(2024, 3, 5)),
-        decision("咸罚〔2024〕B2号", dt.date(2024, 8, 1)),  # the second counterfeit within 24 months: CODE is listed
+        decision("咸罚〔2024〕B2号", dt.date(2024, 8, 1)),  # the second counterfeit within 24 months: a review flag
         decision("咸罚〔2024〕B2号", dt.date(2024, 8, 2)),  # the same number with other content: refused
         PenaltyRevoked(decision_no="咸罚〔2024〕B1号", revoked_on=dt.date(2024, 9, 1), reason="行政复议决定撤销"),
         decision("咸罚〔2024〕B3号", dt.date(2024, 8, 1), code=OTHER_CODE, name="福州某某贸易有限公司"),
@@ -47,25 +47,29 @@ async def test_a_batch_of_decisions_lists_refuses_and_revokes_in_the_order_of_th
     await stack.produce(world.ingress(), [stack.event_record(m, type=m.EVENT_TYPE, key=CODE if i < 4 else f"k{i}")
                                           for i, m in enumerate(sent)])
     async with world.running(ManualClock(dt.datetime(2024, 9, 10, 2, tzinfo=UTC)), scheduler=False):
-        credit = await world.events(world.settings.credit_topic, what="the batch's records and the delisting",
-                                    until=lambda e: types(e).count("credit.record-created") == 23 and "credit.delisted" in types(e))
+        credit = await world.events(world.settings.credit_topic, what="the batch's records and the withdrawn flag",
+                                    until=lambda e: types(e).count("credit.record-created") == 23
+                                    and "credit.listing-proceeding-advanced" in types(e))
         penalty = await world.events(world.settings.penalty_topic, what="the refusal",
                                      until=lambda e: "penalty.refused" in types(e))
     of_code = [t for t, (_, p) in zip(types(credit), credit) if p.get("credit_code") == CODE]
-    assert of_code == ["credit.record-created", "credit.record-created", "credit.blacklisted",
-                       "credit.record-withdrawn", "credit.delisted"]
+    assert of_code == ["credit.record-created", "credit.record-created", "credit.listing-proceeding-opened",
+                       "credit.record-withdrawn", "credit.listing-proceeding-advanced"]
+    withdrawn = next(p for t, p in credit if t.endswith("listing-proceeding-advanced.v1"))
+    assert (withdrawn["action"], withdrawn["from_state"], withdrawn["state"]) == ("withdraw", "review", "withdrawn")
     refusal = next(p for t, p in penalty if t.endswith("penalty.refused.v1"))
     assert refusal["reason"] == "decision_no_taken" and refusal["decision_no"] == "咸罚〔2024〕B2号"
     assert types(penalty).count("penalty.revocation-accepted") == 1
     records = await world.fetch("SELECT decision_no, status FROM records ORDER BY decision_no")
     assert len(records) == 23
     assert {r["decision_no"]: r["status"] for r in records}["咸罚〔2024〕B1号"] == "revoked"
-    [listing] = await world.fetch("SELECT status, delist_reason FROM listings")
-    assert (listing["status"], listing["delist_reason"]) == ("delisted", "trigger_revoked")
+    assert await world.fetch("SELECT 1 FROM listings") == []  # a flag lists nobody
+    [flag] = await world.fetch("SELECT rule_id, state FROM listing_proceedings")
+    assert (flag["rule_id"], flag["state"]) == ("repeat_counterfeit", "withdrawn")
     assert len(await world.fetch("SELECT 1 FROM entities")) == 22
     kinds = [r["kind"] for r in await world.fetch("SELECT kind FROM audit_log WHERE subject = $1 ORDER BY seq", CODE)]
-    assert kinds == ["credit.record-created", "credit.record-created", "credit.blacklisted", "penalty.refused",
-                         "penalty.revoked", "credit.delisted"]
+    assert kinds == ["credit.record-created", "credit.record-created", "credit.listing-proceeding-opened",
+                     "penalty.refused", "penalty.revoked", "credit.listing-proceeding-advanced"]
     cli = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "deploy.cli", "audit", "verify", "--schema", world.schema],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,

@@ -23,7 +23,9 @@ from shared.contracts.penalty import PenaltyRevoked
 from shared.contracts.referral import ReferralAccepted
 from shared.runtime import unit_of_work
 from tests.support import stack
-from tests.support.credit import CODE, OTHER_CODE, CreditWorld, decision, http, types
+from services.credit.domain.listing_steps import approver_of
+from services.credit.rules import load_rulebook
+from tests.support.credit import CODE, OTHER_CODE, CreditWorld, decision, http, take_to_listing, types
 
 pytestmark = pytest.mark.stack
 
@@ -33,12 +35,16 @@ def _bureau(world: CreditWorld) -> Bureau:
     return world.bureau_of()
 
 
-async def test_a_penalty_decision_from_kafka_is_recorded_disclosed_and_listed_and_the_query_api_shows_the_measures(unique: str) -> None:
+async def test_a_penalty_decision_from_kafka_is_recorded_disclosed_flagged_listed_through_the_steps_and_the_query_api_shows_the_measures(
+        unique: str) -> None:
     world = CreditWorld(unique)
     await world.create()
     key = await world.add_client(f"procurement-{unique}", "department")
+    market = await world.add_bureau()
+    approver_id = approver_of(load_rulebook().blacklist.procedure.at(dt.date(2025, 3, 1)), world.bureau())
+    approver = await world.add_bureau_key(approver_id) if approver_id else None
     first = decision("咸秦市监罚〔2024〕101号", dt.date(2024, 3, 5))
-    second = decision("咸秦市监罚〔2025〕7号", dt.date(2025, 2, 20))  # within 24 months: the entity is listed
+    second = decision("咸秦市监罚〔2025〕7号", dt.date(2025, 2, 20))  # within 24 months: a review flag, not a listing
     await stack.produce(world.ingress(), [stack.event_record(first, type=first.EVENT_TYPE, key=CODE)])
     async with world.running(ManualClock(dt.datetime(2025, 3, 1, 2, tzinfo=dt.timezone.utc))) as parts:
         penalty = await world.events(world.settings.penalty_topic, until=lambda e: len(e) >= 1, what="penalty.recorded")
@@ -47,9 +53,15 @@ async def test_a_penalty_decision_from_kafka_is_recorded_disclosed_and_listed_an
         assert recorded["bureau"] == world.bureau() and recorded["heavy"] is False
         assert recorded["disclosure_due_on"] == "2024-03-14"  # 7 working days after Tue 5 March 2024
         await stack.produce(world.ingress(), [stack.event_record(second, type=second.EVENT_TYPE, key=CODE)])
-        credit = await world.events(
-            world.settings.credit_topic, what="records, disclosures and the listing",
-            until=lambda e: types(e).count("credit.record-disclosed") >= 2 and "credit.blacklisted" in types(e))
+        flagged = await world.events(
+            world.settings.credit_topic, what="records, disclosures and the review flag",
+            until=lambda e: types(e).count("credit.record-disclosed") >= 2 and "credit.listing-proceeding-opened" in types(e))
+        assert "credit.blacklisted" not in types(flagged)
+        opened = next(p for t, p in flagged if t.endswith("listing-proceeding-opened.v1"))
+        assert (opened["basis"], opened["state"]) == ("local_policy", "review")
+        await take_to_listing(parts, market, approver, opened["proceeding_id"], dt.date(2025, 3, 1))
+        credit = await world.events(world.settings.credit_topic, what="the listing",
+                                    until=lambda e: "credit.blacklisted" in types(e))
         listed = next(p for t, p in credit if t.endswith("credit.blacklisted.v1"))
         assert listed["rule_id"] == "repeat_counterfeit" and listed["credit_code"] == CODE
         assert len(listed["triggering_records"]) == 2 and "咸秦市监罚〔2025〕7号" in listed["reason"]
@@ -88,19 +100,19 @@ async def test_a_penalty_revocation_from_a_bureau_that_is_not_the_decider_of_rec
         assert world.bureau() in refusal["detail"]
         [record] = await world.fetch("SELECT status FROM records WHERE decision_no = $1", "咸秦市监罚〔2024〕201号")
         assert record["status"] == "active"
-        # the decider of record may revoke; the listing it triggered no longer holds and ends
+        # the decider of record may revoke; the review flag it triggered no longer holds and is withdrawn (art. 19)
         own = PenaltyRevoked(decision_no="咸秦市监罚〔2024〕201号", revoked_on=dt.date(2024, 9, 2), reason="行政复议决定撤销")
         await stack.produce(world.ingress(), [stack.event_record(own, type=own.EVENT_TYPE, key=CODE)])
-        credit = await world.events(world.settings.credit_topic, what="withdrawal and delisting",
-                                    until=lambda e: "credit.delisted" in types(e))
+        credit = await world.events(world.settings.credit_topic, what="withdrawal of the record and of the flag",
+                                    until=lambda e: "credit.listing-proceeding-advanced" in types(e))
         assert "credit.record-withdrawn" in types(credit)
-        delisted = next(p for t, p in credit if t.endswith("credit.delisted.v1"))
-        assert delisted["reason"] == "trigger_revoked"
+        withdrawn = next(p for t, p in credit if t.endswith("listing-proceeding-advanced.v1"))
+        assert (withdrawn["action"], withdrawn["state"]) == ("withdraw", "withdrawn")
         refusals = await world.fetch("SELECT kind, body FROM audit_log WHERE kind = 'penalty.refused'")
         assert json.loads(refusals[0]["body"])["reason"] == "not_decider_of_record"
 
 
-async def test_an_accepted_criminal_referral_enters_the_record_and_lists_the_entity(unique: str) -> None:
+async def test_an_accepted_criminal_referral_enters_the_record_and_only_raises_a_review_flag(unique: str) -> None:
     world = CreditWorld(unique)
     await world.create()
     accepted = ReferralAccepted(
@@ -111,12 +123,16 @@ async def test_an_accepted_criminal_referral_enters_the_record_and_lists_the_ent
     )
     await stack.produce(world.settings.referral_topic, [stack.event_record(accepted, type=accepted.EVENT_TYPE, key=accepted.case_id)])
     async with world.running(ManualClock(dt.datetime(2024, 6, 10, 2, tzinfo=dt.timezone.utc))):
-        credit = await world.events(world.settings.credit_topic, until=lambda e: "credit.blacklisted" in types(e),
-                                    what="the referral's listing")
+        credit = await world.events(world.settings.credit_topic, until=lambda e: "credit.listing-proceeding-opened" in types(e),
+                                    what="the referral's review flag")
     created = next(p for t, p in credit if t.endswith("record-created.v1"))
     assert created["kind"] == "criminal_referral" and created["disclose"] is False
-    listed = next(p for t, p in credit if t.endswith("blacklisted.v1"))
-    assert listed["rule_id"] == "criminal_referral_accepted" and listed["credit_code"] == OTHER_CODE
+    flag = next(p for t, p in credit if t.endswith("listing-proceeding-opened.v1"))
+    assert flag["rule_id"] == "criminal_referral_accepted" and flag["credit_code"] == OTHER_CODE
+    assert (flag["basis"], flag["state"]) == ("local_policy", "review")
+    assert "credit.blacklisted" not in types(credit), "police accepting a referral is no Order 44 ground"
+    [state] = await world.fetch("SELECT state FROM case_referrals WHERE case_id = $1", accepted.case_id)
+    assert state["state"] == "accepted"
     assert "credit.record-disclosed" not in types(credit), "a referral record is not published"
 
 
@@ -177,7 +193,7 @@ async def test_altering_an_audit_row_in_postgres_is_detected_by_verify(unique: s
     try:
         assert await audit.verify(conn) is None
         rows = await conn.fetch("SELECT seq, body FROM audit_log ORDER BY seq")
-        assert len(rows) >= 4  # three records and the listing
+        assert len(rows) >= 4  # three records and the review flag
         with pytest.raises(asyncpg.PostgresError, match="append-only"):
             await conn.execute("UPDATE audit_log SET body = '{}' WHERE seq = $1", rows[1]["seq"])
         with pytest.raises(asyncpg.PostgresError, match="append-only"):

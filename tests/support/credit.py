@@ -109,6 +109,11 @@ class CreditWorld:
     async def add_bureau(self, bureau_type: str = "market_regulation") -> str:
         return await self.add_client(self.bureau(bureau_type), "bureau", bureau_type)
 
+    async def add_bureau_key(self, bureau_id: str) -> str:
+        """A bureau key for any bureau id (type@division), e.g. the level above that consents to a listing."""
+        kind, scopes, roles = ROLES["bureau"]
+        return await identity.issue_key(self.identity_schema, bureau_id, kind, scopes=scopes, bureau=bureau_id, roles=roles)
+
     async def revoke(self, principal_id: str) -> bool:
         return await identity.revoke(self.identity_schema, principal_id)
 
@@ -135,6 +140,30 @@ def decision(no: str, on: dt.date, *, code: str | None = CODE, name: str = "陕�
     )
     body.update(extra)
     return PenaltyDecided.model_validate(body)
+
+
+async def take_to_listing(parts: Parts, authority_key: str, approver_key: str | None, proceeding_id: str,
+                          served_on: dt.date) -> dict[str, Any]:
+    """Take a listing proceeding through Order 44's steps to `listed`: weighed serious with intent shown,
+    the notice served on `served_on`, the party waiving its statement and hearing, the decision to list,
+    and the level above's consent when it is required. Returns the last answer."""
+    base = f"/v1/listing-proceedings/{proceeding_id}"
+    async with http(parts, authority_key) as client:
+        for action, payload in (("weigh", {"serious": True, "intent_shown": True, "reason": "多次售假"}),
+                                ("notify", {"served_on": served_on.isoformat()}),
+                                ("statement", {"kind": "waiver"}),
+                                ("decide", {"list": True, "reason": "情节严重"})):
+            answer = await client.post(f"{base}:{action}", json=payload)
+            assert answer.status_code == 200, (action, answer.text)
+        last = answer.json()
+    if last["state"] == "approval":
+        assert approver_key is not None, "the listing needs the level above's consent"
+        async with http(parts, approver_key) as client:
+            answer = await client.post(f"{base}:approve", json={"approved": True})
+            assert answer.status_code == 200, answer.text
+            last = answer.json()
+    assert last["state"] == "listed", last
+    return last
 
 
 def types(events: list[tuple[str, dict[str, Any]]]) -> list[str]:

@@ -55,6 +55,17 @@ _REFERRAL = {"case_id": "C-2025-000123", "referral_id": "R-1", "agency": "market
 
 #: per event type: the fields given explicitly (the rest are defaulted by type)
 SAMPLES: dict[str, dict[str, Any]] = {
+    "shuangda.credit.penalty-substitutes-prosecution.v1": {
+        "record_id": "rec-00000000000000000001", "decision_no": "咸秦市监罚〔2025〕12号", "bureau": "market_regulation@610402",
+        "entity_id": "ent-1", "credit_code": "91610402MA6XXXXX00", "party_name": "咸阳某商贸有限公司",
+        "category": "trademarks", "case_id": "C-2025-000123", "decided_on": NOW.date(),
+        "figures": {"illegal_turnover": Decimal("60000")}, "family": "counterfeit_trademark",
+        "threshold_rule": "counterfeit_trademark.turnover", "threshold_version": "2025",
+        "threshold": "illegal turnover >= 50,000", "threshold_zh": "非法经营数额在五万元以上",
+        "threshold_citation": "法释〔2025〕5号", "threshold_verified": False, "referral_state": "none",
+        "liability_citation": "国务院令第310号 第十六条", "procuratorate": "procuratorate@610402",
+        "office": "office@610400", "detected_at": NOW,
+    },
     "shuangda.case.opened.v1": {
         "case_id": "C-2025-000123", "opened_at": NOW, "origin": "complaint", "channel": "hotline",
         "client_id": "hotline-12345", "category": "trademarks", "county": "610402", "counties": ["610402"],

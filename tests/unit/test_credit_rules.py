@@ -1,5 +1,5 @@
-"""Credit's rules on worked examples: heavy penalties, the serious-violation list,
-list periods (issue #5)."""
+"""Credit's rules on worked examples: heavy penalties, the serious-violation list rules (which open a
+proceeding or a review flag, never a listing: issue 14 §2), list periods (issue #5)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -57,10 +57,13 @@ def test_a_fine_set_under_the_aggravation_principle_is_heavy() -> None:
     assert heavy(["fine"], fine="5000", aggravated=True).rules == ("aggravated_fine",)
 
 
-def test_the_large_fine_threshold_depends_on_who_was_fined() -> None:
-    assert heavy(["fine"], fine="100000.00").rules == ("large_fine",)
-    assert not heavy(["fine"], fine="10000", kind="organisation").heavy
-    assert heavy(["fine"], fine="10000", kind="individual_trader").rules == ("large_fine",)
+def test_a_large_fine_alone_is_not_a_heavy_penalty_under_order_44() -> None:
+    # Order 44 art. 2 para. 2 lists the heavy penalties; an amount is not among them (issue 14 §2)
+    assert heavy(["fine"], fine="100000.00").rules == ()
+    assert not heavy(["fine"], fine="10000", kind="individual_trader").heavy
+    assert not heavy(["fine"], fine="5000000").heavy
+    [large] = [r for r in BOOK.heavy.rules if r.id == "large_fine"]
+    assert [v.enabled for v in large.versions] == [False]
 
 
 def test_a_warning_alone_is_not_heavy() -> None:
@@ -74,11 +77,11 @@ def test_heavy_rules_do_not_apply_to_decisions_before_they_came_into_force() -> 
 
 # -- the serious-violation list ------------------------------------------------------------
 
-def test_a_second_counterfeit_penalty_within_24_months_lists_the_entity() -> None:
+def test_a_second_counterfeit_penalty_within_24_months_only_raises_a_local_policy_review_flag() -> None:
     first = penalty("a", dt.date(2022, 3, 10))
     second = penalty("b", dt.date(2023, 11, 2))
     [decision] = evaluate(second, [first])
-    assert decision.rule_id == "repeat_counterfeit"
+    assert decision.rule_id == "repeat_counterfeit" and decision.basis == "local_policy"
     assert decision.triggers == ("a", "b")
     assert "罚a" in decision.reason and "罚b" in decision.reason
     assert decision.authority == "market_regulation@610402"
@@ -127,9 +130,9 @@ def test_penalties_outside_the_counterfeit_categories_do_not_count() -> None:
     assert evaluate(penalty("b", dt.date(2023, 6, 10), cat="false_advertising"), [first]) == []
 
 
-def test_an_intentional_ip_infringement_with_a_heavy_penalty_lists_at_once() -> None:
+def test_an_intentional_ip_infringement_with_a_heavy_penalty_opens_an_order_44_proceeding() -> None:
     [decision] = evaluate(penalty("a", dt.date(2024, 4, 1), cat="patents", heavy=True, intentional=True), [])
-    assert decision.rule_id == "ip_intentional_heavy"
+    assert decision.rule_id == "ip_intentional_heavy" and decision.basis == "order44"
     assert decision.triggers == ("a",)
 
 
@@ -143,11 +146,11 @@ def test_an_ip_listing_needs_an_ip_category_intent_and_a_heavy_penalty(cat: str,
     assert all(d.rule_id != "ip_intentional_heavy" for d in decisions)
 
 
-def test_an_accepted_criminal_referral_lists_the_entity_without_early_removal() -> None:
+def test_an_accepted_criminal_referral_only_raises_a_local_policy_review_flag_without_early_removal() -> None:
     ref = RecordFacts("r", "criminal_referral", "trademarks", dt.date(2024, 4, 1), False, False, "active",
                       "market_regulation@610402", "case-1")
     [decision] = evaluate(ref, [])
-    assert decision.rule_id == "criminal_referral_accepted"
+    assert decision.rule_id == "criminal_referral_accepted" and decision.basis == "local_policy"
     assert decision.early_removal is False
 
 

@@ -23,6 +23,7 @@ LATEST = dt.date(2100, 12, 31)
 RECORD_ID = r"^rec-[0-9a-f]{20}$"
 APPLICATION_ID = r"^app-[0-9a-f]{20}$"
 TARGET_ID = r"^(rec|lst)-[0-9a-f]{20}$"
+PROCEEDING_ID = r"^lpr-[0-9a-f]{20}$"
 
 
 #: the one edge check (shared/text.py), with credit's bound and its list-item names (names[0])

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, Sequence
 
 from shared.contracts.penalty import PenaltyDecided, PenaltyRevoked
+from shared.contracts import referral as referral_contracts
 from shared.contracts.referral import ReferralAccepted
 from shared.reference import load_bureau_types
 from shared.runtime import Message, NonRetryableError, UnitOfWork
@@ -20,7 +21,16 @@ from shared.topics import ingress_bureau
 from services.credit.adapters.hygiene import first_hostile_field
 from services.credit.app.context import Credit, Item
 from services.credit.app.decisions import run_batch
+from services.credit.app.referrals import record_referral_states
 from services.credit.domain.model import Bureau
+
+
+#: every event of the referral family (referral.lifecycle)
+REFERRAL_EVENTS = tuple(
+    m for m in vars(referral_contracts).values()
+    if isinstance(m, type) and getattr(m, "EVENT_TYPE", "").startswith("shuangda.referral.") and hasattr(m, "model_fields")
+    and "state" in m.model_fields
+)
 
 
 def bureau_from_topic(topic: str) -> Bureau:
@@ -58,8 +68,10 @@ class CreditRoutes:
         )
 
     def referrals(self, topic: str) -> TopicRoute:
-        return TopicRoute(topic=topic, bindings={ReferralAccepted.EVENT_TYPE: Binding(ReferralAccepted)},
-                          batch=self.on_referral_batch)
+        """Every referral step: each case's referral state is kept (is a referral under way when a penalty
+        on crossing figures is recorded? issue 14 §7); an accepted referral is also recorded against the suspect."""
+        bindings = {m.EVENT_TYPE: Binding(m) for m in REFERRAL_EVENTS}
+        return TopicRoute(topic=topic, bindings=bindings, batch=self.on_referral_batch)
 
     async def on_ingress_batch(self, messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
         refused: dict[int, Exception] = {}
@@ -87,12 +99,18 @@ class CreditRoutes:
     async def on_referral_batch(self, messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
         refused: dict[int, Exception] = {}
         items: list[tuple[int, Item]] = []
+        states: list[tuple[str, str, str, str, Any]] = []
         for i, m in enumerate(messages):
             if (bad := _hostile(m.data)) is not None:
                 refused[i] = bad
                 continue
-            items.append((i, Item("referral", m.data, None, m.envelope.id, m.envelope.actor, m)))
-        return refused | await self._run(items, uow)
+            d = m.data
+            states.append((d.case_id, d.referral_id, d.state, d.agency, d.at))
+            if isinstance(d, ReferralAccepted):
+                items.append((i, Item("referral", d, None, m.envelope.id, m.envelope.actor, m)))
+        refused |= await self._run(items, uow)  # (its audit lock first: one lock order)
+        await record_referral_states(uow, states)
+        return refused
 
     async def _run(self, items: list[tuple[int, Item]], uow: UnitOfWork) -> dict[int, Exception]:
         outcomes = await run_batch(self.credit, uow, [it for _, it in items])

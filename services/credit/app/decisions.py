@@ -36,8 +36,9 @@ from services.credit.adapters.postgres import entities as entities_db
 from services.credit.adapters.postgres import listings as listings_db
 from services.credit.adapters.postgres import new_id
 from services.credit.adapters.postgres import penalties as penalties_db
+from services.credit.adapters.postgres import proceedings as proceedings_db
 from services.credit.adapters.postgres import insert_rows, lock_keys
-from services.credit.app import listings, matching, referrals, revocation
+from services.credit.app import listings, matching, prosecution, referrals, revocation
 from services.credit.app.context import Credit, EntityState, Item, Outcome, PartyKeys, local_day
 from services.credit.domain import blacklist
 from services.credit.domain.disclosure import public_party
@@ -99,6 +100,12 @@ class DecisionBatch:
         self.new_listings: list[dict[str, Any]] = []
         self.triggers: list[tuple[str, str, str]] = []
         self.delisted: list[tuple[str, str, dt.datetime, str | None]] = []
+        #: listing proceedings of the batch's entities (dicts: proceeding_id, rule_id, state, opened_at, triggering)
+        self.proceedings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.new_proceedings: list[dict[str, Any]] = []
+        self.withdrawn: list[tuple[str, dt.datetime, dict[str, Any]]] = []
+        #: each case's referral state, for the cases of the batch's decisions that carry figures
+        self.referral_states: dict[str, str] = {}
         self.audits: list[audit.Pending] = []
         self.counted: list[Callable[[], None]] = []
         self.list_period: tuple[dt.datetime, blacklist.ListPeriod] | None = None
@@ -134,6 +141,11 @@ class DecisionBatch:
                 self.history[entity_id].append(f)
             for entity_id, li in await listings_db.listings_of(conn, ids):
                 self.listings[entity_id].append(li)
+            for row in await proceedings_db.proceedings_of(conn, ids):
+                self.proceedings[row["entity_id"]].append({k: row[k] for k in row.keys() if k != "entity_id"})
+        cases = sorted({it.cmd.case_id for it in items if isinstance(it.cmd, PenaltyDecided) and it.cmd.figures
+                        and it.cmd.case_id})
+        self.referral_states = await proceedings_db.referral_states(conn, cases)
 
         outcomes: list[Outcome | NonRetryableError] = []
         now = self.c.clock.now()  # one transaction, one instant: every item of the batch is decided at it
@@ -229,7 +241,8 @@ class DecisionBatch:
         party_key = cmd.party.credit_code or cmd.decision_no
         if bureau.bureau_type in NOT_DECIDERS:
             return self.refuse(item, "not_a_bureau", f"{bureau.id} does not decide administrative penalties", party_key, now)
-        digest = c.hasher(cmd.model_dump_json())  # keyed: the decision may hold a resident ID
+        # keyed: the decision may hold a resident ID; without figures the digest is the one recorded before they existed
+        digest = c.hasher(cmd.model_dump_json(exclude=None if cmd.figures else {"figures"}))
         existing = self.records.get(cmd.decision_no)
         if existing is not None:
             if existing["bureau"] == bureau.id and existing["digest"] == digest:
@@ -294,12 +307,13 @@ class DecisionBatch:
         self.count(lambda: metrics.RECORDS_CREATED.labels("penalty", severity, bureau_type).inc())
         new = RecordFacts(record_id, "penalty", cmd.category, cmd.decided_on, heavy.heavy, cmd.intentional, "active",
                           bureau.id, cmd.decision_no)
-        listed = listings.evaluate(self, item, entity, new, now)
+        proceedings = listings.evaluate(self, item, entity, new, now)
+        flagged = prosecution.check(self, item, entity, record_id, cmd, bureau, now)
         return Outcome("recorded", record_id=record_id, entity_key=key, facts={
             "entity_id": entity.entity_id, "heavy": heavy.heavy, "heavy_rules": list(heavy.rules), "severity": plan.type_id,
             "disclosure_due_on": due_on.isoformat() if due_on else None, "disclosure_due_provisional": bool(due and due.provisional),
             "publicity_min_until": plan.min_until.due_date_local.isoformat(),
-            "publicity_max_until": plan.max_until.due_date_local.isoformat(), "listings": listed,
+            "publicity_max_until": plan.max_until.due_date_local.isoformat(), "listing_proceedings": proceedings, "substitutes_prosecution": flagged,
         })
 
     def add_record(self, values: dict[str, Any]) -> None:
@@ -319,4 +333,6 @@ class DecisionBatch:
         await insert_rows(conn, "listings", self.new_listings)
         await listings_db.insert_listing_triggers(conn, self.triggers)
         await listings_db.delist_many(conn, self.delisted)
+        await insert_rows(conn, "listing_proceedings", self.new_proceedings)
+        await proceedings_db.withdraw_many(conn, self.withdrawn)
         await audit.append_many(conn, self.audits)

@@ -1,6 +1,7 @@
-"""The serious-violation list: listing an entity when a new record makes a rule hold, ending a
-listing whose trigger was revoked (both inside a decision batch), and ending one on expiry or
-early removal (`end_listing`)."""
+"""The serious-violation list: opening a listing proceeding when a new record makes a rule hold and
+ending a listing whose trigger was revoked (both inside a decision batch), and ending one on expiry
+or early removal (`end_listing`). The listing itself is made at the end of its proceeding
+(`app.listing_steps`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,16 +9,15 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from shared import audit
-from shared.contracts.credit import Blacklisted, Delisted
+from shared.contracts.credit import Delisted
 from shared.envelope import deterministic_event_id
 from shared.runtime import UnitOfWork
 
 from services.credit import metrics
 from services.credit.adapters.postgres import listings as listings_db
-from services.credit.adapters.postgres import new_id
-from services.credit.app.context import Credit, local_day
+from services.credit.app import listing_steps
+from services.credit.app.context import Credit
 from services.credit.domain import blacklist
-from services.credit.domain.measures import measure_ids_for_listing
 from services.credit.domain.model import ListingFacts, RecordFacts
 
 if TYPE_CHECKING:
@@ -26,44 +26,13 @@ if TYPE_CHECKING:
 
 
 def evaluate(b: "DecisionBatch", item: Item, entity: EntityState, new: RecordFacts, now: dt.datetime) -> list[str]:
+    """The list rules a new record makes hold open listing proceedings (issue 14 §2: nothing is listed
+    here; `app.listing_steps` takes a proceeding through Order 44's steps). Returns the proceedings opened."""
     c = b.c
-    history, listings = b.history[entity.entity_id], b.listings[entity.entity_id]
-    made: list[str] = []
-    for decision in blacklist.evaluate(c.book, new, history, listings, c.is_ip):
-        if b.list_period is None or b.list_period[0] != now:
-            b.list_period = (now, blacklist.list_period(c.book, c.calendar, now))
-        period = b.list_period[1]
-        listing_id = new_id("lst")
-        measures = b.measures.get((decision.rule_id, now))
-        if measures is None:
-            measures = b.measures[(decision.rule_id, now)] = measure_ids_for_listing(c.book, decision.rule_id, local_day(now))
-        b.new_listings.append({
-            "listing_id": listing_id, "entity_id": entity.entity_id, "rule_id": decision.rule_id,
-            "rule_version": decision.rule_version, "citation": decision.citation, "reason": decision.reason,
-            "authority": decision.authority, "early_removal": decision.early_removal, "measures": measures,
-            "listed_at": now, "expires_at": period.expires.due_at_utc, "expires_on": period.expires.due_date_local,
-            "early_removal_from": period.early_removal_from.due_at_utc,
-            "early_removal_on": period.early_removal_from.due_date_local, "rules_version": c.book.version,
-        })
-        b.triggers.extend((listing_id, r, decision.rule_id) for r in decision.triggers)
-        listings.append(ListingFacts(listing_id, decision.rule_id, "listed", now, tuple(decision.triggers)))
-        b.emit(item, c.topics.credit, Blacklisted(
-            listing_id=listing_id, entity_id=entity.entity_id, credit_code=entity.credit_code, name=entity.name,
-            rule_id=decision.rule_id, rule_version=decision.rule_version, citation=decision.citation,
-            reason=decision.reason, triggering_records=list(decision.triggers), authority=decision.authority,
-            listed_at=now, expires_on=period.expires.due_date_local,
-            early_removal_from=period.early_removal_from.due_date_local, measures=measures,
-        ), key=entity.key)
-        b.audit(item, "credit.blacklisted", entity.key, {
-            "listing_id": listing_id, "entity_id": entity.entity_id, "rule_id": decision.rule_id,
-            "rule_version": decision.rule_version, "citation": decision.citation, "reason": decision.reason,
-            "triggering_records": list(decision.triggers), "expires_on": period.expires.due_date_local,
-            "early_removal_from": period.early_removal_from.due_date_local, "measures": measures,
-        }, now)
-        rule_id = decision.rule_id
-        b.count(lambda: metrics.LISTING_CHANGES.labels(rule_id, "listed").inc())
-        made.append(listing_id)
-    return made
+    history = b.history[entity.entity_id]
+    seen = [*b.listings[entity.entity_id], *(listing_steps.as_listing_facts(p) for p in b.proceedings[entity.entity_id])]
+    return [listing_steps.open_in_batch(b, item, entity, decision, now)
+            for decision in blacklist.evaluate(c.book, new, history, seen, c.is_ip)]
 
 
 def end_in_batch(b: "DecisionBatch", item: Item, entity: EntityState, listing: ListingFacts, reason: str, now: dt.datetime) -> None:

@@ -16,6 +16,9 @@ from services.credit.app.context import Outcome
 from services.credit.domain.disclosure import public_party
 from services.credit.domain.model import RecordFacts
 
+from services.credit.adapters.postgres import proceedings as proceedings_db
+from shared.runtime import UnitOfWork
+
 if TYPE_CHECKING:
     from services.credit.app.decisions import DecisionBatch
     from services.credit.app.context import Item, PartyKeys
@@ -65,4 +68,9 @@ def record(b: "DecisionBatch", item: Item, p: PartyKeys, now: dt.datetime) -> Ou
     b.count(lambda: metrics.RECORDS_CREATED.labels("criminal_referral", severity, bureau_type).inc())
     new = RecordFacts(record_id, "criminal_referral", ref.category, decided_on, False, False, "active", ref.agency, ref.case_id)
     listed = listings.evaluate(b, item, entity, new, now)
-    return Outcome("recorded", record_id=record_id, entity_key=key, facts={"listings": listed})
+    return Outcome("recorded", record_id=record_id, entity_key=key, facts={"listing_proceedings": listed})
+
+
+async def record_referral_states(uow: UnitOfWork, states: list[tuple[str, str, str, str, dt.datetime]]) -> None:
+    """(case id, referral id, state, agency, at) of a batch's referral events: each case's latest step (one statement)."""
+    await proceedings_db.upsert_referral_states(uow.conn, states)

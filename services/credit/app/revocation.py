@@ -1,5 +1,6 @@
 """Revocation of a penalty decision by its decider of record (administrative reconsideration,
-litigation, correction): the record is withdrawn and every listing it alone triggered ends."""
+litigation, correction): the record is withdrawn, every listing it alone triggered ends and every open listing proceeding it alone
+triggered is withdrawn (Order 44 art. 19)."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +12,7 @@ from shared.contracts.penalty import PenaltyRevocationAccepted, PenaltyRevoked
 from shared.runtime import UnitOfWork
 
 from services.credit import metrics
-from services.credit.app import listings
+from services.credit.app import listing_steps, listings
 from services.credit.app.context import Item, Outcome
 from services.credit.domain import blacklist
 from services.credit.domain.model import Bureau
@@ -69,4 +70,5 @@ def revoke(b: "DecisionBatch", item: Item, now: dt.datetime) -> Outcome:
         if listing.status == "listed" and record["record_id"] in listing.triggering \
                 and not blacklist.still_holds(c.book, listing, history, c.is_ip):
             listings.end_in_batch(b, item, entity, listing, "trigger_revoked", now)
+    listing_steps.withdraw_in_batch(b, item, entity, record["record_id"], now)
     return Outcome("revoked", record_id=record["record_id"], entity_key=key)

@@ -1,4 +1,9 @@
-"""The serious-violation list (严重违法失信名单): when a new record lists an entity.
+"""The serious-violation list (严重违法失信名单): when a new record makes a list rule hold.
+
+A rule that holds lists nobody by itself (issue 14 §2): it opens a listing proceeding
+(`listing_steps`) that a person takes through Order 44's steps, or, for a local-policy rule, a
+review flag. `listings` below are the entity's listings and its proceedings (an open proceeding
+counts as "listed": no second one under the same rule; a closed one's triggers are used).
 
 Evaluation happens when a record is created, with the rule versions in force
 on its decision date (blacklist.yaml). For a rule to list the entity:
@@ -37,6 +42,8 @@ class ListingDecision:
     triggers: tuple[str, ...]
     authority: str
     early_removal: bool
+    #: order44 (a ground of the order: a proceeding to weigh) or local_policy (a review flag only)
+    basis: str = "order44"
 
 
 def matches(match: Match, record: RecordFacts, is_ip: IsIpCategory) -> bool:
@@ -92,6 +99,7 @@ def evaluate(
                 triggers=tuple(r.record_id for r in triggers),
                 authority=new.bureau,
                 early_removal=rule.early_removal,
+                basis=rule.basis,
             )
         )
     return out

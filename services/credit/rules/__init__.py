@@ -85,6 +85,9 @@ class HeavyVersion(Frozen):
     any_penalty_type: tuple[str, ...] = ()
     aggravated: bool | None = None
     fine_at_least: dict[PartyKind, Decimal] | None = None
+    #: read in the rule's own text (verified_note names the text, or what was not found)
+    verified: bool = False
+    verified_note: str = ""
 
     @model_validator(mode="after")
     def _known_types(self) -> "HeavyVersion":
@@ -208,6 +211,9 @@ class BlacklistVersion(Frozen):
     version: str = Field(min_length=1)
     effective_from: dt.date
     citation: str = Field(min_length=1)
+    article: str = ""
+    verified: bool = False
+    verified_note: str = ""
     enabled: bool = True
     match: Match
     count: int = Field(default=1, ge=1)
@@ -224,6 +230,8 @@ class BlacklistRule(Frozen):
     id: str = Field(pattern=_ID)
     name_zh: str
     name_en: str
+    #: order44: a ground of Order 44 (a match opens a listing proceeding); local_policy: a review flag only
+    basis: Literal["order44", "local_policy"]
     early_removal: bool = True
     versions: tuple[BlacklistVersion, ...] = Field(min_length=1)
 
@@ -238,8 +246,57 @@ class BlacklistPeriod(Frozen):
     early_removal: str
 
 
+class StepText(Frozen):
+    article: str
+    text: str
+    verified: bool = False
+    verified_note: str = ""
+
+
+class NoticeStep(StepText):
+    #: the party's period to state its case (陈述、申辩) after the notice is served
+    statement_within: PeriodSpec
+    #: the party's period to ask for a hearing after the notice is served
+    hearing_request_within: PeriodSpec
+    hearing_citation: str = ""
+
+
+class ApprovalStep(StepText):
+    #: the division levels whose listing decisions need the level above's consent
+    levels: tuple[Literal["county", "prefecture", "province"], ...] = ()
+
+
+class WithinStep(StepText):
+    within: PeriodSpec
+
+
+class ProcedureVersion(Frozen):
+    """The steps before a listing takes effect (Order 44), in force from `effective_from`."""
+
+    version: str = Field(min_length=1)
+    effective_from: dt.date
+    citation: str = Field(min_length=1)
+    weighing: StepText
+    notice: NoticeStep
+    approval: ApprovalStep
+    basis_revoked: WithinStep
+
+
+class Procedure(Frozen):
+    versions: tuple[ProcedureVersion, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Procedure":
+        check_versions(self.versions, "listing procedure")
+        return self
+
+    def at(self, day: dt.date) -> ProcedureVersion:
+        return pick_version(self.versions, day, "listing_procedure", "procedure")
+
+
 class BlacklistRules(RuleSetFile):
     period: BlacklistPeriod
+    procedure: Procedure
     rules: tuple[BlacklistRule, ...] = Field(min_length=1)
     _in_force: dict[dt.date, tuple[tuple[BlacklistRule, BlacklistVersion], ...]] = PrivateAttr(default_factory=dict)
 

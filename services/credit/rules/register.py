@@ -57,7 +57,7 @@ def _heavy(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
             area="credit.heavy_penalty", id=rule.id, governs=f"{rule.name_zh} — counts as a heavy penalty (较重行政处罚)",
             value=("; ".join(parts) or "—") + ("" if v.enabled else " [retired]"), citation=v.citation, article="",
             version=v.version, effective_from=v.effective_from, effective_until=until,
-            verified=False, verified_note=_NO_RECORD)
+            verified=v.verified, verified_note=v.verified_note or _NO_RECORD)
 
 
 def _blacklist(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
@@ -67,8 +67,31 @@ def _blacklist(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
             continue
         v, until = found
         window = f" within {v.window.amount} {v.window.unit}" if v.window else ""
+        what = ("opens a listing proceeding (Order 44 steps)" if rule.basis == "order44"
+                else "a review flag only (local policy, never applied automatically)")
         yield LegalFigure(
-            area="credit.blacklist", id=rule.id, governs=f"{rule.name_zh} — listing on the serious-violation list",
+            area="credit.blacklist", id=rule.id, governs=f"{rule.name_zh} — {what}",
             value=f"{v.count} matching record(s){window}" + ("" if v.enabled else " [retired]"),
-            citation=v.citation, article="", version=v.version, effective_from=v.effective_from,
-            effective_until=until, verified=False, verified_note=_NO_RECORD)
+            citation=v.citation, article=v.article, version=v.version, effective_from=v.effective_from,
+            effective_until=until, verified=v.verified, verified_note=v.verified_note or _NO_RECORD)
+    found = in_force(book.blacklist.procedure.versions, at)
+    if found is None:
+        return
+    p, until = found
+    steps = (
+        ("weighing", p.weighing, "art. 12 weighing before a listing", "no listing where intent is not shown"),
+        ("notice_statement", p.notice, "prior notice: the party's period to state its case",
+         _period(p.notice.statement_within, at)),
+        ("notice_hearing", p.notice, "prior notice: the party's period to ask for a hearing",
+         _period(p.notice.hearing_request_within, at)),
+        ("approval", p.approval, "consent of the level above to a listing", "levels: " + ", ".join(p.approval.levels)),
+        ("basis_revoked", p.basis_revoked, "a listing whose penalty is revoked ends and its publication stops",
+         _period(p.basis_revoked.within, at)),
+    )
+    for sid, step, governs, value in steps:
+        cite = p.notice.hearing_citation if sid == "notice_hearing" else p.citation
+        yield LegalFigure(
+            area="credit.blacklist", id=f"procedure.{sid}", governs=f"{governs} — {step.text}", value=value,
+            citation=cite, article="" if sid == "notice_hearing" else step.article, version=p.version,
+            effective_from=p.effective_from, effective_until=until, verified=step.verified,
+            verified_note=step.verified_note or _NO_RECORD)

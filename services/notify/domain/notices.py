@@ -95,6 +95,8 @@ _RULES: tuple[NoticeRule, ...] = (
     # -- the serious-violation list concerns every department
     NoticeRule(credit.Blacklisted, critical=False, broadcast=True),
     NoticeRule(credit.Delisted, critical=False, broadcast=True),
+    # -- 以罚代刑 (Order 310 art. 16): the procuratorate supervises, the office is told at once
+    NoticeRule(credit.PenaltySubstitutesProsecution, critical=True, addressed=_one("procuratorate", "office")),
 )
 
 RULES: dict[str, NoticeRule] = {r.event_type: r for r in _RULES}

@@ -5,6 +5,9 @@
 - ``records`` (credit:read): ``GET /v1/records/{id}``;
 - ``applications``: ``POST /v1/applications`` (portal, office, bureaus), ``POST /v1/applications/{id}:decide``
   (the deciding bureau), ``GET /v1/applications/{id}``;
+- ``listing-proceedings`` (the bureau, the office, the level above): ``POST /v1/listing-proceedings/{id}:<step>``
+  (dismiss, weigh, notify, statement, decide, approve), ``GET /v1/listing-proceedings/{id}``,
+  ``GET /v1/entities/{code}/listing-proceedings`` — the Order 44 steps before a listing takes effect;
 - ``queries`` (credit:read; the search also credit:public): ``GET /v1/entities/{code}``,
   ``POST /v1/entities:check``, ``GET /v1/entities:search``;
 - ``export`` (platforms, the office): ``GET /v1/exports/platform`` (docs/credit-export-format.md);
@@ -26,7 +29,7 @@ from fastapi.responses import JSONResponse
 from shared.http import create_app, problem
 from shared.openapi import install_problem_schema
 
-from services.credit.adapters.http import applications, disclosure, entities, export, penalties, records
+from services.credit.adapters.http import applications, disclosure, entities, export, listings, penalties, records
 from services.credit.adapters.http.common import HttpDeps
 from services.credit.app.errors import Conflict, CreditError, Invalid, NotAllowed, NotFound
 
@@ -50,7 +53,7 @@ def build_app(deps: HttpDeps) -> FastAPI:
                            errors=[{"field": exc.field, "reason": exc.reason, "detail": exc.detail}])
         return problem(status, "Not possible", exc.detail, reason=exc.reason)
 
-    for module in (penalties, records, applications, entities, export, disclosure):
+    for module in (penalties, records, applications, listings, entities, export, disclosure):
         app.include_router(module.router(deps))
     install_problem_schema(app)
     return app

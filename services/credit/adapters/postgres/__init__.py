@@ -4,6 +4,7 @@ per aggregate plus the read models:
 - `entities`: the registry of entities and their names (matching a party, renames, codes taken);
 - `penalties`: records (penalties and criminal referrals), their ending and disclosure;
 - `listings`: the serious-violation list and what triggered each listing;
+- `proceedings`: the steps before a listing takes effect (Order 44), and each case's referral state;
 - `applications`: repair and early-removal applications;
 - `read_models`: what queries, the public feed, the export and the gauges read.
 
@@ -56,6 +57,7 @@ _BULK_TABLES: dict[str, frozenset[str]] = {
     "records": frozenset({"party"}),
     "entities": frozenset({"person_sealed"}),
     "listings": frozenset(),
+    "listing_proceedings": frozenset({"steps"}),
 }
 
 

@@ -1,0 +1,81 @@
+"""以罚代刑 (issue 14 §7) on worked examples: a penalty on figures at a criminal threshold with no
+referral under way is flagged; one unit under it, or with a referral under way, is not. The amounts
+are read from the shared threshold table (another engineer verifies them), so the boundaries follow
+the data."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from services.credit.domain import prosecution
+from services.credit.domain.model import RecordFacts
+from shared.reference import load_thresholds
+
+TABLE = load_thresholds()
+ON = dt.date(2025, 6, 2)
+
+
+def turnover_threshold(on: dt.date) -> Decimal:
+    fam = TABLE.family("counterfeit_trademark")
+    version = max((v for v in fam.versions if v.effective_from <= on), key=lambda v: v.effective_from)
+    [cond] = [c for c in version.conditions if c.id == "turnover"]
+    return cond.all_of[0].at_least
+
+
+def flag(figures: dict[str, Decimal], *, state: str | None = None, on: dt.date = ON,
+         history: tuple[RecordFacts, ...] = ()) -> prosecution.Substitution | None:
+    return prosecution.substitution(TABLE, category="trademarks", figures=figures, decided_on=on, history=history,
+                                    record_id="rec-new", referral_state=state)
+
+
+def test_a_penalty_at_the_turnover_threshold_without_a_referral_substitutes_prosecution() -> None:
+    at = turnover_threshold(ON)
+    found = flag({"illegal_turnover": at})
+    assert found is not None and found.referral_state == "none"
+    assert found.result.family == "counterfeit_trademark" and found.result.rule_id == "counterfeit_trademark.turnover"
+    assert found.result.citation and found.figures["illegal_turnover"] == at
+
+
+def test_one_yuan_under_the_threshold_is_not_flagged() -> None:
+    assert flag({"illegal_turnover": turnover_threshold(ON) - Decimal("0.01")}) is None
+
+
+def test_a_referral_under_way_or_done_is_not_a_substitution_but_one_the_agency_head_rejected_is() -> None:
+    at = {"illegal_turnover": turnover_threshold(ON)}
+    for state in ("proposed", "approved", "transferred", "accepted", "refused", "reconsideration_refused",
+                  "supervision_requested", "handed_over"):
+        assert flag(at, state=state) is None, state
+    rejected = flag(at, state="rejected")
+    assert rejected is not None and rejected.referral_state == "rejected"
+
+
+def test_the_version_in_force_on_the_decision_date_applies_on_either_side_of_the_2025_interpretation() -> None:
+    effective = max(v.effective_from for v in TABLE.family("counterfeit_trademark").versions)
+    before, on_day = effective - dt.timedelta(days=1), effective
+    assert flag({"illegal_turnover": turnover_threshold(before)}, on=before).result.version != \
+        flag({"illegal_turnover": turnover_threshold(on_day)}, on=on_day).result.version  # type: ignore[union-attr]
+
+
+def test_a_decision_without_figures_or_in_a_category_without_thresholds_is_not_flagged() -> None:
+    assert flag({}) is None
+    assert prosecution.substitution(TABLE, category="false_advertising", figures={"illegal_turnover": Decimal(10**9)},
+                                    decided_on=ON, history=(), record_id="r", referral_state=None) is None
+
+
+def test_the_penalty_history_passes_in_as_prior_penalties_in_the_two_years_before() -> None:
+    def p(rid: str, on: dt.date, cat: str = "trademarks", status: str = "active") -> RecordFacts:
+        return RecordFacts(rid, "penalty", cat, on, False, False, status, "market_regulation@610402", rid)
+
+    history = (
+        p("a", dt.date(2023, 6, 2)),                       # exactly two years before: counts
+        p("b", dt.date(2023, 6, 1)),                       # one day more: does not
+        p("c", dt.date(2024, 1, 1), status="revoked"),     # revoked: does not
+        p("d", dt.date(2024, 2, 1), cat="false_advertising"),  # another kind of conduct: does not
+        p("e", dt.date(2025, 1, 1), cat="product_quality"),    # shares no threshold family with trademarks? see below
+        p("rec-new", ON),                                  # the decision itself: does not
+    )
+    count = prosecution.prior_penalties("trademarks", ON, history, exclude="rec-new")
+    shares = bool(set(prosecution._families("product_quality")) & set(prosecution._families("trademarks")))
+    assert count == 1 + (1 if shares else 0)
+    found = flag({"illegal_turnover": turnover_threshold(ON)}, history=history)
+    assert found is not None and found.figures[prosecution.PRIOR_PENALTIES] == Decimal(count)
