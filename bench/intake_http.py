@@ -73,8 +73,9 @@ async def serve() -> None:
     async def noop(command: SubmitComplaint) -> JSONResponse:
         return JSONResponse({"tracking_no": "SD000000-00000000", "case_id": "noop", "outcome": "opened"}, status_code=201)
 
+    running = parts.for_role(SERVICE, "all")
     try:
-        await run_service(SERVICE, app=parts.app, host="127.0.0.1", port=settings.http_port, loops=parts.loops)
+        await run_service(SERVICE, app=running.app, host="127.0.0.1", port=settings.http_port, loops=running.loops)
     finally:
         for close in parts.closers:  # the identity directory's pool
             await close()

@@ -260,10 +260,55 @@ def summary(latencies: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(latencies, 50) * 1000, 1), "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
 
 
+class PipelineServices(stackenv.Services):
+    """The four services as child processes; with `split_intake`, intake as two (shared.runtime.service
+    roles): ``intake-api`` on intake's port, which the hotline posts to, and ``intake-worker`` (the ingress
+    consumer) on a port of its own, so a complaint is never answered behind an ingress batch's CPU."""
+
+    def __init__(self, iso: stackenv.Isolated, env: dict[str, str], log_dir: Path, *, split_intake: bool) -> None:
+        super().__init__(iso, env, log_dir)
+        self.split_intake = split_intake
+        self.urls: dict[str, str] = {}
+
+    def start(self) -> None:
+        for name in stackenv.SERVICES:
+            if name == "intake" and self.split_intake:
+                worker_port = str(stackenv.free_port())
+                roles = {"intake-api": {"SHUANGDA_INTAKE_ROLE": "api"},
+                         "intake-worker": {"SHUANGDA_INTAKE_ROLE": "worker", "SHUANGDA_INTAKE_HTTP_PORT": worker_port,
+                                           "SHUANGDA_INTAKE_PORT": worker_port}}
+                for proc, extra in roles.items():
+                    self.procs[proc] = self.spawner("services.intake", {**self.env, **extra}, self.log_dir / f"{proc}.log")
+                    port = extra.get("SHUANGDA_INTAKE_HTTP_PORT")
+                    self.urls[proc] = f"http://127.0.0.1:{port}" if port else self.iso.url("intake")
+                continue
+            self.procs[name] = self.spawner(f"services.{name}", self.env, self.log_dir / f"{name}.log")
+            self.urls[name] = self.iso.url(name)
+
+    async def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = set(self.urls)
+        async with httpx.AsyncClient(trust_env=False, timeout=2.0) as http:
+            while waiting:
+                for name in sorted(waiting):
+                    proc = self.procs[name]
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_dir / f'{name}.log'}")
+                    try:
+                        if (await http.get(f"{self.urls[name]}/readyz")).status_code == 200:
+                            waiting.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                if waiting and time.monotonic() > deadline:
+                    raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(sorted(waiting))} (logs in {self.log_dir})")
+                if waiting:
+                    await asyncio.sleep(0.3)
+
+
 class RssSampler:
     """The largest resident set each service process reached (VmHWM from /proc), sampled while the run goes."""
 
-    def __init__(self, services: stackenv.Services) -> None:
+    def __init__(self, services: PipelineServices) -> None:
         self.services = services
         self.max_mb: dict[str, float] = {}
 
@@ -296,7 +341,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     tag = iso.unique
     work = Path(tempfile.mkdtemp(prefix=f"shuangda-bench-{tag}-"))
     receiver = Receiver(secrets={}, keep=True)
-    services: stackenv.Services | None = None
+    services: PipelineServices | None = None
     stop_sampling = asyncio.Event()
     sampling: asyncio.Task[None] | None = None
     t_start = time.perf_counter()
@@ -311,7 +356,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                                              {hotline_id: "hotline", monitor_id: "platform"}, [monitor_id])
         env = iso.env(directory_path=write_directory(work / "directory.yaml", document),
                       sms_url=f"http://127.0.0.1:{port}/sms")
-        services = stackenv.Services(iso, env, work / "logs")
+        services = PipelineServices(iso, env, work / "logs", split_intake=args.split_intake)
         services.start()
         rss = RssSampler(services)
         sampling = asyncio.create_task(rss.run(stop_sampling))
@@ -349,6 +394,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             stages = {"complaint_stages_error": f"{type(exc).__name__}: {exc}"}
 
         figures: dict[str, Any] = {
+            "intake_processes": "api+worker" if args.split_intake else "one",
             "raw_events": args.raw_events,
             "raw_per_s": round(raw_rate, 1),
             "leads": args.leads,
@@ -407,6 +453,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=20.0, help="length of the latency (and saturation) run")
     p.add_argument("--saturation", action="store_true", help="also run as many concurrent callers as --callers")
     p.add_argument("--callers", type=int, default=32, help="concurrent callers at saturation")
+    p.add_argument("--one-intake", dest="split_intake", action="store_false",
+                   help="intake as one process (role all) instead of its API and worker processes")
     p.add_argument("--json", action="store_true", help="print only one JSON object with the figures")
     return p
 

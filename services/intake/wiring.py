@@ -23,7 +23,7 @@ from shared.identity.http import Authenticator
 from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
-from shared.runtime.service import Parts
+from shared.runtime.service import Parts, service_role
 from shared.topics import CASE_INTAKE, TopicSpec, ensure_topics
 
 SERVICE = "intake"
@@ -68,12 +68,16 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     async def consumer_polling() -> bool:
         return consumer.ready and time.monotonic() - consumer.last_loop_at < 60
 
+    # an API process (role api) is ready without a consumer; the worker answers for its own
     app = build_app(HttpDeps(
         pool=pool, auth=Authenticator(directory), registrar=registrar, clock=clock, batch_max_items=settings.batch_max_items,
         max_command_bytes=settings.max_body_bytes, max_batch_bytes=settings.max_batch_bytes,
-        readiness=[database_reachable, consumer_polling],
+        readiness=[database_reachable] if service_role(settings) == "api" else [database_reachable, consumer_polling],
     ))
 
-    loops = [consumer.run, relay.run, pruning_loop(pool, settings.idempotency_ttl_hours)]
-    return Parts(app, loops, closers=[directory.close],
+    # the relay runs in both processes of a split (one leads, by advisory lock): the API process's
+    # loop is not busy with ingress batches, so a complaint's case.opened goes out at once
+    return Parts(app, [consumer.run, relay.run], closers=[directory.close],
+                 api_loops=[relay.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
+                 worker_readiness=[database_reachable, consumer_polling],
                  components={"consumer": consumer, "relay": relay, "registrar": registrar, "directory": directory})

@@ -16,6 +16,19 @@ service's schema, calls ``wiring.build(settings, pool)`` (which returns `Parts`)
 and runs them with `run_service` until SIGTERM. Migrations and topics are never
 applied here: that is ``shuangda migrate``'s job (each service's `wiring.prepare`).
 Nothing here connects at import time.
+
+Roles (``SHUANGDA_<SERVICE>_ROLE``, see `service_role`): one service may run as
+two kinds of process, so a request never waits for the CPU a consumer batch
+holds in the same event loop (issue 11 §5):
+
+- ``all`` (the default): the HTTP app and every loop in one process;
+- ``api``: the HTTP app and `Parts.api_loops` only (its readiness must not
+  depend on a consumer: the wiring leaves the worker's checks out of the app);
+- ``worker``: `Parts.loops` behind an ops-only app (``/healthz``, ``/readyz``
+  from `Parts.worker_readiness`, ``/metrics``) on the process's own port.
+
+A loop listed in both `loops` and `api_loops` (an outbox relay: leader by
+advisory lock, so the other one stands by) runs in either process, once.
 """
 from __future__ import annotations
 
@@ -38,6 +51,19 @@ if TYPE_CHECKING:
     from shared.config import ServiceSettings
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+#: what one process of a service runs (module docstring)
+ROLES = ("all", "api", "worker")
+
+
+def service_role(settings: Any) -> str:
+    """The process's role: the settings' ``role`` field (``SHUANGDA_<SERVICE>_ROLE``), ``all`` when the
+    service's settings have none."""
+    role = str(getattr(settings, "role", "all") or "all")
+    if role not in ROLES:
+        raise ValueError(f"role: one of {', '.join(ROLES)}, not {role!r}")
+    return role
 
 
 @dataclass
@@ -47,9 +73,32 @@ class Parts:
     and benchmarks reach for (``parts.components["consumer"]``)."""
 
     app: FastAPI | None
+    #: the worker's loops (consumers, relay, jobs); role ``all`` runs them beside `api_loops`
     loops: list[Loop]
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     components: dict[str, Any] = field(default_factory=dict)
+    #: loops the API process runs (role ``api``; role ``all`` too), e.g. Idempotency-Key pruning
+    api_loops: list[Loop] = field(default_factory=list)
+    #: the worker's own readiness (its consumers polling …): a role ``worker`` process's ``/readyz``
+    worker_readiness: list[ReadinessCheck] = field(default_factory=list)
+
+    def for_role(self, service: str, role: str) -> "Parts":
+        """What a process of `role` runs: the app and loops of that role (module docstring)."""
+        if role not in ROLES:
+            raise ValueError(f"role: one of {', '.join(ROLES)}, not {role!r}")
+        if role == "api":
+            return Parts(self.app, list(self.api_loops), self.closers, self.components, [], [])
+        if role == "worker":
+            from shared.http import create_app
+
+            ops = create_app(service, title=f"{service} worker", readiness=self.worker_readiness,
+                             description=f"{service}'s worker process: consumers and jobs; ops routes only")
+            return Parts(ops, list(self.loops), self.closers, self.components, [], self.worker_readiness)
+        loops: list[Loop] = []
+        for loop in [*self.loops, *self.api_loops]:  # a loop in both lists runs once
+            if not any(loop is seen or loop == seen for seen in loops):
+                loops.append(loop)
+        return Parts(self.app, loops, self.closers, self.components, [], self.worker_readiness)
 
     def __getattr__(self, name: str) -> Any:  # parts.consumer, parts.relay …
         try:
@@ -81,12 +130,16 @@ async def serve_service(service: str, settings: "ServiceSettings", build: Build)
     parts: Parts | None = None
     try:
         parts = await build_parts(build, settings, pool)
+        role = service_role(settings)
+        running = parts.for_role(service, role)
+        if role != "all":
+            log.info("%s runs as its %s process", service, role)
         await run_service(
-            service,
-            app=parts.app,
+            service if role == "all" else f"{service}-{role}",
+            app=running.app,
             host=settings.http_host,
             port=settings.http_port,
-            loops=parts.loops,
+            loops=running.loops,
             tls=(settings.http_tls_certfile, settings.http_tls_keyfile) if settings.http_tls_certfile else None,
         )
     finally:

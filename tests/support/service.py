@@ -3,7 +3,7 @@
     async with running_service(wiring.build, settings, base_url="http://intake.test") as (parts, http):
         ...
 
-Builds the Parts on a pool of its own, runs the chosen loops (default: all of ``parts.loops``),
+Builds the Parts on a pool of its own, runs the chosen loops (default: every loop of role ``all``: ``parts.loops`` and ``parts.api_loops``),
 gives an in-process ASGI client for ``parts.app``, and on exit stops the loops (cancelling what
 has not stopped after `stop_timeout`), closes ``parts.closers`` in reverse and the pool. The caller
 runs ``wiring.prepare`` first (what ``shuangda migrate`` does)."""
@@ -31,7 +31,7 @@ async def running_service(build: Callable[..., Any], settings: Any, *, base_url:
     stop = asyncio.Event()
     try:
         parts = await build_parts(build, settings, pool, clock=clock)
-        chosen = loops(parts) if loops is not None else list(parts.loops)
+        chosen = loops(parts) if loops is not None else parts.for_role("test", "all").loops
         tasks = [asyncio.create_task(fn(stop)) for fn in chosen]
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=parts.app), base_url=base_url, timeout=http_timeout)
         try:
