@@ -11,12 +11,13 @@ import asyncpg
 from shared.identifiers import IdentifierError, parse_uscc
 
 from services.credit.adapters.postgres import entities as entities_db
+from services.credit.adapters.postgres import name_search as name_search_db
 from services.credit.adapters.postgres import read_models
 from services.credit.app.context import Credit, local_day
 from services.credit.app.disclosure import bureau_display
 from services.credit.app.errors import Invalid, NotFound
 from services.credit.domain.measures import applicable
-from services.credit.domain.search import NameIndex
+from services.credit.domain.search import NameIndex, rank
 
 #: how long a search result's status may be reused (seconds); screening uses check, which is always current
 SEARCH_STATUS_TTL = 2.0
@@ -98,8 +99,9 @@ async def check(credit: Credit, conn: asyncpg.Connection, codes: list[str], max_
 
 
 class Search:
-    """The name search over this process's index, each candidate with its current status
-    (cached `SEARCH_STATUS_TTL` seconds, in a bounded map)."""
+    """The name search over the index in Postgres (`index` holds its rules), each candidate with
+    its current status (cached `SEARCH_STATUS_TTL` seconds, in a bounded map). A query costs two
+    round trips: the postings of its bigrams, then the candidates its rare bigrams select."""
 
     def __init__(self, index: NameIndex) -> None:
         self.index = index
@@ -111,15 +113,18 @@ class Search:
             code = parse_uscc(q)
         except IdentifierError:
             code = None
+        async with pool.acquire() as conn:
+            postings, size = await name_search_db.postings(conn, [] if code is not None else self.index.query_grams(q))
+            e = await entities_db.entity_by_key(conn, code) if code is not None else None
+            plan = self.index.plan(q, postings, size) if code is None else None
+            found_names = await name_search_db.candidates(conn, plan) if plan is not None else []
         if code is not None:
-            async with pool.acquire() as conn:
-                e = await entities_db.entity_by_key(conn, code)
             if e is not None:
                 candidates.append({"entity_id": e["entity_id"], "credit_code": code, "name": e["name"], "matched_name": code,
                                    "matched_name_kind": "credit_code", "score": 100.0,
                                    "explanation": ["the query is this entity's unified social credit code"]})
         else:
-            for cand in self.index.search(q, limit=limit, min_score=min_score):
+            for cand in rank(plan.parts, found_names, limit=limit, min_score=min_score) if plan is not None else ():
                 candidates.append({"entity_id": cand.entity_id, "credit_code": cand.credit_code, "name": cand.name,
                                    "matched_name": cand.matched_name, "matched_name_kind": cand.matched_name_kind,
                                    "score": cand.score, "explanation": list(cand.explanation)})
@@ -136,4 +141,4 @@ class Search:
                     self._status[entity_id] = (now + SEARCH_STATUS_TTL, label)
             for cand in candidates:
                 cand["status"] = self._status.get(cand["entity_id"], (0.0, "clear"))[1]
-        return {"query": q, "candidates": candidates, "index_size": len(self.index)}
+        return {"query": q, "candidates": candidates, "index_size": size}

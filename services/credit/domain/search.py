@@ -1,22 +1,21 @@
-"""In-memory name index: candidates for a query, scored 0-100, each with an
-explanation of what matched.
+"""The name search's rules (`NameIndex`): what an entity's names are indexed as, which of a
+query's bigrams select candidates, and how candidates are scored, each with an explanation of
+what matched.
 
-Each name of an entity (registered, former, alias) is split by the
-`NameAnalyser`; its core's character bigrams go into an inverted index.
-A query is split the same way; entities sharing the most core bigrams with
-it (rarest bigrams first, very common ones only when nothing rarer exists)
-become candidates, which rapidfuzz then scores on the cores. The region
-prefix and legal form never decide a match; they are mentioned in the
-explanation when they agree or differ.
+Each name of an entity (registered, former, alias) is split by the `NameAnalyser`; its core's
+character bigrams are what the index holds (`NameIndex.rows`). A query is split the same way;
+the names sharing the most of its *rare* core bigrams become candidates, re-ranked by how many
+of its *common* bigrams (those in more names than `common_threshold`) their core contains
+(`NameIndex.plan`); rapidfuzz then scores them on the cores (`rank`). The region prefix and
+legal form never decide a match; they are mentioned in the explanation when they agree or differ.
 
-Updates replace an entity's names; replaced slots become tombstones that a
-search skips, and `compact()` rebuilds when they pile up.
+Where the postings live is the adapters' business (`adapters.search` keeps them in Postgres, so
+no process holds a province's registry in memory: issue 11); everything here is pure.
 """
 from __future__ import annotations
 
-import heapq
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Iterable, Mapping
 
 from rapidfuzz import fuzz
 
@@ -24,14 +23,25 @@ from services.credit.domain.names import NameAnalyser, NameParts, grams, regions
 
 NAME_KIND_ZH = {"registered": "现用名称", "former": "曾用名", "alias": "别名"}
 
+#: bigrams in more names than this are "common": they re-rank candidates but do not select them
+COMMON_THRESHOLD = 5000
+#: how many names the rare bigrams select, and how many of those are scored
+CANDIDATE_POOL = 120
+
 
 @dataclass(frozen=True)
 class IndexedName:
     entity_id: str
     credit_code: str | None
+    #: the entity's registered name (what a result is shown as), when it has one
+    registered: str | None
     name: str
     name_kind: str  # registered | former | alias
     parts: NameParts
+
+    @property
+    def grams(self) -> set[str]:
+        return grams(self.parts.core)
 
 
 @dataclass(frozen=True)
@@ -45,116 +55,81 @@ class Candidate:
     explanation: tuple[str, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
+class QueryPlan:
+    """How to look a query up: select by `rare` bigrams, re-rank by `common` ones."""
+
+    parts: NameParts
+    rare: tuple[str, ...]
+    common: tuple[str, ...]
+    pool: int
+    keep: int
+
+
+@dataclass(frozen=True)
 class NameIndex:
+    """The name index's rules (not its storage): how names are indexed, which of a query's
+    bigrams select candidates, how candidates are scored. `adapters.search` keeps the postings."""
+
     analyser: NameAnalyser
-    #: postings lists longer than this are "common" bigrams, used only when a query has nothing rarer
-    common_threshold: int = 5000
-    candidate_pool: int = 120
-    _slots: list[IndexedName | None] = field(default_factory=list)
-    _postings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    _by_entity: dict[str, list[int]] = field(default_factory=dict)
-    _registered: dict[str, str] = field(default_factory=dict)
-    _tombstones: int = 0
+    common_threshold: int = COMMON_THRESHOLD
+    candidate_pool: int = CANDIDATE_POOL
 
-    def __len__(self) -> int:
-        return len(self._by_entity)
+    def rows(self, entity_id: str, credit_code: str | None, names: Iterable[tuple[str, str]]) -> list[IndexedName]:
+        """What an entity with `names` ((name, kind) pairs, its complete set) is indexed as: each
+        distinct (name, kind) once, empty names left out."""
+        pairs = list(dict.fromkeys((n, k) for n, k in names if n))
+        registered = next((n for n, k in pairs if k == "registered"), None)
+        return [IndexedName(entity_id, credit_code, registered, n, k, self.analyser.analyse(n)) for n, k in pairs]
 
-    def upsert(self, entity_id: str, credit_code: str | None, names: list[tuple[str, str]]) -> None:
-        """Index `names` ((name, kind) pairs) as the entity's complete set of names."""
-        self.remove(entity_id)
-        slots = []
-        seen: set[tuple[str, str]] = set()
-        for name, kind in names:
-            if not name or (name, kind) in seen:
-                continue
-            seen.add((name, kind))
-            if kind == "registered":
-                self._registered[entity_id] = name
-            parts = self.analyser.analyse(name)
-            slot = len(self._slots)
-            self._slots.append(IndexedName(entity_id, credit_code, name, kind, parts))
-            for g in grams(parts.core):
-                self._postings[g].append(slot)
-            slots.append(slot)
-        if slots:
-            self._by_entity[entity_id] = slots
-
-    def remove(self, entity_id: str) -> None:
-        for slot in self._by_entity.pop(entity_id, ()):
-            self._slots[slot] = None
-            self._tombstones += 1
-        self._registered.pop(entity_id, None)
-        if self._tombstones > 50_000 and self._tombstones > len(self._slots) // 3:
-            self.compact()
-
-    def compact(self) -> None:
-        live = [s for s in self._slots if s is not None]
-        self._slots, self._postings, self._by_entity, self._tombstones = [], defaultdict(list), {}, 0
-        by_entity: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        codes: dict[str, str | None] = {}
-        for s in live:
-            by_entity[s.entity_id].append((s.name, s.name_kind))
-            codes[s.entity_id] = s.credit_code
-        for entity_id, names in by_entity.items():
-            self.upsert(entity_id, codes[entity_id], names)
-
-    # -- search ---------------------------------------------------------------
-
-    def _candidate_slots(self, query_grams: set[str]) -> list[int]:
-        """Slots sharing the most core bigrams with the query. Rare bigrams are counted through
-        their postings; common ones (in more than `common_threshold` names, or 0.5% of the
-        entities) only re-rank those candidates, by a substring test on each candidate's core."""
-        lists = sorted(((g, self._postings.get(g, ())) for g in query_grams), key=lambda gp: len(gp[1]))
-        lists = [(g, p) for g, p in lists if p]
-        if not lists:
-            return []
-        threshold = min(self.common_threshold, max(200, len(self._by_entity) // 200))
-        rare = [p for _, p in lists if len(p) <= threshold]
-        common = [g for g, p in lists if len(p) > threshold]
-        if not rare:  # only common bigrams: count the least common one, re-rank by the others
-            rare, common = [lists[0][1]], common[1:]
-        hits: dict[int, int] = defaultdict(int)
-        for postings in rare:
-            for slot in postings:
-                hits[slot] += 1
-        pool = heapq.nlargest(self.candidate_pool * 3, hits, key=hits.__getitem__)
-        if common:
-            for slot in pool:
-                entry = self._slots[slot]
-                if entry is not None:
-                    hits[slot] += sum(1 for g in common if g in entry.parts.core)
-        return heapq.nlargest(self.candidate_pool, pool, key=hits.__getitem__)
-
-    def search(self, query: str, limit: int = 10, min_score: float = 50.0) -> list[Candidate]:
+    def plan(self, query: str, postings: Mapping[str, int], entities: int) -> QueryPlan | None:
+        """Which of the query's core bigrams select candidates, given how many names hold each
+        (`postings`; absent: none) among `entities` indexed entities. A bigram is common when more
+        than `common_threshold` names (or 0.5% of the entities, at least 200) hold it; when every
+        bigram is common, the least common one selects. None: nothing can match."""
         q = self.analyser.analyse(query)
         if not q.core:
-            return []
-        best: dict[str, tuple[float, IndexedName]] = {}
-        for slot in self._candidate_slots(grams(q.core)):
-            entry = self._slots[slot]
-            if entry is None:
-                continue
-            score = _score(q, entry.parts)
-            if entry.name_kind != "registered":
-                score -= 2.0  # a current name ranks above an equally good former name or alias
-            current = best.get(entry.entity_id)
-            if current is None or score > current[0]:
-                best[entry.entity_id] = (score, entry)
-        ranked = sorted(best.values(), key=lambda se: (-se[0], se[1].name))[:limit]
-        return [
-            Candidate(
-                entity_id=e.entity_id,
-                credit_code=e.credit_code,
-                name=self._registered.get(e.entity_id, e.name),
-                matched_name=e.name,
-                matched_name_kind=e.name_kind,
-                score=round(max(0.0, min(100.0, s)), 1),
-                explanation=tuple(explain(q, e)),
-            )
-            for s, e in ranked
-            if s >= min_score
-        ]
+            return None
+        held = sorted((postings.get(g, 0), g) for g in grams(q.core))
+        held = [(n, g) for n, g in held if n > 0]
+        if not held:
+            return None
+        threshold = min(self.common_threshold, max(200, entities // 200))
+        rare = [g for n, g in held if n <= threshold]
+        common = [g for n, g in held if n > threshold]
+        if not rare:
+            rare, common = [common[0]], common[1:]
+        return QueryPlan(q, tuple(rare), tuple(common), self.candidate_pool * 3, self.candidate_pool)
+
+    def query_grams(self, query: str) -> set[str]:
+        """The bigrams whose postings `plan` needs."""
+        return grams(self.analyser.analyse(query).core)
+
+
+def rank(q: NameParts, names: Iterable[IndexedName], limit: int = 10, min_score: float = 50.0) -> list[Candidate]:
+    """Score each candidate name against the query, keep each entity's best name, best first."""
+    best: dict[str, tuple[float, IndexedName]] = {}
+    for entry in names:
+        score = _score(q, entry.parts)
+        if entry.name_kind != "registered":
+            score -= 2.0  # a current name ranks above an equally good former name or alias
+        current = best.get(entry.entity_id)
+        if current is None or score > current[0]:
+            best[entry.entity_id] = (score, entry)
+    ranked = sorted(best.values(), key=lambda se: (-se[0], se[1].name))[:limit]
+    return [
+        Candidate(
+            entity_id=e.entity_id,
+            credit_code=e.credit_code,
+            name=e.registered or e.name,
+            matched_name=e.name,
+            matched_name_kind=e.name_kind,
+            score=round(max(0.0, min(100.0, s)), 1),
+            explanation=tuple(explain(q, e)),
+        )
+        for s, e in ranked
+        if s >= min_score
+    ]
 
 
 def _score(q: NameParts, c: NameParts) -> float:
@@ -200,3 +175,4 @@ def explain(q: NameParts, c: IndexedName) -> list[str]:
         else:
             out.append(f"legal form set aside (query: {q.suffix or 'none'}, candidate: {p.suffix or 'none'})")
     return out
+
