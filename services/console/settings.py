@@ -20,6 +20,10 @@ class ConsoleSettings(ServiceSettings):
     #: the services the console calls for people (their HTTP APIs; never their schemas)
     routing_url: str = "http://127.0.0.1:8002"
     intake_url: str = "http://127.0.0.1:8001"
+    #: credit's public disclosure feed (the office's blacklistings); empty: not shown
+    credit_url: str = "http://127.0.0.1:8004"
+    #: the browser that prints the assessment as PDF (default: chromium on PATH; none found: no PDF)
+    chromium_path: str | None = None
     prometheus_url: str = "http://127.0.0.1:9090"
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     #: encrypts the API keys of the accounts' principals at rest in the console's schema
@@ -38,8 +42,6 @@ class ConsoleSettings(ServiceSettings):
     # -- public status lookup --
     lookup_rate_per_second: float = Field(default=0.1, gt=0)
     lookup_rate_burst: int = Field(default=10, ge=1)
-    #: how many of routing's newest cases a lookup scans for its tracking number (see docs/console.md: the gap)
-    lookup_scan_max: int = Field(default=5000, ge=100, le=200_000)
     # -- ops --
     #: only dead-letter topics with this prefix are shown (tests isolate themselves with it)
     dlq_topic_prefix: str = ""

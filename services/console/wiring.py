@@ -15,15 +15,19 @@ import asyncpg
 from shared.clock import Clock
 from shared.db import migrate
 from shared.ratelimit import Rate
+from shared.reference.counties import counties
 from shared.runtime.service import Parts
 
 from services.console.adapters import crypto
 from services.console.adapters import postgres as db
+from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
+from services.console.adapters.pdf import find_chromium, printer
 from services.console.adapters.http import build_app
 from services.console.adapters.routing import RoutingClient
 from services.console.app.accounts import Accounts
 from services.console.app.lookup import Lookup
+from services.console.app.office import Office
 from services.console.app.workbench import Workbench
 from services.console.domain.accounts import Lockout
 from services.console.settings import ConsoleSettings
@@ -53,18 +57,24 @@ def session_pruning(pool: asyncpg.Pool, clock: Clock, every: float = 600.0):  # 
 async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
     routing = RoutingClient(settings.routing_url, timeout=settings.http_timeout_seconds)
+    credit = CreditClient(settings.credit_url, timeout=settings.http_timeout_seconds) if settings.credit_url else None
     accounts = Accounts(pool, crypto.KeySeal(settings.secret), clock,
                         Lockout(settings.lockout_failures, timedelta(minutes=settings.lockout_minutes)),
                         settings.session_hours)
-    dead_letters = DeadLetters(settings.kafka.bootstrap, settings.dlq_topic_prefix)
+    dead_letters = DeadLetters(settings.kafka, settings.dlq_topic_prefix)
+    names = {"zh": {c.code: c.name_zh for c in counties()}, "en": {c.code: c.name_en for c in counties()}}
+    office = Office(routing, credit, dead_letters, names)
+    chromium = find_chromium(settings.chromium_path)
 
     async def database_ready() -> bool:
         return bool(await pool.fetchval("SELECT 1"))
 
-    app = build_app(accounts=accounts, workbench=Workbench(routing, clock), lookup=Lookup(routing, settings.lookup_scan_max),
-                    dead_letters=dead_letters, cookie_secure=settings.cookie_secure,
+    app = build_app(accounts=accounts, workbench=Workbench(routing, clock), lookup=Lookup(routing),
+                    dead_letters=dead_letters, office=office, clock=clock,
+                    pdf=printer(chromium) if chromium is not None else None, cookie_secure=settings.cookie_secure,
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
                     lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),
                     prometheus_url=settings.prometheus_url, readiness=[database_ready])
-    return Parts(app, [session_pruning(pool, clock)], closers=[routing.close],
-                 components={"accounts": accounts, "routing": routing, "dead_letters": dead_letters, "pool": pool})
+    closers = [routing.close] + ([credit.close] if credit is not None else [])
+    return Parts(app, [session_pruning(pool, clock)], closers=closers,
+                 components={"accounts": accounts, "routing": routing, "office": office, "dead_letters": dead_letters, "pool": pool})

@@ -29,6 +29,9 @@ pytestmark = pytest.mark.stack
 SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.get("SHUANGDA_UPDATE_SCREENSHOTS") == "1"
          else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
 MINE = "market_regulation@610402"
+POLICE = "public_security@610402"
+DOCS = {"transfer_letter": {"doc_no": "咸市监移〔2026〕1号"}, "investigation_report": {"doc_no": "R-1"},
+        "seized_goods_list": {"doc_no": "L-1"}, "test_reports": [{"doc_no": "T-1", "title": "鉴定报告"}]}
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -51,17 +54,38 @@ async def world() -> AsyncIterator[dict[str, Any]]:
             await stack.eventually(lambda c=case_id: w.case_row(c), until=lambda r: r is not None, what=f"{case_id} assigned")
         other = (await w.case_row(theirs))["assignee"]
         assert other != MINE and (await w.case_row(mine1))["assignee"] == MINE
+        # a case to transfer, and two referrals the agency sends to the police (the figures cross the threshold)
+        moving, ref_open, ref_super = f"T-{unique}", f"R1-{unique}", f"R2-{unique}"
+        await w.open_cases(case_opened(moving, category="false_advertising", county="610402"),
+                           *(case_opened(c, category="trademarks", county="610402", figures={"illegal_turnover": 90000})
+                             for c in (ref_open, ref_super)))
+        agency = {"Authorization": f"Bearer {await w.api_key(MINE)}"}
+        police = {"Authorization": f"Bearer {await w.api_key(POLICE)}"}
+        for case_id in (ref_open, ref_super):
+            await stack.eventually(lambda c=case_id: w.fetch("SELECT 1 FROM referrals WHERE case_id = $1", c),
+                                   until=bool, what=f"{case_id}'s referral proposed")
+            for path, body in (("acknowledge", {"decision": "accept"}), ("referral/decision", {"approve": True}),
+                               ("referral/transfer", {"package": DOCS})):
+                r = await cs.routing.http.post(f"/v1/cases/{case_id}/{path}", headers=agency, json=body)
+                assert r.status_code == 200, r.text
+        for path, headers, body in (("referral/police-decision", police, {"decision": "refuse", "reason": "情节显著轻微"}),
+                                    ("referral/supervision", agency, {"reason": "提请检察院立案监督"})):
+            r = await cs.routing.http.post(f"/v1/cases/{ref_super}/{path}", headers=headers, json=body)
+            assert r.status_code == 200, r.text
         await cs.create_account("alice", f"bureau@{MINE}")
         await cs.create_account("bob", "bureau@" + other)
         await cs.create_account("boss", "office")
         await cs.create_account("opsy", "ops")
+        await cs.create_account("cop", "police@610402")
+        await cs.create_account("prosecutor", "procuratorate@610402")
         from playwright.async_api import async_playwright
 
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
             try:
                 yield {"cs": cs, "browser": browser, "mine1": mine1, "mine2": mine2, "theirs": theirs,
-                       "tracking": tracking, "unique": unique}
+                       "tracking": tracking, "unique": unique, "moving": moving, "other": other,
+                       "ref_open": ref_open, "ref_super": ref_super}
             finally:
                 await browser.close()
 
@@ -118,10 +142,10 @@ async def test_another_bureau_cannot_open_that_case_even_by_typing_its_url(world
 
 async def test_the_office_sees_all_cases(world: dict[str, Any]) -> None:
     page = await signed_in(world, "boss")
+    await page.goto(f"{world['cs'].url}/cases")
     text = await page.get_by_test_id("cases").inner_text()
     for case_id in (world["mine1"], world["mine2"], world["theirs"]):
         assert case_id in text
-    await page.screenshot(path=str(SHOTS / "office.png"), full_page=True)
     response = await page.goto(f"{world['cs'].url}/cases/{world['theirs']}")
     assert response.status == 200
     await page.context.close()
@@ -206,3 +230,108 @@ async def test_repeated_public_lookups_are_rate_limited(world: dict[str, Any]) -
         codes = [(await c.post("/lookup", data={"tracking_no": world["tracking"], "last4": f"{i:04d}",
                                                 "csrf": csrf})).status_code for i in range(12)]
     assert set(codes[:3]) == {404} and codes[-1] == 429
+
+
+async def test_the_office_overview_counts_cases_by_county_and_shades_the_county_map_by_the_chosen_figure(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "boss")
+    assert page.url.endswith("/office")
+    assert "秦都区" in await page.get_by_test_id("by_county").inner_text()
+    assert "已提请检察监督" in await page.get_by_test_id("funnel").inner_text()
+    county_map = page.get_by_test_id("county-map")
+    assert await county_map.locator("g[data-county]").count() == 14
+    assert float(await county_map.locator("g[data-county='610402']").get_attribute("data-value")) >= 4
+    await page.screenshot(path=str(SHOTS / "office.png"), full_page=True)
+    await page.get_by_label("指标").select_option("approaching")
+    await page.get_by_role("button", name="显示").click()
+    await page.wait_for_load_state()
+    assert "figure=approaching" in page.url
+    assert await page.get_by_test_id("county-map").get_attribute("data-figure") == "approaching"
+    await page.context.close()
+
+
+async def test_the_office_assesses_counties_and_bureaus_for_a_period_and_downloads_it_as_csv_html_and_pdf(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "boss")
+    await page.get_by_role("link", name="考核").first.click()
+    await page.wait_for_load_state()
+    county = page.get_by_test_id("assessment-county")
+    row = county.locator("tr[data-key='610402']")
+    assert "秦都区" in await row.inner_text()
+    assert MINE in await page.get_by_test_id("assessment-bureau").inner_text()
+    await page.screenshot(path=str(SHOTS / "office-assessment.png"), full_page=True)
+    link = await page.get_by_role("link", name="CSV").get_attribute("href")
+    csv = await page.context.request.get(f"{world['cs'].url}{link}")
+    assert csv.status == 200 and "attachment" in csv.headers["content-disposition"]
+    text = (await csv.body()).decode("utf-8")
+    assert text.startswith("\ufeffscope,key,name,opened") and "county,610402,秦都区," in text and f"bureau,{MINE}," in text
+    html = await page.context.request.get(f"{world['cs'].url}{await page.get_by_role('link', name='HTML').get_attribute('href')}")
+    assert html.status == 200 and "秦都区" in (await html.body()).decode("utf-8")
+    pdf = await page.context.request.get(f"{world['cs'].url}{await page.get_by_role('link', name='PDF').get_attribute('href')}")
+    assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
+    bad = await page.goto(f"{world['cs'].url}/office/assessment?start=2026-12-07&end=2026-01-01")
+    assert bad.status == 422 and "日期范围无效" in await page.get_by_test_id("error").inner_text()
+    await page.goto(f"{world['cs'].url}/office/map?figure=score")
+    assert await page.get_by_test_id("county-map").locator("g[data-county='610402']").get_attribute("data-value")
+    await page.context.close()
+
+
+async def test_a_bureau_cannot_open_the_office_pages(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "alice")
+    for path in ("/office", "/office/assessment", "/office/assessment.csv", "/office/map"):
+        response = await page.goto(f"{world['cs'].url}{path}")
+        assert response.status == 403, path
+    await page.context.close()
+
+
+async def test_the_case_page_shows_the_timeline_with_each_deadlines_legal_basis(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "boss")
+    await page.goto(f"{world['cs'].url}/cases/{world['ref_open']}")
+    timeline = await page.get_by_test_id("timeline").inner_text()
+    for step in ("受理登记", "分派", "承办单位受理", "法定时限", "提出移送", "法律依据"):
+        assert step in timeline, step
+    await page.context.close()
+
+
+async def test_a_bureau_transfers_a_case_with_a_reason_and_it_becomes_the_other_bureaus(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "alice")
+    await page.goto(f"{world['cs'].url}/cases/{world['moving']}")
+    await page.get_by_label("移交至").fill(world["other"])
+    await page.get_by_label("移交理由").fill("不属于本单位管辖")
+    await page.get_by_role("button", name="移交其他单位").click()
+    await page.wait_for_load_state()
+    assert world["moving"] not in await page.locator("main").inner_text()
+    row = await stack.eventually(lambda: world["cs"].world.case_row(world["moving"]),
+                                 until=lambda r: r["assignee"] == world["other"], what="the case transferred")
+    assert row["transfers"] == 1
+    await page.context.close()
+    other = await signed_in(world, "bob")
+    assert world["moving"] in await other.get_by_test_id("cases").inner_text()
+    await other.context.close()
+
+
+async def test_the_police_see_the_referrals_sent_to_them_and_open_a_criminal_case(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "cop")
+    assert page.url.endswith("/referrals")
+    listing = await page.get_by_test_id("cases").inner_text()
+    assert world["ref_open"] in listing and world["mine1"] not in listing
+    await page.screenshot(path=str(SHOTS / "police.png"), full_page=True)
+    await page.get_by_role("link", name=world["ref_open"]).click()
+    assert await page.get_by_test_id("referral-state").inner_text() == "已移送公安"
+    await page.get_by_role("button", name="不予立案").click()  # refusing without a reason: routing says why not
+    await page.wait_for_load_state()
+    assert "操作被拒绝" in await page.get_by_test_id("refusal").inner_text()
+    await page.get_by_label("刑事案件编号").fill("咸公刑立〔2026〕7号")
+    await page.get_by_role("button", name="立案", exact=True).click()
+    await page.wait_for_load_state()
+    assert await page.get_by_test_id("referral-state").inner_text() == "公安已立案"
+    await page.context.close()
+
+
+async def test_the_procuratorate_sees_the_referrals_whose_supervision_is_asked(world: dict[str, Any]) -> None:
+    page = await signed_in(world, "prosecutor")
+    assert page.url.endswith("/supervision")
+    text = await page.get_by_test_id("supervision").inner_text()
+    assert world["ref_super"] in text and world["ref_open"] not in text and "已提请检察监督" in text
+    await page.screenshot(path=str(SHOTS / "procuratorate.png"), full_page=True)
+    response = await page.goto(f"{world['cs'].url}/cases/{world['mine1']}")
+    assert response.status == 404
+    await page.context.close()

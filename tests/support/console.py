@@ -64,7 +64,7 @@ async def console_stack(unique: str, **overrides: Any) -> AsyncIterator[ConsoleS
         settings = ConsoleSettings(**{
             "dev": True, "pg_dsn": stack.dsn(), "kafka_bootstrap": stack.bootstrap(), "schema": f"console_{unique}",
             "identity_schema": world.identity_schema, "identity_cache_seconds": 1.0,
-            "routing_url": f"http://127.0.0.1:{rport}", "cookie_secure": False, "dlq_topic_prefix": f"t{unique}.",
+            "routing_url": f"http://127.0.0.1:{rport}", "credit_url": "", "cookie_secure": False, "dlq_topic_prefix": f"t{unique}.",
             **overrides})
         await wiring.prepare(settings)
         pool = await create_pool(settings.dsn, settings.schema, max_size=4)

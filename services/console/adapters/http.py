@@ -8,18 +8,21 @@ lookup are rate-limited per client address (and the lookup per tracking number t
 shared.ratelimit's token buckets; repeated failures lock the account (app.accounts)."""
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
 import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from shared.clock import Clock
 from shared.http import create_app
 from shared.ratelimit import Rate, TokenBuckets
 
@@ -27,8 +30,10 @@ from services.console.adapters.dlq import DeadLetters
 from services.console.adapters.routing import ServiceDown
 from services.console.app.accounts import Accounts, Person
 from services.console.app.lookup import Lookup
+from services.console.app.office import Office
 from services.console.app.workbench import Workbench
 from services.console.domain import i18n
+from services.console.domain import office as office_rules
 from services.console.metrics import SIGN_INS
 
 SERVICE = "console"
@@ -38,8 +43,11 @@ CSRF_COOKIE = "sd_csrf"
 LANG_COOKIE = "sd_lang"
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
-HOME = {"office": "/cases", "bureau": "/cases", "police": "/cases", "procuratorate": "/cases", "ops": "/ops"}
+HOME = {"office": "/office", "bureau": "/cases", "police": "/referrals", "procuratorate": "/supervision", "ops": "/ops"}
 FORM_MAX = 16 * 1024
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: referral states in which the police decide (open a criminal case or refuse)
+POLICE_DECIDES = ("transferred", "reconsideration_requested", "supervision_requested")
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -55,7 +63,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_letters: DeadLetters,
-              cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
+              office: Office, cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
+              clock: Clock, pdf: Callable[[str], Awaitable[bytes]] | None = None,
               readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
     app = create_app(SERVICE, title="Shuangda console", readiness=readiness, body_limit=FORM_MAX,
                      description="Pages for people (docs/console.md)")
@@ -182,10 +191,16 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return refused(request, person, "not_found", 404)
         if not answer.ok:
             return refused(request, person, "service_down", 502)
-        return page(request, "case.html", status, person=person, case=answer.body, refusal=refusal, done=done,
+        body = answer.body
+        referral = body.get("referral") or {}
+        return page(request, "case.html", status, person=person, case=body, refusal=refusal, done=done,
                     idem=str(uuid.uuid4()),
-                    can_acknowledge=person.role.name == "bureau" and answer.body["state"] == "assigned"
-                    and answer.body["bureau"] == person.role.bureau)
+                    can_acknowledge=person.role.name == "bureau" and body["state"] == "assigned"
+                    and body["bureau"] == person.role.bureau,
+                    can_transfer=person.role.name in ("bureau", "office") and body["state"] in ("assigned", "accepted")
+                    and (body["bureau"] == person.role.bureau or person.role.name == "office"),
+                    can_decide=person.role.name == "police" and referral.get("police") == person.role.bureau
+                    and referral.get("state") in POLICE_DECIDES)
 
     @app.post("/cases/{case_id}/acknowledge", include_in_schema=False)
     async def acknowledge(request: Request, case_id: str) -> Response:
@@ -262,6 +277,201 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return refused(request, person, "forbidden", 403)
         n = await dead_letters.replay(topic, partition, offset)
         return RedirectResponse(f"/ops?topic={quote(topic)}&replayed={n}", status_code=303)
+
+    async def _command(request: Request, case_id: str, roles: tuple[str, ...],
+                       run: Callable[[Person, dict[str, str]], Awaitable[Any]], then: str | None = None) -> Response:
+        """A case command from a form: signed in, CSRF, role, then routing decides; its refusal is shown."""
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        fields = await form(request)
+        if not same(fields.get("csrf"), person.csrf):
+            return refused(request, person, "csrf", 403)
+        if person.role.name not in roles or len(case_id) > 100:
+            return refused(request, person, "forbidden", 403)
+        try:
+            answer = await run(person, fields)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if answer.status == 404:
+            return refused(request, person, "not_found", 404)
+        if not answer.ok:
+            return await _render_case(request, person, case_id, status=409, refusal=answer.refusal)
+        return RedirectResponse(then or f"/cases/{quote(case_id)}?done=1", status_code=303)
+
+    def _text(fields: dict[str, str], name: str, limit: int) -> str | None:
+        return (fields.get(name) or "").strip()[:limit] or None
+
+    @app.post("/cases/{case_id}/transfer", include_in_schema=False)
+    async def transfer(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await workbench.transfer(person.api_key, case_id, to_bureau=(_text(fields, "to_bureau", 64) or ""),
+                                            reason=_text(fields, "reason", 500) or "",
+                                            idempotency_key=_text(fields, "idem", 100))
+        # once transferred the case is another bureau's: back to the list, where it is no longer
+        return await _command(request, case_id, ("bureau", "office"), run, then="/cases")
+
+    @app.post("/cases/{case_id}/police-decision", include_in_schema=False)
+    async def police_decision(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await workbench.police_decision(
+                person.api_key, case_id, decision="refuse" if fields.get("decision") == "refuse" else "open",
+                reason=_text(fields, "reason", 500), police_case_no=_text(fields, "police_case_no", 100),
+                idempotency_key=_text(fields, "idem", 100))
+        return await _command(request, case_id, ("police",), run)
+
+    @app.get("/referrals", response_class=HTMLResponse, include_in_schema=False)
+    async def referrals(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name != "police":
+            return refused(request, person, "forbidden", 403)
+        try:
+            items = await workbench.referrals(person.api_key)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        return page(request, "cases.html", person=person, items=items, heading="referrals_heading", referrals=True)
+
+    @app.get("/supervision", response_class=HTMLResponse, include_in_schema=False)
+    async def supervision(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name != "procuratorate":
+            return refused(request, person, "forbidden", 403)
+        try:
+            answer = await workbench.supervision(person.api_key)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if not answer.ok:
+            return refused(request, person, "forbidden", 403)
+        return page(request, "supervision.html", person=person, items=answer.body)
+
+    # -- the office --
+
+    async def office_person(request: Request) -> Person | Response:
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name != "office":
+            return refused(request, person, "forbidden", 403)
+        return person
+
+    @app.get("/office", response_class=HTMLResponse, include_in_schema=False)
+    async def office_overview(request: Request) -> Response:
+        person = await office_person(request)
+        if not isinstance(person, Person):
+            return person
+        figure = office_rules.pick_figure(request.query_params.get("figure"))
+        if figure == "score":
+            figure = "open"
+        try:
+            answer = await office.overview(person.api_key)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if not answer.ok:
+            return refused(request, person, "forbidden" if answer.status == 403 else "service_down",
+                           403 if answer.status == 403 else 502)
+        lang = lang_of(request)
+        return page(request, "office.html", person=person, ov=answer.body, figure=figure,
+                    figures=[f for f in office_rules.FIGURES if f != "score"], names=office.names(lang),
+                    tiles=office.county_map(answer.body, figure, lang), map_size=office_rules.map_size(),
+                    map_action="/office")
+
+    def period(request: Request) -> tuple[dt.date, dt.date] | None:
+        today = clock.now().astimezone(SHANGHAI).date()
+        try:
+            start = dt.date.fromisoformat(request.query_params.get("start") or (today - dt.timedelta(days=29)).isoformat())
+            end = dt.date.fromisoformat(request.query_params.get("end") or today.isoformat())
+        except ValueError:
+            return None
+        if end < start or (end - start).days >= 366:
+            return None
+        return start, end
+
+    async def _assessment(request: Request, person: Person) -> tuple[dt.date, dt.date, dict[str, Any]] | Response:
+        chosen = period(request)
+        if chosen is None:
+            return page(request, "assessment.html", 422, person=person, error="bad_period", report=None,
+                        start=request.query_params.get("start", "")[:10], end=request.query_params.get("end", "")[:10])
+        start, end = chosen
+        try:
+            answer = await office.assessment(person.api_key, start, end, lang_of(request))
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if answer.status == 422:
+            return page(request, "assessment.html", 422, person=person, error="bad_period", report=None,
+                        start=start.isoformat(), end=end.isoformat())
+        if not answer.ok:
+            return refused(request, person, "forbidden" if answer.status == 403 else "service_down",
+                           403 if answer.status == 403 else 502)
+        return start, end, answer.body
+
+    @app.get("/office/assessment", response_class=HTMLResponse, include_in_schema=False)
+    async def assessment_page(request: Request) -> Response:
+        person = await office_person(request)
+        if not isinstance(person, Person):
+            return person
+        got = await _assessment(request, person)
+        if isinstance(got, Response):
+            return got
+        start, end, report = got
+        return page(request, "assessment.html", person=person, report=report, start=start.isoformat(),
+                    end=end.isoformat(), pdf=pdf is not None)
+
+    @app.get("/office/assessment.{fmt}", include_in_schema=False)
+    async def assessment_download(request: Request, fmt: str) -> Response:
+        person = await office_person(request)
+        if not isinstance(person, Person):
+            return person
+        if fmt not in ("csv", "html", "pdf"):
+            return refused(request, person, "not_found", 404)
+        got = await _assessment(request, person)
+        if isinstance(got, Response):
+            return got
+        start, end, report = got
+        name = f"shuangda-assessment-{start.isoformat()}-{end.isoformat()}"
+        if fmt == "csv":
+            return Response(office_rules.assessment_csv(report["by_county"], report["by_bureau"]).encode("utf-8"),
+                            media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        lang = lang_of(request)
+        html = env.get_template("assessment_report.html").render(
+            t=lambda k: i18n.text(k, lang), lang=lang, report=report, start=start.isoformat(), end=end.isoformat(),
+            css=css.decode("utf-8"))
+        if fmt == "html":
+            return Response(html.encode("utf-8"), media_type="text/html; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.html"'})
+        if pdf is None:
+            return refused(request, person, "pdf_unavailable", 503)
+        return Response(await pdf(html), media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+
+    @app.get("/office/map", response_class=HTMLResponse, include_in_schema=False)
+    async def county_map(request: Request) -> Response:
+        person = await office_person(request)
+        if not isinstance(person, Person):
+            return person
+        figure = office_rules.pick_figure(request.query_params.get("figure"))
+        lang = lang_of(request)
+        scores: dict[str, float | None] | None = None
+        try:
+            answer = await office.overview(person.api_key)
+            if figure == "score":
+                got = await _assessment(request, person)
+                if isinstance(got, Response):
+                    return got
+                scores = {r["key"]: r["score"] for r in got[2]["by_county"]}
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if not answer.ok:
+            return refused(request, person, "service_down", 502)
+        chosen = period(request)
+        return page(request, "map.html", person=person, figure=figure, figures=office_rules.FIGURES,
+                    tiles=office.county_map(answer.body, figure, lang, scores), map_size=office_rules.map_size(),
+                    map_action="/office/map", start=chosen[0].isoformat() if chosen else "",
+                    end=chosen[1].isoformat() if chosen else "")
 
     return app
 

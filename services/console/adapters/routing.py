@@ -66,3 +66,24 @@ class RoutingClient:
             body["reason"] = reason
         return await self._call("POST", f"/v1/cases/{case_id}/acknowledge", key, json=body,
                                 headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())})
+
+    # -- the office's reads and the public status (routing's adapters/http_overview.py) --
+
+    async def overview(self, key: str) -> Answer:
+        return await self._call("GET", "/v1/overview", key)
+
+    async def assessment(self, key: str, start: str, end: str) -> Answer:
+        return await self._call("GET", "/v1/overview/assessment", key, params={"start": start, "end": end})
+
+    async def status(self, key: str, tracking_no: str, last4: str) -> Answer:
+        """The public status; the second factor goes in the body, never in a URL."""
+        return await self._call("POST", "/v1/status", key, json={"tracking_no": tracking_no, "last4": last4})
+
+    async def supervision(self, key: str) -> Answer:
+        return await self._call("GET", "/v1/supervision", key)
+
+    async def command(self, key: str, case_id: str, path: str, body: dict[str, Any], *,
+                      idempotency_key: str | None = None) -> Answer:
+        """One of routing's case commands (``transfer``, ``referral/police-decision`` …)."""
+        return await self._call("POST", f"/v1/cases/{case_id}/{path}", key, json=body,
+                                headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())})

@@ -23,8 +23,9 @@ from services.console.domain.accounts import (
 
 PUBLIC_READER = "public"
 PUBLIC_PRINCIPAL = "console.public"
-#: the console's public lookup reads routing's cases, nothing else
-PUBLIC_SCOPES = ("cases:read", "cases:read-all")
+#: the console's public lookup calls routing's POST /v1/status, nothing else (cases:read without a
+#: bureau lists and reads no case)
+PUBLIC_SCOPES = ("cases:read",)
 
 
 @dataclass(frozen=True)

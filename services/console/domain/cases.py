@@ -1,17 +1,17 @@
 """What the console computes over the services' read-outs: the next legal deadline of a case, its
-urgency, the worklist's order, and whether a public lookup's second factor matches. Pure."""
+urgency, the worklist's order, the shape of a tracking number and of its second factor, and a
+case's timeline. Pure. (Whether a second factor matches is routing's check: POST /v1/status.)"""
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Literal, Mapping
 
 Urgency = Literal["breached", "due_soon", "ok", "none"]
 #: a deadline due within this is "due soon"
 DUE_SOON = timedelta(hours=24)
-_TRACKING = re.compile(r"^SD(\d{2})(\d{2})(\d{2})-[0-9A-HJKMNP-TV-Z]{8}$")
+_TRACKING = re.compile(r"^SD\d{6}-[0-9A-HJKMNP-TV-Z]{8}$")
 _LAST4 = re.compile(r"^\d{4}$")
 
 
@@ -59,24 +59,35 @@ def canonical_tracking_no(text: str) -> str | None:
     return compact if len(compact) <= 32 and _TRACKING.match(compact) else None
 
 
-def tracking_date(tracking_no: str) -> date | None:
-    """The Shanghai date a tracking number was issued on (encoded in it)."""
-    m = _TRACKING.match(tracking_no)
-    if not m:
-        return None
-    try:
-        return date(2000 + int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
-
-
-def second_factor_matches(phone_masked: str | None, last4: str) -> bool:
-    """Whether the last 4 digits typed match the complaint's phone (routing keeps only its masked form,
-    whose last 4 digits are in clear). No phone on record → never."""
-    if not phone_masked or not _LAST4.match(last4):
-        return False
-    return hmac.compare_digest(phone_masked[-4:], last4)
-
-
 def valid_last4(text: str) -> bool:
     return bool(_LAST4.match(text))
+
+
+def timeline(case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A case's steps in time order from routing's read-out: opened (intake), assigned, answered,
+    each deadline at its due time with its state and legal basis, the referral's steps, closed.
+    Each entry: ``at`` (datetime), ``what`` (a text key), ``detail``, ``citation``."""
+    out: list[dict[str, Any]] = []
+
+    def add(at: Any, what: str, detail: str = "", citation: str | None = None) -> None:
+        when = as_datetime(at)
+        if when is not None:
+            out.append({"at": when, "what": what, "detail": detail, "citation": citation})
+
+    add(case.get("opened_at"), "ev_opened", f"{case.get('origin', '')} · {case.get('channel', '')}".strip(" ·"))
+    reasons = ", ".join(case.get("reasons") or [])
+    add(case.get("assigned_at"), "ev_assigned", f"{case.get('bureau', '')} ({case.get('level', '')}"
+        + (f"; {reasons}" if reasons else "") + ")" + (f" · transfers: {case['transfers']}" if case.get("transfers") else ""))
+    add(case.get("acknowledged_at"), "ev_refused" if case.get("state") == "not_accepted" else "ev_accepted",
+        case.get("bureau", ""))
+    for d in case.get("deadlines") or []:
+        add(d.get("due_at"), f"ev_deadline_{d.get('state', 'open')}", f"{d.get('kind', '')} · {d.get('bureau', '')}",
+            " ".join(x for x in (d.get("citation") or "", f"{d.get('rule_id', '')} v{d.get('rule_version', '')}") if x))
+    ref = case.get("referral")
+    if ref:
+        add(ref.get("created_at"), "ev_referral_proposed", f"{ref.get('agency', '')} → {ref.get('police', '')}")
+        if ref.get("updated_at") != ref.get("created_at") or ref.get("state") != "proposed":
+            add(ref.get("updated_at"), "ev_referral_state", str(ref.get("state", "")))
+    add(case.get("closed_at"), "ev_closed", str(case.get("outcome") or ""))
+    order = {"ev_opened": 0, "ev_assigned": 1}
+    return sorted(out, key=lambda e: (e["at"], order.get(e["what"], 2)))

@@ -4,6 +4,7 @@ public status of a complaint by tracking number + the last 4 digits of the compl
 - ``GET /v1/overview`` and ``GET /v1/overview/assessment`` need ``cases:read-all`` (or the office's
   own bureau, as reading every case does): counts only, no case content beyond ids, every query
   grouped by bounded dimensions or LIMITed (adapters/postgres_overview.py).
+- ``GET /v1/supervision`` (a procuratorate's key): the referrals whose supervision was asked of it.
 - ``POST /v1/status`` needs ``cases:read`` (the console's public reader ``console.public`` has it, a
   bureau's key too). It is a public path: rate-limited per client address and per key
   (``ServiceSettings.public_rate_limits``, before authentication). The second factor travels in the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import re
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -132,6 +134,19 @@ class PublicStatus(BaseModel):
     phone_masked: str | None
 
 
+class SupervisionRequest(BaseModel):
+    referral_id: str
+    case_id: str
+    state: str
+    agency: str
+    police: str
+    basis: dict[str, Any]
+    category: str
+    county: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
 def second_factor_matches(phone_masked: str | None, last4: str) -> bool:
     """The last 4 digits typed against the masked phone (its last 4 are in clear). No phone → never."""
     if not phone_masked or not _LAST4.match(last4):
@@ -232,5 +247,13 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, office: Ca
                             next_kind=row["next_kind"], next_due_at=row["next_due_at"],
                             next_citation=row["next_citation"], name_masked=row["name_masked"],
                             phone_masked=row["phone_masked"])
+
+    @api.get("/supervision", tags=["referrals"], response_model=list[SupervisionRequest],
+             summary="The procuratorate's supervision requests (referrals the police refused), newest 200")
+    async def supervision(caller: Principal = Depends(reader)) -> list[SupervisionRequest]:
+        if caller.kind != "procuratorate" or not caller.bureau:
+            raise ProblemError(403, "Forbidden", "supervision requests are the procuratorate's")
+        rows = await sql.supervision_requests(pool, caller.bureau, 200)
+        return [SupervisionRequest(**{**dict(r), "basis": json.loads(r["basis"])}) for r in rows]
 
     return api

@@ -116,3 +116,15 @@ async def status_by_tracking_no(conn: Conn, tracking_no: str) -> asyncpg.Record 
         WHERE c.tracking_no = $1
         ORDER BY c.opened_at DESC LIMIT 1
         """, tracking_no)
+
+
+async def supervision_requests(conn: Conn, procuratorate: str, limit: int) -> list[asyncpg.Record]:
+    """The referrals whose supervision was asked of `procuratorate`, newest first."""
+    return await conn.fetch(
+        """
+        SELECT r.referral_id, r.case_id, r.state, r.agency, r.police, r.basis::text AS basis, r.created_at, r.updated_at,
+               c.category, c.county
+        FROM referrals r JOIN cases c USING (case_id)
+        WHERE r.procuratorate = $1 AND r.state = 'supervision_requested'
+        ORDER BY r.updated_at DESC, r.referral_id LIMIT $2
+        """, procuratorate, limit)
