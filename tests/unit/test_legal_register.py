@@ -87,4 +87,14 @@ def test_the_command_prints_the_register_for_a_date(fmt: str, capsys: pytest.Cap
         doc = json.loads(out)
         assert doc["at"] == "2025-04-26" and {f["version"] for f in doc["figures"]} >= {"2025"}
     else:
-        assert out.startswith("legal figures in force on 2025-04-26") and "NOT VERIFIED" in out
+        # every threshold in force that day was read in 法释〔2025〕5号 or the 2008 standards (docs/legal.md)
+        assert out.startswith("legal figures in force on 2025-04-26: ") and "(0 not verified" in out
+        assert "· verified" in out and "NOT VERIFIED" not in out
+
+
+def test_the_table_marks_a_figure_not_read_in_its_text_as_not_verified(capsys: pytest.CaptureFixture[str]) -> None:
+    # NDRC 令第36号's periods article was not reached (deadlines.yaml penalty_publicity_min 2026)
+    assert main(["rules", "--at", "2026-12-07", "--format", "table", "--area", "deadlines"]) == 0
+    out = capsys.readouterr().out
+    assert "penalty_publicity_min" in out and "NOT VERIFIED" in out
+    assert "police_reconsideration_decision" in out and "第九条第二款" in out

@@ -84,9 +84,11 @@ def test_from_2025_illegal_gains_alone_can_cross_for_selling_counterfeit_goods()
     assert not crosses_threshold("selling_counterfeit_marked_goods", {"illegal_gains": 29999}, V2025).crossed
 
 
-def test_the_2025_unsold_conditions_are_attempted_offences_citing_article_5_para_3():
+def test_the_2025_unsold_goods_cross_on_their_own_under_article_5_para_1_item_3_not_as_an_attempt():
     r = crosses_threshold("selling_counterfeit_marked_goods", {"unsold_value": 150000}, V2025)
-    assert r.article == "第五条第三款" and "未遂" in r.condition_text_zh and not r.verified
+    assert r.rule_id == "selling_counterfeit_marked_goods.unsold" and r.article == "第五条第一款第(三)项" and r.verified
+    assert "未遂" not in (r.condition_text_zh or "")
+    assert not crosses_threshold("selling_counterfeit_marked_goods", {"unsold_value": 149999}, V2025).crossed
 
 
 def test_two_kinds_of_labels_cross_at_10000_pieces_from_2004():
@@ -105,10 +107,10 @@ def test_two_patents_cross_at_100000_turnover_or_50000_gains():
     assert not crosses_threshold("counterfeit_patent", {"patents_count": 1, "illegal_gains": 50000}, V2004).crossed
 
 
-def test_the_reported_2025_patent_loss_of_300000_applies_from_26_april_2025_and_is_marked_unverified():
+def test_the_2025_patent_loss_of_300000_applies_from_26_april_2025_under_article_10_item_2():
     figures = {"loss": 300000}
     after = crosses_threshold("counterfeit_patent", figures, V2025)
-    assert after.crossed and after.version == "2025" and not after.verified
+    assert after.crossed and after.version == "2025" and after.verified and after.article == "第十条第(二)项"
     assert not crosses_threshold("counterfeit_patent", figures, V2025 - DAY).crossed
     assert not crosses_threshold("counterfeit_patent", {"loss": 299999}, V2025).crossed
 
@@ -166,3 +168,63 @@ def test_selling_infringing_copies_needs_100000_gains_until_the_2025_interpretat
     before = crosses_threshold("selling_infringing_copies", {"illegal_gains": 100000}, V2025 - DAY)
     assert before.crossed and before.version == "2004" and before.verified and before.article == "第六条"
     assert not crosses_threshold("selling_infringing_copies", {"illegal_gains": 99999}, V2025 - DAY).crossed
+
+
+
+# --- 法释〔2025〕5号, read in full (thresholds.yaml verified_note): lowered figures and repeat conduct -------
+
+@pytest.mark.parametrize(
+    ("family", "figures", "rule"),
+    [
+        ("fake_labels", {"pieces": 10000}, "pieces"),                                   # 第六条第一款第(一)项
+        ("fake_labels", {"illegal_gains": 20000}, "gains"),
+        ("fake_labels", {"illegal_turnover": 30000}, "turnover"),
+        ("fake_labels", {"marks_count": 2, "pieces": 5000}, "two_kinds_pieces"),        # 第(二)项
+        ("selling_infringing_copies", {"sales": 100000}, "sales"),                      # 第十四条第(一)项
+        ("selling_infringing_copies", {"copies": 1000}, "copies"),                      # 第(三)项
+        ("selling_infringing_copies", {"unsold_value": 300000}, "unsold"),              # 第(四)项
+    ],
+)
+def test_a_figure_lowered_or_added_in_2025_crosses_from_26_april_2025_and_not_the_day_before(family, figures, rule):
+    hit = crosses_threshold(family, figures, V2025)
+    assert hit.crossed and hit.rule_id == f"{family}.{rule}" and hit.verified
+    assert not crosses_threshold(family, figures, V2025 - DAY).crossed
+
+
+@pytest.mark.parametrize(
+    ("family", "figures", "rule"),
+    [
+        ("counterfeit_trademark", {"illegal_gains": 20000}, "repeat_gains"),           # 第三条第一款第(三)项
+        ("counterfeit_trademark", {"illegal_turnover": 30000}, "repeat_turnover"),
+        ("selling_counterfeit_marked_goods", {"sales": 30000}, "repeat_sales"),         # 第五条第一款第(二)项
+        ("selling_counterfeit_marked_goods", {"unsold_value": 90000}, "repeat_unsold"),  # 第(三)项: 3 x 3万
+        ("fake_labels", {"pieces": 5000}, "repeat_pieces"),                              # 第六条第一款第(三)项
+        ("counterfeit_patent", {"illegal_gains": 50000}, "repeat_gains"),                # 第十条第(四)项
+        ("copyright_infringement", {"illegal_turnover": 30000}, "repeat_turnover"),      # 第十三条第一款第(二)项
+        ("selling_infringing_copies", {"sales": 50000}, "repeat_sales"),                 # 第十四条第(二)项
+    ],
+)
+def test_repeat_conduct_within_two_years_crosses_at_the_lower_2025_amount_only_with_a_prior_penalty(family, figures, rule):
+    repeat = dict(figures, prior_penalties_2y=1)
+    hit = crosses_threshold(family, repeat, V2025)
+    assert hit.crossed and hit.rule_id == f"{family}.{rule}" and hit.verified
+    assert not crosses_threshold(family, figures, V2025).crossed          # no prior penalty: the full amount applies
+    assert not crosses_threshold(family, repeat, V2025 - DAY).crossed     # nor before the interpretation
+    (figure, amount), = figures.items()
+    assert not crosses_threshold(family, dict(repeat, **{figure: amount - 1}), V2025).crossed
+
+
+def test_copyright_half_of_two_standards_crosses_under_article_13_item_5():
+    hit = crosses_threshold("copyright_infringement", {"illegal_turnover": 25000, "copies": 250}, V2025)
+    assert hit.crossed and hit.rule_id == "copyright_infringement.half_turnover_and_copies"
+    assert hit.article == "第十三条第一款第(五)项"
+    assert not crosses_threshold("copyright_infringement", {"illegal_turnover": 25000, "copies": 249}, V2025).crossed
+    assert not crosses_threshold("copyright_infringement", {"illegal_turnover": 25000, "copies": 250}, V2025 - DAY).crossed
+
+
+def test_every_threshold_in_force_today_was_read_in_its_text():
+    table = load_thresholds()
+    today = D(2026, 12, 7)
+    for fam in table.families:
+        v = max((x for x in fam.versions if x.effective_from <= today), key=lambda x: x.effective_from)
+        assert v.verified and all(c.article for c in v.conditions), fam.id

@@ -425,8 +425,8 @@ def test_counterfeit_trademark_worked_examples(at, figures, crossed, rule):
         ("selling_counterfeit_marked_goods", {"sales": 49999, "unsold_value": 100000}, False),  # together 149,999
         ("selling_counterfeit_marked_goods", {"sales": 49999, "unsold_value": 100001}, True),  # together 150,000
         ("selling_counterfeit_marked_goods", {"unsold_value": 150000}, True),
-        ("fake_labels", {"pieces": 20000}, True),
-        ("fake_labels", {"pieces": 19999, "illegal_gains": 29999}, False),
+        ("fake_labels", {"pieces": 10000}, True),  # 法释〔2025〕5号 第六条第一款第(一)项
+        ("fake_labels", {"pieces": 9999, "illegal_gains": 19999, "illegal_turnover": 29999}, False),
         ("counterfeit_patent", {"loss": 500000}, True),
         ("counterfeit_patent", {"illegal_turnover": 199999, "illegal_gains": 99999}, False),
         ("copyright_infringement", {"copies": 500}, True),
