@@ -74,8 +74,8 @@ def create(b: "DecisionBatch", p: PartyKeys, code: str | None, now: dt.datetime,
     sealed = None
     if party.resident_id:
         sealed = {"resident_id": b.c.keyring.seal(party.resident_id, field="resident_id").model_dump(mode="json")}
-        if party.kind == "natural_person":
-            sealed["name"] = b.c.keyring.seal(party.name, field="name").model_dump(mode="json")
+    if display != party.name:  # a person's own name (a natural person's, a trader's known by it): only sealed
+        sealed = (sealed or {}) | {"name": b.c.keyring.seal(party.name, field="name").model_dump(mode="json")}
     masked = public_party(kind=party.kind, credit_code=None, name=party.name, legal_representative=None,
                           resident_id=party.resident_id)["resident_id_masked"]
     e = EntityState(new_id("ent"), code, party.kind, display, p.name_key, p.person_hash, now)
