@@ -110,6 +110,14 @@ async def test_a_seed_licence_plan_is_drawn_reproducibly_inspected_published_and
         assert violator["results"][0]["result"] == "referred_to_case"
         deadlines = (await http.get(f"/v1/plans/{pid}", headers=bureau)).json()["deadlines"]
         assert [d["state"] for d in deadlines] == ["met", "met"]
+        office = await world.key("office", "office")
+        today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        refused_report = await http.get(f"/v1/reports/inspections?since={today}&until={today}", headers=bureau)
+        assert refused_report.status_code == 403
+        report = (await http.get(f"/v1/reports/inspections?since=2026-01-01&until=2099-12-31", headers=office)).json()
+        assert report["bureaus"] == [{"bureau": world.bureau(), "plans": 1, "targets": 3, "inspected": 2, "no_problem": 1,
+                                      "problems_found": 0, "referred_to_case": 1, "published": 2,
+                                      "publication_breached": 0}]
 
     leads = await stack.eventually(lambda: stack.read_all(world.settings.lead_topic), until=lambda rs: len(rs) == 1,
                                    what="the violation's lead")

@@ -6,6 +6,7 @@ draw), the published results and the enterprises' quality commitments. Writes ta
 Idempotency-Key; refusals are problem documents naming the field and the reason."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any, Awaitable, Callable, Literal
@@ -25,6 +26,7 @@ from shared.reference.counties import resolve_county
 from shared.refusals import write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, PageLimit, PageOffset, SaneDate, Text
+from shared.workdays import SHANGHAI
 
 from services.inspection.adapters import postgres as db
 from services.inspection.app.inspections import Actor, Inspections, pool_id
@@ -266,6 +268,13 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
             done = await inspections.publish(uow, a, plan_id)
             return {"plan_id": plan_id, "published": [task_view(t, public=True) for t in done]}
         return await write(request, caller, idempotency_key, 200, work)
+
+    @api.get("/reports/inspections", summary="Per bureau: plans, targets, results by kind, published, breaches (office)")
+    async def inspections_report(since: SaneDate, until: SaneDate,
+                                 caller: Principal = Depends(auth.require("cases:read-all"))) -> dict[str, Any]:
+        start = dt.datetime.combine(since, dt.time(), SHANGHAI)
+        end = dt.datetime.combine(until, dt.time(), SHANGHAI) + dt.timedelta(days=1)
+        return {"since": since.isoformat(), "until": until.isoformat(), "bureaus": await db.report(pool, start, end)}
 
     # --- 一公开: the public part, no key, rate-limited -------------------------------------------
     public = APIRouter(prefix="/v1/public", tags=["public"],

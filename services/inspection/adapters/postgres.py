@@ -101,3 +101,20 @@ async def published(conn: asyncpg.Connection | asyncpg.Pool, *, bureau: str | No
         " AND ($1::text IS NULL OR p.bureau = $1) AND ($2::text IS NULL OR t.credit_code = $2)"
         " ORDER BY t.published_at DESC, t.plan_id, t.seq LIMIT $3 OFFSET $4", bureau, credit_code, limit, offset)
     return [dict(r) for r in rows]
+
+
+async def report(conn: asyncpg.Connection | asyncpg.Pool, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """Per bureau, of the plans drawn in [since, until): plans, targets, results by kind, results
+    published, and publication deadlines breached — the assessment report's inspection section."""
+    rows = await conn.fetch(
+        "SELECT p.bureau, count(DISTINCT p.plan_id) AS plans, count(t.credit_code) AS targets,"
+        "  count(*) FILTER (WHERE t.state <> 'assigned') AS inspected,"
+        "  count(*) FILTER (WHERE t.result = 'no_problem') AS no_problem,"
+        "  count(*) FILTER (WHERE t.result = 'problems_found') AS problems_found,"
+        "  count(*) FILTER (WHERE t.result = 'referred_to_case') AS referred_to_case,"
+        "  count(*) FILTER (WHERE t.state = 'published') AS published,"
+        "  (SELECT count(*) FROM deadlines d JOIN plans q ON q.plan_id = d.subject"
+        "    WHERE q.bureau = p.bureau AND d.breached_sent AND q.drawn_at >= $1 AND q.drawn_at < $2) AS publication_breached"
+        " FROM plans p JOIN tasks t USING (plan_id) WHERE p.drawn_at >= $1 AND p.drawn_at < $2"
+        " GROUP BY p.bureau ORDER BY p.bureau", since, until)
+    return [dict(r) for r in rows]
