@@ -87,3 +87,33 @@ async def test_goods_not_handed_to_the_police_in_three_days_and_stale_perishable
     breached = next(json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.custody.deadline-breached.v1"
                     and json.loads(r.value)["lot_id"] == fruit)
     assert breached["deadline"]["local_policy"] is True and breached["deadline"]["kind"] == "perishable_disposal"
+
+
+async def test_two_watches_at_once_raise_each_breach_exactly_once(unique: str) -> None:
+    import asyncio
+
+    from services.custody.app.deadlines import deadline_event
+    from shared.db import connect
+    from shared.deadline_watch import DeadlineWatch
+
+    world = CustodyWorld(unique)
+    await world.create()
+    bureau = await world.key("bureau", "market_regulation")
+    clock = ManualClock(START)
+    async with world.running(clock) as (http, _parts):
+        lots = [await register(http, bureau, f"fruit-{unique}-{n}", hazard="perishable") for n in range(5)]
+    s = world.settings
+    watches = [DeadlineWatch(service="custody", schema=s.schema, dsn=s.dsn, clock=clock, topic=s.custody_topic,
+                             event=deadline_event) for _ in range(2)]
+    conns = [await connect(s.dsn, s.schema) for _ in range(2)]
+    try:
+        clock.advance(dt.timedelta(days=30))
+        first = await asyncio.gather(*(w.tick(c) for w, c in zip(watches, conns)))
+        again = await asyncio.gather(*(w.tick(c) for w, c in zip(watches, conns)))
+        rows = await conns[0].fetch("SELECT count(*) AS n FROM outbox WHERE event_type = $1",
+                                    "shuangda.custody.deadline-breached.v1")
+    finally:
+        for c in conns:
+            await c.close()
+    assert sum(first) == len(lots) and sum(again) == 0
+    assert rows[0]["n"] == len(lots)
