@@ -22,6 +22,9 @@ class ConsoleSettings(ServiceSettings):
     intake_url: str = "http://127.0.0.1:8001"
     #: credit's public disclosure feed (the office's blacklistings); empty: not shown
     credit_url: str = "http://127.0.0.1:8004"
+    #: the PII keys that open a complainant's sealed data for an audited unmasking ("kid:base64key,…",
+    #: as intake's; the development key in dev mode; none outside dev mode: unmasking is unavailable)
+    pii_keys: SecretStr | None = None
     #: the browser that prints the assessment as PDF (default: chromium on PATH; none found: no PDF)
     chromium_path: str | None = None
     prometheus_url: str = "http://127.0.0.1:9090"

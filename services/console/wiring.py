@@ -14,6 +14,7 @@ import asyncpg
 
 from shared.clock import Clock
 from shared.db import migrate
+from shared.pii import PiiError, keyring_from_config
 from shared.ratelimit import Rate
 from shared.reference.counties import counties
 from shared.runtime.service import Parts
@@ -28,6 +29,7 @@ from services.console.adapters.routing import RoutingClient
 from services.console.app.accounts import Accounts
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
+from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain.accounts import Lockout
 from services.console.settings import ConsoleSettings
@@ -65,12 +67,18 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     names = {"zh": {c.code: c.name_zh for c in counties()}, "en": {c.code: c.name_en for c in counties()}}
     office = Office(routing, credit, dead_letters, names)
     chromium = find_chromium(settings.chromium_path)
+    try:
+        keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None,
+                                      dev=settings.dev)
+    except PiiError:
+        keyring = None  # no keys outside dev mode: the case page offers no unmasking
 
     async def database_ready() -> bool:
         return bool(await pool.fetchval("SELECT 1"))
 
     app = build_app(accounts=accounts, workbench=Workbench(routing, clock), lookup=Lookup(routing),
                     dead_letters=dead_letters, office=office, clock=clock,
+                    unmasking=Unmasking(routing, pool, keyring, clock),
                     pdf=printer(chromium) if chromium is not None else None, cookie_secure=settings.cookie_secure,
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
                     lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),

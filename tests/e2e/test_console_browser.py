@@ -7,6 +7,7 @@ cases; the public lookup refuses a wrong second factor; ops replays a dead lette
 page is saved as a screenshot for docs/console.md."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
@@ -18,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from shared.contracts.cases import Complainant
+from shared.pii import Keyring
 from shared.topics import TopicSpec, ensure_topics
 from tests.support import stack
 from tests.support.console import PASSWORD, ConsoleStack, console_stack
@@ -30,6 +32,8 @@ SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.
          else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
 MINE = "market_regulation@610402"
 POLICE = "public_security@610402"
+#: intake seals with the PII keys; the console (dev mode) opens with the same development key
+RING = Keyring.development()
 DOCS = {"transfer_letter": {"doc_no": "咸市监移〔2026〕1号"}, "investigation_report": {"doc_no": "R-1"},
         "seized_goods_list": {"doc_no": "L-1"}, "test_reports": [{"doc_no": "T-1", "title": "鉴定报告"}]}
 
@@ -47,7 +51,9 @@ async def world() -> AsyncIterator[dict[str, Any]]:
         tracking = f"SD261207-{unique[:8].upper().translate(str.maketrans('ILOU', '1100'))}"
         mine1, mine2, theirs = f"A1-{unique}", f"A2-{unique}", f"B-{unique}"
         first = case_opened(mine1, category="false_advertising", county="610402").model_copy(
-            update={"tracking_no": tracking, "complainant": Complainant(name_masked="张*", phone_masked="*******4321")})
+            update={"tracking_no": tracking, "complainant": Complainant(
+                name=RING.seal("张三丰", field="name"), phone=RING.seal("13800004321", field="phone"),
+                name_masked="张*", phone_masked="*******4321")})
         await w.open_cases(first, case_opened(mine2, category="false_advertising", county="610402"),
                            case_opened(theirs, category="online_piracy", county="610404"))
         for case_id in (mine1, mine2, theirs):
@@ -335,3 +341,47 @@ async def test_the_procuratorate_sees_the_referrals_whose_supervision_is_asked(w
     response = await page.goto(f"{world['cs'].url}/cases/{world['mine1']}")
     assert response.status == 404
     await page.context.close()
+
+
+async def test_unmasking_the_complainant_needs_a_stated_reason_and_is_written_to_the_audit_log(world: dict[str, Any]) -> None:
+    cs: ConsoleStack = world["cs"]
+    page = await signed_in(world, "alice")
+    await page.goto(f"{cs.url}/cases/{world['mine1']}")
+    assert "13800004321" not in await page.locator("main").inner_text()
+    await page.get_by_role("button", name="查看完整个人信息").click()  # no reason: the form does not go
+    assert await page.get_by_test_id("unmasked").count() == 0
+    async with httpx.AsyncClient(base_url=cs.url, cookies=await cookies_of(page)) as c:  # nor past the form
+        csrf = await page.locator("input[name=csrf]").first.get_attribute("value")
+        no_reason = await c.post(f"/cases/{world['mine1']}/unmask", data={"csrf": csrf, "reason": "  "})
+        assert no_reason.status_code == 422 and "13800004321" not in no_reason.text
+    await page.get_by_label("查看理由").fill("核实投诉人身份，电话回访")
+    await page.get_by_role("button", name="查看完整个人信息").click()
+    await page.wait_for_load_state()
+    shown = await page.get_by_test_id("unmasked").inner_text()
+    assert "13800004321" in shown and "张三丰" in shown
+    rows = await audit_rows(cs)
+    assert [(r["kind"], r["subject"], r["actor"]) for r in rows] == [("console.pii-unmasked", world["mine1"], "alice")]
+    assert json.loads(rows[0]["body"])["reason"] == "核实投诉人身份，电话回访"
+    await page.context.close()
+    other = await signed_in(world, "bob")  # another bureau cannot, even by posting the form
+    async with httpx.AsyncClient(base_url=cs.url, cookies=await cookies_of(other)) as c:
+        await other.goto(f"{cs.url}/cases")
+        csrf = await other.locator("input[name=csrf]").first.get_attribute("value")
+        theirs = await c.post(f"/cases/{world['mine1']}/unmask", data={"csrf": csrf, "reason": "just curious"})
+        assert theirs.status_code == 404 and "13800004321" not in theirs.text
+    assert len(await audit_rows(cs)) == 1
+    await other.context.close()
+
+
+async def cookies_of(page: Any) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in await page.context.cookies()}
+
+
+async def audit_rows(cs: ConsoleStack) -> list[Any]:
+    from shared.db import connect
+
+    conn = await connect(cs.settings.dsn, cs.settings.schema)
+    try:
+        return await conn.fetch("SELECT kind, subject, actor, body FROM audit_log ORDER BY seq")
+    finally:
+        await conn.close()

@@ -1,4 +1,4 @@
-"""The office's pure figures: the county map's tiles and shading, the assessment's score and CSV."""
+"""The office's pure figures (the county map, the assessment's score and CSV) and the unmasking rules."""
 from __future__ import annotations
 
 from services.console.domain import office
@@ -58,3 +58,20 @@ def test_the_csv_has_a_bom_a_header_counties_then_bureaus_and_no_formula_cells()
     lines = text.lstrip("\ufeff").split("\r\n")
     assert lines[1].startswith("county,610402,秦都区,3,3,2,0,1,1,1,2.5,")
     assert lines[2].startswith("bureau,'=cmd")
+
+
+def test_an_unmasking_needs_a_reason_of_at_least_four_characters() -> None:
+    from services.console.domain.cases import unmask_reason
+
+    assert unmask_reason("  核实  身份 ") == "核实 身份"
+    assert unmask_reason("   ") is None and unmask_reason(None) is None and unmask_reason("abc") is None
+    assert unmask_reason("x" * 501) is None
+
+
+def test_the_consoles_audit_migration_is_the_generated_audit_table() -> None:
+    from pathlib import Path
+
+    from shared import audit
+
+    migration = Path(__file__).resolve().parents[2] / "services" / "console" / "migrations" / "0002_audit.sql"
+    assert migration.read_text(encoding="utf-8") == audit.migration_sql()

@@ -31,9 +31,11 @@ from services.console.adapters.routing import ServiceDown
 from services.console.app.accounts import Accounts, Person
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
+from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain import i18n
 from services.console.domain import office as office_rules
+from services.console.domain.accounts import principal_id_for
 from services.console.metrics import SIGN_INS
 
 SERVICE = "console"
@@ -63,7 +65,7 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_letters: DeadLetters,
-              office: Office, cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
+              office: Office, unmasking: Unmasking, cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
               clock: Clock, pdf: Callable[[str], Awaitable[bytes]] | None = None,
               readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
     app = create_app(SERVICE, title="Shuangda console", readiness=readiness, body_limit=FORM_MAX,
@@ -182,7 +184,8 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         return await _render_case(request, person, case_id, done=request.query_params.get("done") == "1")
 
     async def _render_case(request: Request, person: Person, case_id: str, *, status: int = 200,
-                           refusal: str | None = None, done: bool = False) -> Response:
+                           refusal: str | None = None, done: bool = False,
+                           unmasked: dict[str, Any] | None = None) -> Response:
         try:
             answer = await workbench.case(person.api_key, case_id)
         except ServiceDown:
@@ -194,7 +197,9 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         body = answer.body
         referral = body.get("referral") or {}
         return page(request, "case.html", status, person=person, case=body, refusal=refusal, done=done,
-                    idem=str(uuid.uuid4()),
+                    idem=str(uuid.uuid4()), unmasked=unmasked,
+                    can_unmask=unmasking.available and bool(body.get("complainant"))
+                    and (person.role.name == "office" or (person.role.name == "bureau" and body["bureau"] == person.role.bureau)),
                     can_acknowledge=person.role.name == "bureau" and body["state"] == "assigned"
                     and body["bureau"] == person.role.bureau,
                     can_transfer=person.role.name in ("bureau", "office") and body["state"] in ("assigned", "accepted")
@@ -319,6 +324,30 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
                 reason=_text(fields, "reason", 500), police_case_no=_text(fields, "police_case_no", 100),
                 idempotency_key=_text(fields, "idem", 100))
         return await _command(request, case_id, ("police",), run)
+
+    @app.post("/cases/{case_id}/unmask", include_in_schema=False)
+    async def unmask(request: Request, case_id: str) -> Response:
+        """The complainant's personal data in clear, for a stated reason, audited before it is shown."""
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        fields = await form(request)
+        if not same(fields.get("csrf"), person.csrf):
+            return refused(request, person, "csrf", 403)
+        if person.role.name not in ("bureau", "office") or len(case_id) > 100:
+            return refused(request, person, "forbidden", 403)
+        try:
+            outcome, opened = await unmasking.unmask(key=person.api_key, username=person.username,
+                                                     principal_id=principal_id_for(person.username), case_id=case_id,
+                                                     reason_text=fields.get("reason"))
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if outcome == "not_found":
+            return refused(request, person, "not_found", 404)
+        if outcome != "ok":
+            return await _render_case(request, person, case_id, status=422 if outcome == "no_reason" else 503,
+                                      refusal=i18n.text("unmask_" + outcome, lang_of(request)))
+        return await _render_case(request, person, case_id, unmasked=opened)
 
     @app.get("/referrals", response_class=HTMLResponse, include_in_schema=False)
     async def referrals(request: Request) -> Response:

@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from shared import audit
+
 Conn = asyncpg.Connection | asyncpg.Pool
 
 
@@ -80,3 +82,13 @@ async def put_service_key(conn: Conn, name: str, principal_id: str, api_key_enc:
 
 def as_dict(row: Any) -> dict[str, Any]:
     return dict(row) if row is not None else {}
+
+
+async def audit_unmask(pool: asyncpg.Pool, *, case_id: str, username: str, principal_id: str, reason: str,
+                       fields: list[str], at: datetime) -> int:
+    """Write one unmasking to the console's hash-chained audit log (shared.audit); its sequence number."""
+    async with pool.acquire() as conn, conn.transaction():
+        entry = await audit.append(conn, "console.pii-unmasked", case_id,
+                                   {"reason": reason, "fields": fields, "principal": principal_id},
+                                   actor=username, at=at)
+    return entry.seq

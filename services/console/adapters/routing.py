@@ -87,3 +87,6 @@ class RoutingClient:
         """One of routing's case commands (``transfer``, ``referral/police-decision`` …)."""
         return await self._call("POST", f"/v1/cases/{case_id}/{path}", key, json=body,
                                 headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())})
+
+    async def sealed_complainant(self, key: str, case_id: str) -> Answer:
+        return await self._call("GET", f"/v1/cases/{case_id}/complainant", key)

@@ -91,3 +91,14 @@ def timeline(case: Mapping[str, Any]) -> list[dict[str, Any]]:
     add(case.get("closed_at"), "ev_closed", str(case.get("outcome") or ""))
     order = {"ev_opened": 0, "ev_assigned": 1}
     return sorted(out, key=lambda e: (e["at"], order.get(e["what"], 2)))
+
+
+#: an unmasking's stated reason: at least this many characters (after trimming)
+UNMASK_REASON_MIN = 4
+UNMASK_REASON_MAX = 500
+
+
+def unmask_reason(text: str | None) -> str | None:
+    """The stated reason for unmasking a complainant's personal data, or None when it is not one."""
+    reason = " ".join((text or "").split())
+    return reason if UNMASK_REASON_MIN <= len(reason) <= UNMASK_REASON_MAX else None

@@ -232,9 +232,7 @@ def build_app(*, pool: asyncpg.Pool | None, router: Router | None, auth: Authent
     app.include_router(build_router(pool=pool, router=router, auth=auth, source=source,  # type: ignore[arg-type]
                                     list_limit_max=list_limit_max))
     # the office's overview and assessment, the public status by tracking number (adapters/http_overview.py)
-    app.include_router(build_overview_router(pool=pool, auth=auth,  # type: ignore[arg-type]
-                                             office=lambda: router.office,  # type: ignore[union-attr]
-                                             now=lambda: router.clock.now()))  # type: ignore[union-attr]
+    app.include_router(build_overview_router(pool=pool, auth=auth, router=router))  # type: ignore[arg-type]
     install_problem_schema(app)
     return app
 

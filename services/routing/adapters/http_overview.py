@@ -4,6 +4,8 @@ public status of a complaint by tracking number + the last 4 digits of the compl
 - ``GET /v1/overview`` and ``GET /v1/overview/assessment`` need ``cases:read-all`` (or the office's
   own bureau, as reading every case does): counts only, no case content beyond ids, every query
   grouped by bounded dimensions or LIMITed (adapters/postgres_overview.py).
+- ``GET /v1/cases/{case_id}/complainant`` (``cases:read``; the case's assignee or the office): the
+  complainant's sealed fields, for the console's audited unmasking (routing holds no PII key).
 - ``GET /v1/supervision`` (a procuratorate's key): the referrals whose supervision was asked of it.
 - ``POST /v1/status`` needs ``cases:read`` (the console's public reader ``console.public`` has it, a
   bureau's key too). It is a public path: rate-limited per client address and per key
@@ -31,6 +33,7 @@ from shared.identity.model import Principal
 from shared.openapi import problems
 
 from services.routing.adapters import postgres_overview as sql
+from services.routing.adapters.hygiene import CaseIdPath
 
 #: the paths public_rate_limits guards (wiring)
 PUBLIC_PATHS = ("/v1/status",)
@@ -173,10 +176,27 @@ def _rows(records: list[Any], flag: str, key: str) -> list[AssessmentRow]:
     return sorted(out, key=lambda row: row.key)
 
 
-def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, office: Callable[[], str],
-                          now: Callable[[], dt.datetime]) -> APIRouter:
+class SealedComplainant(BaseModel):
+    """The complainant's personal data as intake sealed it (AES-GCM, shared.pii): only a holder of the
+    PII keys opens it — the console does, for a person who states why, and audits it."""
+
+    case_id: str
+    name: dict[str, Any] | None
+    phone: dict[str, Any] | None
+    id_number: dict[str, Any] | None
+
+
+def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: Any) -> APIRouter:
+    """`router`: routing's `app.router.Router` (its office, clock and visibility rule); None only
+    when building the OpenAPI document."""
     api = APIRouter(prefix="/v1", responses=RESPONSES)
     reader = auth.require("cases:read")
+
+    def office() -> str:
+        return str(router.office)
+
+    def now() -> dt.datetime:
+        return router.clock.now()  # type: ignore[no-any-return]
 
     def office_only(caller: Principal = Depends(reader)) -> Principal:
         if not (caller.can("cases:read-all") or (caller.bureau is not None and caller.bureau == office())):
@@ -247,6 +267,23 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, office: Ca
                             next_kind=row["next_kind"], next_due_at=row["next_due_at"],
                             next_citation=row["next_citation"], name_masked=row["name_masked"],
                             phone_masked=row["phone_masked"])
+
+    @api.get("/cases/{case_id}/complainant", tags=["cases"], response_model=SealedComplainant,
+             summary="The complainant's sealed personal data (the assignee and the office; 404 otherwise)")
+    async def sealed_complainant(case_id: CaseIdPath, caller: Principal = Depends(reader)) -> SealedComplainant:
+        everything = caller.can("cases:read-all") or caller.bureau == office()
+        viewer = office() if everything else caller.bureau
+        async with pool.acquire() as conn:
+            found = await router.visible_case(conn, viewer, case_id) if viewer else None
+        # the police see a referred case, not the complainant: only its assignee and the office
+        if found is None or not (everything or found[0].assignee == viewer) or found[0].complainant is None:
+            raise ProblemError(404, "Not found", f"no complainant of case {case_id!r} for {viewer}")
+        c = found[0].complainant
+
+        def dump(v: Any) -> dict[str, Any] | None:
+            return None if v is None else v.model_dump(mode="json")
+
+        return SealedComplainant(case_id=case_id, name=dump(c.name), phone=dump(c.phone), id_number=dump(c.id_number))
 
     @api.get("/supervision", tags=["referrals"], response_model=list[SupervisionRequest],
              summary="The procuratorate's supervision requests (referrals the police refused), newest 200")
