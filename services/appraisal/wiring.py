@@ -18,7 +18,7 @@ from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
 from shared.topics import APPRAISAL, CUSTODY, ensure_topics
-from shared.workdays import WorkdayCalendar
+from shared.workdays import default_calendar
 
 from services.appraisal.adapters import kafka as routes
 from services.appraisal.adapters.http import build_app
@@ -40,7 +40,7 @@ async def prepare(settings: AppraisalSettings) -> None:
 async def build(settings: AppraisalSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
     directory = await open_directory(settings)
-    appraisals = Appraisals(clock=clock, topic=settings.appraisal_topic, calendar=WorkdayCalendar(),
+    appraisals = Appraisals(clock=clock, topic=settings.appraisal_topic, calendar=default_calendar(),
                             principal=directory.principal, before_hours=settings.deadline_warn_hours,
                             rules_file=Path(settings.deadline_rules_file) if settings.deadline_rules_file else RULES_FILE)
     kafka = settings.kafka

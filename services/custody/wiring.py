@@ -19,7 +19,7 @@ from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
 from shared.topics import CUSTODY, REFERRAL, ensure_topics
-from shared.workdays import WorkdayCalendar
+from shared.workdays import default_calendar
 
 from services.custody.adapters import kafka as routes
 from services.custody.adapters.http import build_app
@@ -41,7 +41,7 @@ async def prepare(settings: CustodySettings) -> None:
 
 async def build(settings: CustodySettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
-    deadlines = CustodyDeadlines(calendar=WorkdayCalendar(), before_hours=settings.deadline_warn_hours,
+    deadlines = CustodyDeadlines(calendar=default_calendar(), before_hours=settings.deadline_warn_hours,
                                  rules_file=Path(settings.deadline_rules_file) if settings.deadline_rules_file else RULES_FILE)
     custody = Custody(clock=clock, topic=settings.custody_topic, deadlines=deadlines)
     kafka = settings.kafka

@@ -18,7 +18,7 @@ from shared.identity.http import Authenticator
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
 from shared.topics import INSPECTION, TopicSpec, ensure_topics
-from shared.workdays import WorkdayCalendar
+from shared.workdays import default_calendar
 
 from services.inspection.adapters.http import PUBLIC_PATHS, build_app
 from services.inspection.app.inspections import RULES_FILE, Inspections, count_emitted, deadline_event
@@ -38,7 +38,7 @@ async def prepare(settings: InspectionSettings) -> None:
 async def build(settings: InspectionSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
     inspections = Inspections(clock=clock, topic=settings.inspection_topic, lead_topic=settings.lead_topic,
-                              calendar=WorkdayCalendar(), before_hours=settings.deadline_warn_hours,
+                              calendar=default_calendar(), before_hours=settings.deadline_warn_hours,
                               rules_file=Path(settings.deadline_rules_file) if settings.deadline_rules_file else RULES_FILE)
     kafka = settings.kafka
     crash_at = settings.crash_at if settings.dev else None

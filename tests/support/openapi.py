@@ -21,7 +21,10 @@ DOCS = REPO_ROOT / "docs" / "openapi"
 
 #: service → "module:function" returning its OpenAPI document, built without any connection
 DOCUMENTS: dict[str, str] = {
+    "appraisal": "services.appraisal.adapters.http:openapi_document",
     "credit": "services.credit.adapters.http:openapi_document",
+    "custody": "services.custody.adapters.http:openapi_document",
+    "inspection": "services.inspection.adapters.http:openapi_document",
     "intake": "services.intake.adapters.http:openapi_document",
     "notify": "services.notify.adapters.http:openapi_document",
     "routing": "services.routing.adapters.http:openapi_document",

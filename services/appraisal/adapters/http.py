@@ -18,6 +18,7 @@ from shared import deadline_watch as watch
 from shared.http import ProblemError, create_app, problem_response
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
+from shared.openapi import install_problem_schema
 from shared.refusals import write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, SaneDate, Text
@@ -192,4 +193,18 @@ def build_app(*, pool: asyncpg.Pool, appraisals: Appraisals, auth: Authenticator
         return {"since": since.isoformat(), "until": until.isoformat(), "rows": await db.turnaround(pool, start, end)}
 
     app.include_router(api)
+    install_problem_schema(app)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built without any connection (for docs/openapi/appraisal.json)."""
+    from shared.clock import WallClock
+    from shared.workdays import default_calendar
+
+    async def nobody(_principal_id: str) -> None:
+        return None
+
+    appraisals = Appraisals(clock=WallClock(), topic="appraisal", calendar=default_calendar(), principal=nobody)  # type: ignore[arg-type]
+    return build_app(pool=None, appraisals=appraisals, auth=Authenticator(None), body_limit=64 * 1024,  # type: ignore[arg-type]
+                     readiness=[]).openapi()

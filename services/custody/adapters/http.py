@@ -16,6 +16,7 @@ from shared import deadline_watch as watch
 from shared.http import ProblemError, create_app, problem_response
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
+from shared.openapi import install_problem_schema
 from shared.refusals import write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, SaneDate, Text
@@ -215,6 +216,7 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body
                 "bureaus": [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()} for r in rows]}
 
     app.include_router(api)
+    install_problem_schema(app)
     return app
 
 
@@ -224,3 +226,11 @@ async def _lot(lot: Awaitable[Lot]) -> dict[str, Any]:
 
 async def _plan(plan: Awaitable[DestructionPlan]) -> dict[str, Any]:
     return plan_view(await plan)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built without any connection (for docs/openapi/custody.json)."""
+    from shared.clock import WallClock
+
+    return build_app(pool=None, custody=Custody(clock=WallClock(), topic="custody"),  # type: ignore[arg-type]
+                     auth=Authenticator(None), body_limit=64 * 1024, readiness=[]).openapi()  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from shared.http import ProblemError, create_app, problem_response
 from shared.identifiers import IdentifierError, parse_uscc
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
+from shared.openapi import install_problem_schema
 from shared.reference import UnknownCode
 from shared.reference.categories import category as known_category
 from shared.reference.counties import resolve_county
@@ -338,4 +339,16 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
 
     app.include_router(api)
     app.include_router(public)
+    install_problem_schema(app)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built without any connection (for docs/openapi/inspection.json)."""
+    from shared.clock import WallClock
+    from shared.workdays import default_calendar
+
+    inspections = Inspections(clock=WallClock(), topic="inspection", lead_topic="ingress.inspection",
+                              calendar=default_calendar())
+    return build_app(pool=None, inspections=inspections, auth=Authenticator(None), body_limit=64 * 1024,  # type: ignore[arg-type]
+                     rate_limits=None, readiness=[]).openapi()
