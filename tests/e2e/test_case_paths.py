@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from sim.api import Answer, call
+from sim.registration import register_credit_bureaus
 from tests.e2e.conftest import E2E
 from tests.support import stack
 
@@ -18,6 +20,17 @@ PACKAGE = {
     "seized_goods_list": {"doc_no": "清单-1", "title": "涉案物品清单"},
     "test_reports": [{"doc_no": "鉴定-1", "title": "检验鉴定报告"}],
 }
+
+
+async def proceedings(e2e: E2E, code: str) -> Answer:
+    """An entity's listing proceedings and review flags (credit)."""
+    token = next(iter(e2e.keys.credit.values()))
+    return await call(e2e.http, "GET", f"{e2e.iso.url('credit')}/v1/entities/{code}/listing-proceedings", token=token)
+
+
+async def proceeding_step(e2e: E2E, bureau: str, proceeding_id: str, action: str, body: dict[str, Any]) -> Answer:
+    return await call(e2e.http, "POST", f"{e2e.iso.url('credit')}/v1/listing-proceedings/{proceeding_id}:{action}",
+                      token=e2e.keys.credit[bureau], json=body)
 
 
 async def delivered(e2e: E2E, case_id: str, *, expect: set[tuple[str, str]], timeout: float = 90) -> list[Any]:
@@ -118,20 +131,23 @@ async def test_a_case_above_the_criminal_threshold_is_referred_accepted_by_the_p
     case = await e2e.read_case(agency, case_id)
     assert case.body["outcome"] == "referred_to_police" and case.body["referral"]["state"] == "handed_over"
 
-    async def listed() -> Any:
-        return (await e2e.entity(code)).body
+    async def flags() -> Any:
+        return (await proceedings(e2e, code)).body
 
-    entity = await stack.eventually(listed, until=lambda b: isinstance(b, dict) and b.get("status") == "blacklisted",
-                                    timeout=60, what="the party on the serious-violation list")
-    assert [li["rule_id"] for li in entity["listings"]] == ["criminal_referral_accepted"]
+    # police opening a case is no Order 44 ground: a local-policy review flag, nobody listed (issue 14 §2)
+    found = await stack.eventually(flags, until=lambda b: isinstance(b, dict) and b.get("proceedings"),
+                                   timeout=60, what="the referral's review flag")
+    [flag] = found["proceedings"]
+    assert (flag["rule_id"], flag["basis"], flag["state"]) == ("criminal_referral_accepted", "local_policy", "review")
+    entity = (await e2e.entity(code)).body
+    assert entity["status"] != "blacklisted" and entity["listings"] == []
     assert [r["kind"] for r in entity["records"]] == ["criminal_referral"]
-    await e2e.webhook("shuangda.credit.blacklisted.v1", recipient="office",
-                      where=lambda e: e.get("credit_code") == code)
     await delivered(e2e, case_id, expect={("shuangda.referral.transferred.v1", "webhook"),
                                           ("shuangda.referral.handed-over.v1", "webhook")})
 
 
-async def test_two_counterfeit_penalties_within_24_months_put_the_business_on_the_list(e2e: E2E) -> None:
+async def test_two_counterfeit_penalties_within_24_months_are_flagged_and_the_business_is_listed_only_through_the_steps(
+        e2e: E2E) -> None:
     code = e2e.new_code("610422")
     cases: list[tuple[str, str]] = []
     for category in ("trademarks", "cosmetics"):
@@ -145,6 +161,24 @@ async def test_two_counterfeit_penalties_within_24_months_put_the_business_on_th
         assert (await e2e.act(bureau, case_id, "acknowledge", {"decision": "accept"})).status == 200
         _, penalty = await e2e.penalty(bureau, case_id=case_id, code=code, category=category, fine="8000.00")
         assert penalty.status == 201, penalty.body
+    [pid] = penalty.body["listing_proceedings"]
+
+    # two counterfeit penalties are local policy, not an Order 44 ground: a flag a person decides, nobody listed
+    flag = (await proceedings(e2e, code)).body["proceedings"][0]
+    assert (flag["proceeding_id"], flag["basis"], flag["state"]) == (pid, "local_policy", "review")
+    assert (await e2e.entity(code)).body["status"] != "blacklisted"
+
+    city = "market_regulation@610400"
+    for action, body in (("weigh", {"serious": True, "intent_shown": True}), ("notify", {"served_on": e2e.today.isoformat()}),
+                         ("statement", {"kind": "waiver"}), ("decide", {"list": True})):
+        step = await proceeding_step(e2e, city, pid, action, body)
+        assert step.status == 200, (action, step.body)
+    assert step.body["state"] == "approval" and step.body["approver"] == "market_regulation@610000"
+    assert (await e2e.entity(code)).body["status"] != "blacklisted", "not before the level above consents"
+    province = await register_credit_bureaus(e2e.dsn, e2e.iso.schemas.identity, ["market_regulation@610000"])
+    e2e.keys.credit.update(province)
+    approved = await proceeding_step(e2e, "market_regulation@610000", pid, "approve", {"approved": True})
+    assert approved.status == 200 and approved.body["state"] == "listed", approved.body
 
     async def entity() -> Any:
         return (await e2e.entity(code)).body

@@ -26,8 +26,11 @@ UNDER_WAY: frozenset[str] = frozenset({
     "proposed", "approved", "transferred", "accepted", "refused", "reconsideration_requested",
     "reconsideration_refused", "supervision_requested", "handed_over",
 })
-LIABILITY = ("《行政执法机关移送涉嫌犯罪案件的规定》(国务院令第310号, 2020修订) 第十六条: 以行政处罚代替移送的, "
-             "责令改正, 给予通报; 拒不改正的, 对其正职负责人或者主持工作的负责人给予处分 (article text to verify)")
+#: read in the order's own text (LawRefBook/Laws, 行政法规/行政执法机关移送涉嫌犯罪案件的规定.md, the 2020 revision):
+#: art. 11 para. 1 forbids it, art. 16 para. 2 makes the agency head liable
+LIABILITY = ("《行政执法机关移送涉嫌犯罪案件的规定》(国务院令第310号, 2020修订) 第十一条第一款 (不得以行政处罚代替移送), "
+             "第十六条第二款: 以行政处罚代替移送的, 由本级或者上级人民政府, 或者实行垂直管理的上级行政执法机关, 责令改正, "
+             "给予通报; 拒不改正的, 对其正职负责人或者主持工作的负责人给予记过以上的处分")
 
 
 @dataclass(frozen=True)
