@@ -1,0 +1,188 @@
+"""``shuangda pii``: personal-information requests under the 个人信息保护法, and retention (issue 12 §4).
+
+    shuangda pii export --tracking-no T | --phone P | --id-number N  [--actor A --reason R]
+        the complainant's personal data intake holds, opened (access and copy, 第四十五条)
+    shuangda pii erase  --tracking-no T | --phone P | --id-number N  --reason R [--actor A]
+        remove it (deletion, 第四十七条): the sealed name, phone, id number and the sealed original
+        description go; the case, its figures and the masked summary stay
+    shuangda pii retention [--today YYYY-MM-DD] [--apply]
+        reports past the retention rule (services/intake/domain/retention.py, versioned with its
+        citation): listed, and with --apply erased
+    shuangda pii rules
+        the retention rules in force, with their citations
+
+Every export and erasure is appended to intake's hash-chained audit log (``shuangda audit verify
+--schema intake``) with the actor and the reason, never the personal data itself. A correction
+(第四十六条) is an erasure followed by the complainant's corrected report. Finding a person by phone
+or id number opens every sealed complainant intake holds (there is no index of them in clear), so it
+takes a while on a large table. Keys: SHUANGDA_INTAKE_PII_KEYS or SHUANGDA_PII_KEYS (the development
+key in dev mode). Endpoints come from the launcher (``SHUANGDA_PG_DSN`` when set).
+
+What this does not reach: copies already published on Kafka (``case.intake`` and the bureaus'
+``egress.*`` topics) stay there, sealed under the service key, until the topics' retention removes
+them; making those unreadable at once needs each person's fields sealed under their own data key
+(crypto-shredding), which intake and notify do not do yet.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("pii", help="personal-information requests (export, erase) and retention",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="pii_verb", metavar="ACTION", required=True)
+    for name, help_text in (("export", "the complainant's personal data, opened (audited)"),
+                            ("erase", "remove the complainant's personal data (audited)")):
+        sp = sub.add_parser(name, help=help_text)
+        who = sp.add_mutually_exclusive_group(required=True)
+        who.add_argument("--tracking-no", help="the tracking number the complainant was given")
+        who.add_argument("--phone", help="the complainant's mobile number")
+        who.add_argument("--id-number", help="the complainant's resident identity number")
+        sp.add_argument("--reason", required=name == "erase", default="access request",
+                        help="why (recorded in the audit log), e.g. the request's reference")
+        sp.add_argument("--actor", default="operator", help="who handles the request (recorded)")
+        sp.add_argument("--schema", default=None, help="intake's schema (default: from settings)")
+        sp.set_defaults(func=run)
+    rt = sub.add_parser("retention", help="reports past the retention rule: list, or erase with --apply")
+    rt.add_argument("--today", type=dt.date.fromisoformat, default=None, help="the day to judge on (default: today)")
+    rt.add_argument("--apply", action="store_true", help="erase them (otherwise only list)")
+    rt.add_argument("--actor", default="retention")
+    rt.add_argument("--schema", default=None)
+    rt.set_defaults(func=run)
+    rules = sub.add_parser("rules", help="the retention rules, with their citations")
+    rules.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.pii_verb == "rules":
+        from services.intake.domain.retention import RULES
+
+        print(json.dumps([{"version": r.version, "effective_from": r.effective_from.isoformat(), "years": r.years,
+                           "citation": r.citation, "note": r.note} for r in RULES], ensure_ascii=False, indent=2))
+        return 0
+    return asyncio.run(_run(args))
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from deploy.launcher import endpoints
+    from services.intake.settings import IntakeSettings
+
+    ep = endpoints()
+    overrides: dict[str, Any] = {"pg_dsn": ep.pg_dsn, "kafka_bootstrap": ep.kafka_bootstrap}
+    if getattr(args, "schema", None):
+        overrides["schema"] = args.schema
+    return IntakeSettings(**overrides)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from shared.db import connect
+    from shared.pii import keyring_from_config
+
+    settings = _settings(args)
+    keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
+    conn = await connect(settings.dsn, settings.schema)
+    try:
+        if args.pii_verb == "retention":
+            return await _retention(conn, args)
+        return await _request(conn, keyring, args)
+    finally:
+        await conn.close()
+
+
+def opened(keyring: Any, report: dict[str, Any]) -> dict[str, Any]:
+    """A report's personal data, opened (what an access request returns)."""
+    from shared.contracts.cases import Sealed
+    from shared.pii import PiiError
+
+    out: dict[str, Any] = {k: report[k] for k in ("report_id", "case_id", "tracking_no", "category", "county", "summary")}
+    out["received_at"] = report["received_at"].isoformat()
+    complainant = report.get("complainant") or {}
+    for field in ("name", "phone", "id_number"):
+        if complainant.get(field):
+            try:
+                out[field] = keyring.open(Sealed.model_validate(complainant[field]), field=field)
+            except PiiError as exc:
+                out[field] = f"<cannot open: {exc}>"
+    if report.get("description_sealed"):
+        try:
+            out["description"] = keyring.open(Sealed.model_validate(report["description_sealed"]), field="description")
+        except PiiError as exc:
+            out["description"] = f"<cannot open: {exc}>"
+    if report.get("pii_erased_at"):
+        out["erased_at"], out["erased_why"] = report["pii_erased_at"].isoformat(), report["pii_erased_why"]
+    return out
+
+
+async def find(conn: Any, keyring: Any, *, tracking_no: str | None = None, phone: str | None = None,
+               id_number: str | None = None) -> list[dict[str, Any]]:
+    """The reports of the complainant named by tracking number, phone or id number."""
+    from services.intake.adapters import postgres_pii as db
+
+    if tracking_no:
+        return await db.by_tracking_no(conn, tracking_no)
+    from shared.identifiers import IdentifierError, parse_phone, parse_resident_id
+
+    try:
+        wanted = ("phone", parse_phone(phone)) if phone else ("id_number", parse_resident_id(id_number or ""))
+    except IdentifierError as exc:
+        raise SystemExit(f"shuangda pii: {exc.message}") from None
+    found = []
+    async for batch in db.with_personal_data(conn):
+        for report in batch:
+            if (opened(keyring, report).get(wanted[0]) or "") == wanted[1]:
+                found.append(report)
+    return found
+
+
+async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
+    from services.intake.adapters import postgres_pii as db
+
+    reports = await find(conn, keyring, tracking_no=args.tracking_no, phone=args.phone, id_number=args.id_number)
+    now = dt.datetime.now(dt.timezone.utc)
+    if args.pii_verb == "export":
+        if reports:
+            await db.record_access(conn, [r["report_id"] for r in reports], at=now, actor=args.actor,
+                                   facts={"why": args.reason, "found_by": _found_by(args)})
+        print(json.dumps({"reports": [opened(keyring, r) for r in reports]}, ensure_ascii=False, indent=2))
+        return 0 if reports else 1
+    erased = await db.erase(conn, [r["report_id"] for r in reports if r.get("complainant") or r.get("description_sealed")],
+                            why=args.reason, at=now, actor=args.actor, kind="pii.erased",
+                            facts={"found_by": _found_by(args)})
+    print(json.dumps({"reports_found": len(reports), "reports_erased": erased}))
+    return 0 if reports else 1
+
+
+def _found_by(args: argparse.Namespace) -> str:
+    return "tracking_no" if args.tracking_no else "phone" if args.phone else "id_number"
+
+
+async def _retention(conn: Any, args: argparse.Namespace) -> int:
+    from services.intake.adapters import postgres_pii as db
+    from services.intake.domain.retention import candidates_before, keep_until, past_retention, rule_for
+    from shared.workdays import SHANGHAI
+
+    today = args.today or dt.datetime.now(SHANGHAI).date()
+    before = dt.datetime.combine(candidates_before(today), dt.time(), SHANGHAI)
+    due = [r for r in await db.retention_candidates(conn, before)
+           if past_retention(r["received_at"].astimezone(SHANGHAI).date(), today)]
+    listed = [{"report_id": r["report_id"], "case_id": r["case_id"],
+               "received_on": r["received_at"].astimezone(SHANGHAI).date().isoformat(),
+               "kept_until": keep_until(r["received_at"].astimezone(SHANGHAI).date()).isoformat(),
+               "rule": rule_for(r["received_at"].astimezone(SHANGHAI).date()).version} for r in due]
+    erased = 0
+    if args.apply and due:
+        by_rule: dict[str, list[str]] = {}
+        for item in listed:
+            by_rule.setdefault(item["rule"], []).append(item["report_id"])
+        now = dt.datetime.now(dt.timezone.utc)
+        for version, ids in by_rule.items():
+            erased += await db.erase(conn, ids, why=f"retention rule {version}", at=now, actor=args.actor,
+                                     kind="pii.retention-erased", facts={"rule": version, "judged_on": today.isoformat()})
+    print(json.dumps({"today": today.isoformat(), "past_retention": len(listed), "erased": erased,
+                      "reports": listed[:50]}, ensure_ascii=False, indent=2))
+    return 0

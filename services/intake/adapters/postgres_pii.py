@@ -1,0 +1,74 @@
+"""SQL for personal-information requests and retention (`shuangda pii`, issue 12 §4): find a
+complainant's reports, erase their personal data (the sealed complainant and the sealed original
+description) while the case, figures and masked summary stay, and record each step in the audit log."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, AsyncIterator, Sequence
+
+import asyncpg
+
+from shared import audit
+
+_COLUMNS = """report_id, case_id, tracking_no, origin, channel, category, county, summary, complainant,
+              description_sealed, received_at, pii_erased_at, pii_erased_why"""
+
+
+def _row(r: asyncpg.Record) -> dict[str, Any]:
+    out = dict(r)
+    for key in ("complainant", "description_sealed"):
+        if isinstance(out.get(key), str):
+            out[key] = json.loads(out[key])
+    return out
+
+
+async def by_tracking_no(conn: asyncpg.Connection, tracking_no: str) -> list[dict[str, Any]]:
+    return [_row(r) for r in await conn.fetch(f"SELECT {_COLUMNS} FROM reports WHERE tracking_no = $1", tracking_no)]
+
+
+async def with_personal_data(conn: asyncpg.Connection, *, batch: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every report still holding a sealed complainant, a batch at a time (report id order)."""
+    after = ""
+    while True:
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM reports WHERE complainant IS NOT NULL AND report_id > $1 ORDER BY report_id LIMIT $2",
+            after, batch)
+        if not rows:
+            return
+        yield [_row(r) for r in rows]
+        after = rows[-1]["report_id"]
+
+
+async def retention_candidates(conn: asyncpg.Connection, received_before: dt.datetime) -> list[dict[str, Any]]:
+    """Reports received before the instant that still hold personal data."""
+    return [_row(r) for r in await conn.fetch(
+        f"SELECT {_COLUMNS} FROM reports WHERE received_at < $1 AND (complainant IS NOT NULL OR description_sealed IS NOT NULL)"
+        " ORDER BY received_at, report_id", received_before)]
+
+
+async def erase(conn: asyncpg.Connection, report_ids: Sequence[str], *, why: str, at: dt.datetime, actor: str,
+                kind: str, facts: dict[str, Any]) -> int:
+    """Remove the personal data of `report_ids` and append one audit entry per report (in one transaction)."""
+    async with conn.transaction():
+        await audit.lock(conn)
+        done = await conn.fetch(
+            """UPDATE reports SET complainant = NULL, description_sealed = NULL, pii_erased_at = $2, pii_erased_why = $3
+               WHERE report_id = ANY($1::text[]) RETURNING report_id, case_id, tracking_no""",
+            list(report_ids), at, why)
+        await audit.append_many(conn, [audit.Pending(kind, r["report_id"], {
+            "case_id": r["case_id"], "tracking_no": r["tracking_no"], "why": why, **facts}, actor=actor, at=at)
+            for r in done])
+    return len(done)
+
+
+async def record_access(conn: asyncpg.Connection, report_ids: Sequence[str], *, at: dt.datetime, actor: str,
+                        facts: dict[str, Any]) -> None:
+    """An export (access request) is audited too: who read which reports' personal data, and why."""
+    async with conn.transaction():
+        await audit.lock(conn)
+        await audit.append_many(conn, [audit.Pending("pii.exported", rid, facts, actor=actor, at=at) for rid in report_ids])
+
+
+async def audit_entries(conn: asyncpg.Connection, report_id: str) -> list[audit.AuditEntry]:
+    return await audit.entries(conn, report_id)
