@@ -118,6 +118,23 @@ def _turnover_at(on: dt.date) -> Decimal:
     return next(c for c in version.conditions if c.id == "turnover").all_of[0].at_least
 
 
+def lowest_turnover_threshold(category: str, on: dt.date) -> Decimal:
+    """The lowest illegal-turnover-only condition of the category's threshold families in force on `on`."""
+    from shared.reference import category as category_of
+
+    table = load_thresholds()
+    found = []
+    for family in category_of(category).threshold_families:
+        versions = [v for v in table.family(family).versions if v.effective_from <= on]
+        if not versions:
+            continue
+        version = max(versions, key=lambda v: v.effective_from)
+        for cond in version.conditions:
+            if len(cond.all_of) == 1 and [t.figure for t in cond.all_of[0].terms] == ["illegal_turnover"]:
+                found.append(cond.all_of[0].at_least)
+    return min(found)
+
+
 async def test_a_penalty_on_figures_over_a_criminal_threshold_without_a_referral_is_flagged_and_with_one_is_not(unique: str) -> None:
     world = CreditWorld(unique)
     await world.create()
@@ -142,7 +159,7 @@ async def test_a_penalty_on_figures_over_a_criminal_threshold_without_a_referral
                 figures=over)))).json()
             under = (await client.post("/v1/penalties", json=body(decision(
                 "咸罚〔2025〕33号", on, code="91110000600037341L", name="北京某某有限公司", case_id=f"case-c-{unique}",
-                figures={"illegal_turnover": str(_turnover_at(on) - Decimal("0.01"))})))).json()
+                figures={"illegal_turnover": str(lowest_turnover_threshold("trademarks", on) - Decimal("0.01"))})))).json()
         assert (flagged["substitutes_prosecution"], referred["substitutes_prosecution"], under["substitutes_prosecution"]) \
             == (True, False, False)
         credit = await world.events(world.settings.credit_topic, what="the 以罚代刑 event",

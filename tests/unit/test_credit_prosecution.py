@@ -22,6 +22,23 @@ def turnover_threshold(on: dt.date) -> Decimal:
     return cond.all_of[0].at_least
 
 
+def lowest_turnover_threshold(category: str, on: dt.date) -> Decimal:
+    """The lowest illegal-turnover-only condition of the category's threshold families in force on `on`."""
+    from shared.reference import category as category_of
+
+    table = load_thresholds()
+    found = []
+    for family in category_of(category).threshold_families:
+        versions = [v for v in table.family(family).versions if v.effective_from <= on]
+        if not versions:
+            continue
+        version = max(versions, key=lambda v: v.effective_from)
+        for cond in version.conditions:
+            if len(cond.all_of) == 1 and [t.figure for t in cond.all_of[0].terms] == ["illegal_turnover"]:
+                found.append(cond.all_of[0].at_least)
+    return min(found)
+
+
 def flag(figures: dict[str, Decimal], *, state: str | None = None, on: dt.date = ON,
          history: tuple[RecordFacts, ...] = ()) -> prosecution.Substitution | None:
     return prosecution.substitution(TABLE, category="trademarks", figures=figures, decided_on=on, history=history,
@@ -36,8 +53,11 @@ def test_a_penalty_at_the_turnover_threshold_without_a_referral_substitutes_pros
     assert found.result.citation and found.figures["illegal_turnover"] == at
 
 
-def test_one_yuan_under_the_threshold_is_not_flagged() -> None:
-    assert flag({"illegal_turnover": turnover_threshold(ON) - Decimal("0.01")}) is None
+def test_one_fen_under_the_lowest_threshold_of_the_category_is_not_flagged_and_at_it_is() -> None:
+    # trademarks has three families (213, 214, 215); the lowest turnover condition among them decides
+    lowest = lowest_turnover_threshold("trademarks", ON)
+    assert flag({"illegal_turnover": lowest}) is not None
+    assert flag({"illegal_turnover": lowest - Decimal("0.01")}) is None
 
 
 def test_a_referral_under_way_or_done_is_not_a_substitution_but_one_the_agency_head_rejected_is() -> None:
