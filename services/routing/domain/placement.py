@@ -46,8 +46,13 @@ def involved_counties(ref: Reference, county: str, counties: Iterable[str]) -> t
 
 
 def is_major(rules: RoutingRules, figures: Mapping[str, Decimal]) -> bool:
+    """Whether any of the rules' major-case figures reaches the major-case amount (a case carries a
+    few figures, the rules name many: only the figures the case has are compared)."""
+    if not figures:
+        return False
     limit = rules.city_level.major_case_amount
-    return any(figures.get(f, Decimal(0)) >= limit for f in rules.city_level.major_case_figures)
+    wanted = rules.city_level.major_case_figures
+    return any(v >= limit for k, v in figures.items() if k in wanted)
 
 
 def is_repeat(rules: RoutingRules, prior_cases_of_suspect: int) -> bool:
