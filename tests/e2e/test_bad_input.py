@@ -109,3 +109,23 @@ async def test_every_service_answers_a_request_its_http_parser_refuses_with_a_pr
     answer = await hostile.raw_exchange(url, hostile.with_header("/healthz", b"Idempotency-Key: \x01\x02"))
     problem = json.loads(answer.split(b"\r\n\r\n", 1)[1])
     assert problem["status"] == 400 and problem["errors"][0]["field"] == "header.idempotency-key"
+
+
+async def test_a_short_fuzz_across_the_four_services_gets_no_5xx_no_dropped_connection_and_only_problem_documents(
+        e2e: E2E) -> None:
+    """The suite's small version of the long fuzz (`python -m bench.fuzz`, ≥ 100,000 requests)."""
+    from bench.fuzz import Target, fuzz
+    from sim.registration import principal_tokens
+
+    ops = f"ops-fuzz-{e2e.iso.unique}"
+    tokens = await principal_tokens(e2e.dsn, e2e.iso.schemas.identity, {ops: ("ops", None)}, label="e2e")
+    bureau_key = next(iter(e2e.keys.routing.values()))
+    targets = [Target(s, e2e.iso.url(s), {"authorization": f"Bearer {tokens[ops] if s == 'notify' else bureau_key}"})
+               for s in stackenv.SERVICES]
+    figures = await fuzz(targets, requests=1600, concurrency=16, seed=20261207)
+    assert figures.requests >= 1500
+    assert figures.server_errors == [], figures.server_errors[:5]
+    assert figures.dropped == [], figures.dropped[:5]
+    assert figures.not_problems == [], figures.not_problems[:5]
+    for service in stackenv.SERVICES:  # and every service still answers
+        assert (await e2e.http.get(f"{e2e.iso.url(service)}/healthz")).status_code == 200, service
