@@ -2,7 +2,8 @@
 
 `console_stack(unique)` starts routing (`RoutingWorld`, in-process, HTTP on a free port) and the
 console (`wiring.prepare` + `wiring.build`, HTTP on a free port) on the real Kafka and Postgres,
-with their own schemas, topics and identity store; `create_account` is what
+with their own schemas, topics and identity store (`routing_overrides`: routing's settings, e.g. its
+public rate limit for a benchmark); `create_account` is what
 ``shuangda console accounts create`` does."""
 from __future__ import annotations
 
@@ -52,13 +53,14 @@ class ConsoleStack:
 
 
 @contextlib.asynccontextmanager
-async def console_stack(unique: str, **overrides: Any) -> AsyncIterator[ConsoleStack]:
+async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None,
+                        **overrides: Any) -> AsyncIterator[ConsoleStack]:
     from services.console import wiring
     from services.console.settings import ConsoleSettings
 
     world = RoutingWorld(unique, bootstrap=stack.bootstrap(), dsn=stack.dsn())
     await world.create_topics()
-    async with world.running() as routing:
+    async with world.running(**(routing_overrides or {})) as routing:
         stop = asyncio.Event()
         rport, cport = free_port(), free_port()
         settings = ConsoleSettings(**{

@@ -90,3 +90,7 @@ class RoutingClient:
 
     async def sealed_complainant(self, key: str, case_id: str) -> Answer:
         return await self._call("GET", f"/v1/cases/{case_id}/complainant", key)
+
+    async def worklist(self, key: str, *, limit: int = 100) -> Answer:
+        """The caller's cases by next open legal deadline (routing's GET /v1/worklist)."""
+        return await self._call("GET", "/v1/worklist", key, params={"limit": limit})

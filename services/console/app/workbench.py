@@ -6,18 +6,15 @@ Every read and command goes to routing's API with the person's principal's key, 
 what they may see: another bureau's case is a 404 there and here."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from shared.clock import Clock
 
 from services.console.adapters.routing import Answer, RoutingClient
-from services.console.domain.cases import as_datetime, next_deadline, timeline, urgency, worklist_order
+from services.console.domain.cases import as_datetime, timeline, urgency, worklist_order
 
-#: cases read per list page
+#: cases per worklist
 PAGE = 100
-#: concurrent case reads while building a worklist
-FAN_OUT = 8
 
 
 class Workbench:
@@ -25,32 +22,18 @@ class Workbench:
         self.routing = routing
         self.clock = clock
 
-    async def worklist(self, key: str, *, offset: int = 0) -> list[dict[str, Any]]:
-        """The caller's cases (the office: all), by next legal deadline, each with its urgency."""
-        listed = await self.routing.list_cases(key, limit=PAGE, offset=offset)
+    async def worklist(self, key: str) -> list[dict[str, Any]]:
+        """A bureau's or the office's cases by next legal deadline, each with its urgency: one call to
+        routing's worklist, which orders them by its open deadlines."""
+        listed = await self.routing.worklist(key, limit=PAGE)
         if not listed.ok:
             return []
-        items = [dict(i) for i in listed.body["items"]]
-        gate = asyncio.Semaphore(FAN_OUT)
-
-        async def due_of(item: dict[str, Any]) -> None:
-            if item["state"] == "assigned":
-                item["next_due_at"] = as_datetime(item.get("acknowledgement_due_at"))
-                item["next_kind"] = "acknowledgement"
-                return
-            if item["state"] != "accepted" and not item.get("referral_state"):
-                item["next_due_at"] = None
-                return
-            async with gate:
-                detail = await self.routing.read_case(key, item["case_id"])
-            nd = next_deadline(detail.body.get("deadlines", [])) if detail.ok else None
-            item["next_due_at"] = nd.due_at if nd else None
-            item["next_kind"] = nd.kind if nd else None
-
-        await asyncio.gather(*(due_of(i) for i in items))
         now = self.clock.now()
-        for i in items:
-            i["urgency"] = urgency(i.get("next_due_at"), now)
+        items = []
+        for i in listed.body["items"]:
+            item = {**i, "next_due_at": as_datetime(i.get("next_due_at"))}
+            item["urgency"] = urgency(item["next_due_at"], now)
+            items.append(item)
         return worklist_order(items)
 
     async def case(self, key: str, case_id: str) -> Answer:

@@ -4,6 +4,9 @@ public status of a complaint by tracking number + the last 4 digits of the compl
 - ``GET /v1/overview`` and ``GET /v1/overview/assessment`` need ``cases:read-all`` (or the office's
   own bureau, as reading every case does): counts only, no case content beyond ids, every query
   grouped by bounded dimensions or LIMITed (adapters/postgres_overview.py).
+- ``GET /v1/worklist`` (``cases:read``): the caller's cases (the office: all) by next open deadline
+  (an index of open deadlines in due order: migration 0003), then the newest without one; the
+  police's: the cases whose referral went to them, with the referral's state.
 - ``GET /v1/cases/{case_id}/complainant`` (``cases:read``; the case's assignee or the office): the
   complainant's sealed fields, for the console's audited unmasking (routing holds no PII key).
 - ``GET /v1/supervision`` (a procuratorate's key): the referrals whose supervision was asked of it.
@@ -34,6 +37,7 @@ from shared.openapi import problems
 
 from services.routing.adapters import postgres_overview as sql
 from services.routing.adapters.hygiene import CaseIdPath
+from services.routing.domain.referral import POLICE_INVOLVED
 
 #: the paths public_rate_limits guards (wiring)
 PUBLIC_PATHS = ("/v1/status",)
@@ -176,6 +180,28 @@ def _rows(records: list[Any], flag: str, key: str) -> list[AssessmentRow]:
     return sorted(out, key=lambda row: row.key)
 
 
+class WorkItem(BaseModel):
+    case_id: str
+    category: str
+    county: str
+    bureau: str
+    level: str
+    state: str
+    opened_at: dt.datetime
+    tracking_no: str | None
+    outcome: str | None
+    next_kind: str | None
+    next_due_at: dt.datetime | None
+    next_citation: str | None
+    next_rule_id: str | None
+    referral_state: str | None = Field(default=None, description="the police's worklist: the referral's state")
+
+
+class Worklist(BaseModel):
+    items: list[WorkItem]
+    limit: int
+
+
 class SealedComplainant(BaseModel):
     """The complainant's personal data as intake sealed it (AES-GCM, shared.pii): only a holder of the
     PII keys opens it — the console does, for a person who states why, and audits it."""
@@ -207,25 +233,28 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: An
              summary="The office's live overview: cases, deadlines, hotspots, referrals")
     async def overview(caller: Principal = Depends(office_only)) -> Overview:
         at = now()
-        async with pool.acquire() as conn:
-            counts = await sql.case_counts(conn)
+        async with pool.acquire() as conn, conn.transaction():
+            await sql.read_only(conn)
+            counts = await sql.case_counts(conn, at - HOTSPOT_WINDOW)
             per_county = await sql.deadline_counts(conn, at, SOON)
             urgent = await sql.urgent_deadlines(conn, at, SOON, 20)
-            hot = await sql.hotspots(conn, at - HOTSPOT_WINDOW, HOTSPOTS)
             funnel = await sql.referral_funnel(conn)
-            meetings = await sql.joint_meetings(conn)
+        single = [r for r in counts if (r["by_state"], r["by_county"], r["by_bureau"], r["by_category"]).count(True) == 1]
+        hot = sorted(((r["county_label"], r["category"], r["recent"]) for r in counts
+                      if r["by_county"] and r["by_category"] and r["recent"] > 0), key=lambda h: (-h[2], h[0], h[1]))
+        meetings = sum(r["joint_meetings"] for r in counts if not any((r["by_state"], r["by_county"], r["by_bureau"],
+                                                                        r["by_category"])))
 
-        def dim(pick: Callable[[Any], bool], key: str) -> list[Count]:
-            return sorted((Count(key=r[key], total=r["total"], open=r["open"]) for r in counts if pick(r)),
+        def dim(flag: str, key: str) -> list[Count]:
+            return sorted((Count(key=r[key], total=r["total"], open=r["open"]) for r in single if r[flag]),
                           key=lambda c: (-c.total, c.key))
 
         return Overview(
             as_of=at,
-            cases_by_state=dim(lambda r: r["by_state"], "state"),
-            cases_by_county=dim(lambda r: r["by_county"], "county_label"),
-            cases_by_bureau=dim(lambda r: r["by_bureau"], "assignee"),
-            cases_by_category=dim(lambda r: r["category"] is not None and not (r["by_state"] or r["by_county"]
-                                                                              or r["by_bureau"]), "category"),
+            cases_by_state=dim("by_state", "state"),
+            cases_by_county=dim("by_county", "county_label"),
+            cases_by_bureau=dim("by_bureau", "assignee"),
+            cases_by_category=dim("by_category", "category"),
             deadlines_breached=sum(r["breached"] for r in per_county),
             deadlines_approaching=sum(r["approaching"] for r in per_county),
             deadlines_by_county=[CountyDeadlines(county=r["county_label"], breached=r["breached"],
@@ -233,7 +262,7 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: An
             urgent_deadlines=[UrgentDeadline(case_id=r["case_id"], kind=r["kind"], bureau=r["bureau"], due_at=r["due_at"],
                                              citation=r["citation"], rule_id=r["rule_id"], county=r["county_label"],
                                              category=r["category"]) for r in urgent],
-            hotspots=[Hotspot(county=r["county_label"], category=r["category"], cases=r["cases"]) for r in hot],
+            hotspots=[Hotspot(county=county, category=category, cases=n) for county, category, n in hot[:HOTSPOTS]],
             referral_funnel={r["state"]: r["referrals"] for r in funnel},
             joint_meetings_proposed=meetings,
         )
@@ -250,7 +279,9 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: An
                                         f"{MAX_PERIOD_DAYS} days"}])
         at = now()
         lo, hi = day_bounds(start, end)
-        records = await sql.assessment(pool, lo, hi, at)
+        async with pool.acquire() as conn, conn.transaction():
+            await sql.read_only(conn)
+            records = await sql.assessment(conn, lo, hi, at)
         return Assessment(start=start, end=end, as_of=at, by_county=_rows(records, "county", "county_label"),
                           by_bureau=_rows(records, "bureau", "assignee"))
 
@@ -267,6 +298,29 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: An
                             next_kind=row["next_kind"], next_due_at=row["next_due_at"],
                             next_citation=row["next_citation"], name_masked=row["name_masked"],
                             phone_masked=row["phone_masked"])
+
+    @api.get("/worklist", tags=["cases"], response_model=Worklist,
+             summary="The caller's cases by next open legal deadline (the office: every case), then the newest others")
+    async def worklist(caller: Principal = Depends(reader),
+                       limit: int = Query(100, ge=1, le=500, description="cases")) -> Worklist:
+        everything = caller.can("cases:read-all") or caller.bureau == office()
+        if not everything and not caller.bureau:
+            raise ProblemError(403, "Forbidden", "only a bureau or the office has a worklist")
+        bureau = None if everything else caller.bureau
+        items: dict[str, Any] = {}
+        if caller.kind == "police" and not everything:
+            rows = await sql.worklist_referrals(pool, str(bureau), sorted(POLICE_INVOLVED), limit)
+            return Worklist(limit=limit, items=[WorkItem(**{**dict(r), "bureau": r["assignee"]}) for r in rows])
+        async with pool.acquire() as conn:
+            # a case's earliest open deadline comes first; a few more rows than cases cover the repeats
+            for r in await sql.worklist_due(conn, bureau, limit * 2):
+                if len(items) >= limit:
+                    break
+                items.setdefault(r["case_id"], r)
+            if len(items) < limit:
+                for r in await sql.worklist_rest(conn, bureau, limit - len(items)):
+                    items.setdefault(r["case_id"], r)
+        return Worklist(limit=limit, items=[WorkItem(**{**dict(r), "bureau": r["assignee"]}) for r in items.values()])
 
     @api.get("/cases/{case_id}/complainant", tags=["cases"], response_model=SealedComplainant,
              summary="The complainant's sealed personal data (the assignee and the office; 404 otherwise)")

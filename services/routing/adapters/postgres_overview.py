@@ -1,6 +1,6 @@
 """The SQL of routing's aggregate reads for people (the office's overview and assessment, the public
 status by tracking number). Read-only; every query is bounded (grouped by bounded dimensions, or
-LIMITed) and uses the indexes of migration 0002_console_reads."""
+LIMITed) and uses the indexes of migrations 0002_console_reads and 0003_console_worklist."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -14,17 +14,30 @@ OPEN_STATES = ["assigned", "accepted"]
 MAX_GROUPS = 500
 
 
-async def case_counts(conn: Conn) -> list[asyncpg.Record]:
-    """One scan: cases (all, open) by state, county, bureau and category (GROUPING SETS)."""
+async def read_only(conn: asyncpg.Connection) -> None:
+    """Inside the caller's transaction: read only, and no JIT — these aggregates over a few hundred
+    thousand rows run in a few hundred ms, and the planner's row estimates made JIT compilation alone
+    cost more than a second."""
+    await conn.execute("SET TRANSACTION READ ONLY")
+    await conn.execute("SET LOCAL jit = off")
+
+
+async def case_counts(conn: Conn, hot_since: datetime) -> list[asyncpg.Record]:
+    """One scan: cases (all, open) by state, county, bureau, category, and (county, category) with
+    the cases opened since `hot_since` (hotspots) and the open cases with a joint meeting proposed
+    (GROUPING SETS; the grand total row carries the joint meetings)."""
     return await conn.fetch(
         """
         SELECT GROUPING(state) = 0 AS by_state, GROUPING(county_label) = 0 AS by_county,
-               GROUPING(assignee) = 0 AS by_bureau, state, county_label, assignee, category,
-               count(*) AS total, count(*) FILTER (WHERE state = ANY($1::text[])) AS open
+               GROUPING(assignee) = 0 AS by_bureau, GROUPING(category) = 0 AS by_category,
+               state, county_label, assignee, category,
+               count(*) AS total, count(*) FILTER (WHERE state = ANY($1::text[])) AS open,
+               count(*) FILTER (WHERE opened_at >= $3) AS recent,
+               count(*) FILTER (WHERE joint_meeting_proposed AND state = ANY($1::text[])) AS joint_meetings
         FROM cases
-        GROUP BY GROUPING SETS ((state), (county_label), (assignee), (category))
+        GROUP BY GROUPING SETS ((state), (county_label), (assignee), (category), (county_label, category), ())
         LIMIT $2
-        """, OPEN_STATES, MAX_GROUPS * 4)
+        """, OPEN_STATES, MAX_GROUPS * 6, hot_since)
 
 
 async def deadline_counts(conn: Conn, now: datetime, soon: timedelta) -> list[asyncpg.Record]:
@@ -51,24 +64,9 @@ async def urgent_deadlines(conn: Conn, now: datetime, soon: timedelta, limit: in
         """, now + soon, limit)
 
 
-async def hotspots(conn: Conn, since: datetime, limit: int) -> list[asyncpg.Record]:
-    """(county, category) pairs with the most cases opened since `since`."""
-    return await conn.fetch(
-        """
-        SELECT county_label, category, count(*) AS cases
-        FROM cases WHERE opened_at >= $1
-        GROUP BY county_label, category ORDER BY count(*) DESC, county_label, category LIMIT $2
-        """, since, limit)
-
-
 async def referral_funnel(conn: Conn) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT state, count(*) AS referrals FROM referrals GROUP BY state ORDER BY state LIMIT $1",
                             MAX_GROUPS)
-
-
-async def joint_meetings(conn: Conn) -> int:
-    return int(await conn.fetchval(
-        "SELECT count(*) FROM cases WHERE joint_meeting_proposed AND state = ANY($1::text[])", OPEN_STATES))
 
 
 async def assessment(conn: Conn, start: datetime, end: datetime, now: datetime) -> list[asyncpg.Record]:
@@ -128,3 +126,45 @@ async def supervision_requests(conn: Conn, procuratorate: str, limit: int) -> li
         WHERE r.procuratorate = $1 AND r.state = 'supervision_requested'
         ORDER BY r.updated_at DESC, r.referral_id LIMIT $2
         """, procuratorate, limit)
+
+
+async def worklist_due(conn: Conn, bureau: str | None, limit: int) -> list[asyncpg.Record]:
+    """Open deadlines in due order with their case (of `bureau`, None: every case), the earliest of
+    each case first; `limit` rows of deadlines (a case with several appears once per deadline)."""
+    return await conn.fetch(
+        f"""
+        SELECT c.case_id, c.category, c.county, c.assignee, c.level, c.state, c.opened_at, c.tracking_no, c.outcome,
+               d.kind AS next_kind, d.due_at AS next_due_at, d.citation AS next_citation, d.rule_id AS next_rule_id
+        FROM deadlines d JOIN cases c USING (case_id)
+        WHERE d.state = 'open' {"AND c.assignee = $2" if bureau else ""}
+        ORDER BY d.due_at, d.deadline_id LIMIT $1
+        """, limit, *([bureau] if bureau else []))
+
+
+async def worklist_rest(conn: Conn, bureau: str | None, limit: int) -> list[asyncpg.Record]:
+    """The newest cases without an open deadline (of `bureau`, None: every case)."""
+    return await conn.fetch(
+        f"""
+        SELECT c.case_id, c.category, c.county, c.assignee, c.level, c.state, c.opened_at, c.tracking_no, c.outcome,
+               NULL::text AS next_kind, NULL::timestamptz AS next_due_at, NULL::text AS next_citation,
+               NULL::text AS next_rule_id
+        FROM cases c
+        WHERE {"c.assignee = $2 AND" if bureau else ""}
+              NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.state = 'open')
+        ORDER BY c.opened_at DESC, c.case_id LIMIT $1
+        """, limit, *([bureau] if bureau else []))
+
+
+async def worklist_referrals(conn: Conn, police: str, states: list[str], limit: int) -> list[asyncpg.Record]:
+    """The cases whose referral went to `police` (in `states`), by their next open deadline."""
+    return await conn.fetch(
+        """
+        SELECT c.case_id, c.category, c.county, c.assignee, c.level, c.state, c.opened_at, c.tracking_no, c.outcome,
+               r.state AS referral_state, n.kind AS next_kind, n.due_at AS next_due_at, n.citation AS next_citation,
+               n.rule_id AS next_rule_id
+        FROM referrals r JOIN cases c USING (case_id)
+        LEFT JOIN LATERAL (SELECT kind, due_at, citation, rule_id FROM deadlines
+                           WHERE case_id = c.case_id AND state = 'open' ORDER BY due_at LIMIT 1) n ON true
+        WHERE r.police = $1 AND r.state = ANY($2::text[])
+        ORDER BY n.due_at NULLS LAST, r.updated_at DESC, c.case_id LIMIT $3
+        """, police, states, limit)
