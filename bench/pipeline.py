@@ -26,8 +26,10 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,6 @@ from shared.workdays import SHANGHAI
 from sim import stackenv
 from sim.directory import build_directory, write_directory
 from sim.population import credit_code, mobile
-from sim.receiver import Receiver
 from sim.registration import register_intake_clients
 from sim.scenario import stable_random
 
@@ -96,11 +97,17 @@ async def count_routed(bootstrap: str, topic: str, n: int, timeout: float) -> tu
 
 
 class Hotline:
-    """Complaints about fresh businesses; remembers when each was posted (wall clock)."""
+    """Complaints about fresh businesses; remembers when each was posted (wall clock).
+
+    The client is aiohttp's: httpx's pool spent the bench process's CPU (its request queue is
+    scanned per request: quadratic once a backlog forms), so the caller itself held complaints back."""
 
     def __init__(self, url: str, key: str, tag: str) -> None:
-        self.http = httpx.AsyncClient(base_url=url, trust_env=False, timeout=60,
-                                      limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+        import aiohttp
+
+        self.url = url
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=60), trust_env=False)
         self.key, self.tag = key, tag
         self.rng = stable_random("bench", tag)
         self.posted: dict[str, float] = {}
@@ -117,14 +124,19 @@ class Hotline:
             "suspect": {"credit_code": credit_code(self.rng, county), "name": f"咸阳压测{self.n}商贸有限公司"},
             "complainant": {"name": "王五", "phone": mobile(self.rng)}, "figures": {"sales": "399.00", "pieces": 1},
         }
+        import aiohttp
+
+        data = json.dumps(body, ensure_ascii=False).encode()
+        headers = {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
         t0 = time.time()
         try:
-            response = await self.http.post("/v1/complaints", json=body, headers={"authorization": f"Bearer {self.key}"})
-        except httpx.HTTPError:
+            async with self.http.post(f"{self.url}/v1/complaints", data=data, headers=headers) as response:
+                status, answer = response.status, await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
             self.errors += 1
             return
-        if response.status_code == 201:
-            self.posted[response.json()["case_id"]] = t0
+        if status == 201:
+            self.posted[json.loads(answer)["case_id"]] = t0
             self.answered.append(time.time() - t0)
         else:
             self.errors += 1
@@ -153,17 +165,116 @@ class Hotline:
         await asyncio.gather(*(caller() for _ in range(callers)))
 
 
-def webhook_latencies(receiver: Receiver, posted: dict[str, float]) -> list[float]:
+@dataclass(frozen=True)
+class Arrival:
+    """One webhook the bureaus' gateway accepted (what the figures need of it)."""
+
+    type: str
+    case_id: str | None
+    recipient: str | None
+    bureau: str | None  # the assigned event's lead bureau
+    arrived: float      # time.time() in the gateway's process
+
+
+def run_receiver_process(port: int, secrets_file: str, arrivals_file: str) -> None:
+    """The bureaus' webhook gateway (sim.receiver: verifies every signature) in a process of its own: in
+    the benchmark's process it competed with the hotline for one event loop, and its ~1 ms of CPU per
+    webhook delayed the very arrivals it timestamps. Each arrival is one JSON line in `arrivals_file`;
+    a line ``{"rejected": n}`` reports signatures rejected so far."""
+    import uvloop
+
+    from sim.receiver import Receiver
+
+    async def serve() -> None:
+        out = open(arrivals_file, "a", encoding="utf-8", buffering=1)
+        secrets = json.loads(Path(secrets_file).read_text())
+
+        def arrived(endpoint: str, payload: dict[str, Any]) -> None:
+            data = payload.get("data") or {}
+            event = data.get("event") or {}
+            out.write(json.dumps({"type": payload.get("type"), "case_id": data.get("case_id"),
+                                  "recipient": data.get("recipient"), "bureau": event.get("bureau"),
+                                  "arrived": time.time()}) + "\n")
+
+        receiver = Receiver(secrets=secrets, on_webhook=arrived)
+        await receiver.start(port)
+        rejected = 0
+        try:
+            while True:
+                await asyncio.sleep(0.5)
+                if receiver.stats.rejected_signatures != rejected:
+                    rejected = receiver.stats.rejected_signatures
+                    out.write(json.dumps({"rejected": rejected}) + "\n")
+        finally:
+            await receiver.stop()
+
+    uvloop.run(serve())
+
+
+class ReceiverProcess:
+    """`run_receiver_process` as a child process; `arrivals` reads what it has written so far."""
+
+    def __init__(self, work: Path, secrets: dict[str, str], port: int) -> None:
+        import subprocess
+        import sys
+
+        self.port = port
+        self.secrets_file, self.log_file = work / "receiver-secrets.json", work / "receiver-arrivals.jsonl"
+        self.secrets_file.write_text(json.dumps(secrets))
+        self.log_file.touch()
+        code = ("from bench.pipeline import run_receiver_process; "
+                f"run_receiver_process({port}, {str(self.secrets_file)!r}, {str(self.log_file)!r})")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent)
+        self._arrivals: list[Arrival] = []
+        self.rejected_signatures = 0
+        self._offset = 0
+
+    async def started(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(trust_env=False, timeout=1.0) as http:
+            while True:
+                try:
+                    if (await http.get(f"http://127.0.0.1:{self.port}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the webhook receiver did not start")
+                await asyncio.sleep(0.1)
+
+    @property
+    def arrivals(self) -> list[Arrival]:
+        with self.log_file.open("rb") as fh:
+            fh.seek(self._offset)
+            chunk = fh.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            row = json.loads(line)
+            if "rejected" in row:
+                self.rejected_signatures = int(row["rejected"])
+            else:
+                self._arrivals.append(Arrival(row["type"], row["case_id"], row["recipient"], row["bureau"],
+                                              row["arrived"]))
+        return self._arrivals
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+
+
+def webhook_latencies(receiver: ReceiverProcess, posted: dict[str, float]) -> list[float]:
     first: dict[str, float] = {}
     for a in receiver.arrivals:
-        if a.type == ASSIGNED.decode() and a.case_id in posted and a.case_id not in first:
-            event = (a.body.get("data") or {}).get("event") or {}
-            if event.get("bureau") == a.recipient:
-                first[a.case_id] = a.arrived
+        if a.type == ASSIGNED.decode() and a.case_id in posted and a.case_id not in first and a.bureau == a.recipient:
+            first[a.case_id] = a.arrived
     return [first[c] - posted[c] for c in first]
 
 
-async def wait_for_webhooks(receiver: Receiver, posted: dict[str, float], timeout: float) -> list[float]:
+async def wait_for_webhooks(receiver: ReceiverProcess, posted: dict[str, float], timeout: float) -> list[float]:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         got = webhook_latencies(receiver, posted)
@@ -224,7 +335,7 @@ async def first_of_type(bootstrap: str, topic: str, ce_type: bytes, cases: set[s
         await consumer.stop()
 
 
-async def complaint_stages(bootstrap: str, dsn: str, iso: Any, posted: dict[str, float], receiver: Receiver) -> dict[str, Any]:
+async def complaint_stages(bootstrap: str, dsn: str, iso: Any, posted: dict[str, float], receiver: ReceiverProcess) -> dict[str, Any]:
     """Where a complaint's time went, stage by stage (p50/p99 ms of each step):
     POST → case.opened on case.intake (intake) → case.assigned on case.routing (routing) → the webhook
     planned in notify's deliveries (notify's consumer) → the webhook arriving (notify's dispatcher)."""
@@ -305,6 +416,10 @@ class PipelineServices(stackenv.Services):
                     await asyncio.sleep(0.3)
 
 
+def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in sorted(after)}
+
+
 class RssSampler:
     """The largest resident set each service process reached (VmHWM from /proc), sampled while the run goes."""
 
@@ -323,6 +438,19 @@ class RssSampler:
                     mb = int(line.split()[1]) / 1024
                     self.max_mb[name] = round(max(self.max_mb.get(name, 0.0), mb), 1)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) each service process has used so far: what a stage cost, whatever
+        share of the machine others left it (on a shared machine the rates swing, CPU per item does not)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out: dict[str, float] = {}
+        for name, proc in self.services.procs.items():
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+        return out
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.sample()
@@ -340,17 +468,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     iso = stackenv.Isolated.make(stackenv.new_unique("b"))
     tag = iso.unique
     work = Path(tempfile.mkdtemp(prefix=f"shuangda-bench-{tag}-"))
-    receiver = Receiver(secrets={}, keep=True)
+    receiver: ReceiverProcess | None = None
     services: PipelineServices | None = None
     stop_sampling = asyncio.Event()
     sampling: asyncio.Task[None] | None = None
     t_start = time.perf_counter()
     try:
         await stackenv.prepare(iso, dsn, bootstrap)
-        port = await receiver.start()
+        port = stackenv.free_port()
         today = dt.datetime.now(SHANGHAI).date()
         document, secrets = build_directory(f"http://127.0.0.1:{port}", today, version=f"bench-{tag}", concurrency=16)
-        receiver.secrets.update(secrets)
+        receiver = ReceiverProcess(work, secrets, port)
+        await receiver.started()
         hotline_id, monitor_id = f"hotline-{tag}", f"monitor-{tag}"
         keys = await register_intake_clients(dsn, iso.schemas.identity, bootstrap,
                                              {hotline_id: "hotline", monitor_id: "platform"}, [monitor_id])
@@ -370,11 +499,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         raw_rate = await raw_passthrough(bootstrap, raw_src, raw_dst, args.raw_events, f"bench-raw-{tag}")
 
         # (b) sustained leads/s, ingress → routed case
+        cpu_before_b = rss.cpu_seconds()
         counter = asyncio.create_task(count_routed(bootstrap, iso.topic("case.routing"), args.leads, timeout=300))
         await asyncio.sleep(2)
         produce_started = await publish_leads(bootstrap, f"ingress.{monitor_id}", args.leads, tag)
         routed, last = await counter
         leads_rate = routed / (last - produce_started) if last else 0.0
+        cpu_b = _spent(cpu_before_b, rss.cpu_seconds())
 
         # notify fans out the leads' webhooks behind routing: measure how long it takes to drain them,
         # so the latency runs below start from an idle pipeline
@@ -383,9 +514,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
         # (c) hotline POST → bureau webhook at a paced rate while a burst of leads arrives on ingress
         hotline = Hotline(iso.url("intake"), keys[hotline_id], tag + "m")
+        cpu_before_c = rss.cpu_seconds()
         burst = asyncio.create_task(publish_leads(bootstrap, f"ingress.{monitor_id}", args.burst, tag + "x"))
         await hotline.paced(args.rate, args.seconds)
         await burst
+        cpu_c = _spent(cpu_before_c, rss.cpu_seconds())
+        load_c = os.getloadavg()[0]
         latencies = await wait_for_webhooks(receiver, hotline.posted, timeout=120)
         await notify_drained(dsn, iso.schemas.notify, timeout=240)
         try:
@@ -412,10 +546,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "complaint_post_answered_p50_ms": summary(hotline.answered)["p50_ms"] if hotline.answered else None,
             "complaint_post_answered_p99_ms": summary(hotline.answered)["p99_ms"] if hotline.answered else None,
             **stages,
+            # CPU seconds per service: while the leads were routed (b), and while the complaints were posted (c)
+            "cpu_s_routing_leads_by_service": cpu_b,
+            "cpu_ms_per_routed_lead": round(sum(cpu_b.values()) * 1000 / routed, 2) if routed else None,
+            "cpu_s_complaint_phase_by_service": cpu_c,
+            "intake_api_cpu_ms_per_complaint": (round(cpu_c["intake-api"] * 1000 / max(1, hotline.n), 2)
+                                                if "intake-api" in cpu_c else None),
+            "load_average_1m_complaint_phase": round(load_c, 1),
             "http_errors": hotline.errors,
-            "webhook_signatures_rejected": receiver.stats.rejected_signatures,
+            "webhook_signatures_rejected": receiver.rejected_signatures,
         }
-        await hotline.http.aclose()
+        await hotline.http.close()
         if args.saturation:
             saturated = Hotline(iso.url("intake"), keys[hotline_id], tag + "s")
             sat_started = time.perf_counter()
@@ -427,7 +568,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 "saturation_complaints_per_s": round(sat_posted_rate, 1),
                 **{f"saturation_post_to_webhook_{k}": v for k, v in summary(sat_lat).items()},
             })
-            await saturated.http.aclose()
+            await saturated.http.close()
         rss.sample()
         figures["rss_mb_max_by_service"] = dict(sorted(rss.max_mb.items()))
         figures["rss_mb_max"] = max(rss.max_mb.values(), default=None)
@@ -440,7 +581,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await sampling
         if services is not None:
             await asyncio.to_thread(services.stop)
-        await receiver.stop()
+        if receiver is not None:
+            receiver.stop()
         await stackenv.cleanup(iso, dsn, bootstrap)
 
 
