@@ -76,14 +76,20 @@ async def test_the_search_finds_names_in_postgres_follows_a_rename_and_leaves_pe
         assert renamed["candidates"][0]["entity_id"] == "e2"
         hit = next(c for c in old["candidates"] if c["entity_id"] == "e2")
         assert hit["matched_name_kind"] == "former" and hit["name"] == "西安丙丁科技有限公司"
-    # the bigram counts follow the rows: every name row counted once per bigram of its core
+    # the postings and the bigram counts follow the rows, the old name's postings gone with it
     [check] = await world.fetch(
         """
-        SELECT (SELECT coalesce(sum(names), 0) FROM name_search_grams) AS counted,
-               (SELECT coalesce(sum(cardinality(grams)), 0) FROM name_search) AS held,
+        SELECT (SELECT count(*) FROM (SELECT gram, count(*) AS n FROM name_search_postings GROUP BY gram) p
+                FULL JOIN (SELECT gram, names AS n FROM name_search_grams WHERE names > 0) g USING (gram)
+                WHERE p.n IS DISTINCT FROM g.n) AS miscounted,
+               (SELECT count(*) FROM name_search_postings p WHERE NOT EXISTS (
+                    SELECT 1 FROM name_search s WHERE s.slot = p.slot AND strpos(s.core, p.gram) > 0)) AS orphans,
+               (SELECT count(DISTINCT slot) FROM name_search_postings) AS slots,
+               (SELECT count(*) FROM name_search) AS names,
                (SELECT entities FROM name_search_state) AS entities
         """)
-    assert check["counted"] == check["held"] and check["entities"] == 3
+    assert (check["miscounted"], check["orphans"]) == (0, 0)
+    assert check["slots"] == check["names"] == 5 and check["entities"] == 3
 
 
 async def test_instances_share_one_index_and_a_restarted_one_reindexes_nothing(unique: str) -> None:

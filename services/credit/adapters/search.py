@@ -1,4 +1,4 @@
-"""Keeps the name search's tables (migration 0005) in step with the entities.
+"""Keeps the name search's tables (migrations 0005, 0006) in step with the entities.
 
 Each refresh re-indexes the entities changed since the stored *horizon* whose indexed version
 is not theirs: the start of the oldest transaction that was still open when the previous refresh
@@ -31,6 +31,8 @@ from services.credit.domain.search import IndexedName, NameIndex
 log = logging.getLogger(__name__)
 
 CHUNK = 5_000
+#: a refresh that indexed more entities than this vacuums the tables it wrote
+VACUUM_AFTER = 10_000
 
 
 class IndexRefresher:
@@ -64,6 +66,13 @@ class IndexRefresher:
                 await store.lock_refresh(conn)
                 await store.set_horizon(conn, horizon)
                 entities = (await store.state(conn))["entities"]
+            if count > VACUUM_AFTER:
+                # the new postings all-visible now, so queries read them by index-only scans (best
+                # effort: a role that does not own the tables leaves it to autovacuum)
+                try:
+                    await store.vacuum(conn)
+                except asyncpg.PostgresError as exc:
+                    log.info("name index: vacuum left to autovacuum (%s)", exc)
         self.loaded = True
         metrics.INDEX_ENTITIES.set(entities)
         return count

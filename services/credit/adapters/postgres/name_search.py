@@ -1,6 +1,6 @@
-"""The name search's tables (migration 0005): one row per indexed name with the parts scoring
-compares and its core bigrams under a GIN index, the number of names holding each bigram, and
-where the refresh got to. Every write is a multi-row statement (a refresh chunk costs a constant
+"""The name search's tables (migrations 0005, 0006): one row per indexed name (its `slot`) with
+the parts scoring compares, the postings (bigram, slot) of its core, the number of names holding
+each bigram, and where the refresh got to. Every write is a multi-row statement (a refresh chunk costs a constant
 number of round trips); a query costs two."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Sequence
 
 import asyncpg
 
-from services.credit.domain.names import NameParts
+from services.credit.domain.names import NameParts, grams
 from services.credit.domain.search import IndexedName, QueryPlan
 
 _COLUMNS = ["entity_id", "seq", "version", "credit_code", "registered", "name", "name_kind", "normalised", "core",
-            "prefixes", "bracket_region", "suffix", "grams"]
+            "prefixes", "bracket_region", "suffix"]
 
 
 async def lock_refresh(conn: asyncpg.Connection) -> None:
@@ -54,25 +54,50 @@ async def stale_entities(conn: asyncpg.Connection, since: dt.datetime | None, af
 
 async def replace(conn: asyncpg.Connection, entity_ids: Sequence[str], versions: dict[str, int],
                   rows: Sequence[IndexedName]) -> None:
-    """Replace the rows of `entity_ids` by `rows` (each entity's at `versions[entity_id]`) and keep
-    the bigram counts and the number of indexed entities in step, in four statements."""
+    """Replace the rows of `entity_ids` by `rows` (each entity's at `versions[entity_id]`) with their
+    postings, and keep the bigram counts and the number of indexed entities in step, in at most
+    six statements."""
     removed = await conn.fetch(
-        "DELETE FROM name_search WHERE entity_id = ANY($1::text[]) RETURNING entity_id, grams", list(entity_ids))
+        "DELETE FROM name_search WHERE entity_id = ANY($1::text[]) RETURNING entity_id, slot, core", list(entity_ids))
     delta: Counter[str] = Counter()
+    gone_grams: list[str] = []
+    gone_slots: list[int] = []
     for r in removed:
-        delta.subtract(r["grams"])
+        for g in grams(r["core"]):
+            gone_grams.append(g)
+            gone_slots.append(r["slot"])
+            delta[g] -= 1
+    if gone_grams:
+        await conn.execute(
+            "DELETE FROM name_search_postings p USING unnest($1::text[], $2::int[]) AS d(gram, slot)"
+            " WHERE p.gram = d.gram AND p.slot = d.slot", gone_grams, gone_slots)
     seqs: Counter[str] = Counter()
-    records = []
+    columns: list[list[object]] = [[] for _ in _COLUMNS]
     for n in rows:
         seq = seqs[n.entity_id]
         seqs[n.entity_id] += 1
-        gs = sorted(n.grams)
-        delta.update(gs)
         p = n.parts
-        records.append((n.entity_id, seq, versions[n.entity_id], n.credit_code, n.registered, n.name, n.name_kind,
-                        p.normalised, p.core, list(p.prefixes), p.bracket_region, p.suffix, gs))
-    if records:
-        await conn.copy_records_to_table("name_search", records=records, columns=_COLUMNS)
+        for column, value in zip(columns, (n.entity_id, seq, versions[n.entity_id], n.credit_code, n.registered, n.name,
+                                           n.name_kind, p.normalised, p.core, _text_array(p.prefixes), p.bracket_region,
+                                           p.suffix)):
+            column.append(value)
+    if rows:
+        slots = await conn.fetch(
+            f"""
+            INSERT INTO name_search ({", ".join(_COLUMNS)})
+            SELECT r.entity_id, r.seq, r.version, r.credit_code, r.registered, r.name, r.name_kind, r.normalised, r.core,
+                   r.prefixes::text[], r.bracket_region, r.suffix
+            FROM unnest($1::text[], $2::smallint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                 $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+                 AS r(entity_id, seq, version, credit_code, registered, name, name_kind, normalised, core, prefixes,
+                      bracket_region, suffix)
+            RETURNING slot, core
+            """,
+            *columns,
+        )
+        postings = [(g, r["slot"]) for r in slots for g in grams(r["core"])]
+        delta.update(g for g, _ in postings)
+        await conn.copy_records_to_table("name_search_postings", records=postings, columns=["gram", "slot"])
     changed = sorted(g for g, d in delta.items() if d)
     if changed:
         # in bigram order, so two refreshes could never deadlock (they are serialised anyway)
@@ -86,6 +111,16 @@ async def replace(conn: asyncpg.Connection, entity_ids: Sequence[str], versions:
     entities_delta = len(seqs) - len({r["entity_id"] for r in removed})
     if entities_delta:
         await conn.execute("UPDATE name_search_state SET entities = entities + $1", entities_delta)
+
+
+def _text_array(items: Sequence[str]) -> str:
+    """A text[] literal (one element of a text[] parameter standing for an array of arrays)."""
+    return "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+
+
+async def vacuum(conn: asyncpg.Connection) -> None:
+    """After a large refresh (outside a transaction): vacuum and analyse the tables it wrote."""
+    await conn.execute("VACUUM (ANALYZE) name_search_postings, name_search, name_search_grams")
 
 
 async def postings(conn: asyncpg.Connection, grams: Sequence[str]) -> tuple[dict[str, int], int]:
@@ -102,22 +137,22 @@ async def postings(conn: asyncpg.Connection, grams: Sequence[str]) -> tuple[dict
 
 async def candidates(conn: asyncpg.Connection, plan: QueryPlan) -> list[IndexedName]:
     """The `plan.pool` names holding the most of the plan's rare bigrams; of those, the `plan.keep`
-    with the most rare bigrams plus common bigrams their core contains (ties in id order)."""
+    with the most rare bigrams plus common bigrams their core holds (ties in slot order). The
+    postings are read by index-only scans: no row is visited but the `keep` returned."""
     rows = await conn.fetch(
         """
         WITH pool AS (
-            SELECT s.entity_id, s.seq, s.core, (SELECT count(*) FROM unnest(s.grams) g WHERE g = ANY($1::text[])) AS hits
-            FROM name_search s WHERE s.grams && $1::text[]
-            ORDER BY hits DESC, s.entity_id, s.seq LIMIT $3
+            SELECT slot, count(*) AS hits FROM name_search_postings WHERE gram = ANY($1::text[])
+            GROUP BY slot ORDER BY hits DESC, slot LIMIT $3
         ), kept AS (
-            SELECT p.entity_id, p.seq,
-                   p.hits + (SELECT count(*) FROM unnest($2::text[]) c WHERE strpos(p.core, c) > 0) AS hits
-            FROM pool p ORDER BY 3 DESC, 1, 2 LIMIT $4
+            SELECT p.slot, p.hits + (SELECT count(*) FROM name_search_postings c
+                                     WHERE c.gram = ANY($2::text[]) AND c.slot = p.slot) AS hits
+            FROM pool p ORDER BY 2 DESC, 1 LIMIT $4
         )
         SELECT s.entity_id, s.credit_code, s.registered, s.name, s.name_kind, s.normalised, s.core, s.prefixes,
                s.bracket_region, s.suffix
-        FROM kept k JOIN name_search s USING (entity_id, seq)
-        ORDER BY k.hits DESC, k.entity_id, k.seq
+        FROM kept k JOIN name_search s USING (slot)
+        ORDER BY k.hits DESC, k.slot
         """,
         list(plan.rare), list(plan.common), plan.pool, plan.keep,
     )
