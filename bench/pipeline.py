@@ -12,7 +12,14 @@ the real stack, in the same run as the foundation's raw aiokafka pass-through.
     (``case.assigned``, signed, verified) arriving at the bureau's gateway, at a
     paced rate (100/s) while a burst of leads (5,000) arrives on ingress at the same
     time; optionally (``--saturation``) with as many concurrent callers as it takes.
-Also the largest RSS each service process reached.
+Also the largest RSS each service process reached, and the CPU seconds each used in (b) and (c)
+(``cpu_ms_per_routed_lead``, ``intake_api_cpu_ms_per_complaint``): on a shared machine the rates
+swing with what else runs, the CPU an item costs does not.
+
+Intake runs as its API and worker processes (shared.runtime.service roles; ``--one-intake`` for one
+process); the bureaus' webhook gateway runs in a process of its own and the hotline calls through
+aiohttp, so neither the gateway's signature checks nor the caller's client share an event loop with
+what they time.
 
 The services run in their own namespace (schemas, topics, groups, ports) and
 everything made is deleted afterwards. Run on the launched stack (about 2 minutes):
