@@ -54,3 +54,42 @@ async def test_a_trader_known_by_its_operator_s_name_is_masked_in_every_view_and
     [row] = await world.fetch("SELECT person_sealed FROM entities")
     sealed = Sealed.model_validate(row["person_sealed"]["name"])
     assert Keyring.development().open(sealed, field="name") == "欧阳娜娜", "the name is kept, sealed"
+
+
+async def test_a_department_with_the_unmask_role_and_a_reason_sees_the_person_and_the_audit_log_says_so(
+        unique: str) -> None:
+    from shared import audit
+    from shared.db import connect
+    from tests.support import identity, stack
+
+    code = credit_code(stable_random("unmask", unique), "610402")
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    plain = await world.add_client(f"dept-{unique}", "department")
+    allowed = await identity.issue_key(world.identity_schema, f"dept-u-{unique}", "platform", scopes=("credit:read",),
+                                       roles=("credit:department", "credit:unmask"))
+    person = decision("咸罚〔2024〕U1号", dt.date(2024, 2, 1), code=code, category="false_advertising",
+                      party={"kind": "individual_trader", "credit_code": code, "name": "欧阳娜娜",
+                             "resident_id": "11010519491231002X"})
+    async with world.running(ManualClock(dt.datetime(2024, 2, 5, 2, tzinfo=UTC)), scheduler=False) as parts:
+        async with http(parts, market) as client:
+            assert (await client.post("/v1/penalties", json=body(person))).status_code == 201
+        async with http(parts, plain) as client:
+            refused = await client.post(f"/v1/entities/{code}:unmask", json={"reason": "联合惩戒核查 2024-17"})
+        async with http(parts, allowed) as client:
+            no_reason = await client.post(f"/v1/entities/{code}:unmask", json={"reason": ""})
+            shown = await client.post(f"/v1/entities/{code}:unmask", json={"reason": "联合惩戒核查 2024-17"})
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+    assert no_reason.status_code == 422
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["name"] == "欧阳娜娜" and shown.json()["resident_id"] == "11010519491231002X"
+    assert shown.json()["name_masked"] == "欧***"
+    conn = await connect(stack.dsn(), world.schema)
+    try:
+        entries = await audit.entries(conn, shown.json()["entity_id"])
+        [entry] = [e for e in entries if e.kind == "credit.person-unmasked"]
+        assert entry.actor == f"dept-u-{unique}" and "联合惩戒核查 2024-17" in entry.body
+        assert "欧阳娜娜" not in entry.body and "11010519491231002X" not in entry.body, "the audit names fields, not values"
+    finally:
+        await conn.close()

@@ -142,3 +142,39 @@ class Search:
             for cand in candidates:
                 cand["status"] = self._status.get(cand["entity_id"], (0.0, "clear"))[1]
         return {"query": q, "candidates": candidates, "index_size": size}
+
+
+#: the role a department's key must hold to see a person unmasked (issue 12 §5)
+UNMASK_ROLE = "credit:unmask"
+
+
+async def unmask(credit: Credit, uow: Any, code: str, *, reason: str, actor: str) -> dict[str, Any]:
+    """A natural person's (or a trader's operator's) name and resident id, opened for a department that
+    holds `UNMASK_ROLE` and gives a reason; the unmasking is appended to the audit log (who, why, which
+    fields — never the values) in the same transaction."""
+    import json as _json
+
+    from shared import audit
+    from shared.contracts.cases import Sealed
+    from shared.pii import PiiError
+
+    key = entity_key(code)
+    row = await entities_db.person_of(uow.conn, key)
+    if row is None:
+        raise NotFound("unknown_entity", f"no credit record for {key}")
+    sealed = row["person_sealed"]
+    sealed = _json.loads(sealed) if isinstance(sealed, str) else (sealed or {})
+    opened: dict[str, str | None] = {}
+    for field in ("name", "resident_id"):
+        if sealed.get(field):
+            try:
+                opened[field] = credit.keyring.open(Sealed.model_validate(sealed[field]), field=field)
+            except PiiError:
+                opened[field] = None
+    now = credit.clock.now()
+    await audit.append(uow.conn, "credit.person-unmasked", row["entity_id"],
+                       {"entity_id": row["entity_id"], "credit_code": row["credit_code"], "reason": reason,
+                        "fields": sorted(k for k, v in opened.items() if v)}, actor=actor, at=now)
+    return {"entity_id": row["entity_id"], "credit_code": row["credit_code"], "kind": row["kind"],
+            "name_masked": row["name"], "name": opened.get("name"), "resident_id": opened.get("resident_id"),
+            "reason": reason, "unmasked_at": now}

@@ -7,11 +7,18 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.http import ProblemError, run_in_transaction
 from shared.identity.model import Principal
+from shared.runtime import UnitOfWork
 
 from services.credit import metrics
 from services.credit.adapters.http.common import BODY_RESPONSES, READ_RESPONSES, HttpDeps, any_scope, clean, json_response
 from services.credit.app import entities
+
+
+class UnmaskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=5, max_length=500, description="why the person must be identified (audited)")
 
 
 class CheckRequest(BaseModel):
@@ -51,5 +58,19 @@ def router(deps: HttpDeps) -> APIRouter:
             body = await entities.view(deps.credit, conn, code)
         metrics.QUERY_DURATION.labels("entity").observe(time.perf_counter() - started)
         return json_response(body)
+
+    @r.post("/v1/entities/{code}:unmask", responses=BODY_RESPONSES,
+            summary="A natural person's name and ID number, for a department holding the unmask role (audited)")
+    async def unmask(req: UnmaskRequest, code: str = Path(min_length=1, max_length=64),
+                     caller: Principal = Depends(reader)) -> JSONResponse:
+        clean(("code", code, 64), ("", req))
+        if entities.UNMASK_ROLE not in caller.roles:
+            raise ProblemError(403, "Forbidden", f"unmasking a person needs the role {entities.UNMASK_ROLE}")
+
+        async def work(uow: UnitOfWork) -> dict[str, object]:
+            return await entities.unmask(deps.credit, uow, code, reason=req.reason, actor=caller.principal_id)
+
+        return json_response(await run_in_transaction(deps.pool, work, source=deps.credit.source,
+                                                      actor=caller.principal_id))
 
     return r

@@ -115,3 +115,10 @@ async def entities_with_names(conn: asyncpg.Connection, entity_ids: Sequence[str
         """,
         list(entity_ids),
     )
+
+
+async def person_of(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+    """The entity's sealed person (name, resident id) for an audited unmasking; None if no such entity."""
+    return await conn.fetchrow(
+        "SELECT entity_id, credit_code, kind, name, person_sealed, person_masked FROM entities"
+        " WHERE credit_code = $1 OR entity_id = $1 LIMIT 1", key)
