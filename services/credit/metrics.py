@@ -45,3 +45,9 @@ SUBSTITUTIONS = Counter(
     "Penalties recorded on figures crossing a criminal threshold with no referral under way (以罚代刑), by threshold family",
     ["family"],
 )
+PROCEEDINGS = Gauge("shuangda_credit_listing_proceedings", "Open listing proceedings and review flags by rule and state",
+                    ["rule", "state"])
+PROCEEDINGS_AWAITING = Gauge(
+    "shuangda_credit_listing_proceedings_awaiting_decision",
+    "Listing proceedings whose party's statement period is over and that the bureau has not decided yet",
+)

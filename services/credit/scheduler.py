@@ -26,6 +26,7 @@ from shared.runtime.leader import Leadership
 from services.credit import metrics
 from services.credit.adapters.postgres import listings as listings_db
 from services.credit.adapters.postgres import penalties as penalties_db
+from services.credit.adapters.postgres import proceedings as proceedings_db
 from services.credit.adapters.postgres import read_models
 from services.credit.app import disclosure, listings, records
 from services.credit.app.context import Credit
@@ -87,6 +88,7 @@ class Scheduler:
 async def refresh_gauges(pool: asyncpg.Pool, clock: Clock) -> None:
     async with pool.acquire() as conn:
         figures = await read_models.gauge_figures(conn, clock.now())
+        steps = await proceedings_db.gauge_figures(conn, clock.now())
     metrics.RECORDS.clear()
     for kind, severity, n in figures["records"]:
         metrics.RECORDS.labels(kind, severity).set(n)
@@ -99,6 +101,10 @@ async def refresh_gauges(pool: asyncpg.Pool, clock: Clock) -> None:
     metrics.APPLICATIONS.clear()
     for kind, status, n in figures["applications"]:
         metrics.APPLICATIONS.labels(kind, status).set(n)
+    metrics.PROCEEDINGS.clear()
+    for rule, state, n in steps["open"]:
+        metrics.PROCEEDINGS.labels(rule, state).set(n)
+    metrics.PROCEEDINGS_AWAITING.set(steps["awaiting_decision"])
 
 
 def gauges_loop(pool: asyncpg.Pool, clock: Clock, interval: float) -> Callable[[asyncio.Event], Awaitable[None]]:

@@ -9,7 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from prometheus_client import REGISTRY
+
 from services.credit.domain.listing_steps import approver_of
+from services.credit.scheduler import refresh_gauges
 from services.credit.rules import load_rulebook
 from shared import audit
 from shared.clock import ManualClock
@@ -66,6 +69,10 @@ async def test_an_intentional_ip_infringement_is_listed_only_after_weighing_noti
             early = await client.post(f"{base}:decide", json={"list": True})
             assert early.status_code == 409 and early.json()["reason"] == "statement_period_open"
             clock.advance(dt.timedelta(days=8))  # Saturday 9 March: the period is over, the party said nothing
+            await refresh_gauges(parts.consumer.pool, clock)
+            assert REGISTRY.get_sample_value("shuangda_credit_listing_proceedings_awaiting_decision") == 1
+            assert REGISTRY.get_sample_value("shuangda_credit_listing_proceedings",
+                                             {"rule": "ip_intentional_heavy", "state": "statement_period"}) == 1
             decided = (await client.post(f"{base}:decide", json={"list": True, "reason": "情节严重"})).json()
         if approver_id is not None:
             assert decided["state"] == "approval" and decided["approver"] == approver_id

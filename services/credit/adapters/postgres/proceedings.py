@@ -84,3 +84,13 @@ async def upsert_referral_states(conn: asyncpg.Connection, rows: Sequence[tuple[
             " WHERE c.at <= excluded.at",
             *(list(col) for col in zip(*rows)),
         )
+
+
+async def gauge_figures(conn: asyncpg.Connection, now: dt.datetime) -> dict[str, Any]:
+    """Open proceedings by rule and state, and those whose statement period is over with no decision yet."""
+    rows = await conn.fetch(
+        "SELECT rule_id, state, count(*) AS n FROM listing_proceedings WHERE state = ANY($1::text[]) GROUP BY 1, 2",
+        list(OPEN))
+    waiting = await conn.fetchval(
+        "SELECT count(*) FROM listing_proceedings WHERE state = 'statement_period' AND statement_due_at < $1", now)
+    return {"open": [(r["rule_id"], r["state"], r["n"]) for r in rows], "awaiting_decision": waiting}
