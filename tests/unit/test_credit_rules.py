@@ -178,3 +178,13 @@ def test_every_rule_and_measure_carries_a_citation_and_an_effective_date() -> No
         assert m.citation and m.effective_from
     assert {"procurement_exclusion", "more_frequent_inspections", "no_credit_commitment", "financing_restrictions"} <= {
         m.id for m in BOOK.measures.measures}
+
+
+def test_an_order_44_proceeding_opens_only_on_a_penalty_of_the_market_regulation_system() -> None:
+    # Order 44 binds market regulation departments (and, by implementing measures, the IP office under SAMR)
+    for bureau_type in ("market_regulation", "ip_office"):
+        record = RecordFacts("a", "penalty", "patents", dt.date(2024, 4, 1), True, True, "active", f"{bureau_type}@610402", "罚a")
+        assert [d.rule_id for d in evaluate(record, [])] == ["ip_intentional_heavy"]
+    copyright_penalty = RecordFacts("b", "penalty", "online_piracy", dt.date(2024, 4, 1), True, True, "active",
+                                    "culture@610402", "罚b")
+    assert all(d.rule_id != "ip_intentional_heavy" for d in evaluate(copyright_penalty, []))

@@ -49,6 +49,8 @@ class ListingDecision:
 def matches(match: Match, record: RecordFacts, is_ip: IsIpCategory) -> bool:
     if record.kind != match.kind:
         return False
+    if match.bureau_types is not None and record.bureau.partition("@")[0] not in match.bureau_types:
+        return False
     if match.categories is not None and record.category not in match.categories:
         return False
     if match.ip_category is not None and is_ip(record.category) != match.ip_category:

@@ -25,7 +25,9 @@ import yaml
 from pydantic import Field, PrivateAttr, model_validator
 
 from shared.contracts.penalty import PENALTY_TYPES
-from shared.reference import ReferenceDataError, UnknownCode, categories, city, counties, deadline_rule, load_deadlines
+from shared.reference import (
+    ReferenceDataError, UnknownCode, categories, city, counties, deadline_rule, load_bureau_types, load_deadlines,
+)
 from shared.reference._base import Frozen, RuleSetFile, check_versions, pick_version
 
 RULES_DIR = Path(__file__).resolve().parent
@@ -196,6 +198,8 @@ class PublicityRules(RuleSetFile):
 
 class Match(Frozen):
     kind: RecordKind
+    #: the deciding bureau's type must be one of these (an SAMR order binds market regulation departments only)
+    bureau_types: tuple[str, ...] | None = None
     ip_category: bool | None = None
     categories: tuple[str, ...] | None = None
     intentional: bool | None = None
@@ -468,6 +472,9 @@ def _cross_check(book: RuleBook, root: Path) -> None:
             unknown = set(v.match.categories or ()) - known_categories
             if unknown:
                 raise ReferenceDataError(f"{root}/blacklist.yaml: rule {rule.id}: unknown categories {sorted(unknown)}")
+            unknown = set(v.match.bureau_types or ()) - load_bureau_types().ids
+            if unknown:
+                raise ReferenceDataError(f"{root}/blacklist.yaml: rule {rule.id}: unknown bureau types {sorted(unknown)}")
     for m in book.measures.measures:
         unknown = set(m.applies_to) - rule_ids - {"blacklisted", "heavy_penalty"}
         if unknown:
