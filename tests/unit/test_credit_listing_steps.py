@@ -153,5 +153,6 @@ def test_the_procedure_is_versioned_data_with_citations_and_verification_notes()
     assert PROC.effective_from == dt.date(2021, 9, 1) and "第44号" in PROC.citation
     for step in (PROC.weighing, PROC.notice, PROC.approval, PROC.basis_revoked):
         assert step.article and (step.verified or step.verified_note)
+    assert BOOK.blacklist.procedure.at(dt.date(2021, 9, 1)).version == PROC.version  # the day Order 44 came into force
     with pytest.raises(Exception):
-        BOOK.blacklist.procedure.at(dt.date(2021, 8, 31))  # before Order 44 came into force
+        BOOK.blacklist.procedure.at(dt.date(2021, 8, 31))  # the day before

@@ -188,3 +188,10 @@ def test_an_order_44_proceeding_opens_only_on_a_penalty_of_the_market_regulation
     copyright_penalty = RecordFacts("b", "penalty", "online_piracy", dt.date(2024, 4, 1), True, True, "active",
                                     "culture@610402", "罚b")
     assert all(d.rule_id != "ip_intentional_heavy" for d in evaluate(copyright_penalty, []))
+
+
+def test_list_rules_apply_from_the_day_order_44_came_into_force_and_not_the_day_before() -> None:
+    on = penalty("a", dt.date(2021, 9, 1), cat="patents", heavy=True, intentional=True)
+    before = penalty("b", dt.date(2021, 8, 31), cat="patents", heavy=True, intentional=True)
+    assert [d.rule_id for d in evaluate(on, [])] == ["ip_intentional_heavy"]
+    assert evaluate(before, []) == []
