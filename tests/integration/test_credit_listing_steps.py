@@ -63,6 +63,9 @@ async def test_an_intentional_ip_infringement_is_listed_only_after_weighing_noti
                                       headers={"Idempotency-Key": f"w-{unique}"})
             assert weighed.json()["state"] == "to_notify" and "第十二条" in weighed.json()["citation"]
             assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+            other = await client.post(f"{base}:weigh", json={"serious": False, "intent_shown": True},
+                                      headers={"Idempotency-Key": f"w-{unique}"})
+            assert other.status_code == 409  # the key answered another request
             noticed = (await client.post(f"{base}:notify", json={"served_on": "2024-03-01"})).json()
             assert (noticed["state"], noticed["statement_due_on"], noticed["hearing_request_due_on"]) == \
                 ("statement_period", "2024-03-08", "2024-03-06")
@@ -116,6 +119,30 @@ async def test_a_party_that_shows_there_was_no_intent_is_not_listed(unique: str)
             after = await client.post(f"/v1/listing-proceedings/{pid}:notify", json={"served_on": "2024-03-01"})
     assert (done["state"], done["outcome"]) == ("not_listed", "no_intent")
     assert after.status_code == 409 and after.json()["reason"] == "proceeding_closed"
+    assert await world.fetch("SELECT 1 FROM listings") == []
+
+
+async def test_the_office_dismisses_a_local_policy_review_flag_and_nobody_is_listed(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    market = await world.add_bureau()
+    office = await world.add_client(f"office-{unique}", "office")
+    async with world.running(ManualClock(dt.datetime(2024, 6, 1, 2, tzinfo=UTC)), scheduler=False) as parts:
+        async with http(parts, market) as client:
+            await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕921号", dt.date(2024, 1, 10))))
+            [pid] = (await client.post("/v1/penalties", json=body(decision("咸罚〔2024〕922号", dt.date(2024, 5, 10))))).json()[
+                "listing_proceedings"]
+            flags = (await client.get(f"/v1/entities/{CODE}/listing-proceedings")).json()["proceedings"]
+        assert [(f["proceeding_id"], f["rule_id"], f["local_policy"], f["state"]) for f in flags] == \
+            [(pid, "repeat_counterfeit", True, "review")]
+        async with http(parts, office) as client:
+            dismissed = (await client.post(f"/v1/listing-proceedings/{pid}:dismiss",
+                                           json={"reason": "两次处罚均为一般处罚, 无总局令第44号列入情形"})).json()
+        assert dismissed["state"] == "not_listed" and dismissed["outcome"] == "dismissed"
+        credit = await world.events(world.settings.credit_topic, what="the dismissal",
+                                    until=lambda e: "credit.listing-proceeding-advanced" in types(e))
+    advanced = next(p for t, p in credit if t.endswith("listing-proceeding-advanced.v1"))
+    assert (advanced["action"], advanced["by"]) == ("dismiss", f"office@{world.division}")
     assert await world.fetch("SELECT 1 FROM listings") == []
 
 
