@@ -45,6 +45,9 @@ class ConsoleSettings(ServiceSettings):
     # -- public status lookup --
     lookup_rate_per_second: float = Field(default=0.1, gt=0)
     lookup_rate_burst: int = Field(default=10, ge=1)
+    # -- the office --
+    #: the overview and an assessment are reused this long (0: every page asks routing; see docs/console.md)
+    overview_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # -- ops --
     #: only dead-letter topics with this prefix are shown (tests isolate themselves with it)
     dlq_topic_prefix: str = ""

@@ -65,7 +65,7 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
                         settings.session_hours)
     dead_letters = DeadLetters(settings.kafka, settings.dlq_topic_prefix)
     names = {"zh": {c.code: c.name_zh for c in counties()}, "en": {c.code: c.name_en for c in counties()}}
-    office = Office(routing, credit, dead_letters, names)
+    office = Office(routing, credit, dead_letters, names, cache_seconds=settings.overview_cache_seconds)
     chromium = find_chromium(settings.chromium_path)
     try:
         keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None,

@@ -6,8 +6,11 @@ blacklistings — and from the dead-letter topics (offsets only). No schema of t
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
-from typing import Any, Mapping
+import hashlib
+import time
+from typing import Any, Awaitable, Callable, Mapping
 
 from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
@@ -18,14 +21,38 @@ from services.console.domain import office as rules
 LISTINGS_SHOWN = 10
 
 
+class _Recent:
+    """Answers reused for `seconds` (per caller and question; monotonic time: infrastructure, not
+    business time). Only successful answers are kept; at most `size`, oldest dropped first."""
+
+    def __init__(self, seconds: float, size: int = 256) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._kept: dict[tuple[Any, ...], tuple[float, Answer]] = {}
+
+    async def get(self, key: tuple[Any, ...], make: Callable[[], Awaitable[Answer]]) -> Answer:
+        now = time.monotonic()
+        hit = self._kept.get(key)
+        if hit is not None and now - hit[0] < self.seconds:
+            return copy.deepcopy(hit[1])
+        answer = await make()
+        if answer.ok and self.seconds > 0:
+            if len(self._kept) >= self.size:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = (now, copy.deepcopy(answer))
+        return answer
+
+
 class Office:
     def __init__(self, routing: RoutingClient, credit: CreditClient | None, dead_letters: DeadLetters,
-                 county_names: Mapping[str, Mapping[str, str]]) -> None:
+                 county_names: Mapping[str, Mapping[str, str]], *, cache_seconds: float = 0.0) -> None:
         self.routing = routing
         self.credit = credit
         self.dead_letters = dead_letters
         #: lang → code → name
         self.county_names = county_names
+        #: the overview and each period's assessment are this many seconds old at most (their "as of" says)
+        self._recent = _Recent(cache_seconds)
 
     def names(self, lang: str) -> Mapping[str, str]:
         return self.county_names.get(lang) or self.county_names.get("zh", {})
@@ -33,6 +60,9 @@ class Office:
     async def overview(self, key: str) -> Answer:
         """Routing's overview with the blacklistings and the dead letters added (either may be None:
         that source did not answer, and the page says so)."""
+        return await self._recent.get(("overview", _digest(key)), lambda: self._overview(key))
+
+    async def _overview(self, key: str) -> Answer:
         routing, listings, letters = await asyncio.gather(self.routing.overview(key), self._listings(),
                                                           self._letters())
         if routing.ok:
@@ -60,7 +90,8 @@ class Office:
             return None
 
     async def assessment(self, key: str, start: dt.date, end: dt.date, lang: str) -> Answer:
-        answer = await self.routing.assessment(key, start.isoformat(), end.isoformat())
+        answer = await self._recent.get(("assessment", _digest(key), start, end),
+                                        lambda: self.routing.assessment(key, start.isoformat(), end.isoformat()))
         if answer.ok:
             names = self.names(lang)
             answer.body["by_county"] = rules.assessed(answer.body["by_county"], names)
@@ -70,3 +101,8 @@ class Office:
     def county_map(self, overview: Mapping[str, Any], figure: rules.Figure, lang: str,
                    scores: Mapping[str, float | None] | None = None) -> list[rules.Tile]:
         return rules.county_map(rules.county_figures(overview, figure, scores), self.names(lang))
+
+
+def _digest(key: str) -> str:
+    """A cache key for an API key (the key itself is not kept in memory twice)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
