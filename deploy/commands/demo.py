@@ -91,6 +91,13 @@ def run(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is in the lock file
         pass
+    from deploy.launcher import profile
+    from deploy.launcher.errors import LauncherError
+
+    if profile.is_secure():
+        # its simulator (sim/outside.py, sim/world.py) builds Kafka and HTTP clients from bare addresses
+        raise LauncherError(f"shuangda demo runs on the dev profile only; {profile.settings.state_dir()} holds a "
+                            f"secure stack (use another SHUANGDA_STATE_DIR for the demo)")
     os.environ["SHUANGDA_DEV"] = "true"  # the demo is a development stack (accelerated clock, inline secrets)
     return asyncio.run(_demo(args))
 

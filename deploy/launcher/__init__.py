@@ -33,6 +33,12 @@ One component (chaos tests)::
     components.KAFKA.restart(); components.KAFKA.is_running(); components.KAFKA.pid()
     await components.KAFKA.arestart()                         # async façades: astart/astop/akill/arestart
 
+Profiles (:mod:`~deploy.launcher.profile`): ``dev`` (default: one PLAINTEXT broker, plain
+HTTP) or ``secure`` (``up --profile secure``, recorded in the state dir: three SASL_SSL brokers
+``kafka-1..3`` with compose's ACLs, one Postgres role per service, HTTPS from a local CA —
+:mod:`~deploy.launcher.secure`). ``components.kafka_components()`` / ``infra()`` give the
+profile's components; ``settings.client_env()`` what an operator's process needs to reach it.
+
 Modules: :mod:`~deploy.launcher.settings` (paths, ports, endpoints),
 :mod:`~deploy.launcher.base` (the component life cycle),
 :mod:`~deploy.launcher.kafka`, :mod:`~deploy.launcher.postgres`,

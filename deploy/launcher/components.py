@@ -300,15 +300,43 @@ def _with_instances(chosen: list[Component]) -> list[Component]:
 def down(only: Iterable[str] | None = None) -> list[tuple[str, bool]]:
     """Stop the selected components (services first, every instance), then, when all
     were selected, supervisord; see the module docstring."""
-    chosen = _with_instances(select(only))
+    chosen = [c for c in reversed(_with_instances(select(only))) if c.external() is None]
     stopped: list[tuple[str, bool]] = []
-    for comp in reversed(chosen):
-        if comp.external() is not None:
-            continue
+    # every service instance at once, then every broker at once (each waits out its own shutdown), then the rest
+    services = [c for c in chosen if isinstance(c, Service)]
+    brokers = [c for c in chosen if c in KAFKA_NODES]
+    rest = [c for c in chosen if c not in services and c not in brokers]
+    for group in (services, brokers):
+        if group:
+            stopped.extend(_stop_together(group))
+    for comp in rest:
         stopped.append((comp.name, comp.stop()))
     if only is None:
         stopped.append((SUPERVISOR.name, SUPERVISOR.stop()))
     return stopped
+
+
+def _stop_together(comps: list[Component]) -> list[tuple[str, bool]]:
+    """Ask supervisord to stop every one of ``comps`` without waiting, then wait for all of them."""
+    from deploy.launcher import supervisor as sv
+
+    asked: list[Component] = []
+    with _lock():
+        for comp in comps:
+            info = comp.supervisor_info()
+            if info is not None and info["statename"] in ("STARTING", "RUNNING", "BACKOFF"):
+                try:
+                    sv.rpc(30.0).supervisor.stopProcess(comp.name, False)
+                    asked.append(comp)
+                except Exception as exc:  # NOT_RUNNING: it died meanwhile
+                    log.debug("%s: supervisord stop: %s", comp.name, exc)
+    deadline = time.monotonic() + max(c.stop_timeout for c in comps) + 30.0
+    alive = ("STARTING", "RUNNING", "STOPPING", "BACKOFF")
+    while asked and time.monotonic() < deadline:
+        if all((c.supervisor_info() or {}).get("statename") not in alive for c in asked):
+            break
+        time.sleep(0.3)
+    return [(c.name, c.stop() or c in asked) for c in comps]
 
 
 def status(leaders: bool = False) -> list[Status]:
