@@ -595,7 +595,11 @@ class ClusterConfig:
             if n:
                 under[t["topic"]] = n
         ids = sorted(int(b["node_id"]) for b in brokers.get("brokers", []))
-        return ClusterHealth(brokers=ids, expected=self.size, under_replicated=under, offline_partitions=offline)
+        # each node asked on its own: the metadata keeps a killed broker until its session expires
+        counts = await asyncio.gather(*(self.broker_count([n], min(timeout, 5.0)) for n in self.nodes))
+        answering = [n.node_id for n, c in zip(self.nodes, counts) if c > 0]
+        return ClusterHealth(brokers=ids, expected=self.size, under_replicated=under, offline_partitions=offline,
+                             answering=answering)
 
     # -- the project's ACL job -----------------------------------------------------------------------
 
@@ -630,13 +634,17 @@ class ClusterHealth:
     #: topic -> partitions whose ISR is smaller than their replica set
     under_replicated: dict[str, int]
     offline_partitions: int = 0
+    #: nodes that answer a metadata request on their own listener
+    answering: list[int] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
-        return len(self.brokers) >= self.expected and not self.under_replicated and not self.offline_partitions
+        return (len(self.brokers) >= self.expected and len(self.answering) >= self.expected
+                and not self.under_replicated and not self.offline_partitions)
 
     def describe(self) -> str:
-        parts = [f"{len(self.brokers)}/{self.expected} brokers"]
+        parts = [f"{len(self.brokers)}/{self.expected} brokers in the metadata",
+                 f"{len(self.answering)}/{self.expected} answering"]
         parts.append(f"{sum(self.under_replicated.values())} under-replicated partition(s)")
         if self.offline_partitions:
             parts.append(f"{self.offline_partitions} offline partition(s)")
