@@ -72,7 +72,6 @@ CONSOLE = Service("console")
 #: status/down order is the reverse of dependency: Postgres, Kafka, Prometheus, then services
 INFRA: tuple[Component, ...] = (POSTGRES, KAFKA, PROMETHEUS)
 SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CUSTODY, CONSOLE)
-ALL: tuple[Component, ...] = INFRA + SERVICES
 
 #: the secure profile's brokers (deploy.launcher.secure), in place of KAFKA
 KAFKA_NODES: tuple[KafkaNode, ...] = tuple(KafkaNode(i) for i in range(1, NODES + 1))

@@ -121,7 +121,7 @@ def test_status_command_prints_a_table_of_components(stack: launcher.Endpoints, 
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["COMPONENT", "ADDRESS", "STATE", "PID", "RESTARTS", "LEADS"]
+    assert lines[0].split() == ["COMPONENT", "ADDRESS", "STATE", "PID", "RESTARTS", "LEADS", "DETAIL"]
     kafka = next(line for line in lines if line.startswith("kafka "))
     assert _expected_state("kafka") in kafka.split()
 
@@ -311,7 +311,7 @@ def test_up_starts_the_services_that_exist_and_reports_the_absent_ones(fake_serv
                                                                        monkeypatch) -> None:
     ghost = Service("ghost", module="nosuchservice", root=tmp_path, port=_free_port())
     monkeypatch.setattr(components, "SERVICES", (fake_service, ghost))
-    monkeypatch.setattr(components, "ALL", (fake_service, ghost))
+    monkeypatch.setattr(components, "all_components", lambda: (fake_service, ghost))
     first = {r.status.component: r for r in components.up(timeout=20)}
     assert first["fake"].started and first["fake"].status.state == "running"
     assert first["ghost"].status.state == "absent" and not first["ghost"].started

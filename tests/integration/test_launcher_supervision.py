@@ -95,7 +95,7 @@ def fake(own_state, tmp_path, monkeypatch) -> Service:
     (package / "__main__.py").write_text(FAKE_SERVICE)
     svc = Service("fake", module="fakesvc", root=tmp_path, port=_free_base_port(3))
     monkeypatch.setattr(components, "SERVICES", (svc,))
-    monkeypatch.setattr(components, "ALL", (svc,))
+    monkeypatch.setattr(components, "all_components", lambda: (svc,))
     return svc
 
 
