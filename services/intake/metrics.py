@@ -19,3 +19,9 @@ REGISTER_DURATION = Histogram(
     ["transport"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+ATTACHMENTS = Counter(
+    "shuangda_intake_attachments_total",
+    "Evidence files, once committed: stored, duplicate (the same content again), refused (by reason: empty, "
+    "too_large, too_many, unsupported_type, malformed, not_found), read (served to the case's bureau or the office)",
+    ["outcome", "reason"],
+)

@@ -3,6 +3,7 @@ has (schema, pool size, identity cache, body limit, Idempotency-Key TTL …) is 
 `shared.config.ServiceSettings`; only intake's own fields are here."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -10,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
 from shared.pii import PiiError, keyring_from_config
-from shared.topics import CASE_INTAKE
+from shared.topics import CASE_INTAKE, CASE_ROUTING
 
 #: Every ingress topic: ``ingress.<client>``; client ids contain no dot, so ``.dlq`` twins never match.
 DEFAULT_INGRESS_PATTERN = r"ingress\.[a-z0-9][a-z0-9_-]{1,62}"
@@ -39,6 +40,17 @@ class IntakeSettings(ServiceSettings):
     consumer_group: str = "intake"
     #: where case.opened / case.merged go (tests and benchmarks use their own)
     case_topic: str = CASE_INTAKE.name
+    #: routing's case topic: intake keeps each case's assignee from its case.assigned, so evidence
+    #: files are shown to that bureau (and the office) only
+    routing_topic: str = CASE_ROUTING.name
+    #: evidence files: bytes per file and files per complaint (issue 15 §4)
+    attachment_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    attachment_max_count: int = Field(default=5, ge=1, le=50)
+    #: where the local blob store keeps sealed files (default: <state dir>/attachments)
+    attachments_dir: Path | None = None
+
+    def attachments_root(self) -> Path:
+        return self.attachments_dir or self.state_dir / "attachments"
 
     @field_validator("pii_keys", mode="after")
     @classmethod

@@ -11,7 +11,9 @@ from pathlib import Path
 import asyncpg
 
 from services.intake.adapters.http import HttpDeps, build_app
-from services.intake.adapters.kafka import IngressRoutes
+from services.intake.adapters.blobstore import LocalBlobStore
+from services.intake.adapters.kafka import IngressRoutes, assignee_route
+from services.intake.domain.attachments import AttachmentLimits
 from services.intake.app.ingress import Ingress
 from services.intake.app.registration import Registrar
 from services.intake.settings import IntakeSettings
@@ -24,7 +26,7 @@ from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts, service_role
-from shared.topics import CASE_INTAKE, TopicSpec, ensure_topics
+from shared.topics import CASE_INTAKE, CASE_ROUTING, TopicSpec, ensure_topics
 
 SERVICE = "intake"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -40,7 +42,10 @@ def case_topic(settings: IntakeSettings) -> TopicSpec:
 async def prepare(settings: IntakeSettings) -> None:
     """Apply the schema's migrations and create the case topic (both idempotent)."""
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
-    await ensure_topics(settings.kafka, [case_topic(settings)], replication_factor=settings.kafka_replication_factor)
+    routing = CASE_ROUTING if settings.routing_topic == CASE_ROUTING.name else TopicSpec(
+        settings.routing_topic, CASE_ROUTING.key, CASE_ROUTING.description, partitions=CASE_ROUTING.partitions)
+    # the routing topic too: intake reads each case's assignee from it (routing creates it as well)
+    await ensure_topics(settings.kafka, [case_topic(settings), routing], replication_factor=settings.kafka_replication_factor)
 
 
 async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
@@ -52,7 +57,8 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     crash_at = settings.crash_at if settings.dev else None
     kafka = settings.kafka
     consumer = EventConsumer(
-        service=SERVICE, group=settings.consumer_group, routes=[routes.route(settings.ingress_pattern)], pool=pool,
+        service=SERVICE, group=settings.consumer_group, routes=[routes.route(settings.ingress_pattern), assignee_route(settings.routing_topic)],
+        pool=pool,
         kafka=kafka, batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
         metadata_max_age_ms=settings.consumer_metadata_max_age_ms,
         crash_at=crash_at,
@@ -72,6 +78,8 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     app = build_app(HttpDeps(
         pool=pool, auth=Authenticator(directory), registrar=registrar, clock=clock, batch_max_items=settings.batch_max_items,
         max_command_bytes=settings.max_body_bytes, max_batch_bytes=settings.max_batch_bytes,
+        blobs=LocalBlobStore(settings.attachments_root(), keyring),
+        attachment_limits=AttachmentLimits(settings.attachment_max_bytes, settings.attachment_max_count),
         readiness=[database_reachable] if service_role(settings) == "api" else [database_reachable, consumer_polling],
     ))
 

@@ -20,6 +20,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 
 from services.intake.adapters import postgres as db
+from services.intake.adapters.blobstore import BlobStore
+from services.intake.domain.attachments import AttachmentLimits
 from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import (
     EXTRA_SCHEMAS,
@@ -69,6 +71,9 @@ class HttpDeps:
     max_command_bytes: int = 64 * 1024
     max_batch_bytes: int = 8 * 1024 * 1024
     readiness: list[Callable[[], Awaitable[bool]]] = field(default_factory=list)
+    #: evidence files (adapters/blobstore.py) and their limits
+    blobs: "BlobStore | None" = None
+    attachment_limits: AttachmentLimits = field(default_factory=AttachmentLimits)
 
 
 # -- problems ---------------------------------------------------------------------------------
@@ -322,10 +327,15 @@ def _batch_items(raw: bytes, max_items: int) -> list[Any]:
 
 
 def build_app(deps: HttpDeps) -> FastAPI:
+    from services.intake.adapters.http_attachments import attachments_router
     from services.intake.adapters.open311 import open311_router
 
     def limit_for(path: str) -> int:
-        return deps.max_batch_bytes if path == BATCH_PATH else deps.max_command_bytes
+        if path == BATCH_PATH:
+            return deps.max_batch_bytes
+        if path.endswith("/attachments"):  # a file: refused above its own limit with a problem naming it
+            return deps.attachment_limits.max_bytes + 64 * 1024  # beyond: the generic 413 problem
+        return deps.max_command_bytes
 
     app = create_app(
         SERVICE, title="Shuangda intake", readiness=deps.readiness, version="1", body_limit=limit_for,
@@ -336,6 +346,7 @@ def build_app(deps: HttpDeps) -> FastAPI:
     app.include_router(complaints_router(deps))
     app.include_router(leads_router(deps))
     app.include_router(open311_router(deps))
+    app.include_router(attachments_router(deps))
     _with_extra_schemas(app)
     return app
 

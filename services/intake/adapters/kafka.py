@@ -99,3 +99,23 @@ def _authorised(message: Message[Any], owners: Mapping[str, Principal | NonRetry
         raise NonRetryableError("forbidden", f"forbidden: client {owner.principal_id!r} lacks the scope {scope}",
                                 field="type")
     return client_context(owner)
+
+
+def assignee_route(topic: str) -> TopicRoute:
+    """Routing's ``case.assigned`` (first assignment, transfer, escalation) → each case's current
+    assignee, whom its evidence files are shown to (one statement per batch; the highest
+    assignment number wins, so a replay never moves a case back). Other routing events are skipped."""
+    from services.intake.adapters import postgres_attachments as sql
+    from shared.contracts.routing import CaseAssigned
+
+    async def batch(messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
+        latest: dict[str, tuple[str, str, int, Any]] = {}
+        for m in messages:
+            e = m.data
+            if e.case_id not in latest or e.assignment_no > latest[e.case_id][2]:
+                latest[e.case_id] = (e.case_id, e.bureau, e.assignment_no, e.assigned_at)
+        await sql.save_assignees(uow.conn, list(latest.values()))
+        return {}
+
+    return TopicRoute(topic=topic, on_unknown="ignore", batch=batch,
+                      bindings={CaseAssigned.EVENT_TYPE: Binding(CaseAssigned)})
