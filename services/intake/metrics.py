@@ -25,3 +25,9 @@ ATTACHMENTS = Counter(
     "too_large, too_many, unsupported_type, malformed, not_found), read (served to the case's bureau or the office)",
     ["outcome", "reason"],
 )
+SURVEYS = Counter(
+    "shuangda_intake_surveys_total",
+    "Satisfaction answers, once committed: answered or reopen (labelled by score 1-5), or refused (by reason: "
+    "not_found, case_open, already_answered, window_closed)",
+    ["outcome", "reason"],
+)

@@ -17,6 +17,8 @@ PROVISIONAL_DEADLINES = Gauge("shuangda_provisional_deadlines", "Open deadlines 
 CALENDAR_COVERED_DAYS = Gauge("shuangda_calendar_covered_days", "Days from today (Asia/Shanghai) to the end of the holiday data")
 COMMANDS_REFUSED = Counter("shuangda_commands_refused_total", "Bureau commands refused", ["command", "reason"])
 CASES_CLOSED = Counter("shuangda_cases_closed_total", "Cases closed by outcome", ["outcome"])
+CASES_REOPENED = Counter("shuangda_cases_reopened_total",
+                         "Closed cases reopened after the complainant's survey, by the outcome they had", ["previous"])
 JOINT_MEETINGS = Counter("shuangda_joint_meetings_proposed_total", "Joint enforcement meetings proposed")
 TIME_TO_ACKNOWLEDGE = Histogram(
     "shuangda_time_to_acknowledge_seconds", "From assignment to the bureau's acknowledgement", ["bureau"],
@@ -42,5 +44,7 @@ def record(notes: list[Note]) -> None:
             TIME_TO_ACKNOWLEDGE.labels(n.labels["bureau"]).observe(n.value)
         elif n.what == "closed":
             CASES_CLOSED.labels(n.labels["outcome"]).inc()
+        elif n.what == "reopened":
+            CASES_REOPENED.labels(n.labels["previous"]).inc()
         elif n.what == "joint_meeting":
             JOINT_MEETINGS.inc()

@@ -96,3 +96,19 @@ class CaseMerged(EventModel):
     tracking_no: str | None = None
     source_id: str | None = None
     complainant: Complainant | None = None
+
+
+@contract(topic=CASE_INTAKE.name, key="case id")
+class CaseSurveyAnswered(EventModel):
+    """The complainant rated the handling of a closed case (issue 15 §4); ``reopen`` asks routing to
+    send it back (a low score or "not resolved", with a request to reopen, within the window)."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.case.survey-answered.v1"
+    case_id: str
+    tracking_no: str
+    score: int = Field(ge=1, le=5)
+    resolved: bool
+    reopen: bool = Field(description="intake's rule asks for a reopening (routing still refuses a police case)")
+    comment: str = Field(default="", max_length=500, description="as typed, with personal data masked")
+    answered_at: datetime
+    rule_version: str

@@ -178,6 +178,22 @@ class CaseOutcomeRecorded(EventModel):
 
 
 @contract(topic=CASE_ROUTING.name, key=_KEY)
+class CaseReopened(EventModel):
+    """A closed case went back to its bureau after the complainant's survey (low score or not resolved)."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.case.reopened.v1"
+    case_id: str
+    bureau: str = Field(description="the bureau that handles it again")
+    state: Literal["assigned", "accepted"] = Field(description="accepted again, or back to be acknowledged (a refused case)")
+    previous_outcome: str
+    score: int
+    resolved: bool
+    comment: str = ""
+    tracking_no: str | None = None
+    reopened_at: datetime
+
+
+@contract(topic=CASE_ROUTING.name, key=_KEY)
 class CaseCommandRefused(EventModel):
     """A bureau's command could not be honoured; the reason says why."""
 

@@ -161,6 +161,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
         **_REFERRAL, "state": "handed_over", "goods_list": {"doc_no": "WP-2025-3", "title": "扣押物品清单"},
         "files": [{"doc_no": "AJ-2025-3"}], "note": "物品已清点",
     },
+    "shuangda.case.reopened.v1": {
+        "case_id": "C-1", "bureau": "market_regulation@610402", "state": "accepted", "previous_outcome": "no_violation",
+        "score": 1, "resolved": False, "comment": "店铺还在卖假货", "tracking_no": "SD250601-7KQ3M9XW", "reopened_at": NOW,
+    },
     "shuangda.alert.hotspot-detected.v1": {
         "alert_id": "A-1", "kind": "county_category", "key": "610402|trademarks", "county": "610402",
         "category": "trademarks", "count": 12, "threshold": 10, "window_seconds": 3600.0,

@@ -328,6 +328,7 @@ def _batch_items(raw: bytes, max_items: int) -> list[Any]:
 
 def build_app(deps: HttpDeps) -> FastAPI:
     from services.intake.adapters.http_attachments import attachments_router
+    from services.intake.adapters.http_survey import survey_router
     from services.intake.adapters.open311 import open311_router
 
     def limit_for(path: str) -> int:
@@ -347,6 +348,7 @@ def build_app(deps: HttpDeps) -> FastAPI:
     app.include_router(leads_router(deps))
     app.include_router(open311_router(deps))
     app.include_router(attachments_router(deps))
+    app.include_router(survey_router(deps))
     _with_extra_schemas(app)
     return app
 

@@ -102,20 +102,36 @@ def _authorised(message: Message[Any], owners: Mapping[str, Principal | NonRetry
 
 
 def assignee_route(topic: str) -> TopicRoute:
-    """Routing's ``case.assigned`` (first assignment, transfer, escalation) → each case's current
-    assignee, whom its evidence files are shown to (one statement per batch; the highest
-    assignment number wins, so a replay never moves a case back). Other routing events are skipped."""
+    """Routing's case events → each case's progress as intake needs it: the current assignee
+    (``case.assigned``: first assignment, transfer, escalation; the highest assignment number wins,
+    so a replay never moves a case back), whom its evidence files are shown to; and whether it is
+    closed (``case.outcome-recorded``, a refusal in ``case.acknowledged``; ``case.reopened`` opens it
+    again), which opens the satisfaction survey. Two statements per batch; other events are skipped."""
     from services.intake.adapters import postgres_attachments as sql
-    from shared.contracts.routing import CaseAssigned
+    from shared.contracts.routing import CaseAcknowledged, CaseAssigned, CaseOutcomeRecorded, CaseReopened
 
     async def batch(messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
-        latest: dict[str, tuple[str, str, int, Any]] = {}
+        known = await sql.progress_of(uow.conn, sorted({m.data.case_id for m in messages}))
+        changed: dict[str, dict[str, Any]] = {}
         for m in messages:
             e = m.data
-            if e.case_id not in latest or e.assignment_no > latest[e.case_id][2]:
-                latest[e.case_id] = (e.case_id, e.bureau, e.assignment_no, e.assigned_at)
-        await sql.save_assignees(uow.conn, list(latest.values()))
+            row = known.get(e.case_id)
+            if isinstance(e, CaseAssigned):
+                if row is None or e.assignment_no > row["assignment_no"]:
+                    row = {**(row or {"closed_at": None, "outcome": None}), "case_id": e.case_id, "bureau": e.bureau,
+                           "assignment_no": e.assignment_no, "assigned_at": e.assigned_at}
+            elif row is None:  # closed before intake saw it assigned: cannot happen in one partition's order
+                continue
+            elif isinstance(e, CaseOutcomeRecorded):
+                row = {**row, "closed_at": e.recorded_at, "outcome": e.outcome}
+            elif isinstance(e, CaseAcknowledged):
+                if e.decision == "refuse":
+                    row = {**row, "closed_at": e.acknowledged_at, "outcome": "not_accepted"}
+            elif isinstance(e, CaseReopened):
+                row = {**row, "closed_at": None, "outcome": None}
+            known[e.case_id] = changed[e.case_id] = row
+        await sql.save_progress(uow.conn, list(changed.values()))
         return {}
 
-    return TopicRoute(topic=topic, on_unknown="ignore", batch=batch,
-                      bindings={CaseAssigned.EVENT_TYPE: Binding(CaseAssigned)})
+    return TopicRoute(topic=topic, on_unknown="ignore", batch=batch, bindings={
+        t.EVENT_TYPE: Binding(t) for t in (CaseAssigned, CaseOutcomeRecorded, CaseAcknowledged, CaseReopened)})

@@ -80,13 +80,40 @@ async def assignee(conn: asyncpg.Connection | asyncpg.Pool, case_id: str) -> str
     return str(value) if value is not None else None
 
 
-async def save_assignees(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, int, dt.datetime]]) -> None:
-    """(case id, bureau, assignment no, at), one statement; a lower assignment number never wins."""
+_PROGRESS = "case_id, bureau, assignment_no, assigned_at, closed_at, outcome"
+
+
+async def progress_of(conn: asyncpg.Connection | asyncpg.Pool, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = await conn.fetch(f"SELECT {_PROGRESS} FROM case_assignees WHERE case_id = ANY($1::text[])", list(case_ids))
+    return {r["case_id"]: dict(r) for r in rows}
+
+
+async def save_progress(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Each case's progress as folded from a batch of routing's events, one statement."""
     if not rows:
         return
+    cols = ["case_id", "bureau", "assignment_no", "assigned_at", "closed_at", "outcome"]
     await conn.execute(
-        "INSERT INTO case_assignees (case_id, bureau, assignment_no, assigned_at) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[]) "
+        f"INSERT INTO case_assignees ({_PROGRESS}) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[]) "
         "ON CONFLICT (case_id) DO UPDATE SET bureau = excluded.bureau, assignment_no = excluded.assignment_no, "
-        "  assigned_at = excluded.assigned_at WHERE excluded.assignment_no > case_assignees.assignment_no",
-        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+        "  assigned_at = excluded.assigned_at, closed_at = excluded.closed_at, outcome = excluded.outcome",
+        *[[r[c] for r in rows] for c in cols])
+
+
+async def survey_target(conn: asyncpg.Connection, tracking_no: str) -> Any:
+    """The report of a tracking number (locked: two answers at once are decided one after the other),
+    its case's progress, and whether it was answered."""
+    return await conn.fetchrow(
+        "SELECT r.report_id, r.case_id, r.complainant, p.closed_at, p.outcome, "
+        "       EXISTS (SELECT 1 FROM surveys s WHERE s.report_id = r.report_id) AS answered "
+        "FROM reports r LEFT JOIN case_assignees p ON p.case_id = r.case_id WHERE r.tracking_no = $1 FOR UPDATE OF r",
+        tracking_no)
+
+
+async def insert_survey(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    cols = list(row)
+    done = await conn.fetchval(
+        f"INSERT INTO surveys ({', '.join(cols)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))}) "
+        "ON CONFLICT (report_id) DO NOTHING RETURNING true", *row.values())
+    return bool(done)

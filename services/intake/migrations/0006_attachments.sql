@@ -1,13 +1,30 @@
 -- Evidence attachments (issue 15 §4) and who may see them.
 
--- A case's current assignee as routing announced it (case.assigned on the routing topic, first
--- assignment, transfer or escalation): files are served to this bureau and the office only.
--- The highest assignment_no wins, so a replayed or reordered record never moves it back.
+-- A case's progress as routing announced it on its topic: the current assignee (case.assigned:
+-- first assignment, transfer or escalation), whom files are served to (and the office); and
+-- whether it is closed (case.outcome-recorded, a refusal in case.acknowledged; case.reopened
+-- opens it again), which opens the satisfaction survey.
 CREATE TABLE case_assignees (
     case_id       text        PRIMARY KEY,
     bureau        text        NOT NULL,
     assignment_no integer     NOT NULL,
-    assigned_at   timestamptz NOT NULL
+    assigned_at   timestamptz NOT NULL,
+    closed_at     timestamptz,
+    outcome       text
+);
+
+-- One answer per complaint (the first stands). The comment is kept only sealed.
+CREATE TABLE surveys (
+    report_id        text        PRIMARY KEY REFERENCES reports (report_id),
+    case_id          text        NOT NULL,
+    score            smallint    NOT NULL CHECK (score BETWEEN 1 AND 5),
+    resolved         boolean     NOT NULL,
+    reopen_requested boolean     NOT NULL,
+    reopen           boolean     NOT NULL,
+    comment_sealed   jsonb,
+    rule_version     text        NOT NULL,
+    answered_by      text        NOT NULL,
+    answered_at      timestamptz NOT NULL
 );
 
 -- One row per file kept for a report. The bytes live in the blob store (adapters/blobstore.py),

@@ -73,7 +73,8 @@ _RULES: tuple[NoticeRule, ...] = (
     NoticeRule(routing.CaseTransferred, critical=False, addressed=_one("from_bureau")),
     NoticeRule(routing.CaseEscalated, critical=False, addressed=_one("office")),
     NoticeRule(routing.CaseFiguresUpdated, critical=False, addressed=_one("bureau")),
-    NoticeRule(routing.CaseOutcomeRecorded, critical=False, complainants="case"),
+    NoticeRule(routing.CaseOutcomeRecorded, critical=False, complainants="case"),  # its SMS invites the survey
+    NoticeRule(routing.CaseReopened, critical=False, addressed=_one("bureau"), complainants="case"),
     NoticeRule(routing.JointMeetingProposed, critical=False, addressed=_one("office", "bureaus")),
     # -- deadlines: the bureau that must act; a breach also goes to the office
     NoticeRule(routing.CaseDeadlineRevised, critical=True, addressed=_one("deadline.bureau")),

@@ -108,6 +108,9 @@ class AssessmentRow(BaseModel):
     deadlines_breached: int = Field(description="deadlines past due while open, flagged breached, or met late")
     cases_breached: int
     mean_answer_hours: float | None
+    surveys: int = Field(default=0, description="complainants' satisfaction answers (12315's 满意度)")
+    mean_score: float | None = Field(default=None, description="their mean score, 1-5")
+    reopened: int = Field(default=0, description="cases the answers reopened")
 
 
 class Assessment(BaseModel):
@@ -176,7 +179,9 @@ def _rows(records: list[Any], flag: str, key: str) -> list[AssessmentRow]:
         out.append(AssessmentRow(key=r[key], opened=r["opened"], answered=r["answered"],
                                  answered_in_time=r["answered_in_time"], refused=r["refused"], closed=r["closed"],
                                  deadlines_breached=int(r["deadlines_breached"]), cases_breached=r["cases_breached"],
-                                 mean_answer_hours=None if hours is None else round(float(hours), 2)))
+                                 mean_answer_hours=None if hours is None else round(float(hours), 2),
+                                 surveys=int(r["surveys"]), reopened=int(r["reopened"]),
+                                 mean_score=None if r["mean_score"] is None else round(float(r["mean_score"]), 2)))
     return sorted(out, key=lambda row: row.key)
 
 

@@ -21,12 +21,13 @@ import re
 from typing import Any, Mapping, Sequence
 
 from shared.contracts.bureau_actions import COMMANDS
-from shared.contracts.cases import CaseMerged, CaseOpened
+from shared.contracts.cases import CaseMerged, CaseOpened, CaseSurveyAnswered
 from shared.runtime import Message, NonRetryableError, UnitOfWork
 from shared.runtime.routes import Binding, TopicRoute
 
 from services.routing.adapters.hygiene import first_problem
 from services.routing.app.commands import Received, apply_in_order
+from services.routing.app.reopen import surveys
 from services.routing.app.router import Router
 from services.routing.domain.bureaus import Bureau
 
@@ -34,8 +35,17 @@ from services.routing.domain.bureaus import Bureau
 def routes(router: Router, *, intake_topic: str, ingress_pattern: str) -> list[TopicRoute]:
     topic_re = re.compile(ingress_pattern)
 
-    async def intake(messages: Sequence[Message[CaseOpened | CaseMerged]], uow: UnitOfWork) -> Mapping[int, Exception]:
-        return await router.intake_batch(uow, messages)
+    async def intake(messages: Sequence[Message[Any]], uow: UnitOfWork) -> Mapping[int, Exception]:
+        answers = [(i, m) for i, m in enumerate(messages) if isinstance(m.data, CaseSurveyAnswered)]
+        if not answers:
+            return await router.intake_batch(uow, messages)
+        # the complainants' survey answers (rare) go to the reopen handler; the rest as before
+        cases = [(i, m) for i, m in enumerate(messages) if not isinstance(m.data, CaseSurveyAnswered)]
+        refused = dict(await surveys(router, uow, answers))
+        if cases:
+            got = await router.intake_batch(uow, [m for _, m in cases])
+            refused.update({cases[j][0]: exc for j, exc in got.items()})
+        return refused
 
     async def ingress(messages: Sequence[Message[Any]], uow: UnitOfWork) -> Mapping[int, Exception]:
         refused: dict[int, Exception] = {}
@@ -59,7 +69,8 @@ def routes(router: Router, *, intake_topic: str, ingress_pattern: str) -> list[T
     return [
         TopicRoute(
             topic=intake_topic,
-            bindings={CaseOpened.EVENT_TYPE: Binding(CaseOpened), CaseMerged.EVENT_TYPE: Binding(CaseMerged)},
+            bindings={CaseOpened.EVENT_TYPE: Binding(CaseOpened), CaseMerged.EVENT_TYPE: Binding(CaseMerged),
+                      CaseSurveyAnswered.EVENT_TYPE: Binding(CaseSurveyAnswered)},
             on_unknown="ignore",
             batch=intake,
         ),

@@ -72,7 +72,8 @@ async def referral_funnel(conn: Conn) -> list[asyncpg.Record]:
 async def assessment(conn: Conn, start: datetime, end: datetime, now: datetime) -> list[asyncpg.Record]:
     """Per county and per (current) bureau, the cases opened in [start, end): answered, answered in
     time, refused, closed, deadlines breached (an open one past due, one flagged breached, or one met
-    late), cases with a breach, mean hours to answer."""
+    late), cases with a breach, mean hours to answer; and the complainants' satisfaction (issue 15
+    §4): survey answers, their mean score, and the cases they reopened."""
     return await conn.fetch(
         """
         WITH c AS (
@@ -83,6 +84,10 @@ async def assessment(conn: Conn, start: datetime, end: datetime, now: datetime) 
                    count(*) FILTER (WHERE d.breached_sent OR (d.state = 'open' AND d.due_at <= $3)
                                     OR (d.state = 'met' AND d.closed_at > d.due_at)) AS breached
             FROM deadlines d JOIN c USING (case_id) GROUP BY d.case_id
+        ), s AS (
+            SELECT s.case_id, count(*) AS answers, sum(s.score) AS score_sum,
+                   count(*) FILTER (WHERE s.reopened) AS reopened
+            FROM surveys s JOIN c USING (case_id) GROUP BY s.case_id
         )
         SELECT GROUPING(c.county_label) = 0 AS by_county, c.county_label, c.assignee,
                count(*) AS opened,
@@ -93,8 +98,10 @@ async def assessment(conn: Conn, start: datetime, end: datetime, now: datetime) 
                count(*) FILTER (WHERE c.state = 'closed') AS closed,
                coalesce(sum(d.breached), 0) AS deadlines_breached,
                count(*) FILTER (WHERE d.breached > 0) AS cases_breached,
-               avg(extract(epoch FROM c.acknowledged_at - c.assigned_at)) / 3600.0 AS mean_answer_hours
-        FROM c LEFT JOIN d USING (case_id)
+               avg(extract(epoch FROM c.acknowledged_at - c.assigned_at)) / 3600.0 AS mean_answer_hours,
+               coalesce(sum(s.answers), 0) AS surveys, sum(s.score_sum)::float / nullif(sum(s.answers), 0) AS mean_score,
+               coalesce(sum(s.reopened), 0) AS reopened
+        FROM c LEFT JOIN d USING (case_id) LEFT JOIN s USING (case_id)
         GROUP BY GROUPING SETS ((c.county_label), (c.assignee))
         LIMIT $4
         """, start, end, now, MAX_GROUPS * 2)
