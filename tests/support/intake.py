@@ -39,7 +39,7 @@ class IntakeWorld:
         values: dict[str, Any] = dict(
             dev=True, schema=self.schema, identity_schema=self.identity_schema, case_topic=self.case_topic, consumer_group=self.group,
             ingress_pattern=rf"ingress\.{self.prefix}-[a-z0-9_-]+", consumer_poll_ms=50, relay_poll_seconds=0.5,
-            identity_cache_seconds=0.5,
+            identity_cache_seconds=0.5, routing_topic=f"test.case.routing.{self.unique}",
         )
         values.update(self.overrides)
         values.update(extra)
@@ -55,6 +55,7 @@ class IntakeWorld:
             "SHUANGDA_INTAKE_CONSUMER_POLL_MS": str(s.consumer_poll_ms),
             "SHUANGDA_INTAKE_RELAY_POLL_SECONDS": str(s.relay_poll_seconds),
             "SHUANGDA_INTAKE_IDENTITY_CACHE_SECONDS": str(s.identity_cache_seconds),
+            "SHUANGDA_INTAKE_ROUTING_TOPIC": s.routing_topic,
         }
         env.update(extra)
         return env
