@@ -10,25 +10,30 @@ passes with the deadline still open: each event has an id derived from the deadl
 ``*_sent`` flag is set in the same transaction that writes it to the outbox, so a crash at any
 point neither loses nor repeats one.
 
-`Period` is the rule as the service read it from its versioned data (a shared legal rule of
-``shared/reference`` or the service's own ``local policy`` file); `warn_at` is the shared rule for
-when "approaching" is due.
+`WatchedDeadline` and `warn_at` (when "approaching" is due) are pure and live in
+`shared.watched_deadline`, which a service's domain/ imports; they are re-exported here. The
+service's event for a deadline is built by `event_factory`, its count by `counted`, and its HTTP
+read-out by `deadline_view` — one each for the three services.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from pydantic import BaseModel
 
 from shared.clock import Clock
 from shared.envelope import deterministic_event_id
+from shared.watched_deadline import WatchedDeadline, warn_at
 
-if TYPE_CHECKING:  # the dataclass and `warn_at` are pure: a service's domain/ may import them
+if TYPE_CHECKING:
     import asyncpg
+    from prometheus_client import Counter
+
+__all__ = ["MIGRATION_SQL", "WatchedDeadline", "warn_at", "open_deadlines", "close_deadlines", "close_each",
+           "close_ids", "deadlines_of", "deadline_view", "event_factory", "counted", "DeadlineWatch"]
 
 log = logging.getLogger(__name__)
 
@@ -57,32 +62,6 @@ CREATE INDEX deadlines_subject ON deadlines (subject);
 """
 
 
-@dataclass(frozen=True)
-class WatchedDeadline:
-    deadline_id: str
-    subject: str
-    case_id: str
-    kind: str
-    party: str
-    rule_id: str
-    rule_version: str
-    citation: str
-    local_policy: bool
-    starts_at: dt.datetime
-    warn_at: dt.datetime
-    due_at: dt.datetime
-    provisional: bool = False
-
-
-def warn_at(starts_at: dt.datetime, due_at: dt.datetime, *, before_hours: float = 24,
-            not_before_fraction: float = 0.5) -> dt.datetime:
-    """When "approaching" is due: `before_hours` before the deadline, but never earlier than
-    `not_before_fraction` of the period (a one-day period warns at half time, not at once)."""
-    before = due_at - dt.timedelta(hours=before_hours)
-    earliest = starts_at + (due_at - starts_at) * not_before_fraction
-    return max(before, earliest)
-
-
 async def open_deadlines(conn: asyncpg.Connection, deadlines: list[WatchedDeadline]) -> None:
     """Record the deadlines (a deadline id already known is left as it is)."""
     if not deadlines:
@@ -100,10 +79,28 @@ async def open_deadlines(conn: asyncpg.Connection, deadlines: list[WatchedDeadli
 
 async def close_deadlines(conn: asyncpg.Connection, subjects: list[str], kinds: list[str], at: dt.datetime, *,
                           state: Literal["met", "cancelled"] = "met") -> list[str]:
-    """Close the open deadlines of `kinds` on `subjects`; returns the ids closed."""
+    """Close the open deadlines of `kinds` on `subjects`, all at `at`; returns the ids closed."""
+    return await close_each(conn, {s: at for s in subjects}, kinds, state=state)
+
+
+async def close_each(conn: asyncpg.Connection, closes: Mapping[str, dt.datetime], kinds: list[str], *,
+                     state: Literal["met", "cancelled"] = "met") -> list[str]:
+    """Close the open deadlines of `kinds`, each subject at its own time (`closes`: subject → when
+    the act that meets it happened), in one statement; returns the ids closed."""
+    if not closes:
+        return []
     rows = await conn.fetch(
-        "UPDATE deadlines SET state = $3, closed_at = $4 WHERE state = 'open' AND subject = ANY($1::text[])"
-        " AND kind = ANY($2::text[]) RETURNING deadline_id", subjects, kinds, state, at)
+        "UPDATE deadlines d SET state = $3, closed_at = u.at FROM unnest($1::text[], $2::timestamptz[]) AS u(subject, at)"
+        " WHERE d.state = 'open' AND d.subject = u.subject AND d.kind = ANY($4::text[]) RETURNING d.deadline_id",
+        list(closes), list(closes.values()), state, kinds)
+    return [r["deadline_id"] for r in rows]
+
+
+async def close_ids(conn: asyncpg.Connection, deadline_ids: list[str], at: dt.datetime, *,
+                    state: Literal["met", "cancelled"] = "met") -> list[str]:
+    """Close these open deadlines (by id) at `at`; returns the ids closed."""
+    rows = await conn.fetch("UPDATE deadlines SET state = $2, closed_at = $3 WHERE state = 'open'"
+                            " AND deadline_id = ANY($1::text[]) RETURNING deadline_id", deadline_ids, state, at)
     return [r["deadline_id"] for r in rows]
 
 
@@ -113,12 +110,47 @@ async def deadlines_of(conn: asyncpg.Connection, subjects: list[str]) -> list[di
     return [dict(r) for r in rows]
 
 
+def deadline_view(d: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of `deadlines_of` as the services' HTTP read-outs show it."""
+    return {"deadline_id": d["deadline_id"], "kind": d["kind"], "party": d["party"], "state": d["state"],
+            "due_at": d["due_at"].isoformat(),
+            "closed_at": d["closed_at"].isoformat() if d["closed_at"] else None,
+            "rule_id": d["rule_id"], "rule_version": d["rule_version"], "citation": d["citation"],
+            "local_policy": d["local_policy"], "provisional": d["provisional"],
+            "approaching_sent": d["approaching_sent"], "breached_sent": d["breached_sent"]}
+
+
 def from_row(row: asyncpg.Record) -> WatchedDeadline:
     return WatchedDeadline(**{f: row[f] for f in WatchedDeadline.__dataclass_fields__})
 
 
 #: builds the event for one deadline: (what, deadline, now) -> payload; the watch emits it on `topic`
 EventFactory = Callable[[Literal["approaching", "breached"], WatchedDeadline, dt.datetime], BaseModel]
+
+
+def event_factory(approaching: type[BaseModel], breached: type[BaseModel], *, subject_field: str,
+                  fields: Callable[[WatchedDeadline], dict[str, Any]] | None = None) -> EventFactory:
+    """The service's event for one deadline: `subject_field` carries the deadline's subject (the
+    lot, appraisal or plan), plus ``case_id`` when the event has one, the deadline and the time
+    it was detected; `fields` adds what else the event names."""
+    def make(what: Literal["approaching", "breached"], d: WatchedDeadline, now: dt.datetime) -> BaseModel:
+        from shared.contracts.deadlines import ServiceDeadline
+
+        cls = breached if what == "breached" else approaching
+        extra = {"case_id": d.case_id} if "case_id" in cls.model_fields else {}
+        return cls(**{subject_field: d.subject, **extra, **(fields(d) if fields else {}),
+                      "deadline": ServiceDeadline.of(d), "detected_at": now})
+    return make
+
+
+def counted(metric: "Counter", *labels: Literal["kind", "what"]) -> Callable[[str, WatchedDeadline], None]:
+    """The watch's `on_emitted` that counts each event in `metric` (labels: the deadline's kind
+    and/or what was emitted; the watch calls it once its transaction committed)."""
+    chosen = labels or ("kind", "what")
+
+    def count(what: str, d: WatchedDeadline) -> None:
+        metric.labels(*[d.kind if label == "kind" else what for label in chosen]).inc()
+    return count
 
 
 class DeadlineWatch:

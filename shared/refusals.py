@@ -5,7 +5,11 @@ services whose commands come over HTTP one at a time (custody, appraisal, inspec
 caller is not the party the rule names (`forbidden`), 409 otherwise; the problem document's
 ``errors`` names the field and the reason. `NotFound(what, ident)` — 404.
 `write_command` runs a use case under the Idempotency-Key rule (shared/idempotency.py) in one
-transaction (shared/http.run_in_transaction) and answers with its JSON.
+transaction (shared/http.run_in_transaction) and answers with its JSON. The edge's shared pieces:
+`StrictIn` (request bodies refuse unknown fields), the `CaseId`/`LotId` path and body shapes, and
+`command_responses` (the OpenAPI responses every route of these services may give).
+
+Importing this module loads no web framework: pure rules import `Refused` from it.
 """
 from __future__ import annotations
 
@@ -17,7 +21,31 @@ if TYPE_CHECKING:
 
     from shared.runtime.uow import UnitOfWork
 
+from pydantic import BaseModel, ConfigDict
+
+from shared.text import Ident
+
 A = TypeVar("A")
+
+#: a case id as routing gives it, and a custody lot id (custody, appraisal)
+CaseId = Ident(r"[A-Za-z0-9_-]{4,64}", max_len=64, what="case id")
+LotId = Ident(r"lot_[0-9a-f]{20}", max_len=24, what="lot id")
+
+
+class StrictIn(BaseModel):
+    """A request body: an unknown field is a 422 naming it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def command_responses(not_found: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of every route: authentication's, 404 (`not_found`), 409 refusals, 422."""
+    from shared.http import problem_response
+    from shared.identity.http import AUTH_RESPONSES
+
+    return {**AUTH_RESPONSES, 404: problem_response(not_found),
+            409: problem_response("The rules refuse the command (the reason is named)"),
+            422: problem_response("A field failed validation")}
 
 
 class Refused(Exception):

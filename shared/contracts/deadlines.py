@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from shared.deadline_watch import WatchedDeadline
+    from shared.watched_deadline import WatchedDeadline
 
 
 class ServiceDeadline(BaseModel):

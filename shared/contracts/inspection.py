@@ -84,6 +84,8 @@ class InspectionResultRecorded(EventModel):
     credit_code: str
     result: Result
     recorded_at: datetime
+    revision: int = Field(default=1, description="1 for the first result, one more for each correction")
+    correction_reason: str | None = None
 
 
 @contract(topic=INSPECTION.name, key=_KEY)

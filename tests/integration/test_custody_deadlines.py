@@ -117,3 +117,42 @@ async def test_two_watches_at_once_raise_each_breach_exactly_once(unique: str) -
             await c.close()
     assert sum(first) == len(lots) and sum(again) == 0
     assert rows[0]["n"] == len(lots)
+
+
+async def test_hand_overs_of_several_cases_in_one_batch_close_each_deadline_at_its_own_time(unique: str) -> None:
+    from services.custody.app.deadlines import CustodyDeadlines
+    from shared.contracts.referral import ReferralHandedOver
+    from shared.db import connect
+    from shared.runtime.uow import Message, UnitOfWork
+    from shared.workdays import default_calendar
+
+    world = CustodyWorld(unique)
+    await world.create()
+    bureau = await world.key("bureau", "market_regulation")
+    police_id = world.bureau("public_security")
+    cases = [f"case-{unique}-a", f"case-{unique}-b"]
+    handed_at = [START + dt.timedelta(hours=5), START + dt.timedelta(days=1, hours=3)]
+    async with world.running(ManualClock(START)) as (http, _parts):
+        lots = [await register(http, bureau, case) for case in cases]
+
+    def message(event: Any) -> Message[Any]:
+        return Message(envelope=None, data=event, topic=world.settings.referral_topic, key=event.case_id)  # type: ignore[arg-type]
+
+    common = {"state": "accepted", "agency": world.bureau(), "police": police_id}
+    accepted = [message(ReferralAccepted(case_id=c, referral_id=f"ref-{c}", at=START, category="trademarks",
+                                         suspect=Suspect(name="某某贸易商行"), after="transfer", **common)) for c in cases]
+    handed = [message(ReferralHandedOver(case_id=c, referral_id=f"ref-{c}", at=at, **common | {"state": "handed_over"}))
+              for c, at in zip(cases, handed_at)]
+    deadlines_ = CustodyDeadlines(calendar=default_calendar())
+    conn = await connect(world.settings.dsn, world.settings.schema)
+    try:
+        for batch in (accepted, handed):   # each batch as the consumer hands it over: several cases at once
+            async with conn.transaction():
+                uow = UnitOfWork(conn, source="/custody")
+                assert await deadlines_.on_referrals(batch, uow) == {}
+                await uow.flush()
+        rows = await conn.fetch("SELECT subject, state, closed_at FROM deadlines WHERE kind = 'police_handover'")
+    finally:
+        await conn.close()
+    assert {r["subject"]: (r["state"], r["closed_at"]) for r in rows} == {
+        lots[0]: ("met", handed_at[0]), lots[1]: ("met", handed_at[1])}

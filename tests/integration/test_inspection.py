@@ -163,6 +163,48 @@ async def test_a_result_not_published_within_the_period_breaches_once(unique: st
     assert breached[0]["deadline"]["local_policy"] is True
 
 
+async def test_publishing_meets_only_the_published_results_deadlines_and_a_correction_opens_its_own(unique: str) -> None:
+    world = InspectionWorld(unique)
+    await world.create()
+    bureau = await world.key("bureau", "forestry")
+    clock = ManualClock(START)
+    async with world.running(clock) as (http, _parts):
+        await http.put("/v1/pools/enterprises", json={"entries": enterprises(world.division, 4)}, headers=bureau)
+        await http.put("/v1/pools/inspectors", json={"entries": ROSTER}, headers=bureau)
+        plan = (await http.post("/v1/plans", headers=bureau, json={"title": "抽查", "scope": {}, "sample_size": 2})).json()
+        pid, (first, second) = plan["plan_id"], plan["tasks"]
+
+        def result(task: dict[str, Any], **extra: Any) -> dict[str, Any]:
+            return {"credit_code": task["credit_code"], "result": "no_problem", "inspected_by": task["inspectors"][:1],
+                    **extra}
+
+        async def states() -> dict[str, str]:
+            r = await http.get(f"/v1/plans/{pid}", headers=bureau)
+            return {d["deadline_id"].split(":", 1)[1]: d["state"] for d in r.json()["deadlines"]}
+
+        assert (await http.post(f"/v1/plans/{pid}/results", headers=bureau, json=result(first))).status_code == 200
+        assert (await http.post(f"/v1/plans/{pid}:publish", headers=bureau)).status_code == 200
+        clock.advance(dt.timedelta(hours=1))
+        assert (await http.post(f"/v1/plans/{pid}/results", headers=bureau, json=result(second))).status_code == 200
+        # the second result was recorded after the publication: its deadline is still open
+        assert await states() == {f"{first['credit_code']}:result_publication": "met",
+                                  f"{second['credit_code']}:result_publication": "open"}
+        refused(await http.post(f"/v1/plans/{pid}/results", headers=bureau, json=result(first)), 409, "already_recorded")
+        corrected = await http.post(f"/v1/plans/{pid}/results", headers=bureau, json=result(
+            first, result="problems_found", findings="复核发现标签不全", correction_reason="复核更正"))
+        assert corrected.status_code == 200, corrected.text
+        assert corrected.json()["revision"] == 2 and corrected.json()["state"] == "recorded"
+        assert (await states())[f"{first['credit_code']}:result_publication:r2"] == "open"
+        assert (await http.post(f"/v1/plans/{pid}:publish", headers=bureau)).status_code == 200
+        assert set((await states()).values()) == {"met"}
+    records = await stack.eventually(
+        lambda: stack.read_all(world.settings.inspection_topic),
+        until=lambda rs: sum(stack.header(r, "ce_type") == "shuangda.inspection.results-published.v1" for r in rs) == 2,
+        what="both publications")
+    recorded = [json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.inspection.result-recorded.v1"]
+    assert [(e["revision"], e["correction_reason"]) for e in recorded] == [(1, None), (1, None), (2, "复核更正")]
+
+
 async def test_hostile_pools_and_plans_are_refused_naming_the_field_and_the_public_part_is_rate_limited(unique: str) -> None:
     world = InspectionWorld(unique, public_rate_per_second=0.01, public_rate_burst=3)
     await world.create()

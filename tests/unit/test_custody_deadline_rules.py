@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from shared.deadline_watch import warn_at
+from shared.watched_deadline import warn_at
 from shared.reference.deadlines import deadline_rule, load_deadlines
 from shared.workdays import SHANGHAI, WorkdayCalendar
 

@@ -12,14 +12,14 @@ from typing import Any, Awaitable, Callable, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared import deadline_watch as watch
-from shared.http import ProblemError, create_app, problem_response
-from shared.identity.http import AUTH_RESPONSES, Authenticator
+from shared.http import ProblemError, create_app
+from shared.identity.http import Authenticator
 from shared.identity.model import Principal
 from shared.openapi import install_problem_schema
-from shared.refusals import write_command
+from shared.refusals import CaseId, LotId, StrictIn, command_responses, write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, SaneDate, Text
 from shared.workdays import SHANGHAI
@@ -31,23 +31,12 @@ from services.appraisal.domain.appraisals import Appraisal, Report
 SERVICE = "appraisal"
 TITLE = "Shuangda appraisal: rapid appraisal of a case's goods (快速维权鉴定)"
 AppraisalId = Ident(r"apr_[0-9a-f]{20}", max_len=24, what="appraisal id")
-LotId = Ident(r"lot_[0-9a-f]{20}", max_len=24, what="lot id")
-CaseId = Ident(r"[A-Za-z0-9_-]{4,64}", max_len=64, what="case id")
 PrincipalId = Ident(r"[a-z0-9][a-z0-9_@.-]{1,99}", max_len=100, what="principal id")
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    **AUTH_RESPONSES,
-    404: problem_response("No such appraisal, or not one the caller may see"),
-    409: problem_response("The rules refuse the command (the reason is named)"),
-    422: problem_response("A field failed validation"),
-}
+RESPONSES = command_responses("No such appraisal, or not one the caller may see")
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RequestAppraisal(_In):
+class RequestAppraisal(StrictIn):
     case_id: CaseId  # type: ignore[valid-type]
     kind: Literal["authenticity", "quality", "value"]
     provider: PrincipalId  # type: ignore[valid-type]
@@ -56,22 +45,22 @@ class RequestAppraisal(_In):
     wanted_by: SaneDate | None = None
 
 
-class Reason(_In):
+class Reason(StrictIn):
     reason: Text(500)  # type: ignore[valid-type]
 
 
-class SamplesReceived(_In):
+class SamplesReceived(StrictIn):
     lot_id: LotId | None = None  # type: ignore[valid-type]
 
 
-class ReportIn(_In):
+class ReportIn(StrictIn):
     doc_no: Text(100)  # type: ignore[valid-type]
     title: Text(200, required=False) | None = None  # type: ignore[valid-type]
     uri: Text(2048, required=False) | None = None  # type: ignore[valid-type]
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
-class ResultIn(_In):
+class ResultIn(StrictIn):
     verdict: Literal["genuine", "counterfeit", "conforming", "substandard", "undetermined"] | None = None
     valuation: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     report: ReportIn
@@ -99,12 +88,6 @@ def view(a: Appraisal) -> dict[str, Any]:
             "reported_at": r.reported_at.isoformat()},
     }
 
-
-def deadline_view(d: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": d["kind"], "party": d["party"], "state": d["state"], "due_at": d["due_at"].isoformat(),
-            "rule_id": d["rule_id"], "rule_version": d["rule_version"], "citation": d["citation"],
-            "local_policy": d["local_policy"], "provisional": d["provisional"],
-            "approaching_sent": d["approaching_sent"], "breached_sent": d["breached_sent"]}
 
 
 def may_see(p: Principal, a: Appraisal) -> bool:
@@ -149,7 +132,7 @@ def build_app(*, pool: asyncpg.Pool, appraisals: Appraisals, auth: Authenticator
             deadlines = await watch.deadlines_of(conn, [appraisal_id]) if a is not None else []
         if a is None or not may_see(caller, a):
             raise ProblemError(404, "Not found", f"no appraisal {appraisal_id} the caller may see")
-        return view(a) | {"deadlines": [deadline_view(d) for d in deadlines]}
+        return view(a) | {"deadlines": [watch.deadline_view(d) for d in deadlines]}
 
     @api.get("/appraisals", summary="The appraisals of a case the caller may see")
     async def of_case(case_id: CaseId, caller: Principal = Depends(reader)) -> dict[str, Any]:  # type: ignore[valid-type]

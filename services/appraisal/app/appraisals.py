@@ -15,7 +15,6 @@ from shared.clock import Clock
 from shared.contracts.appraisal import (AppraisalDeadlineApproaching, AppraisalDeadlineBreached, AppraisalRefused,
                                         AppraisalReported, AppraisalRequested, AppraisalStepped)
 from shared.contracts.custody import CustodyChanged
-from shared.contracts.deadlines import ServiceDeadline
 from shared.contracts.referral import DocumentRef
 from shared.identity.model import Principal
 from shared.reference.deadlines import load_deadlines
@@ -167,10 +166,6 @@ class Appraisals:
         return {}
 
 
-def deadline_event(what: Literal["approaching", "breached"], d: watch.WatchedDeadline, now: dt.datetime) -> Any:
-    cls = AppraisalDeadlineBreached if what == "breached" else AppraisalDeadlineApproaching
-    return cls(appraisal_id=d.subject, case_id=d.case_id, deadline=ServiceDeadline.of(d), detected_at=now)
-
-
-def count_emitted(what: str, d: watch.WatchedDeadline) -> None:
-    DEADLINES.labels(d.kind, what).inc()
+#: the watch's event for one appraisal deadline, and its count once the watch's transaction committed
+deadline_event = watch.event_factory(AppraisalDeadlineApproaching, AppraisalDeadlineBreached, subject_field="appraisal_id")
+count_emitted = watch.counted(DEADLINES, "kind", "what")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared.deadline_watch import WatchedDeadline, warn_at
+from shared.watched_deadline import WatchedDeadline, warn_at
 from shared.workdays import SHANGHAI, WorkdayCalendar
 
 from services.appraisal.domain.appraisals import Appraisal

@@ -10,14 +10,14 @@ from typing import Any, Awaitable, Callable, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared import deadline_watch as watch
-from shared.http import ProblemError, create_app, problem_response
-from shared.identity.http import AUTH_RESPONSES, Authenticator
+from shared.http import ProblemError, create_app
+from shared.identity.http import Authenticator
 from shared.identity.model import Principal
 from shared.openapi import install_problem_schema
-from shared.refusals import write_command
+from shared.refusals import CaseId, LotId, StrictIn, command_responses, write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, SaneDate, Text
 
@@ -27,61 +27,50 @@ from services.custody.domain.lots import DestructionPlan, Item, Lot
 
 SERVICE = "custody"
 TITLE = "Shuangda custody: seized goods (公物仓), chain of custody, disposal"
-LotId = Ident(r"lot_[0-9a-f]{20}", max_len=24, what="lot id")
 PlanId = Ident(r"plan_[0-9a-f]{20}", max_len=25, what="plan id")
-CaseId = Ident(r"[A-Za-z0-9_-]{4,64}", max_len=64, what="case id")
 Party = Ident(r"[a-z0-9][a-z0-9_@.-]{1,99}", max_len=100, what="party")
 Money = Field(ge=0, max_digits=14, decimal_places=2)
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    **AUTH_RESPONSES,
-    404: problem_response("No such lot or plan, or not one the caller may see"),
-    409: problem_response("The rules refuse the command (the reason is named)"),
-    422: problem_response("A field failed validation"),
-}
+RESPONSES = command_responses("No such lot or plan, or not one the caller may see")
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ItemIn(_In):
+class ItemIn(StrictIn):
     description: Text(200)  # type: ignore[valid-type]
     quantity: Decimal = Field(gt=0, max_digits=14, decimal_places=3)
     unit: Text(16)  # type: ignore[valid-type]
     declared_value: Decimal = Money
 
 
-class RegisterLot(_In):
+class RegisterLot(StrictIn):
     case_id: CaseId  # type: ignore[valid-type]
     hazard: Literal["toxic_harmful", "perishable", "ordinary"]
     location: Text(200)  # type: ignore[valid-type]
     items: list[ItemIn] = Field(min_length=1, max_length=200)
 
 
-class HandOver(_In):
+class HandOver(StrictIn):
     to: Party  # type: ignore[valid-type]
     purpose: Literal["warehouse", "appraisal", "police", "return_to_bureau"]
 
 
-class DecideOutcome(_In):
+class DecideOutcome(StrictIn):
     outcome: Literal["returned", "confiscated_auctioned", "destroyed"]
     document_no: Text(64)  # type: ignore[valid-type]
     decided_on: SaneDate
 
 
-class Release(_In):
+class Release(StrictIn):
     outcome: Literal["returned", "confiscated_auctioned"]
 
 
-class ProposePlan(_In):
+class ProposePlan(StrictIn):
     lot_ids: list[LotId] = Field(min_length=1, max_length=500)  # type: ignore[valid-type]
     scheduled_on: SaneDate
     facility: Text(200)  # type: ignore[valid-type]
     witnesses: list[Text(60)] = Field(min_length=1, max_length=20)  # type: ignore[valid-type]
 
 
-class RecordDestruction(_In):
+class RecordDestruction(StrictIn):
     photos: list[Text(300)] = Field(min_length=1, max_length=50)  # type: ignore[valid-type]
     environmental_cost: Decimal = Money
 
@@ -109,12 +98,6 @@ def lot_view(lot: Lot) -> dict[str, Any]:
             "plan_id": lot.plan_id},
     }
 
-
-def deadline_view(d: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": d["kind"], "party": d["party"], "state": d["state"], "due_at": d["due_at"].isoformat(),
-            "rule_id": d["rule_id"], "rule_version": d["rule_version"], "citation": d["citation"],
-            "local_policy": d["local_policy"], "provisional": d["provisional"],
-            "approaching_sent": d["approaching_sent"], "breached_sent": d["breached_sent"]}
 
 
 def plan_view(plan: DestructionPlan) -> dict[str, Any]:
@@ -160,7 +143,7 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body
             deadlines = await watch.deadlines_of(conn, [lot_id]) if lot is not None else []
         if lot is None or not may_see(caller, lot):
             raise ProblemError(404, "Not found", f"no lot {lot_id} the caller may see")
-        return lot_view(lot) | {"deadlines": [deadline_view(d) for d in deadlines]}
+        return lot_view(lot) | {"deadlines": [watch.deadline_view(d) for d in deadlines]}
 
     @api.post("/lots/{lot_id}/handovers", summary="The holder hands the goods to another party")
     async def hand_over(request: Request, lot_id: LotId, body: HandOver,  # type: ignore[valid-type]

@@ -7,11 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from shared import deadline_watch as watch
 from shared.contracts.custody import CustodyDeadlineApproaching, CustodyDeadlineBreached
-from shared.contracts.deadlines import ServiceDeadline
 from shared.contracts.referral import ReferralAccepted, ReferralHandedOver
 from shared.reference.deadlines import deadline_rule, load_deadlines
 from shared.runtime.uow import Message, UnitOfWork
@@ -72,18 +71,15 @@ class CustodyDeadlines:
                                            self.calendar, before_hours=self.before_hours) for lot in lots]
             await watch.open_deadlines(uow.conn, [d for d in found if d is not None])
         if handed:
-            lots = await db.lots_of_cases(uow.conn, sorted({h.case_id for h in handed}))
-            if lots:
-                await watch.close_deadlines(uow.conn, [lot.lot_id for lot in lots], [rules.POLICE_HANDOVER],
-                                            max(h.at for h in handed))
+            # each case's goods were handed over when its own hand-over says (the first, if the batch has two)
+            when: dict[str, dt.datetime] = {}
+            for h in handed:
+                when[h.case_id] = min(h.at, when.get(h.case_id, h.at))
+            lots = await db.lots_of_cases(uow.conn, sorted(when))
+            await watch.close_each(uow.conn, {lot.lot_id: when[lot.case_id] for lot in lots}, [rules.POLICE_HANDOVER])
         return {}
 
 
-def deadline_event(what: Literal["approaching", "breached"], d: watch.WatchedDeadline, now: dt.datetime) -> Any:
-    """The watch's event for one custody deadline (and its count: the watch emitted it in a committed transaction)."""
-    cls = CustodyDeadlineBreached if what == "breached" else CustodyDeadlineApproaching
-    return cls(lot_id=d.subject, case_id=d.case_id, deadline=ServiceDeadline.of(d), detected_at=now)
-
-
-def count_emitted(what: str, d: watch.WatchedDeadline) -> None:
-    DEADLINES.labels(d.kind, what).inc()
+#: the watch's event for one custody deadline, and its count once the watch's transaction committed
+deadline_event = watch.event_factory(CustodyDeadlineApproaching, CustodyDeadlineBreached, subject_field="lot_id")
+count_emitted = watch.counted(DEADLINES, "kind", "what")

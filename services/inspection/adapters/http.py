@@ -13,18 +13,18 @@ from typing import Any, Awaitable, Callable, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from shared import deadline_watch as watch
 from shared.http import ProblemError, create_app, problem_response
 from shared.identifiers import IdentifierError, parse_uscc
-from shared.identity.http import AUTH_RESPONSES, Authenticator
+from shared.identity.http import Authenticator
 from shared.identity.model import Principal
 from shared.openapi import install_problem_schema
 from shared.reference import UnknownCode
 from shared.reference.categories import category as known_category
 from shared.reference.counties import resolve_county
-from shared.refusals import write_command
+from shared.refusals import StrictIn, command_responses, write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, PageLimit, PageOffset, SaneDate, Text
 from shared.workdays import SHANGHAI
@@ -43,16 +43,7 @@ Seed = Ident(r"[0-9A-Za-z_-]{16,128}", max_len=128, what="seed")
 #: the public paths (rate-limited per address and per key by the wiring)
 PUBLIC_PATHS = ("/v1/public/",)
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    **AUTH_RESPONSES,
-    404: problem_response("No such plan or pool version, or not one the caller may see"),
-    409: problem_response("The rules refuse the command (the reason is named)"),
-    422: problem_response("A field failed validation"),
-}
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+RESPONSES = command_responses("No such plan or pool version, or not one the caller may see")
 
 
 def _uscc(v: str) -> str:
@@ -76,12 +67,12 @@ def _category(v: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-class CommitmentIn(_In):
+class CommitmentIn(StrictIn):
     committed_on: SaneDate
     text: Text(1000)  # type: ignore[valid-type]
 
 
-class EnterpriseIn(_In):
+class EnterpriseIn(StrictIn):
     credit_code: str = Field(max_length=40)
     name: Text(200)  # type: ignore[valid-type]
     county: str = Field(max_length=16)
@@ -105,7 +96,7 @@ class EnterpriseIn(_In):
         return _category(v)
 
 
-class InspectorIn(_In):
+class InspectorIn(StrictIn):
     inspector_id: InspectorId  # type: ignore[valid-type]
     name: Text(60)  # type: ignore[valid-type]
     conflicts: list[str] = Field(default_factory=list, max_length=500, description="credit codes of 回避")
@@ -116,15 +107,15 @@ class InspectorIn(_In):
         return [_uscc(c) for c in v]
 
 
-class EnterprisePool(_In):
+class EnterprisePool(StrictIn):
     entries: list[EnterpriseIn] = Field(min_length=1, max_length=20_000)
 
 
-class InspectorRoster(_In):
+class InspectorRoster(StrictIn):
     entries: list[InspectorIn] = Field(min_length=1, max_length=5_000)
 
 
-class ScopeIn(_In):
+class ScopeIn(StrictIn):
     category: str | None = Field(default=None, max_length=64)
     county: str | None = Field(default=None, max_length=16)
     risks: list[Literal["low", "medium", "high"]] = Field(default_factory=list, max_length=3)
@@ -141,7 +132,7 @@ class ScopeIn(_In):
         return None if v is None else _county(v)
 
 
-class DrawPlan(_In):
+class DrawPlan(StrictIn):
     title: Text(200)  # type: ignore[valid-type]
     scope: ScopeIn
     sample_size: int | None = Field(default=None, ge=1, le=20_000)
@@ -150,11 +141,13 @@ class DrawPlan(_In):
     seed: Seed | None = Field(default=None, description="published with the plan; drawn at random when absent")  # type: ignore[valid-type]
 
 
-class RecordResult(_In):
+class RecordResult(StrictIn):
     credit_code: str = Field(max_length=40)
     result: Literal["no_problem", "problems_found", "referred_to_case"]
     findings: Text(2000, required=False) = ""  # type: ignore[valid-type]
     inspected_by: list[InspectorId] = Field(min_length=1, max_length=10)  # type: ignore[valid-type]
+    correction_reason: Text(500, required=False) | None = Field(  # type: ignore[valid-type]
+        default=None, description="given when the result corrects one already recorded or published")
 
     @field_validator("credit_code")
     @classmethod
@@ -172,7 +165,7 @@ def task_view(t: Task, *, public: bool = False) -> dict[str, Any]:
         return out | {"result": t.result, "findings": t.findings,
                       "published_at": t.published_at.isoformat() if t.published_at else None}
     return out | {"inspectors": list(t.inspectors), "state": t.state, "result": t.result, "findings": t.findings,
-                  "inspected_by": list(t.inspected_by),
+                  "inspected_by": list(t.inspected_by), "revision": t.revision,
                   "recorded_at": t.recorded_at.isoformat() if t.recorded_at else None,
                   "published_at": t.published_at.isoformat() if t.published_at else None}
 
@@ -250,16 +243,15 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
         if plan is None or not (caller.can("cases:read-all") or caller.bureau == plan["bureau"]):
             raise ProblemError(404, "Not found", f"no plan {plan_id} the caller may see")
         return plan_view(plan, tasks) | {"deadlines": [
-            {"credit_code": d["deadline_id"].split(":")[1], "kind": d["kind"], "state": d["state"],
-             "due_at": d["due_at"].isoformat(), "citation": d["citation"], "local_policy": d["local_policy"],
-             "approaching_sent": d["approaching_sent"], "breached_sent": d["breached_sent"]} for d in deadlines]}
+            {"credit_code": d["deadline_id"].split(":")[1]} | watch.deadline_view(d) for d in deadlines]}
 
     @api.post("/plans/{plan_id}/results", summary="Record a target's result (a violation goes to intake as a lead)")
     async def record(request: Request, plan_id: PlanId, body: RecordResult,  # type: ignore[valid-type]
                      caller: Principal = Depends(bureau_dep), idempotency_key: str | None = Key) -> Response:
         async def work(uow: UnitOfWork, a: Actor) -> dict[str, Any]:
             return task_view(await inspections.record(uow, a, plan_id, credit_code=body.credit_code, result=body.result,
-                                                      findings=body.findings, inspected_by=tuple(body.inspected_by)))
+                                                      findings=body.findings, inspected_by=tuple(body.inspected_by),
+                                                      correction_reason=body.correction_reason))
         return await write(request, caller, idempotency_key, 200, work)
 
     @api.post("/plans/{plan_id}:publish", summary="Publish every recorded result of the plan")

@@ -68,7 +68,7 @@ async def plan(conn: asyncpg.Connection | asyncpg.Pool, plan_id: str) -> dict[st
 def _task(r: asyncpg.Record) -> Task:
     return Task(r["plan_id"], r["bureau"], r["credit_code"], r["name"], r["county"], r["category"],
                 tuple(r["inspectors"]), r["state"], r["result"], r["findings"], tuple(r["inspected_by"]),
-                r["recorded_at"], r["published_at"])
+                r["recorded_at"], r["published_at"], r["revision"])
 
 
 async def tasks(conn: asyncpg.Connection | asyncpg.Pool, plan_id: str, *, lock: bool = False,
@@ -83,13 +83,13 @@ async def tasks(conn: asyncpg.Connection | asyncpg.Pool, plan_id: str, *, lock: 
 async def save_tasks(conn: asyncpg.Connection, found: list[Task]) -> None:
     await conn.execute(
         "UPDATE tasks t SET state = u.state, result = u.result, findings = u.findings,"
-        " inspected_by = string_to_array(u.by, ' '), recorded_at = u.rec, published_at = u.pub"
+        " inspected_by = string_to_array(u.by, ' '), recorded_at = u.rec, published_at = u.pub, revision = u.rev"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],"
-        " $8::timestamptz[]) AS u(plan_id, code, state, result, findings, by, rec, pub)"
+        " $8::timestamptz[], $9::int[]) AS u(plan_id, code, state, result, findings, by, rec, pub, rev)"
         " WHERE t.plan_id = u.plan_id AND t.credit_code = u.code",
         [t.plan_id for t in found], [t.credit_code for t in found], [t.state for t in found],
         [t.result for t in found], [t.findings for t in found], [" ".join(t.inspected_by) for t in found],
-        [t.recorded_at for t in found], [t.published_at for t in found])
+        [t.recorded_at for t in found], [t.published_at for t in found], [t.revision for t in found])
 
 
 async def published(conn: asyncpg.Connection | asyncpg.Pool, *, bureau: str | None, credit_code: str | None,

@@ -14,7 +14,6 @@ from typing import Any, Literal, Sequence
 from shared import audit
 from shared import deadline_watch as watch
 from shared.clock import Clock
-from shared.contracts.deadlines import ServiceDeadline
 from shared.contracts.inspection import (DrawnTarget, InspectionDeadlineApproaching, InspectionDeadlineBreached,
                                          InspectionPlanDrawn, InspectionResultRecorded, InspectionResultsPublished,
                                          PlanScope, PoolVersion, PublishedResult)
@@ -107,31 +106,40 @@ class Inspections:
         return plan | {"tasks": tasks}
 
     async def record(self, uow: UnitOfWork, actor: Actor, plan_id: str, *, credit_code: str, result: str,
-                     findings: str, inspected_by: tuple[str, ...]) -> Task:
+                     findings: str, inspected_by: tuple[str, ...], correction_reason: str | None = None) -> Task:
+        """A target's result; with `correction_reason`, the correction of one recorded or published
+        (its own publication deadline opens: the corrected result must be published in turn)."""
         now = self.clock.now()
         found = await db.tasks(uow.conn, plan_id, lock=True, credit_code=credit_code)
         if not found:
             if await db.plan(uow.conn, plan_id) is None:
                 raise NotFound("plan", plan_id)
             raise Refused("credit_code", "not_drawn", f"{credit_code} was not drawn in {plan_id}")
-        task = rules.record(found[0], by_party=actor.party, result=result, findings=findings, inspected_by=inspected_by,
-                            at=now)
+        if correction_reason is None:
+            task = rules.record(found[0], by_party=actor.party, result=result, findings=findings,
+                                inspected_by=inspected_by, at=now)
+        else:
+            task = rules.correct(found[0], by_party=actor.party, result=result, findings=findings,
+                                 inspected_by=inspected_by, reason=correction_reason, at=now)
         await db.save_tasks(uow.conn, [task])
         rule = load_deadlines(self.rules_file).rule("inspection_result_publication", now.astimezone(SHANGHAI).date())
         due = self.calendar.deadline_from(now, rule)
         citation = f"{rule.citation} {rule.article}".strip()
         await watch.open_deadlines(uow.conn, [watch.WatchedDeadline(
-            deadline_id=f"{plan_id}:{credit_code}:{PUBLICATION}", subject=plan_id, case_id=plan_id,
+            deadline_id=rules.publication_deadline_id(plan_id, credit_code, task.revision), subject=plan_id,
+            case_id=plan_id,
             kind=PUBLICATION, party=actor.party, rule_id=rule.id, rule_version=rule.version, citation=citation,
             local_policy=citation.startswith("local policy"), starts_at=now,
             warn_at=watch.warn_at(now, due.due_at_utc, before_hours=self.before_hours), due_at=due.due_at_utc,
             provisional=due.provisional)])
         await self._audit(uow, "result_recorded", plan_id, actor,
                           {"credit_code": credit_code, "result": result, "findings": findings,
-                           "inspected_by": list(inspected_by)})
+                           "inspected_by": list(inspected_by), "revision": task.revision,
+                           "correction_reason": correction_reason})
         uow.emit(self.topic, InspectionResultRecorded(plan_id=plan_id, bureau=actor.party, credit_code=credit_code,
-                                                      result=result, recorded_at=now), key=plan_id)  # type: ignore[arg-type]
-        if result == "referred_to_case":
+                                                      result=result, recorded_at=now, revision=task.revision,  # type: ignore[arg-type]
+                                                      correction_reason=correction_reason), key=plan_id)
+        if result == "referred_to_case" and found[0].result != "referred_to_case":
             # a violation opens a case through intake's normal path: a lead on inspection's own ingress topic
             lead = SubmitLead(source_id=f"{plan_id}:{credit_code}", channel="monitoring", category=task.category,
                               county=task.county, description=f"双随机抽查发现违法线索（{plan_id}）：{findings}"[:4000],
@@ -146,7 +154,9 @@ class Inspections:
             raise NotFound("plan", plan_id)
         done = rules.publish(found, by_party=actor.party, at=now)
         await db.save_tasks(uow.conn, done)
-        await watch.close_deadlines(uow.conn, [plan_id], [PUBLICATION], now)
+        # only the results published now meet their deadlines (every revision up to the one published)
+        await watch.close_ids(uow.conn, [rules.publication_deadline_id(plan_id, t.credit_code, n)
+                                         for t in done for n in range(1, t.revision + 1)], now)
         await self._audit(uow, "results_published", plan_id, actor, {"credit_codes": [t.credit_code for t in done]})
         uow.emit(self.topic, InspectionResultsPublished(
             plan_id=plan_id, bureau=actor.party, published_at=now,
@@ -155,11 +165,7 @@ class Inspections:
         return done
 
 
-def deadline_event(what: Literal["approaching", "breached"], d: watch.WatchedDeadline, now: dt.datetime) -> Any:
-    cls = InspectionDeadlineBreached if what == "breached" else InspectionDeadlineApproaching
-    return cls(plan_id=d.subject, credit_code=d.deadline_id.split(":")[1], deadline=ServiceDeadline.of(d),
-               detected_at=now)
-
-
-def count_emitted(what: str, d: watch.WatchedDeadline) -> None:
-    DEADLINES.labels(what).inc()
+#: the watch's event for one publication deadline (its id is ``plan:credit_code:kind[:rN]``), and its count
+deadline_event = watch.event_factory(InspectionDeadlineApproaching, InspectionDeadlineBreached, subject_field="plan_id",
+                                     fields=lambda d: {"credit_code": d.deadline_id.split(":")[1]})
+count_emitted = watch.counted(DEADLINES, "what")
