@@ -7,7 +7,8 @@
   unix socket, scram-sha-256 over TCP, UTF8, C locale). Settings live in
   ``<state>/pg/data/shuangda.conf`` (included from postgresql.conf, rewritten on
   each start): listen on 127.0.0.1 only, port ``SHUANGDA_PG_PORT`` (55432), unix
-  socket in ``<state>/pg/socket``, small shared_buffers, WAL archived to ``<state>/pg/archive``
+  socket in ``<state>/pg/socket``, ``shared_buffers`` 256MB (``SHUANGDA_PG_SHARED_BUFFERS``: credit's
+  name search reads ~400 index pages a query, which 32MB kept going back to the OS cache for), WAL archived to ``<state>/pg/archive``
   (``shuangda backup`` / ``restore``: deploy.launcher.backup).
 * Runs as the ``postgres`` OS user when we are root (Postgres refuses root): the
   ``<state>/pg`` tree and ``<state>/logs/postgres.log`` are chowned to it and the
@@ -30,6 +31,7 @@ import hashlib
 import logging
 import os
 import pwd
+import re
 import signal
 import stat
 import subprocess
@@ -48,6 +50,18 @@ PG_GLOBS = ("/usr/lib/postgresql/*/bin",)
 OS_USER = "postgres"
 SUPERUSER = "postgres"
 CONF_NAME = "shuangda.conf"
+#: the local cluster's buffer cache: enough for credit's name-search posting table and the services'
+#: hot indexes on a 24 GiB machine, small beside it (Postgres takes it as anonymous shared memory)
+DEFAULT_SHARED_BUFFERS = "256MB"
+_SIZE_RE = re.compile(r"^[1-9][0-9]*(kB|MB|GB)$")
+
+
+def shared_buffers() -> str:
+    """``$SHUANGDA_PG_SHARED_BUFFERS`` (a Postgres size such as ``512MB``) or 256MB."""
+    value = os.environ.get("SHUANGDA_PG_SHARED_BUFFERS", "").strip() or DEFAULT_SHARED_BUFFERS
+    if not _SIZE_RE.match(value):
+        raise LauncherError(f"SHUANGDA_PG_SHARED_BUFFERS={value!r}: a size such as 256MB (kB, MB or GB)")
+    return value
 #: the service roles of the secure profile: the script compose's Postgres runs on first start
 ROLES_SCRIPT = settings.repo_root() / "deploy" / "compose" / "postgres" / "init-roles.sh"
 
@@ -313,7 +327,7 @@ class Postgres(Component):
             f"listen_addresses = '{settings.HOST}'",
             f"port = {settings.port('pg')}",
             f"unix_socket_directories = '{self.socket_dir}'",
-            "shared_buffers = 32MB",
+            f"shared_buffers = {shared_buffers()}",
             "max_connections = 200",
             "timezone = 'UTC'",
             "log_timezone = 'UTC'",
