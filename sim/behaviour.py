@@ -116,7 +116,12 @@ class CaseFacts:
         return str(s.get("credit_code") or s.get("name") or f"{s.get('platform')}:{s.get('shop_id')}" or s.get("listing"))
 
     def biggest_amount(self) -> Decimal:
-        return max((v for k, v in self.figures.items() if k not in ("pieces", "copies", "marks_count")), default=Decimal(0))
+        return max((v for k, v in self.figures.items() if k not in NOT_AMOUNTS), default=Decimal(0))
+
+
+#: figures that are counts or the conduct's article, not amounts of money
+NOT_AMOUNTS = frozenset({"pieces", "copies", "marks_count", "patents_count", "unsold_pieces", "unsold_copies", "works_online",
+                         "downloads", "clicks", "members", "conduct", "prior_penalties_2y"})
 
 
 def case_random(seed: int, facts: CaseFacts, step: str) -> random.Random:

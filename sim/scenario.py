@@ -164,11 +164,19 @@ def _weighted(rng: random.Random, weights: dict[str, float], known: set[str]) ->
     return rng.choices([k for k, _ in items], weights=[w for _, w in items], k=1)[0]
 
 
-def _figures(rng: random.Random, b: Business, *, lead: bool) -> dict[str, Any]:
+#: the conduct (刑法 article) a simulated business's case names: the shops sell goods, so a trademarks case is
+#: 销售假冒注册商标的商品 (214) and held to 214's amounts, not 215's lower ones (issue 14 §1); no random draw
+CONDUCT_BY_CATEGORY = {"trademarks": 214}
+
+
+def _figures(rng: random.Random, b: Business, *, lead: bool, category: str = "") -> dict[str, Any]:
     if b.profile == "major":
         sales = rng.uniform(60_000, 380_000)
-        return {"sales": _money(sales), "illegal_turnover": _money(sales * rng.uniform(1.0, 1.3)),
-                "pieces": rng.randrange(200, 5000)}
+        figures: dict[str, Any] = {"sales": _money(sales), "illegal_turnover": _money(sales * rng.uniform(1.0, 1.3)),
+                                   "pieces": rng.randrange(200, 5000)}
+        if category in CONDUCT_BY_CATEGORY:
+            figures["conduct"] = CONDUCT_BY_CATEGORY[category]
+        return figures
     if b.profile == "repeat":
         return {"sales": _money(rng.uniform(2_000, 14_000)), "pieces": rng.randrange(5, 120)}
     if lead:
@@ -236,7 +244,7 @@ def plan_day(
             "description": _description(rng, category, b, lead=False),
             "occurred_on": (day - dt.timedelta(days=rng.randrange(0, 10))).isoformat(),
             "suspect": _suspect(rng, b, lead=False, online=online),
-            "figures": _figures(rng, b, lead=False),
+            "figures": _figures(rng, b, lead=False, category=category),
         }
         if kind == "complaint" or rng.random() < 0.5:
             payload["complainant"] = {"name": person_name(ids), "phone": mobile(ids)}
@@ -255,7 +263,7 @@ def plan_day(
             "county": b.county, "description": _description(rng, category, b, lead=True),
             "observed_at": at.isoformat().replace("+00:00", "Z"),
             "suspect": _suspect(rng, b, lead=True, online=online),
-            "figures": _figures(rng, b, lead=True),
+            "figures": _figures(rng, b, lead=True, category=category),
             "evidence_urls": [f"https://evidence.example/{client}/{seq}.png"],
         }
         return Submission(seq, at, client, CLIENTS[client][1], "", payload, b.index, category)

@@ -45,6 +45,10 @@ SUBSTITUTIONS = Counter(
     "Penalties recorded on figures crossing a criminal threshold with no referral under way (以罚代刑), by threshold family",
     ["family"],
 )
+SUBSTITUTIONS_WITHDRAWN = Counter(
+    "shuangda_credit_penalty_substitution_alerts_withdrawn_total",
+    "以罚代刑 alerts withdrawn before sending: a referral of the case was under way when the grace period ended",
+)
 PROCEEDINGS = Gauge("shuangda_credit_listing_proceedings", "Open listing proceedings and review flags by rule and state",
                     ["rule", "state"])
 PROCEEDINGS_AWAITING = Gauge(

@@ -2,7 +2,9 @@
 
 - records past their maximum publicity period expire (``credit.record-expired``);
 - listings past their end leave the list (``credit.delisted``, reason expired);
-- with auto-disclosure on, recorded penalties are published (``credit.record-disclosed``).
+- with auto-disclosure on, recorded penalties are published (``credit.record-disclosed``);
+- 以罚代刑 alerts past their grace period are sent (``credit.penalty-substitutes-prosecution``) or withdrawn
+  when a referral of their case is under way by then.
 
 Each change is a conditional update in its own transaction together with its
 outbox row, and the event id is derived from the record or listing id, so even
@@ -28,7 +30,7 @@ from services.credit.adapters.postgres import listings as listings_db
 from services.credit.adapters.postgres import penalties as penalties_db
 from services.credit.adapters.postgres import proceedings as proceedings_db
 from services.credit.adapters.postgres import read_models
-from services.credit.app import disclosure, listings, records
+from services.credit.app import disclosure, listings, prosecution, records
 from services.credit.app.context import Credit
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class Scheduler:
             "delisted": await self._drain(listings_db.listings_due_to_end, listings.expire_listing, with_now=True),
             "disclosed": await self._drain(penalties_db.due_for_disclosure, disclosure.disclose, with_now=False)
             if self.auto_disclose else 0,
+            "substitution_alerts": await self._release_alerts(),
         }
         if any(done.values()):
             log.info("credit scheduler: %s", done)
@@ -80,6 +83,27 @@ class Scheduler:
                 rows = await (select(uow.conn, now, self.batch) if with_now else select(uow.conn, self.batch))
                 for row in rows:
                     if await apply(self.credit, uow, row, now):
+                        total += 1
+            if len(rows) < self.batch:
+                return total
+
+
+    async def _release_alerts(self) -> int:
+        """以罚代刑 alerts past their grace period: each is sent, or withdrawn when a referral of its case is
+        under way by now (one set read of the cases' states per batch)."""
+        total = 0
+        while True:
+            now = self.clock.now()
+            async with unit_of_work(self.pool, source=self.credit.source, actor="credit-scheduler") as uow:
+                await audit.lock(uow.conn)
+                rows = await uow.conn.fetch(
+                    "SELECT record_id, case_id, entity_key, payload FROM substitution_alerts"
+                    " WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, record_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    now, self.batch)
+                states = await proceedings_db.referral_states(
+                    uow.conn, sorted({r["case_id"] for r in rows if r["case_id"]}))
+                for row in rows:
+                    if await prosecution.release(self.credit, uow, row, now, states.get(row["case_id"])):
                         total += 1
             if len(rows) < self.batch:
                 return total

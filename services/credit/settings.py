@@ -33,6 +33,9 @@ class CreditSettings(ServiceSettings):
     auto_disclose: bool = True
     scheduler_interval_seconds: float = Field(default=2.0, gt=0)
     scheduler_batch: int = Field(default=500, ge=1, le=10_000)
+    #: how long a 以罚代刑 alert waits before it is sent, so that a referral step of the same case still on its
+    #: way (another topic) withdraws it; local policy, not a legal figure (issue 14 §7)
+    substitution_grace_seconds: float = Field(default=300.0, ge=0)
     gauges_interval_seconds: float = Field(default=15.0, gt=0)
     index_refresh_seconds: float = Field(default=5.0, gt=0)
     check_max_codes: int = Field(default=1000, ge=1, le=10_000)

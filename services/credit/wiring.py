@@ -4,6 +4,7 @@ relay, scheduler, name index, identity directory and HTTP app → `Parts`). Noth
 time."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -59,6 +60,7 @@ async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | 
         hasher=PersonHasher(settings.person_hash_key.get_secret_value()),
         topics=Topics(penalty=settings.penalty_topic, credit=settings.credit_topic),
         auto_disclose=settings.auto_disclose,
+        substitution_grace=dt.timedelta(seconds=settings.substitution_grace_seconds),
     )
     routes = CreditRoutes(credit)
     crash_at = settings.crash_at if settings.dev else None

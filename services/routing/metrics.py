@@ -27,6 +27,13 @@ TIME_TO_ACKNOWLEDGE = Histogram(
 WATCH_LEADER = Gauge("shuangda_deadline_watch_leader", "1 when this process leads the deadline watch")
 
 
+PENALTIES_OVER_THRESHOLD = Counter(
+    "shuangda_routing_penalties_over_threshold_total",
+    "Cases closed with a penalty on figures crossing a criminal threshold with no referral made (以罚代刑), by threshold family",
+    ["family"],
+)
+
+
 def record(notes: list[Note]) -> None:
     """Count what the domain noted (called once the transaction committed, where the caller can)."""
     for n in notes:
@@ -48,3 +55,5 @@ def record(notes: list[Note]) -> None:
             CASES_REOPENED.labels(n.labels["previous"]).inc()
         elif n.what == "joint_meeting":
             JOINT_MEETINGS.inc()
+        elif n.what == "penalty_over_threshold":
+            PENALTIES_OVER_THRESHOLD.labels(n.labels["family"]).inc()

@@ -62,6 +62,17 @@ class FiguresInput(_Part):
     pieces: Count | None = None
     copies: Count | None = None
     marks_count: Count | None = None
+    patents_count: Count | None = None
+    service_illegal_gains: Money | None = None
+    unsold_pieces: Count | None = None
+    unsold_copies: Count | None = None
+    works_online: Count | None = None
+    downloads: Count | None = None
+    clicks: Count | None = None
+    members: Count | None = None
+    conduct: int | None = Field(default=None, ge=1, le=999, description=(
+        "the 刑法 article of the conduct (213 假冒注册商标, 214, 215, 216, 217, 218, 140, 141, 147): the criminal "
+        "threshold family the case is held to; without it, every family of the category (shared reference thresholds)"))
 
 
 @contract(topic=INGRESS_FAMILY, key="source id", kind="command")

@@ -131,8 +131,12 @@ class PenaltyDecided(CommandModel):
     figures: dict[str, Money] = Field(
         default_factory=dict, max_length=20,
         description="the figures the decision found (shared reference threshold figures: illegal_turnover, "
-                    "illegal_gains, sales, unsold_value, pieces, copies, loss, marks_count, patents_count); credit "
+                    "illegal_gains, sales, unsold_value, pieces, copies, loss, marks_count, patents_count, …; "
+                    "conduct: the 刑法 article of the conduct, e.g. 213, which chooses the threshold family); credit "
                     "checks them against the criminal thresholds (以罚代刑, issue 14 §7)")
+    conduct_on: date | None = Field(
+        default=None, description="the date of the conduct (违法行为发生日期): earlier penalties count for the "
+                                  "repeat-conduct amounts when decided in the two years before it; the decision date when absent")
 
     @field_validator("figures")
     @classmethod
@@ -145,6 +149,11 @@ class PenaltyDecided(CommandModel):
                 raise ValueError(f"figures.{name}: not a threshold figure (one of {sorted(known)})")
             if not amount.is_finite() or amount < 0:
                 raise ValueError(f"figures.{name}: must be a finite amount >= 0")
+        conduct = v.get("conduct")
+        if conduct is not None:
+            conducts = load_thresholds().conducts
+            if conduct != conduct.to_integral_value() or int(conduct) not in conducts:
+                raise ValueError(f"figures.conduct: not a conduct article of the thresholds (one of {sorted(conducts)})")
         return v
 
     @field_validator("decision_no", "violation", "content")
@@ -173,6 +182,8 @@ class PenaltyDecided(CommandModel):
             raise ValueError("fine_amount: required when penalty_types has fine")
         if self.fine_amount is not None and "fine" not in self.penalty_types:
             raise ValueError("fine_amount: given but penalty_types has no fine")
+        if self.conduct_on is not None and self.conduct_on > self.decided_on:
+            raise ValueError("conduct_on: the conduct cannot come after the decision")
         return self
 
 

@@ -162,6 +162,34 @@ class CaseFiguresUpdated(EventModel):
 
 
 @contract(topic=CASE_ROUTING.name, key=_KEY)
+class CasePenaltyOverThreshold(EventModel):
+    """The assignee closed the case with a penalty while its figures cross a criminal threshold and no
+    referral to the police was made (none, or the agency head rejected it): 以行政处罚代替移送, what State
+    Council Order 310 art. 11 para. 1 forbids and art. 16 para. 2 holds the agency head liable for. For the
+    procuratorate (its supervision) and the leading-group office. Routing's side of issue 14 §7: credit
+    raises `PenaltySubstitutesProsecution` when the bureau's decision itself reaches it."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.case.penalty-over-threshold.v1"
+    case_id: str
+    bureau: str = Field(description="the assignee that recorded the penalty outcome")
+    category: str
+    decision_no: str | None = None
+    figures: Figures = Field(description="the case's running figures")
+    family: str = Field(description="the threshold family crossed (shared reference thresholds)")
+    threshold_rule: str
+    threshold_version: str
+    threshold_zh: str
+    threshold_citation: str
+    threshold_article: str = ""
+    threshold_verified: bool
+    referral_state: str = Field(description="none, or the referral's last state (rejected)")
+    liability_citation: str
+    procuratorate: str
+    office: str
+    detected_at: datetime
+
+
+@contract(topic=CASE_ROUTING.name, key=_KEY)
 class CaseOutcomeRecorded(EventModel):
     """The assignee closed the case with an outcome (or the referral's handover closed it)."""
 

@@ -28,7 +28,7 @@ Amounts are RMB yuan as :class:`~decimal.Decimal` (write them quoted in YAML).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +51,10 @@ from ._base import (
 
 _FILE = "thresholds.yaml"
 _ID = r"^[a-z][a-z0-9_]*$"
+#: the figure naming the conduct's 刑法 article (213, 214 …): it chooses the family, it is never compared
+CONDUCT = "conduct"
+#: the suspect's earlier penalties for the same kind of conduct (from credit's record)
+PRIOR_PENALTIES = "prior_penalties_2y"
 
 
 class Term(Frozen):
@@ -130,6 +134,12 @@ class ThresholdFamily(Frozen):
     name_zh: str
     name_en: str
     article: str
+    #: the 刑法 article number of the conduct (213 for 假冒注册商标): the value of the ``conduct`` figure that
+    #: names this family
+    conduct: int | None = Field(default=None, ge=1, le=999)
+    #: the family's kind of conduct (同类行为) for ``prior_penalties_2y``: 法释〔2025〕5号 counts 213–215
+    #: penalties for 213–215 (第三、五、六条), 假冒专利 for 216 (第十条), 217/218 for 217 and 218 (第十三、十四条)
+    same_kind: str | None = Field(default=None, pattern=_ID)
     versions: tuple[ThresholdVersion, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -149,13 +159,78 @@ class ThresholdTable(RuleSetFile):
         ids = [f.id for f in self.families]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate threshold family ids")
+        conducts = [f.conduct for f in self.families if f.conduct is not None]
+        if len(set(conducts)) != len(conducts):
+            raise ValueError("two threshold families name the same conduct article")
+        if conducts and CONDUCT not in self.figures:
+            raise ValueError(f"figures: {CONDUCT!r} (the conduct's 刑法 article) is missing")
         for fam in self.families:
             for v in fam.versions:
                 for c in v.conditions:
                     unknown = c.figures - set(self.figures)
                     if unknown:
                         raise ValueError(f"{fam.id} {v.version} {c.id}: unknown figures {sorted(unknown)}")
+                    if CONDUCT in c.figures:
+                        raise ValueError(f"{fam.id} {v.version} {c.id}: {CONDUCT!r} chooses the family, it is not an amount")
         return self
+
+    @property
+    def conducts(self) -> dict[int, str]:
+        """The conduct articles the table knows → their family id (``conduct: 213`` → counterfeit_trademark)."""
+        return {f.conduct: f.id for f in self.families if f.conduct is not None}
+
+    def same_kind(self, family_id: str) -> str:
+        """The family's kind of conduct (同类行为) for ``prior_penalties_2y`` (its own id when the data names none)."""
+        fam = self.family(family_id)
+        return fam.same_kind or fam.id
+
+    def conduct_of(self, figures: Mapping[str, Decimal | int]) -> str | None:
+        """The family the ``conduct`` figure names, or None when it is absent or names no family (a case
+        whose reports named different conducts carries 0: unknown)."""
+        value = figures.get(CONDUCT)
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            number = Decimal(value)
+        except (ArithmeticError, TypeError, ValueError):
+            return None
+        if not number.is_finite() or number != number.to_integral_value():
+            return None
+        return self.conducts.get(int(number))
+
+    def families_for(self, families: Sequence[str], figures: Mapping[str, Decimal | int]) -> tuple[str, ...]:
+        """Which of a category's threshold *families* to evaluate for these figures.
+
+        When the ``conduct`` figure names a family, that family is evaluated, and of the category's other
+        families only those of another kind of conduct (a cosmetics case named as 214 is still checked
+        against 生产、销售伪劣产品罪, a different offence that may concur; a trademarks case named as 213
+        is no longer checked against 215's lower amounts). Without a known conduct every family of the
+        category is evaluated — today's category-wide behaviour, which over-flags (a 213 or 214 case is
+        held to 215's amounts) rather than misses.
+        """
+        named = self.conduct_of(figures)
+        if named is None:
+            return tuple(families)
+        kind = self.same_kind(named)
+        return (named, *(f for f in families if f != named and self.same_kind(f) != kind))
+
+    def crossing(self, families: Sequence[str], figures: Mapping[str, Decimal | int], at: dt.date,
+                 *, prior: Mapping[str, int] | None = None) -> "ThresholdResult | None":
+        """The first family of :meth:`families_for` whose threshold the figures cross on *at*, or None.
+        Families with no version in force on *at* are skipped. *prior*, when given, maps a kind of
+        conduct (:meth:`same_kind`) to the suspect's ``prior_penalties_2y`` for it; each family is then
+        evaluated with its own kind's count."""
+        for family in self.families_for(families, figures):
+            values = dict(figures)
+            if prior is not None and PRIOR_PENALTIES in self.figures:
+                values[PRIOR_PENALTIES] = prior.get(self.same_kind(family), 0)
+            try:
+                result = self.evaluate(family, values, at)
+            except UnknownCode:
+                continue
+            if result.crossed:
+                return result
+        return None
 
     @property
     def family_ids(self) -> frozenset[str]:

@@ -159,6 +159,8 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
     keys.routing = await register_bureau_keys(dsn, iso.schemas.identity, bureaus, label="e2e")
     keys.credit = await register_credit_bureaus(dsn, iso.schemas.identity, bureaus)
     env = iso.env(directory_path=directory, sms_url=f"http://127.0.0.1:{port}/sms")
+    # 以罚代刑 alerts wait for a late referral step of their case; a short wait keeps the e2e tests quick
+    env["SHUANGDA_CREDIT_SUBSTITUTION_GRACE_SECONDS"] = "2"
     services = stackenv.Services(iso, env, work / "logs", spawner=stack.spawn)
     services.start()
     http = httpx.AsyncClient(trust_env=False, timeout=30)

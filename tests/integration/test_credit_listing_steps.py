@@ -182,7 +182,8 @@ async def test_a_penalty_on_figures_over_a_criminal_threshold_without_a_referral
     await stack.produce(world.settings.referral_topic,
                         [stack.event_record(transferred, type=transferred.EVENT_TYPE, key=transferred.case_id)])
     market = await world.add_bureau()
-    async with world.running(ManualClock(dt.datetime(2025, 6, 3, 2, tzinfo=UTC)), scheduler=False) as parts:
+    clock = ManualClock(dt.datetime(2025, 6, 3, 2, tzinfo=UTC))
+    async with world.running(clock, scheduler=False) as parts:
         await stack.eventually(lambda: world.fetch("SELECT 1 FROM case_referrals"), until=bool, timeout=40,
                                what="the referral state of case b")
         async with http(parts, market) as client:
@@ -196,6 +197,13 @@ async def test_a_penalty_on_figures_over_a_criminal_threshold_without_a_referral
                 figures={"illegal_turnover": str(lowest_turnover_threshold("trademarks", on) - Decimal("0.01"))})))).json()
         assert (flagged["substitutes_prosecution"], referred["substitutes_prosecution"], under["substitutes_prosecution"]) \
             == (True, False, False)
+        # the alert waits its grace period (a referral step of the case may still be on its way), then goes out
+        pending = await world.fetch("SELECT state FROM substitution_alerts")
+        assert [r["state"] for r in pending] == ["pending"]
+        assert (await parts.scheduler.tick())["substitution_alerts"] == 0
+        clock.advance(world.settings.substitution_grace_seconds * dt.timedelta(seconds=1))
+        assert (await parts.scheduler.tick())["substitution_alerts"] == 1
+        assert (await parts.scheduler.tick())["substitution_alerts"] == 0  # once
         credit = await world.events(world.settings.credit_topic, what="the 以罚代刑 event",
                                     until=lambda e: "credit.penalty-substitutes-prosecution" in types(e))
     [event] = [p for t, p in credit if t.endswith("penalty-substitutes-prosecution.v1")]
@@ -206,3 +214,34 @@ async def test_a_penalty_on_figures_over_a_criminal_threshold_without_a_referral
     assert event["figures"]["illegal_turnover"] == over["illegal_turnover"]
     audited = await world.fetch("SELECT kind FROM audit_log WHERE kind = 'credit.penalty-substitutes-prosecution'")
     assert len(audited) == 1
+
+
+async def test_a_penalty_processed_before_its_cases_referral_step_raises_no_alert_once_the_step_arrives(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    on = dt.date(2025, 6, 2)
+    market = await world.add_bureau()
+    clock = ManualClock(dt.datetime(2025, 6, 3, 2, tzinfo=UTC))
+    case_id = f"case-late-{unique}"
+    async with world.running(clock, scheduler=False) as parts:
+        async with http(parts, market) as client:
+            posted = (await client.post("/v1/penalties", json=body(decision(
+                "咸罚〔2025〕41号", on, case_id=case_id, figures={"illegal_turnover": str(_turnover_at(on))})))).json()
+        assert posted["substitutes_prosecution"] is True
+        # the referral step of the same case arrives after the penalty, inside the grace period
+        transferred = ReferralTransferred(
+            case_id=case_id, referral_id=f"ref-late-{unique}", state="transferred", agency=world.bureau(),
+            police=f"public_security@{world.division}", at=dt.datetime(2025, 6, 3, 2, 1, tzinfo=UTC),
+            package=TransferPackage(), category="trademarks", suspect=Suspect(credit_code=CODE),
+        )
+        await stack.produce(world.settings.referral_topic,
+                            [stack.event_record(transferred, type=transferred.EVENT_TYPE, key=case_id)])
+        await stack.eventually(lambda: world.fetch("SELECT 1 FROM case_referrals WHERE case_id = $1", case_id),
+                               until=bool, timeout=40, what="the late referral state")
+        clock.advance(world.settings.substitution_grace_seconds * dt.timedelta(seconds=1))
+        assert (await parts.scheduler.tick())["substitution_alerts"] == 1
+    [row] = await world.fetch("SELECT state, settled_reason FROM substitution_alerts")
+    assert (row["state"], row["settled_reason"]) == ("withdrawn", "referral transferred")
+    assert not await world.fetch("SELECT 1 FROM audit_log WHERE kind = 'credit.penalty-substitutes-prosecution'")
+    withdrawn = await world.fetch("SELECT 1 FROM audit_log WHERE kind = 'credit.penalty-substitutes-prosecution-withdrawn'")
+    assert len(withdrawn) == 1

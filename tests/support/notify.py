@@ -66,6 +66,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "liability_citation": "国务院令第310号 第十六条", "procuratorate": "procuratorate@610402",
         "office": "office@610400", "detected_at": NOW,
     },
+    "shuangda.case.penalty-over-threshold.v1": {
+        "case_id": "C-2025-000123", "bureau": "market_regulation@610402", "category": "trademarks",
+        "decision_no": "咸秦市监罚〔2025〕12号", "figures": {"illegal_turnover": Decimal("60000"), "conduct": Decimal("213")},
+        "family": "counterfeit_trademark", "threshold_rule": "counterfeit_trademark.turnover", "threshold_version": "2025",
+        "threshold_zh": "非法经营数额在五万元以上", "threshold_citation": "法释〔2025〕5号", "threshold_verified": True,
+        "referral_state": "rejected", "liability_citation": "国务院令第310号 第十一条第一款, 第十六条第二款",
+        "procuratorate": "procuratorate@610402", "office": "office@610400", "detected_at": NOW,
+    },
     "shuangda.case.opened.v1": {
         "case_id": "C-2025-000123", "opened_at": NOW, "origin": "complaint", "channel": "hotline",
         "client_id": "hotline-12345", "category": "trademarks", "county": "610402", "counties": ["610402"],

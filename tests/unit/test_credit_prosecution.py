@@ -94,8 +94,52 @@ def test_the_penalty_history_passes_in_as_prior_penalties_in_the_two_years_befor
         p("e", dt.date(2025, 1, 1), cat="product_quality"),    # shares no threshold family with trademarks? see below
         p("rec-new", ON),                                  # the decision itself: does not
     )
-    count = prosecution.prior_penalties("trademarks", ON, history, exclude="rec-new")
-    shares = bool(set(prosecution._families("product_quality")) & set(prosecution._families("trademarks")))
-    assert count == 1 + (1 if shares else 0)
+    counts = prosecution.prior_penalties(TABLE, "trademarks", ON, history, exclude="rec-new")
+    assert counts == {"trademark": 1}  # product_quality's conduct (140) is another kind
     found = flag({"illegal_turnover": turnover_threshold(ON)}, history=history)
-    assert found is not None and found.figures[prosecution.PRIOR_PENALTIES] == Decimal(count)
+    assert found is not None and found.figures[prosecution.PRIOR_PENALTIES] == Decimal(1)
+
+
+def _penalty(rid: str, on: dt.date, category: str, conduct: int | None = None) -> RecordFacts:
+    return RecordFacts(rid, "penalty", category, on, False, False, "active", "market_regulation@610402", rid, conduct)
+
+
+def test_prior_penalties_count_per_kind_of_conduct_as_the_2025_interpretation_groups_them() -> None:
+    # 213–215 penalties count for 213–215; 216 for 216; 217/218 for 217 and 218 (法释〔2025〕5号 第三、五、六、十、十三、十四条)
+    history = (
+        _penalty("tm", dt.date(2024, 5, 1), "trademarks", 215),
+        _penalty("pat", dt.date(2024, 5, 1), "patents", 216),
+        _penalty("pir", dt.date(2024, 5, 1), "online_piracy", 218),
+        _penalty("cos", dt.date(2024, 5, 1), "cosmetics"),  # no conduct: every kind of its category (140 and 214)
+    )
+    assert prosecution.prior_penalties(TABLE, "trademarks", ON, history, exclude="x") == {"trademark": 2}
+    assert prosecution.prior_penalties(TABLE, "patents", ON, history, exclude="x") == {"patent": 1}
+    assert prosecution.prior_penalties(TABLE, "software_piracy", ON, history, exclude="x") == {"copyright": 1}
+
+
+def test_the_two_years_run_from_the_earlier_penalty_to_the_new_conduct_not_to_the_decision() -> None:
+    conduct_on, decided_on = dt.date(2025, 6, 1), dt.date(2025, 9, 1)
+    before = (_penalty("a", dt.date(2023, 6, 1), "trademarks", 213),)      # two years before the conduct: counts
+    too_old = (_penalty("b", dt.date(2023, 5, 31), "trademarks", 213),)    # one day more: does not
+    after = (_penalty("c", dt.date(2025, 7, 1), "trademarks", 213),)       # after the conduct, before the decision: not
+    for history, expected in ((before, 1), (too_old, 0), (after, 0)):
+        got = prosecution.prior_penalties(TABLE, "trademarks", conduct_on, history, exclude="x")
+        assert got == {"trademark": expected}
+    # 214's repeat amount (sales 3万 after a penalty) crosses only with the penalty before the conduct
+    figures = {"conduct": Decimal(214), "sales": Decimal(30000)}
+    args = dict(category="trademarks", figures=figures, decided_on=decided_on, record_id="x", referral_state=None,
+                conduct_on=conduct_on)
+    assert prosecution.substitution(TABLE, history=before, **args) is not None
+    assert prosecution.substitution(TABLE, history=after, **args) is None
+
+
+def test_a_213_case_is_held_to_213s_amounts_and_no_longer_to_215s_lower_ones() -> None:
+    # 2025: 215 crosses at 2万 gains, 213 at 3万; a trademarks case without its conduct is held to 215 (over-flags)
+    gains = {"illegal_gains": Decimal(20000)}
+    unknown = flag(gains)
+    assert unknown is not None and unknown.result.family == "fake_labels"
+    assert flag({**gains, "conduct": Decimal(213)}) is None
+    assert flag({**gains, "conduct": Decimal(215)}) is not None
+    found = flag({"illegal_gains": Decimal(30000), "conduct": Decimal(213)})
+    assert found is not None and found.result.rule_id == "counterfeit_trademark.gains"
+    assert flag({"illegal_gains": Decimal("29999.99"), "conduct": Decimal(213)}) is None

@@ -49,7 +49,8 @@ def test_notices_are_addressed_to_the_bureaus_the_event_names(event: Any, addres
 def test_referral_deadline_and_substituted_prosecution_notices_are_critical_and_nothing_else_is() -> None:
     critical = {t for t, r in RULES.items() if r.critical}
     assert critical == {t for t in RULES if t.startswith(("shuangda.referral.", "shuangda.deadline."))} | {
-        "shuangda.case.deadline-revised.v1", "shuangda.credit.penalty-substitutes-prosecution.v1"}
+        "shuangda.case.deadline-revised.v1", "shuangda.credit.penalty-substitutes-prosecution.v1",
+        "shuangda.case.penalty-over-threshold.v1"}
 
 
 def test_an_event_notify_does_not_tell_anyone_about_makes_no_notice() -> None:

@@ -99,17 +99,18 @@ class CreditRoutes:
     async def on_referral_batch(self, messages: Sequence[Message[Any]], uow: UnitOfWork) -> dict[int, Exception]:
         refused: dict[int, Exception] = {}
         items: list[tuple[int, Item]] = []
-        states: list[tuple[str, str, str, str, Any]] = []
+        steps: list[tuple[int, tuple[str, str, str, str, Any]]] = []
         for i, m in enumerate(messages):
             if (bad := _hostile(m.data)) is not None:
                 refused[i] = bad
                 continue
             d = m.data
-            states.append((d.case_id, d.referral_id, d.state, d.agency, d.at))
+            steps.append((i, (d.case_id, d.referral_id, d.state, d.agency, d.at)))
             if isinstance(d, ReferralAccepted):
                 items.append((i, Item("referral", d, None, m.envelope.id, m.envelope.actor, m)))
         refused |= await self._run(items, uow)  # (its audit lock first: one lock order)
-        await record_referral_states(uow, states)
+        # only the steps actually applied: a step refused here (dead-lettered) never becomes the case's state
+        await record_referral_states(uow, [step for i, step in steps if i not in refused])
         return refused
 
     async def _run(self, items: list[tuple[int, Item]], uow: UnitOfWork) -> dict[int, Exception]:

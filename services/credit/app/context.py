@@ -48,7 +48,7 @@ class Credit:
 
     def __init__(self, *, book: RuleBook, calendar: WorkdayCalendar, clock: Clock, keyring: Keyring,
                  hasher: PersonHasher, topics: Topics, auto_disclose: bool = True,
-                 source: str = "/shuangda/credit") -> None:
+                 source: str = "/shuangda/credit", substitution_grace: dt.timedelta = dt.timedelta(minutes=5)) -> None:
         self.book = book
         self.calendar = calendar
         self.clock = clock
@@ -57,6 +57,8 @@ class Credit:
         self.topics = topics
         self.auto_disclose = auto_disclose
         self.source = source
+        #: how long a 以罚代刑 alert waits for a referral step of its case before it is sent
+        self.substitution_grace = substitution_grace
         self.analyser = NameAnalyser(book.region_prefixes(), book.names.legal_form_suffixes)
         self._ip = {c.id: c.ip for c in categories()}
         #: publicity plans by (kind, heavy, decision date, local day): the calendar work is the same for all

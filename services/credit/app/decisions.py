@@ -52,8 +52,14 @@ RECORD_DEFAULTS: dict[str, Any] = {
     "client_id": None, "penalty_types": [], "fine_amount": None, "confiscated_amount": None, "violation": "",
     "legal_basis": [], "content": "", "aggravated": False, "intentional": False, "heavy_rules": [],
     "disclosure_due_at": None, "disclosure_due_on": None, "disclosure_provisional": False, "case_id": None,
-    "source_event_id": None,
+    "source_event_id": None, "conduct": None,
 }
+
+
+def conduct_of(figures: dict[str, Any]) -> int | None:
+    """The 刑法 article the decision's figures name as the conduct (validated by `PenaltyDecided`)."""
+    value = figures.get("conduct")
+    return int(value) if value is not None else None
 
 
 async def run_batch(credit: Credit, uow: UnitOfWork, items: Sequence[Item]) -> list[Outcome | NonRetryableError]:
@@ -98,6 +104,8 @@ class DecisionBatch:
         self.new_records: list[dict[str, Any]] = []
         self.revoked: list[tuple[str, dt.datetime, str]] = []
         self.new_listings: list[dict[str, Any]] = []
+        #: 以罚代刑 alerts to send once their grace period is over (`app.prosecution`)
+        self.pending_alerts: list[dict[str, Any]] = []
         self.triggers: list[tuple[str, str, str]] = []
         self.delisted: list[tuple[str, str, dt.datetime, str | None]] = []
         #: listing proceedings of the batch's entities (dicts: proceeding_id, rule_id, state, opened_at, triggering)
@@ -242,7 +250,9 @@ class DecisionBatch:
         if bureau.bureau_type in NOT_DECIDERS:
             return self.refuse(item, "not_a_bureau", f"{bureau.id} does not decide administrative penalties", party_key, now)
         # keyed: the decision may hold a resident ID; without figures the digest is the one recorded before they existed
-        digest = c.hasher(cmd.model_dump_json(exclude=None if cmd.figures else {"figures"}))
+        # (and without conduct_on, the one recorded before it existed)
+        absent = ({"figures"} if not cmd.figures else set()) | ({"conduct_on"} if cmd.conduct_on is None else set())
+        digest = c.hasher(cmd.model_dump_json(exclude=absent or None))
         existing = self.records.get(cmd.decision_no)
         if existing is not None:
             if existing["bureau"] == bureau.id and existing["digest"] == digest:
@@ -275,7 +285,7 @@ class DecisionBatch:
             "publicity_min_until": plan.min_until.due_at_utc, "publicity_min_on": plan.min_until.due_date_local,
             "publicity_max_until": plan.max_until.due_at_utc, "publicity_max_on": plan.max_until.due_date_local,
             "party": party_public, "digest": digest, "case_id": cmd.case_id, "source_event_id": item.source_event_id,
-            "created_at": now,
+            "created_at": now, "conduct": conduct_of(cmd.figures),
         })
         key = entity.key
         sealed = c.keyring.seal(cmd.party.resident_id, field="resident_id") if cmd.party.resident_id else None
@@ -306,7 +316,7 @@ class DecisionBatch:
         severity, bureau_type = plan.type_id, bureau.bureau_type
         self.count(lambda: metrics.RECORDS_CREATED.labels("penalty", severity, bureau_type).inc())
         new = RecordFacts(record_id, "penalty", cmd.category, cmd.decided_on, heavy.heavy, cmd.intentional, "active",
-                          bureau.id, cmd.decision_no)
+                          bureau.id, cmd.decision_no, conduct_of(cmd.figures))
         proceedings = listings.evaluate(self, item, entity, new, now)
         flagged = prosecution.check(self, item, entity, record_id, cmd, bureau, now)
         return Outcome("recorded", record_id=record_id, entity_key=key, facts={
@@ -329,6 +339,7 @@ class DecisionBatch:
         await entities_db.insert_entity_names(conn, [tuple(n) for n in self.names])  # type: ignore[misc]
         await entities_db.apply_entity_changes(conn, list(self.changes.values()))
         await insert_rows(conn, "records", self.new_records)
+        await insert_rows(conn, "substitution_alerts", self.pending_alerts)
         await penalties_db.revoke_records(conn, self.revoked)
         await insert_rows(conn, "listings", self.new_listings)
         await listings_db.insert_listing_triggers(conn, self.triggers)

@@ -2,11 +2,20 @@
 threshold while no referral is under way for its case raises `credit.penalty-substitutes-prosecution`
 for the procuratorate and the office (notify delivers it). No extra round trip: the cases' referral
 states are read with the batch (`DecisionBatch.referral_states`); the thresholds are shared reference
-data; the penalty history is the batch's own."""
+data; the penalty history is the batch's own.
+
+The alert is not sent from the batch: a penalty processed before its case's referral step (another topic)
+would raise a false one. It waits in `substitution_alerts` for the grace period; the scheduler's `release`
+re-checks the case's referral state then, and sends or withdraws it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
+
+from shared import audit
+from shared.envelope import deterministic_event_id
+from shared.runtime import UnitOfWork
 
 from shared.contracts.credit import PenaltySubstitutesProsecution
 from shared.contracts.penalty import PenaltyDecided
@@ -17,7 +26,7 @@ from services.credit.domain import prosecution
 from services.credit.domain.model import Bureau
 
 if TYPE_CHECKING:
-    from services.credit.app.context import EntityState, Item
+    from services.credit.app.context import Credit, EntityState, Item
     from services.credit.app.decisions import DecisionBatch
 
 PROCURATORATE = "procuratorate"
@@ -26,12 +35,15 @@ OFFICE = "office"
 
 def check(b: "DecisionBatch", item: "Item", entity: "EntityState", record_id: str, cmd: PenaltyDecided, bureau: Bureau,
           now: dt.datetime) -> bool:
+    """Detect 以罚代刑 on the decision; the alert is held as a pending row (`substitution_alerts`) until
+    `Credit.substitution_grace` is over, then `release` re-checks the case's referral state and sends or
+    withdraws it."""
     if not cmd.figures:
         return False
     state = b.referral_states.get(cmd.case_id) if cmd.case_id else None
     found = prosecution.substitution(load_thresholds(), category=cmd.category, figures=cmd.figures,
                                      decided_on=cmd.decided_on, history=b.history[entity.entity_id],
-                                     record_id=record_id, referral_state=state)
+                                     record_id=record_id, referral_state=state, conduct_on=cmd.conduct_on)
     if found is None:
         return False
     r = found.result
@@ -45,8 +57,43 @@ def check(b: "DecisionBatch", item: "Item", entity: "EntityState", record_id: st
         referral_state=found.referral_state, liability_citation=prosecution.LIABILITY,
         procuratorate=f"{PROCURATORATE}@{bureau.division}", office=f"{OFFICE}@{city().code}", detected_at=now,
     )
-    b.emit(item, b.c.topics.credit, event, key=entity.key, correlationid=cmd.case_id)
-    b.audit(item, "credit.penalty-substitutes-prosecution", entity.key, event.model_dump(mode="json"), now)
-    family = r.family
-    b.count(lambda: metrics.SUBSTITUTIONS.labels(family).inc())
+    b.pending_alerts.append({
+        "record_id": record_id, "case_id": cmd.case_id, "entity_key": entity.key,
+        "payload": event.model_dump(mode="json"), "created_at": now, "due_at": now + b.c.substitution_grace,
+    })
+    b.audit(item, "credit.penalty-substitutes-prosecution-pending", entity.key,
+            {"record_id": record_id, "case_id": cmd.case_id, "threshold_rule": r.rule_id,
+             "due_at": (now + b.c.substitution_grace).isoformat()}, now)
+    return True
+
+
+async def release(credit: "Credit", uow: UnitOfWork, row: Any, now: dt.datetime, referral_state: str | None) -> bool:
+    """A pending alert is due: withdraw it when a referral of its case is now under way (the step arrived
+    during the grace period), else send it. One conditional update with the outbox row and the audit entry;
+    the event id is derived from the record id, so the alert goes out once."""
+    if referral_state in prosecution.UNDER_WAY:
+        done = await uow.conn.fetchval(
+            "UPDATE substitution_alerts SET state = 'withdrawn', settled_at = $2, settled_reason = $3"
+            " WHERE record_id = $1 AND state = 'pending' RETURNING true",
+            row["record_id"], now, f"referral {referral_state}")
+        if done:
+            await audit.append(uow.conn, "credit.penalty-substitutes-prosecution-withdrawn", row["entity_key"],
+                               {"record_id": row["record_id"], "case_id": row["case_id"], "referral_state": referral_state},
+                               actor=uow.actor, at=now)
+            uow.after_commit(lambda: metrics.SUBSTITUTIONS_WITHDRAWN.inc())
+        return bool(done)
+    done = await uow.conn.fetchval(
+        "UPDATE substitution_alerts SET state = 'sent', settled_at = $2, settled_reason = 'no referral under way'"
+        " WHERE record_id = $1 AND state = 'pending' RETURNING true", row["record_id"], now)
+    if not done:
+        return False
+    payload = row["payload"]
+    event = PenaltySubstitutesProsecution.model_validate_json(payload if isinstance(payload, str) else json.dumps(payload))
+    event = event.model_copy(update={"referral_state": referral_state or "none", "detected_at": now})
+    uow.emit(credit.topics.credit, event, key=row["entity_key"], correlationid=event.case_id,
+             event_id=deterministic_event_id("credit.penalty-substitutes-prosecution", row["record_id"]))
+    await audit.append(uow.conn, "credit.penalty-substitutes-prosecution", row["entity_key"], event.model_dump(mode="json"),
+                       actor=uow.actor, at=now)
+    family = event.family
+    uow.after_commit(lambda: metrics.SUBSTITUTIONS.labels(family).inc())
     return True

@@ -31,6 +31,7 @@ class RecordFacts:
     status: str  # active | expired | repaired | revoked
     bureau: str
     label: str  # decision number, or the case id of a referral
+    conduct: int | None = None  # the 刑法 article of the conduct, when the decision's figures named it
 
 
 @dataclass(frozen=True)

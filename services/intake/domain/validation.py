@@ -20,7 +20,7 @@ from services.intake.domain.model import Channel, ClientContext, Complainant, Or
 from services.intake.domain.text import clean, name_key, redact
 from shared.contracts.intake import ComplainantInput, FiguresInput, SubmitComplaint, SubmitLead, SuspectInput
 from shared.identifiers import IdentifierError, parse_phone, parse_resident_id, parse_uscc
-from shared.reference import UnknownCode, load_categories, resolve_county
+from shared.reference import UnknownCode, load_categories, load_thresholds, resolve_county
 
 #: Business days and "today" are Asia/Shanghai (UTC+8, no daylight saving since 1991).
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -30,8 +30,11 @@ MAX_SUMMARY = 500
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _CENT = Decimal("0.01")
-_MONEY_KEYS = ("illegal_turnover", "illegal_gains", "sales", "unsold_value", "loss", "amount_involved")
-_COUNT_KEYS = ("pieces", "copies", "marks_count")
+_MONEY_KEYS = ("illegal_turnover", "illegal_gains", "sales", "unsold_value", "loss", "amount_involved", "service_illegal_gains")
+_COUNT_KEYS = ("pieces", "copies", "marks_count", "patents_count", "unsold_pieces", "unsold_copies", "works_online",
+               "downloads", "clicks", "members")
+#: the figure naming the conduct's 刑法 article (issue 14 §1): checked against the threshold families, never summed
+CONDUCT = "conduct"
 
 Transport = Literal["http", "open311", "kafka"]
 
@@ -100,6 +103,8 @@ def validate_complaint(cmd: SubmitComplaint, *, client: ClientContext, channel: 
     suspect, merge_key = _suspect(cmd.suspect, county, client, errors)
     complainant = _complainant(cmd.complainant, cmd.kind == "complaint", now, errors)
     figures = _figures(cmd.figures)
+    if (bad := conduct_error(cmd.figures)) is not None:
+        errors.append(bad)
     today = local_today(now)
     if cmd.occurred_on is not None and cmd.occurred_on > today:
         errors.append(FieldError("occurred_on", "in_future", f"after today ({today.isoformat()}, Asia/Shanghai)"))
@@ -124,6 +129,8 @@ def validate_lead(cmd: SubmitLead, *, client: ClientContext, channel: Channel, n
     description = clean(cmd.description, "description", errors, max_len=MAX_DESCRIPTION, multiline=True) or ""
     suspect, merge_key = _suspect(cmd.suspect, county, client, errors)
     figures = _figures(cmd.figures)
+    if (bad := conduct_error(cmd.figures)) is not None:
+        errors.append(bad)
     evidence = tuple(u for i, raw in enumerate(cmd.evidence_urls) if (u := _url(raw, f"evidence_urls.{i}", errors)))
     observed_at = cmd.observed_at
     if observed_at is not None:
@@ -304,13 +311,29 @@ def _figures(f: FiguresInput | None) -> dict[str, Decimal]:
         value = getattr(f, key)
         if value is not None:
             out[key] = Decimal(int(value))
+    if f.conduct is not None:
+        out[CONDUCT] = Decimal(f.conduct)
     return out
 
 
+def conduct_error(f: FiguresInput | None) -> FieldError | None:
+    """A conduct that names no threshold family of the reference data."""
+    if f is None or f.conduct is None:
+        return None
+    conducts = load_thresholds().conducts
+    if f.conduct in conducts:
+        return None
+    return FieldError("figures.conduct", "unknown_conduct", f"not a conduct article of the thresholds (one of {sorted(conducts)})")
+
+
 def add_figures(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """Running totals: the sum of each figure."""
+    """Running totals: the sum of each figure; the conduct is kept when the reports agree and becomes 0
+    (unknown: every family of the category is evaluated) when they name different articles."""
     out = dict(a)
     for key, value in b.items():
+        if key == CONDUCT:
+            out[key] = value if out.get(key, value) == value else Decimal(0)
+            continue
         out[key] = out.get(key, Decimal(0)) + value
     return out
 

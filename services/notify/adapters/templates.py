@@ -65,8 +65,18 @@ FIGURES = {
     "pieces": "标识件数",
     "copies": "复制品数量",
     "marks_count": "注册商标数",
+    "patents_count": "专利项数",
+    "service_illegal_gains": "服务商标违法所得",
+    "unsold_pieces": "未售标识件数",
+    "unsold_copies": "未售复制品数量",
+    "works_online": "网络传播作品数",
+    "downloads": "下载次数",
+    "clicks": "点击次数",
+    "members": "注册会员数",
+    "conduct": "行为所涉刑法条文",
 }
-COUNT_FIGURES = {"pieces", "copies", "marks_count"}
+COUNT_FIGURES = {"pieces", "copies", "marks_count", "patents_count", "unsold_pieces", "unsold_copies", "works_online",
+                 "downloads", "clicks", "members", "conduct"}
 CITY_REASONS = {
     "cross_county": "跨区县",
     "major_amount": "涉案金额重大",

@@ -98,6 +98,7 @@ _RULES: tuple[NoticeRule, ...] = (
     NoticeRule(credit.Delisted, critical=False, broadcast=True),
     # -- 以罚代刑 (Order 310 art. 16): the procuratorate supervises, the office is told at once
     NoticeRule(credit.PenaltySubstitutesProsecution, critical=True, addressed=_one("procuratorate", "office")),
+    NoticeRule(routing.CasePenaltyOverThreshold, critical=True, addressed=_one("procuratorate", "office")),
 )
 
 RULES: dict[str, NoticeRule] = {r.event_type: r for r in _RULES}

@@ -50,6 +50,7 @@ from shared.contracts.routing import (
     CaseCommandRefused,
     CaseEscalated,
     CaseFiguresUpdated,
+    CasePenaltyOverThreshold,
     CaseOutcomeRecorded,
     CaseTransferred,
     JointMeetingProposed,
@@ -488,7 +489,39 @@ def _record_outcome(case: Case, referral: Referral | None, actor: str, cmd: Reco
     fx.close_deadlines.append(DeadlineClose(case.case_id, None, "cancelled"))
     fx.emit("case", _outcome_event(closed, actor, cmd.outcome, cmd.decision_no, cmd.penalty_amount, cmd.detail, ctx), case.assignee)
     fx.notes.append(Note("closed", {"outcome": cmd.outcome}))
+    if cmd.outcome == "penalty_decided":
+        _penalty_over_threshold(fx, case, referral, cmd.decision_no, ctx)
     return fx
+
+
+#: Order 310, read in its text (the 2020 revision): art. 11 para. 1 forbids substituting a penalty for the
+#: transfer, art. 16 para. 2 makes the agency head liable
+LIABILITY = "《行政执法机关移送涉嫌犯罪案件的规定》(国务院令第310号, 2020修订) 第十一条第一款, 第十六条第二款"
+
+
+def _penalty_over_threshold(fx: Effects, case: Case, referral: Referral | None, decision_no: str | None,
+                            ctx: Context) -> None:
+    """Routing's side of 以罚代刑 (issue 14 §7): a case heading to a penalty whose figures cross a criminal
+    threshold with no referral made (none, or the agency head rejected it) is reported to the
+    procuratorate and the office. Routing holds the case's referral itself, so no grace period is needed."""
+    if referral is not None and referral.state != "rejected":
+        return  # referred: the police (and the procuratorate) decide
+    category = ctx.ref.category(case.category)
+    if category is None or not category.threshold_families:
+        return
+    crossing = ctx.ref.crossing(category, case.figures, local_date(case.opened_at))
+    if crossing is None:
+        return
+    jurisdiction = case.assignee_bureau.jurisdiction
+    procuratorate = str(Bureau(ctx.ref.directory_at(ctx.now).resolve(PROCURATORATE_TYPE), jurisdiction))
+    fx.emit("case", CasePenaltyOverThreshold(
+        case_id=case.case_id, bureau=case.assignee, category=case.category, decision_no=decision_no, figures=case.figures,
+        family=crossing.family, threshold_rule=crossing.rule_id, threshold_version=crossing.version,
+        threshold_zh=crossing.condition_text_zh, threshold_citation=crossing.citation, threshold_article=crossing.article,
+        threshold_verified=crossing.verified, referral_state=referral.state if referral else "none",
+        liability_citation=LIABILITY, procuratorate=procuratorate, office=ctx.office, detected_at=ctx.now,
+    ), procuratorate, ctx.office)
+    fx.notes.append(Note("penalty_over_threshold", {"family": crossing.family}))
 
 
 _HANDLERS: dict[type, Any] = {

@@ -99,19 +99,14 @@ class Reference:
         return frozenset(self.thresholds.figures) | {"amount_involved"}
 
     def crossing(self, category: Category, figures: dict, at: dt.date) -> ThresholdResult | None:
-        """The first of the category's threshold families the figures cross on `at`, or None."""
+        """The first of the category's threshold families the figures cross on `at`, or None (only the conduct's
+        family and families of another kind when the figures name the conduct: `ThresholdTable.families_for`)."""
         known = self._remember(("figures",), lambda: frozenset(self.thresholds.figures))
         clean = {k: v for k, v in figures.items() if k in known}
 
         def evaluate() -> ThresholdResult | None:
-            for family in category.threshold_families:
-                try:
-                    result = self.thresholds.evaluate(family, clean, at)
-                except UnknownCode:
-                    continue  # no version in force on that date
-                if result.crossed:
-                    return result
-            return None
+            # the conduct figure (刑法 article) narrows the category's families; without it, category-wide
+            return self.thresholds.crossing(category.threshold_families, clean, at)
         return self._remember(("crossing", category.id, tuple(sorted(clean.items())), at), evaluate)
 
 

@@ -58,6 +58,7 @@ _BULK_TABLES: dict[str, frozenset[str]] = {
     "entities": frozenset({"person_sealed"}),
     "listings": frozenset(),
     "listing_proceedings": frozenset({"steps"}),
+    "substitution_alerts": frozenset({"payload"}),
 }
 
 

@@ -24,12 +24,12 @@ async def records_by_decision_nos(conn: asyncpg.Connection, decision_nos: Sequen
 def facts(row: asyncpg.Record) -> RecordFacts:
     label = row["decision_no"].removeprefix("referral:")
     return RecordFacts(row["record_id"], row["kind"], row["category"], row["decided_on"], row["heavy"], row["intentional"],
-                       row["status"], row["bureau"], label)
+                       row["status"], row["bureau"], label, row["conduct"])
 
 
 async def entity_record_facts(conn: asyncpg.Connection, entity_id: str) -> list[RecordFacts]:
     rows = await conn.fetch(
-        "SELECT record_id, kind, category, decided_on, heavy, intentional, status, bureau, decision_no"
+        "SELECT record_id, kind, category, decided_on, heavy, intentional, status, bureau, decision_no, conduct"
         " FROM records WHERE entity_id = $1 ORDER BY decided_on, record_id",
         entity_id,
     )
@@ -38,7 +38,7 @@ async def entity_record_facts(conn: asyncpg.Connection, entity_id: str) -> list[
 
 async def record_facts_of(conn: asyncpg.Connection, entity_ids: Sequence[str]) -> list[tuple[str, RecordFacts]]:
     rows = await conn.fetch(
-        "SELECT entity_id, record_id, kind, category, decided_on, heavy, intentional, status, bureau, decision_no"
+        "SELECT entity_id, record_id, kind, category, decided_on, heavy, intentional, status, bureau, decision_no, conduct"
         " FROM records WHERE entity_id = ANY($1::text[]) ORDER BY decided_on, record_id",
         list(entity_ids),
     )
