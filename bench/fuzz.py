@@ -38,6 +38,19 @@ from bench.common import report
 from tests.support import hostile
 
 PROBLEM_JSON = "application/problem+json"
+
+
+def georeport_errors(response: httpx.Response) -> bool:
+    """Open311's refusals are GeoReport v2's error list ([{code, description}], <errors> in XML), by the spec."""
+    kind = response.headers.get("content-type", "")
+    if kind.startswith("text/xml"):
+        return b"<errors><error><code>" in response.content
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, list) and bool(body) and all(isinstance(e, dict) and set(e) == {"code", "description"}
+                                                          for e in body)
 _INTS = (0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**30)
 #: seconds an idle client connection is kept (below uvicorn's timeout_keep_alive of 5 s)
 KEEPALIVE_EXPIRY = 2.0
@@ -212,7 +225,8 @@ async def fuzz(targets: list[Target], *, requests: int, concurrency: int = 32, s
                     encoded = {k: v.encode("utf-8") for k, v in headers.items()}  # e.g. a forged key that is not ASCII
                     response = await client.request(method, t.url + path, headers=encoded, content=body)
                     status = response.status_code
-                    is_problem = response.headers.get("content-type", "").startswith(PROBLEM_JSON)
+                    is_problem = response.headers.get("content-type", "").startswith(PROBLEM_JSON) \
+                        or (path.startswith("/open311/") and georeport_errors(response))
                     text = response.text[:200]
             except httpx.LocalProtocolError:  # the client library would not send it (e.g. a bare tab as a value)
                 figures.count(t.service, "not_sent")

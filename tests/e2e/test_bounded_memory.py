@@ -23,7 +23,7 @@ CONCURRENCY = 16
 GROWTH_BOUND_MB = 15
 
 TARGETS = {
-    "intake": "/open311/v2/requests/SD0000000000.json",
+    "intake": "/v1/complaints/SD0000000000",  # (Open311 answers GeoReport errors, not problem documents)
     "routing": "/v1/cases",
     "notify": "/v1/deliveries",
     "credit": "/v1/entities:search?q=abc",

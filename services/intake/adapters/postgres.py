@@ -278,3 +278,17 @@ async def report_by_tracking_no(conn: asyncpg.Connection | asyncpg.Pool, trackin
         f"SELECT {_REPORT_COLUMNS} FROM reports r JOIN cases c ON c.case_id = r.case_id WHERE r.tracking_no = $1", tracking_no
     )
     return _report(row) if row is not None else None
+
+
+async def reports_of_client(conn: asyncpg.Connection | asyncpg.Pool, client_id: str, tracking_nos: list[str] | None,
+                            category: str | None, start: datetime | None, end: datetime | None,
+                            limit: int) -> list[StoredReport]:
+    """A client's own complaints (Open311 GET requests): by tracking numbers, else received in
+    [start, end]; optionally of one category; newest first, at most `limit` (index: migration 0007)."""
+    rows = await conn.fetch(
+        f"SELECT {_REPORT_COLUMNS} FROM reports r JOIN cases c ON c.case_id = r.case_id "
+        "WHERE r.client_id = $1 AND r.tracking_no IS NOT NULL "
+        "  AND ($2::text[] IS NULL OR r.tracking_no = ANY($2::text[])) AND ($3::text IS NULL OR r.category = $3) "
+        "  AND ($4::timestamptz IS NULL OR r.received_at >= $4) AND ($5::timestamptz IS NULL OR r.received_at <= $5) "
+        "ORDER BY r.received_at DESC LIMIT $6", client_id, tracking_nos, category, start, end, limit)
+    return [_report(r) for r in rows]

@@ -347,3 +347,12 @@ __all__ = [
     "SHANGHAI", "Transport", "add_figures", "channel_for", "is_printable_key", "local_today", "parse_complaint",
     "parse_lead", "validate_complaint", "validate_complaint_payload", "validate_lead", "validate_lead_payload",
 ]
+
+
+def checked_url(value: str, field: str) -> str:
+    """One evidence link checked as a lead's are (Open311's ``media_url``)."""
+    errors: list[FieldError] = []
+    url = _url(value, field, errors)
+    if errors or url is None:
+        raise IntakeValidationError(errors or [FieldError(field, "missing", "required")])
+    return url
