@@ -40,6 +40,18 @@ from tests.support import hostile
 PROBLEM_JSON = "application/problem+json"
 
 
+def georeport_raw(head: bytes, body: bytes) -> bool:
+    """`georeport_errors` for a raw exchange (lower-cased head, the body as sent)."""
+    if b"content-type: text/xml" in head:
+        return b"<errors><error><code>" in body
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(doc, list) and bool(doc) and all(isinstance(e, dict) and set(e) == {"code", "description"}
+                                                        for e in doc)
+
+
 def georeport_errors(response: httpx.Response) -> bool:
     """Open311's refusals are GeoReport v2's error list ([{code, description}], <errors> in XML), by the spec."""
     kind = response.headers.get("content-type", "")
@@ -219,7 +231,8 @@ async def fuzz(targets: list[Target], *, requests: int, concurrency: int = 32, s
                         return
                     status = int(answer[9:12])
                     head = answer.split(b"\r\n\r\n", 1)[0].lower()
-                    is_problem = b"content-type: application/problem+json" in head
+                    is_problem = b"content-type: application/problem+json" in head or (
+                        path.startswith("/open311/") and georeport_raw(head, answer.split(b"\r\n\r\n", 1)[-1]))
                     text = answer[:200].decode("latin-1")
                 else:
                     encoded = {k: v.encode("utf-8") for k, v in headers.items()}  # e.g. a forged key that is not ASCII

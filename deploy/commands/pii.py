@@ -139,7 +139,14 @@ async def find(conn: Any, keyring: Any, *, tracking_no: str | None = None, phone
     return found
 
 
+def _store(args: argparse.Namespace, keyring: Any) -> Any:
+    from services.intake.adapters.blobstore import LocalBlobStore
+
+    return LocalBlobStore(_settings(args).attachments_root(), keyring)
+
+
 async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
+    from services.intake.adapters import attachments_pii as reporter_files
     from services.intake.adapters import postgres_pii as db
 
     reports = await find(conn, keyring, tracking_no=args.tracking_no, phone=args.phone, id_number=args.id_number)
@@ -148,12 +155,15 @@ async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
         if reports:
             await db.record_access(conn, [r["report_id"] for r in reports], at=now, actor=args.actor,
                                    facts={"why": args.reason, "found_by": _found_by(args)})
-        print(json.dumps({"reports": [opened(keyring, r) for r in reports]}, ensure_ascii=False, indent=2))
+        files = await reporter_files.export(conn, keyring, _store(args, keyring), [r["report_id"] for r in reports])
+        print(json.dumps({"reports": [opened(keyring, r) for r in reports], **files}, ensure_ascii=False, indent=2))
         return 0 if reports else 1
     erased = await db.erase(conn, [r["report_id"] for r in reports if r.get("complainant") or r.get("description_sealed")],
                             why=args.reason, at=now, actor=args.actor, kind="pii.erased",
                             facts={"found_by": _found_by(args)})
-    print(json.dumps({"reports_found": len(reports), "reports_erased": erased}))
+    files = await reporter_files.erase(conn, _store(args, keyring), [r["report_id"] for r in reports], why=args.reason,
+                                       at=now, actor=args.actor)  # evidence files and survey comments (issue 15 §4)
+    print(json.dumps({"reports_found": len(reports), "reports_erased": erased, **files}))
     return 0 if reports else 1
 
 
