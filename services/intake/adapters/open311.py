@@ -215,7 +215,11 @@ async def _fields(request: Request) -> dict[str, Any]:
                 flat.update({f"attribute[{a}]": x for a, x in v.items()})
             else:
                 flat[str(k)] = v
-        return flat
+        bad = [f"{str(k)[:40]}: must be a string or a number" for k, v in flat.items()
+               if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int, float)))]
+        if bad:
+            raise GeoError(400, *bad[:10])
+        return {k: str(v) for k, v in flat.items() if v is not None}
     if kind in ("application/x-www-form-urlencoded", ""):
         try:
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=64)
@@ -313,6 +317,13 @@ def _date(value: str | None, name: str) -> dt.datetime | None:
 # -- routes -------------------------------------------------------------------------------------------
 
 
+def _endpoint(handler: Callable[[Request, str], Awaitable[Response]], fmt: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await guarded(fmt, lambda: handler(request, fmt))
+
+    return endpoint
+
+
 def open311_router(deps: HttpDeps) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["open311"])
 
@@ -336,11 +347,12 @@ def open311_router(deps: HttpDeps) -> APIRouter:
                                                          "text/xml": {"schema": {"type": "string"}}}}
             for code, text in ((400, "a bad or missing field, named"), (403, "no valid api_key, or it lacks the scope"),
                                (404, "none of the caller's"))})
+        names = re.findall(r"\{(\w+)\}", path.replace("{fmt}", ""))
+        if names:
+            extra["openapi_extra"]["parameters"] = [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}} for n in names]
         for fmt in FORMATS:
-            async def endpoint(request: Request, _fmt: str = fmt) -> Response:
-                return await guarded(_fmt, lambda: handler(request, _fmt))
-
-            router.add_api_route(path.replace("{fmt}", fmt), endpoint, methods=[method], summary=f"{summary} ({fmt})",
+            router.add_api_route(path.replace("{fmt}", fmt), _endpoint(handler, fmt), methods=[method], summary=f"{summary} ({fmt})",
                                  operation_id=f"open311_{handler.__name__}_{fmt}", **extra)
 
     async def services(request: Request, fmt: str) -> Response:
