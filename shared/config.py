@@ -56,6 +56,8 @@ class StackSettings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
     #: the schema of the one identity store (shared.identity); every service reads it, `shuangda keys` writes it
     identity_schema: str = "identity"
+    #: the key store of persons' data keys (shared.vault): intake writes it, the openers of personal data read it
+    vault_schema: str = "vault"
     #: which instance of its service this process is (SHUANGDA_INSTANCE; the launcher sets 0, 1 … per
     #: instance of ``up --replicas N``); leaders name themselves "<service>/<instance>/<job>" in Postgres
     instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]{1,20}$")

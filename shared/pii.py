@@ -19,6 +19,19 @@ here logs, and no error message contains a plaintext.
     ring = Keyring.parse("k2:" + generate_key() + ",k1:" + old_key)
     sealed = ring.seal("13800138000", field="phone")
     ring.open(sealed, field="phone")          # '13800138000'
+
+Personal data keys (crypto-shredding, issue 12 §4). A complainant's fields are sealed with a data key
+of that person (`DataKey`, AES-256-GCM), not with the service key; the data key is kept only wrapped
+by the service keyring (envelope encryption) in the key store (`shared.vault`). A value sealed with a
+data key carries the data key's id as its ``kid`` (``pk_`` + 24 hex digits), so the `Sealed` shape is
+unchanged and values sealed under the service key (before data keys) still open with the keyring.
+Destroying the data key (``shuangda pii erase``) makes every copy unreadable at once — on Kafka, in
+every service's tables — and `Opener.open` then raises `Erased`; `Opener.reveal` gives `ERASED`.
+
+    key, wrapped = new_data_key(ring)          # store (key.id, wrapped) in the vault
+    sealed = key.seal("13800138000", field="phone")
+    Opener(ring, {key.id: wrapped}).open(sealed, field="phone")   # '13800138000'
+    Opener(ring, {key.id: None}).reveal(sealed, field="phone")   # '[erased]'
 """
 from __future__ import annotations
 
@@ -34,12 +47,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.contracts.cases import Sealed
 
-__all__ = ["DEV_KEY_ID", "Keyring", "PiiError", "Sealed", "generate_key", "keyring_from_config"]
+__all__ = ["DATA_KEY_PREFIX", "DEV_KEY_ID", "ERASED", "DataKey", "Erased", "Keyring", "Opener", "PiiError", "Sealed",
+           "data_key_ids", "generate_key", "is_data_key_id", "keyring_from_config", "new_data_key"]
 
 _AAD_PREFIX = b"shuangda/pii/v1/"
 _NONCE_BYTES = 12
 _KID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+#: the kid of a value sealed with a person's data key starts with this (service key ids may not)
+DATA_KEY_PREFIX = "pk_"
+_DATA_KEY_ID = re.compile(r"^pk_[0-9a-f]{24}$")
+#: what `Opener.reveal` shows for a field whose data key was destroyed
+ERASED = "[erased]"
 
 #: The key id of the development key; a value sealed with it is not protected.
 DEV_KEY_ID = "dev0"
@@ -87,6 +106,8 @@ class Keyring:
         for kid, key in keys.items():
             if not _KID.match(kid):
                 raise PiiError(f"key id {kid!r}: use 1-32 of A-Z, a-z, 0-9, '_', '.', '-'")
+            if kid.startswith(DATA_KEY_PREFIX):
+                raise PiiError(f"key id {kid!r}: the prefix {DATA_KEY_PREFIX!r} is reserved for personal data keys")
             if len(key) not in (16, 24, 32):
                 raise PiiError(f"key {kid!r}: must be 16, 24 or 32 bytes, got {len(key)}")
             self._ciphers[kid] = AESGCM(key)
@@ -131,7 +152,10 @@ class Keyring:
         return Sealed(kid=self.current, nonce=_b64url(nonce), ciphertext=_b64url(ciphertext))
 
     def open(self, sealed: Sealed, *, field: str) -> str:
-        """Decrypt a value sealed for `field`; `PiiError` if the key is unknown or the value was altered."""
+        """Decrypt a value sealed for `field`; `PiiError` if the key is unknown or the value was altered.
+        A value sealed with a person's data key needs an `Opener` (its key is in the vault)."""
+        if is_data_key_id(sealed.kid):
+            raise PiiError(f"sealed {field} is under a personal data key: open it through shared.vault")
         cipher = self._ciphers.get(sealed.kid)
         if cipher is None:
             raise PiiError(f"no key with id {sealed.kid!r} in the keyring")
@@ -151,6 +175,119 @@ class Keyring:
 
     def __repr__(self) -> str:  # never show key material
         return f"Keyring(current={self.current!r}, key_ids={list(self._ciphers)!r})"
+
+
+class Erased(PiiError):
+    """The value was sealed with a person's data key that has been destroyed (erasure): it can never be
+    opened again. Not an error of the caller or of the data: show `ERASED`, skip the delivery."""
+
+
+def is_data_key_id(kid: str) -> bool:
+    return bool(_DATA_KEY_ID.match(kid))
+
+
+def _data_aad(key_id: str, field: str) -> bytes:
+    return _aad(field) + b"/" + key_id.encode("ascii")
+
+
+def _wrap_field(key_id: str) -> str:
+    return "dk_" + key_id[len(DATA_KEY_PREFIX):]  # the wrapped key is bound to its id
+
+
+class DataKey:
+    """One person's data key: seals that person's fields (AES-256-GCM, bound to field and key id)."""
+
+    def __init__(self, key_id: str, key: bytes) -> None:
+        if not is_data_key_id(key_id) or len(key) != 32:
+            raise PiiError("a data key is 'pk_' + 24 hex digits with 32 bytes of key")
+        self.id = key_id
+        self._cipher = AESGCM(key)
+
+    def seal(self, plaintext: str, *, field: str) -> Sealed:
+        nonce = os.urandom(_NONCE_BYTES)
+        ciphertext = self._cipher.encrypt(nonce, plaintext.encode("utf-8"), _data_aad(self.id, field))
+        return Sealed(kid=self.id, nonce=_b64url(nonce), ciphertext=_b64url(ciphertext))
+
+    def open(self, sealed: Sealed, *, field: str) -> str:
+        if sealed.kid != self.id:
+            raise PiiError("sealed with another data key")
+        nonce = _b64decode(sealed.nonce)
+        if len(nonce) != _NONCE_BYTES:
+            raise PiiError("nonce must be 12 bytes")
+        try:
+            return self._cipher.decrypt(nonce, _b64decode(sealed.ciphertext), _data_aad(self.id, field)).decode("utf-8")
+        except InvalidTag:
+            raise PiiError(f"sealed {field} does not open: altered, or sealed for another field") from None
+
+    def __repr__(self) -> str:
+        return f"DataKey({self.id!r})"
+
+
+def new_data_key(keyring: Keyring) -> tuple[DataKey, Sealed]:
+    """A fresh data key and the same key wrapped (sealed) by the keyring's current key, for the vault."""
+    key_id = DATA_KEY_PREFIX + os.urandom(12).hex()
+    key = os.urandom(32)
+    return DataKey(key_id, key), keyring.seal(base64.b64encode(key).decode("ascii"), field=_wrap_field(key_id))
+
+
+def unwrap(keyring: Keyring, key_id: str, wrapped: Sealed) -> DataKey:
+    """The data key `key_id` from its wrapped form (`PiiError` if the keyring cannot open it)."""
+    return DataKey(key_id, _b64decode(keyring.open(wrapped, field=_wrap_field(key_id))))
+
+
+def data_key_ids(values: object) -> set[str]:
+    """The data key ids of every `Sealed` (or its JSON dict) found in `values` (nested dicts/lists)."""
+    found: set[str] = set()
+    stack = [values]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Sealed):
+            if is_data_key_id(v.kid):
+                found.add(v.kid)
+        elif isinstance(v, dict):
+            kid = v.get("kid")
+            if isinstance(kid, str) and is_data_key_id(kid) and "ciphertext" in v:
+                found.add(kid)
+            else:
+                stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return found
+
+
+class Opener:
+    """Opens sealed values of both kinds: under the service keyring (values sealed before data keys, kept
+    readable) and under persons' data keys, given those keys as the vault returned them: ``{key id:
+    wrapped key}``, ``None`` for a destroyed key. The one way consumers open personal data."""
+
+    def __init__(self, keyring: Keyring, wrapped: Mapping[str, Sealed | None]) -> None:
+        self.keyring = keyring
+        self._wrapped = dict(wrapped)
+        self._keys: dict[str, DataKey] = {}
+
+    def open(self, sealed: Sealed, *, field: str) -> str:
+        """The clear value; `Erased` if its person's key was destroyed, `PiiError` if it cannot be opened."""
+        if not is_data_key_id(sealed.kid):
+            return self.keyring.open(sealed, field=field)
+        key = self._keys.get(sealed.kid)
+        if key is None:
+            if sealed.kid not in self._wrapped:
+                raise PiiError("the data key of this value is not in the key store")
+            wrapped = self._wrapped[sealed.kid]
+            if wrapped is None:
+                raise Erased(f"the {field} was erased (its data key is destroyed)")
+            key = self._keys[sealed.kid] = unwrap(self.keyring, sealed.kid, wrapped)
+        return key.open(sealed, field=field)
+
+    def reveal(self, sealed: Sealed, *, field: str) -> str:
+        """Like `open`, but a destroyed key gives the `ERASED` marker instead of an exception."""
+        try:
+            return self.open(sealed, field=field)
+        except Erased:
+            return ERASED
+
+    def erased(self, sealed: Sealed) -> bool:
+        return is_data_key_id(sealed.kid) and sealed.kid in self._wrapped and self._wrapped[sealed.kid] is None
 
 
 def keyring_from_config(spec: str | None, *, dev: bool) -> Keyring:
