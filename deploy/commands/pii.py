@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rt.add_argument("--today", type=dt.date.fromisoformat, default=None, help="the day to judge on (default: today)")
     rt.add_argument("--apply", action="store_true", help="erase them (otherwise only list)")
     rt.add_argument("--actor", default="retention")
+    rt.add_argument("--chunk", type=int, default=1000, help="reports read and erased per transaction")
     rt.add_argument("--schema", default=None)
     rt.set_defaults(func=run)
     rules = sub.add_parser("rules", help="the retention rules, with their citations")
@@ -178,21 +179,25 @@ async def _retention(conn: Any, args: argparse.Namespace) -> int:
 
     today = args.today or dt.datetime.now(SHANGHAI).date()
     before = dt.datetime.combine(candidates_before(today), dt.time(), SHANGHAI)
-    due = [r for r in await db.retention_candidates(conn, before)
-           if past_retention(r["received_at"].astimezone(SHANGHAI).date(), today)]
-    listed = [{"report_id": r["report_id"], "case_id": r["case_id"],
-               "received_on": r["received_at"].astimezone(SHANGHAI).date().isoformat(),
-               "kept_until": keep_until(r["received_at"].astimezone(SHANGHAI).date()).isoformat(),
-               "rule": rule_for(r["received_at"].astimezone(SHANGHAI).date()).version} for r in due]
-    erased = 0
-    if args.apply and due:
-        by_rule: dict[str, list[str]] = {}
-        for item in listed:
-            by_rule.setdefault(item["rule"], []).append(item["report_id"])
-        now = dt.datetime.now(dt.timezone.utc)
-        for version, ids in by_rule.items():
-            erased += await db.erase(conn, ids, why=f"retention rule {version}", at=now, actor=args.actor,
-                                     kind="pii.retention-erased", facts={"rule": version, "judged_on": today.isoformat()})
-    print(json.dumps({"today": today.isoformat(), "past_retention": len(listed), "erased": erased,
-                      "reports": listed[:50]}, ensure_ascii=False, indent=2))
+    listed: list[dict[str, Any]] = []
+    erased = total = 0
+    now = dt.datetime.now(dt.timezone.utc)
+    async for chunk in db.retention_candidates(conn, before, chunk=args.chunk):
+        due = [r for r in chunk if past_retention(r["received_at"].astimezone(SHANGHAI).date(), today)]
+        items = [{"report_id": r["report_id"], "case_id": r["case_id"],
+                  "received_on": r["received_at"].astimezone(SHANGHAI).date().isoformat(),
+                  "kept_until": keep_until(r["received_at"].astimezone(SHANGHAI).date()).isoformat(),
+                  "rule": rule_for(r["received_at"].astimezone(SHANGHAI).date()).version} for r in due]
+        listed += items[:max(0, 50 - len(listed))]
+        counted = len(items)
+        if args.apply and items:  # erase chunk by chunk: one transaction per rule per chunk
+            by_rule: dict[str, list[str]] = {}
+            for item in items:
+                by_rule.setdefault(item["rule"], []).append(item["report_id"])
+            for version, ids in by_rule.items():
+                erased += await db.erase(conn, ids, why=f"retention rule {version}", at=now, actor=args.actor,
+                                         kind="pii.retention-erased", facts={"rule": version, "judged_on": today.isoformat()})
+        total += counted
+    print(json.dumps({"today": today.isoformat(), "past_retention": total, "erased": erased,
+                      "reports": listed}, ensure_ascii=False, indent=2))
     return 0

@@ -120,6 +120,30 @@ async def test_retention_erases_only_what_is_past_the_versioned_rule_and_says_wh
     assert "个人信息保护法" in rules.stdout and "第十九条" in rules.stdout
 
 
+async def test_retention_reads_and_erases_chunk_by_chunk_when_there_are_more_reports_than_one_chunk(unique: str) -> None:
+    world = IntakeWorld(unique)
+    await world.create()
+    key = await world.add_client("hotline", "hotline", ["complaints:write", "complaints:read"], topic=False)
+    old = [f"chunk-{unique}-{n}" for n in range(5)]
+    async with running_intake(world, consume=False) as svc:
+        for source_id in [*old, f"chunk-{unique}-new"]:
+            answer = await svc.http.post("/v1/complaints", headers={"X-API-Key": key}, json=complaint(
+                source_id, "周九", "13600002222", "买到假冒化妆品"))
+            assert answer.status_code == 201, answer.text
+    conn = await connect(stack.dsn(), world.schema)
+    try:
+        await conn.execute("UPDATE reports SET received_at = received_at - interval '4 years' WHERE source_id = ANY($1)", old)
+    finally:
+        await conn.close()
+    applied = await asyncio.to_thread(cli, "retention", "--schema", world.schema, "--apply", "--chunk", "2")
+    assert applied.returncode == 0, applied.stderr
+    report = json.loads(applied.stdout)
+    assert report["past_retention"] == 5 and report["erased"] == 5, "three chunks of 2, 2 and 1 all erased"
+    rows = {r["source_id"]: r for r in await world.fetch("SELECT source_id, complainant FROM reports")}
+    assert all(rows[s]["complainant"] is None for s in old)
+    assert rows[f"chunk-{unique}-new"]["complainant"] is not None
+
+
 def test_the_retention_rule_keeps_three_years_from_receipt_with_29_february_ending_on_28() -> None:
     from services.intake.domain.retention import keep_until, past_retention, rule_for
 

@@ -40,11 +40,28 @@ async def with_personal_data(conn: asyncpg.Connection, *, batch: int = 2000) -> 
         after = rows[-1]["report_id"]
 
 
-async def retention_candidates(conn: asyncpg.Connection, received_before: dt.datetime) -> list[dict[str, Any]]:
-    """Reports received before the instant that still hold personal data."""
-    return [_row(r) for r in await conn.fetch(
-        f"SELECT {_COLUMNS} FROM reports WHERE received_at < $1 AND (complainant IS NOT NULL OR description_sealed IS NOT NULL)"
-        " ORDER BY received_at, report_id", received_before)]
+async def retention_candidates(conn: asyncpg.Connection, received_before: dt.datetime, *,
+                               chunk: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
+    """Reports received before the instant that still hold personal data, a chunk at a time by keyset on
+    (received_at, report_id): memory stays one chunk whatever the table's size, and a caller may erase
+    each chunk before reading the next (erased rows drop out of the filter, the keyset moves past them)."""
+    after: tuple[dt.datetime, str] | None = None
+    while True:
+        if after is None:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM reports WHERE received_at < $1"
+                " AND (complainant IS NOT NULL OR description_sealed IS NOT NULL)"
+                " ORDER BY received_at, report_id LIMIT $2", received_before, chunk)
+        else:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM reports WHERE received_at < $1"
+                " AND (complainant IS NOT NULL OR description_sealed IS NOT NULL)"
+                " AND (received_at, report_id) > ($3, $4)"
+                " ORDER BY received_at, report_id LIMIT $2", received_before, chunk, after[0], after[1])
+        if not rows:
+            return
+        yield [_row(r) for r in rows]
+        after = (rows[-1]["received_at"], rows[-1]["report_id"])
 
 
 async def erase(conn: asyncpg.Connection, report_ids: Sequence[str], *, why: str, at: dt.datetime, actor: str,
