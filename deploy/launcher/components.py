@@ -6,7 +6,7 @@ Singletons (each a :class:`deploy.launcher.base.Component`)::
     components.KAFKA        # KafkaBroker   (deploy.launcher.kafka)
     components.POSTGRES     # Postgres      (deploy.launcher.postgres)
     components.PROMETHEUS   # Prometheus    (deploy.launcher.prometheus)
-    components.INTAKE, components.ROUTING, components.NOTIFY, components.CREDIT, components.CONSOLE   # Service
+    components.INTAKE, components.ROUTING, … components.APPRAISAL, components.INSPECTION, components.CONSOLE   # Service
 
 Chaos tests use the per-component API directly, e.g.::
 
@@ -66,12 +66,16 @@ NOTIFY = Service("notify")
 CREDIT = Service("credit")
 #: seized goods in custody (port 8006)
 CUSTODY = Service("custody")
+#: rapid appraisal of seized goods (port 8007)
+APPRAISAL = Service("appraisal")
+#: 双随机、一公开 random inspections (port 8008)
+INSPECTION = Service("inspection")
 #: the web console (port 8005): pages for people over the other services' APIs
 CONSOLE = Service("console")
 
 #: status/down order is the reverse of dependency: Postgres, Kafka, Prometheus, then services
 INFRA: tuple[Component, ...] = (POSTGRES, KAFKA, PROMETHEUS)
-SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CUSTODY, CONSOLE)
+SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CUSTODY, APPRAISAL, INSPECTION, CONSOLE)
 
 #: the secure profile's brokers (deploy.launcher.secure), in place of KAFKA
 KAFKA_NODES: tuple[KafkaNode, ...] = tuple(KafkaNode(i) for i in range(1, NODES + 1))
@@ -274,7 +278,8 @@ def up(
 def _secure_setup(started: list[Component]) -> None:
     """Secure profile, once the infrastructure is up: the service roles in Postgres (compose's
     init-roles.sh) and the SCRAM users and ACLs on the brokers (compose's acls.sh). Both idempotent;
-    the ACL job (~30 JVM calls) runs only when it has not completed in this state dir."""
+    the ACL job (~30 JVM calls) runs only when it has not completed in this state dir with the
+    principals and acls.sh of now (secure.acls_fingerprint)."""
     from deploy.launcher import profile, secure
 
     if not profile.is_secure():
@@ -282,7 +287,7 @@ def _secure_setup(started: list[Component]) -> None:
     if POSTGRES in started and POSTGRES.external() is None:
         POSTGRES.ensure_service_roles()
     if any(c in KAFKA_NODES for c in started) and settings.external_kafka() is None \
-            and not (secure.home() / "acls.done").exists():
+            and not secure.acls_current():
         log.info("kafka: creating the SCRAM users and ACLs with deploy/compose/kafka/acls.sh")
         secure.apply_acls()
 

@@ -11,8 +11,9 @@ dev
 secure
     Production's shape on one machine (:mod:`deploy.launcher.secure`): three KRaft brokers on
     SASL_SSL with SCRAM-SHA-512 users and the ACLs of ``deploy/compose/kafka/acls.sh``, one
-    Postgres login role per service (``deploy/compose/postgres/roles.sql``), every service's HTTP
-    API over TLS, all certificates from one local CA. Passwords are generated on first use into
+    Postgres login role per service and the console (``deploy/compose/postgres/init-roles.sh``), every service's HTTP
+    API over TLS, all certificates from one local CA. Migrations reach Kafka as the ``migrate``
+    principal (topic creation only), as compose's ``migrate`` job does. Passwords are generated on first use into
     ``<state>/secure/credentials.json`` (mode 600) and never printed.
 
 Public API: ``current() -> str``, ``is_secure() -> bool``, ``choose(name)`` (record, refusing a
@@ -33,10 +34,10 @@ DEV = "dev"
 SECURE = "secure"
 PROFILES = (DEV, SECURE)
 
-#: Kafka SCRAM principals acls.sh creates for the services, plus ``migrate``
-KAFKA_SERVICE_PRINCIPALS = ("intake", "routing", "notify", "credit", "custody")
-#: services with a Postgres login role of their own (deploy/compose/postgres/roles.sql)
-PG_SERVICE_ROLES = ("intake", "routing", "notify", "credit", "custody")
+#: Kafka SCRAM principals acls.sh creates for the services and the console, plus ``migrate``
+KAFKA_SERVICE_PRINCIPALS = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console")
+#: services with a Postgres login role of their own (deploy/compose/postgres/init-roles.sh)
+PG_SERVICE_ROLES = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console")
 
 
 def profile_file() -> Path:

@@ -735,8 +735,31 @@ def apply_acls(config: ClusterConfig | None = None) -> subprocess.CompletedProce
                 var.startswith("SHUANGDA_KAFKA_PASSWORD_"):
             env[var] = value
     result = config.run_acl_job(kafka_home(), env, workdir=home())
-    (home() / "acls.done").write_text(result.stdout)
+    (home() / "acls.done").write_text(acls_fingerprint() + "\n" + result.stdout)
     return result
+
+
+def acls_fingerprint() -> str:
+    """What the ACL job was run with: acls.sh itself, the principals it was given passwords for and
+    the operator's clients and bureaus. ``up`` runs the job again when this changes (a service added,
+    a client declared), not on every start: it costs ~30 JVM calls."""
+    from deploy.launcher import profile
+
+    digest = hashlib.sha256(ACL_SCRIPT.read_bytes())
+    for name in sorted(profile.credentials().kafka):
+        digest.update(b"principal:" + name.encode())
+    for var in ("SHUANGDA_KAFKA_INGRESS_CLIENTS", "SHUANGDA_KAFKA_EGRESS_BUREAUS"):
+        digest.update(f"{var}={os.environ.get(var, '')}".encode())
+    return "fingerprint " + digest.hexdigest()
+
+
+def acls_current() -> bool:
+    """True when the ACL job completed in this state dir with what :func:`acls_fingerprint` says now."""
+    try:
+        first = (home() / "acls.done").read_text().splitlines()[:1]
+    except FileNotFoundError:
+        return False
+    return first == [acls_fingerprint()]
 
 
 class KafkaNode(Component):

@@ -1,4 +1,5 @@
-"""The project's own Python services (intake, routing, notify, credit), one or more
+"""The project's own Python services (intake, routing, notify, credit, custody, appraisal,
+inspection, console), one or more
 instances each.
 
 A service exists when ``services/<name>/__main__.py`` exists. Each instance is one
@@ -150,7 +151,7 @@ class Service(Component):
             principal = self.service if self.service in creds.kafka else None
             if principal is not None:
                 client = config.client_env(principal, creds.kafka[principal])
-            else:  # a service without a principal of its own in acls.sh (the console): no Kafka rights at all
+            else:  # a service without a principal of its own in acls.sh: no Kafka rights at all
                 client = config.client_env(self.service, "no-principal-" + "0" * 16)
             env.update(client)
             env.update({k.replace("SHUANGDA_", f"SHUANGDA_{upper}_", 1): v for k, v in client.items()})
@@ -161,6 +162,7 @@ class Service(Component):
         if self.service == "console":
             env["SHUANGDA_CONSOLE_ROUTING_URL"] = f"https://{settings.HOST}:{settings.port('routing')}"
             env["SHUANGDA_CONSOLE_INTAKE_URL"] = f"https://{settings.HOST}:{settings.port('intake')}"
+            env["SHUANGDA_CONSOLE_CREDIT_URL"] = f"https://{settings.HOST}:{settings.port('credit')}"
         return env
 
     def prepare(self) -> None:

@@ -15,7 +15,8 @@ Public API
     ``<cache>/kafka-<version>/libs``.
 ``port(name) -> int``
     The port of ``kafka``, ``kafka_controller``, ``pg``, ``prometheus`` or a service
-    (``intake`` 8001, ``routing`` 8002, ``notify`` 8003, ``credit`` 8004, ``console`` 8005, ``custody`` 8006), each
+    (``intake`` 8001, ``routing`` 8002, ``notify`` 8003, ``credit`` 8004, ``console`` 8005, ``custody`` 8006,
+    ``appraisal`` 8007, ``inspection`` 8008), each
     overridable by ``SHUANGDA_<NAME>_PORT`` (for services also
     ``SHUANGDA_<NAME>_HTTP_PORT``, the variable the services' own settings read).
 ``replicas() -> int`` / ``instance_port(name, i) -> int``
@@ -50,10 +51,13 @@ DEFAULT_PORTS: dict[str, int] = {
     "credit": 8004,
     "console": 8005,
     "custody": 8006,
+    "appraisal": 8007,
+    "inspection": 8008,
 }
 
 #: The services, in start order (the console last: it calls the others).
-SERVICE_NAMES: tuple[str, ...] = ("intake", "routing", "notify", "credit", "custody", "console")
+SERVICE_NAMES: tuple[str, ...] = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection",
+                                  "console")
 
 #: Dev-mode credentials of the local cluster (never used outside dev mode).
 PG_USER = "shuangda"
@@ -211,6 +215,20 @@ def client_env() -> dict[str, str]:
     from deploy.launcher import secure
 
     return secure.cluster().admin_env()
+
+
+def migrate_client_env() -> dict[str, str]:
+    """The ``SHUANGDA_KAFKA_*`` settings migrations reach Kafka with: nothing on the dev profile
+    (or an external broker); on the secure one the ``migrate`` SCRAM principal on the services'
+    listener, which acls.sh lets create and configure topics and nothing else (compose's
+    ``migrate`` job uses the same principal)."""
+    from deploy.launcher import profile
+
+    if not profile.is_secure() or external_kafka():
+        return {}
+    from deploy.launcher import secure
+
+    return secure.cluster().client_env("migrate", profile.credentials().kafka["migrate"])
 
 
 def apply_client_env() -> dict[str, str]:

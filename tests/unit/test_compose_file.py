@@ -3,7 +3,7 @@
 What is checked: a 3-node KRaft cluster that replicates three ways and never
 loses acknowledged writes; SASL/SCRAM with deny-by-default ACLs; pinned
 images; healthchecks and conditional start order; secrets only from the
-environment; one image for the four services; resource limits; a non-root
+environment; one image for the services and the console; resource limits; a non-root
 image; and the ACL job's grants, run against stand-in Kafka tools.
 """
 from __future__ import annotations
@@ -25,7 +25,10 @@ COMPOSE_DIR = ROOT / "deploy" / "compose"
 ENV_EXAMPLE = COMPOSE_DIR / "shuangda.env.example"
 KAFKA_SCRIPTS = COMPOSE_DIR / "kafka"
 
-SERVICES = {"intake": 8001, "routing": 8002, "notify": 8003, "credit": 8004, "custody": 8006}
+SERVICES = {"intake": 8001, "routing": 8002, "notify": 8003, "credit": 8004, "custody": 8006, "appraisal": 8007,
+            "inspection": 8008}
+#: every long-running container built from the repo: the services and the web console
+RUNNING = {**SERVICES, "console": 8005}
 ONE_SHOTS = {"kafka-acls", "migrate"}
 KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY\b|_KEY_|TOKEN|PII_KEY")
@@ -130,7 +133,7 @@ def test_no_kafka_setting_passed_through_the_environment_contains_an_equals_sign
 
 
 def test_the_services_reach_kafka_through_sasl_scram_each_as_its_own_principal(services):
-    for name in SERVICES:
+    for name in RUNNING:
         env = env_of(services[name])
         assert env["SHUANGDA_KAFKA_BOOTSTRAP"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
         assert env["SHUANGDA_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
@@ -173,7 +176,7 @@ def test_every_dependency_waits_on_a_health_or_completion_condition(services):
 
 
 def test_the_services_start_only_after_migrate_succeeded_and_migrate_after_the_acls(services):
-    for name in SERVICES:
+    for name in RUNNING:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     migrate = services["migrate"]
     assert migrate["command"] == ["shuangda", "migrate"]
@@ -190,13 +193,13 @@ def test_every_container_has_cpu_and_memory_limits(services):
         assert limits.get("cpus") and limits.get("memory"), f"{name} has no resource limits"
 
 
-def test_the_four_services_run_from_one_image_built_from_the_repo_root(services):
-    images = {services[name]["image"] for name in (*SERVICES, "migrate")}
-    builds = {yaml.safe_dump(services[name]["build"]) for name in (*SERVICES, "migrate")}
+def test_the_services_and_the_console_run_from_one_image_built_from_the_repo_root(services):
+    images = {services[name]["image"] for name in (*RUNNING, "migrate")}
+    builds = {yaml.safe_dump(services[name]["build"]) for name in (*RUNNING, "migrate")}
     assert len(images) == 1 and len(builds) == 1
     build = services["intake"]["build"]
     assert build["context"] == "." and build["dockerfile"] == "Dockerfile"
-    for name, port in SERVICES.items():
+    for name, port in RUNNING.items():
         svc = services[name]
         assert svc["command"] == ["python", "-m", f"services.{name}"]
         env = env_of(svc)
@@ -210,7 +213,7 @@ def test_the_four_services_run_from_one_image_built_from_the_repo_root(services)
 
 
 def test_each_service_connects_to_postgres_as_its_own_role(services):
-    for name in SERVICES:
+    for name in RUNNING:
         dsn = env_of(services[name])[f"SHUANGDA_{name.upper()}_PG_DSN"]
         assert dsn.startswith(f"postgresql://{name}:${{SHUANGDA_PG_{name.upper()}_PASSWORD:?"), dsn
         assert dsn.endswith("@postgres:5432/shuangda")
@@ -335,6 +338,9 @@ PASSWORDS = {
     "SHUANGDA_KAFKA_NOTIFY_PASSWORD": "notify-0123456789abcdef",
     "SHUANGDA_KAFKA_CREDIT_PASSWORD": "credit-0123456789abcdef",
     "SHUANGDA_KAFKA_CUSTODY_PASSWORD": "custody-0123456789abcdef",
+    "SHUANGDA_KAFKA_APPRAISAL_PASSWORD": "appraisal-0123456789abcdef",
+    "SHUANGDA_KAFKA_INSPECTION_PASSWORD": "inspection-0123456789abcdef",
+    "SHUANGDA_KAFKA_CONSOLE_PASSWORD": "console-0123456789abcdef",
     "SHUANGDA_KAFKA_MIGRATE_PASSWORD": "migrate-0123456789abcdef",
     "SHUANGDA_KAFKA_PASSWORD_HOTLINE12345": "hotline-0123456789abcdef",
     "SHUANGDA_KAFKA_PASSWORD_SAMR_610402": "samr-0123456789abcdef",
@@ -415,7 +421,8 @@ def test_the_acl_job_creates_a_scram_user_for_every_principal(acl_run):
         for call in acl_run
         if call[0] == "kafka-configs.sh"
     }
-    assert set(users) == {"intake", "routing", "notify", "credit", "custody", "migrate", "hotline12345", "samr-610402"}
+    assert set(users) == {"intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console",
+                          "migrate", "hotline12345", "samr-610402"}
     assert users["intake"] == "SCRAM-SHA-512=[iterations=8192,password=intake-0123456789abcdef]"
 
 
@@ -425,16 +432,33 @@ def test_only_a_client_may_write_its_own_ingress_topic(acl_run):
     assert who_may(acl_run, "Write", "ingress.hotline12345.dlq") == {"User:intake", "User:routing", "User:credit"}
 
 
+def test_the_inspection_service_alone_writes_its_ingress_topic_and_intake_reads_it(acl_run):
+    assert who_may(acl_run, "Write", "ingress.inspection") == {"User:inspection"}
+    assert "User:intake" in who_may(acl_run, "Read", "ingress.inspection")
+    assert "User:intake" in who_may(acl_run, "Write", "ingress.inspection.dlq")
+
+
+def test_the_console_reads_and_replays_internal_dead_letters_but_never_writes_an_ingress_topic(acl_run):
+    assert "User:console" in who_may(acl_run, "Read", "case.routing.dlq")
+    assert "User:console" in who_may(acl_run, "Write", "case.routing")
+    assert "User:console" in who_may(acl_run, "Read", "ingress.hotline12345.dlq")
+    assert "User:console" not in who_may(acl_run, "Read", "ingress.hotline12345")
+    assert "User:console" not in who_may(acl_run, "Write", "ingress.hotline12345")
+    assert "User:console" not in who_may(acl_run, "Create", "case.routing")
+    assert not [g for g in grants(acl_run) if g["groups"] and "User:console" in g["principals"]]
+
+
 def test_only_routing_writes_egress_and_only_the_bureau_reads_its_own(acl_run):
     assert who_may(acl_run, "Write", "egress.samr-610402") == {"User:routing"}
     assert who_may(acl_run, "Read", "egress.samr-610402") == {"User:samr-610402"}
     assert who_may(acl_run, "Read", "egress.psb-610404") == set()
 
 
-def test_internal_topics_and_their_dlqs_belong_to_the_service_principals_only(acl_run):
-    services = {f"User:{s}" for s in SERVICES}
+def test_internal_topics_and_their_dlqs_belong_to_the_service_principals_and_the_console_only(acl_run):
+    services = {f"User:{s}" for s in SERVICES} | {"User:console"}
     for topic in ("case.intake", "case.routing.dlq", "penalty.decisions", "credit.records", "notification.status",
-                  "complaint.received", "lead.reported", "deadline.due", "alert.hotspot", "referral.lifecycle"):
+                  "complaint.received", "lead.reported", "deadline.due", "alert.hotspot", "referral.lifecycle",
+                  "custody.lifecycle", "appraisal.lifecycle", "inspection.lifecycle.dlq"):
         assert who_may(acl_run, "Read", topic) == services, topic
         assert who_may(acl_run, "Write", topic) == services, topic
     assert who_may(acl_run, "Create", "case.intake") == {"User:migrate"}

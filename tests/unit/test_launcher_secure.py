@@ -44,12 +44,36 @@ def test_the_secure_profiles_passwords_are_generated_once_and_kept_private(state
     assert profile.credentials() == first
     mode = stat.S_IMODE(profile.credentials_file().stat().st_mode)
     assert mode == 0o600
-    assert set(first.kafka) == {"intake", "routing", "notify", "credit", "custody", "migrate"}
-    assert set(first.pg) == {"intake", "routing", "notify", "credit", "custody"}
+    every_service = {"intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console"}
+    assert set(first.kafka) == every_service | {"migrate"}
+    assert set(first.pg) == every_service
     every = [first.kafka_admin, first.pg_owner, *first.kafka.values(), *first.pg.values()]
     assert len(set(every)) == len(every) and all(len(pw) >= 16 and pw.isalnum() for pw in every)
     assert first.acl_env()["SHUANGDA_KAFKA_ROUTING_PASSWORD"] == first.kafka["routing"]
     assert first.roles_env()["SHUANGDA_PG_ROUTING_PASSWORD"] == first.pg["routing"]
+
+
+def test_the_acl_job_runs_again_when_the_principals_change_and_not_otherwise(state: Path) -> None:
+    profile.choose("secure")
+    secure.home().mkdir(parents=True, exist_ok=True)
+    assert not secure.acls_current()
+    (secure.home() / "acls.done").write_text(secure.acls_fingerprint() + "\nkafka-acls: done\n")
+    assert secure.acls_current()
+    raw = json.loads(profile.credentials_file().read_text())
+    raw["kafka"]["newservice"] = "n" * 24
+    profile.credentials_file().write_text(json.dumps(raw))
+    assert not secure.acls_current()
+
+
+def test_migrations_reach_the_secure_cluster_as_the_migrate_principal(state: Path) -> None:
+    from deploy.launcher import settings
+
+    assert settings.migrate_client_env() == {}
+    profile.choose("secure")
+    env = settings.migrate_client_env()
+    assert env["SHUANGDA_KAFKA_SASL_USERNAME"] == "migrate"
+    assert env["SHUANGDA_KAFKA_SASL_PASSWORD"] == profile.credentials().kafka["migrate"]
+    assert env["SHUANGDA_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
 
 
 def test_each_broker_runs_productions_durability_with_tls_on_every_listener(state: Path) -> None:

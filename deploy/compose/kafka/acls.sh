@@ -4,15 +4,19 @@
 #
 # Principals
 #   admin                      broker super user (PLAIN, inter-broker only)
-#   intake routing notify credit custody   one per service (SCRAM-SHA-512)
+#   intake routing notify credit custody appraisal inspection
+#                              one per service (SCRAM-SHA-512)
+#   console                    the web console: reads the internal families and the
+#                              ingress DLQs to show dead letters, writes the internal
+#                              families to replay them (no group, no topic creation)
 #   migrate                    `shuangda migrate`: creates and configures topics
 #   <client>                   each outside publisher; writes only ingress.<client>
 #   <bureau>                   each bureau; reads only egress.<bureau>
 #
 # Grants
 #   internal families (complaint. lead. case. referral. deadline. alert.
-#   penalty. credit. notification.) — read/write/describe for the four service
-#   principals only. A consumed topic's `.dlq` twin shares its family prefix,
+#   penalty. credit. notification. custody. appraisal. inspection.) —
+#   read/write/describe for the service principals only. A consumed topic's `.dlq` twin shares its family prefix,
 #   so a service that consumes a family also writes that family's DLQs.
 #   <service>*                 consumer groups of one service (group ids start
 #                              with the service name: "intake", "routing-…")
@@ -20,12 +24,15 @@
 #                              repartition topics: app id "<service>" or "<service>-…")
 #   ingress.                   read by intake, routing, credit; ingress.<client>
 #                              written by that client alone; its .dlq written by
-#                              the services that consume it
+#                              the services that consume it. ingress.inspection is
+#                              written by the inspection service (a violation found
+#                              on a random inspection becomes a lead)
 #   egress.                    written by routing; egress.<bureau> read by that
 #                              bureau alone, with consumer groups "<bureau>*"
 #
 # Environment
-#   SHUANGDA_KAFKA_ADMIN_PASSWORD, SHUANGDA_KAFKA_{INTAKE,ROUTING,NOTIFY,CREDIT,MIGRATE}_PASSWORD
+#   SHUANGDA_KAFKA_ADMIN_PASSWORD, SHUANGDA_KAFKA_<PRINCIPAL>_PASSWORD for each of
+#   SERVICES below, CONSOLE and MIGRATE
 #   SHUANGDA_KAFKA_INGRESS_CLIENTS  names, space or comma separated (may be empty)
 #   SHUANGDA_KAFKA_EGRESS_BUREAUS   names as used in egress.<name> (may be empty)
 #   SHUANGDA_KAFKA_PASSWORD_<NAME>  password of each client/bureau, NAME upper-cased
@@ -39,9 +46,11 @@ bootstrap="${SHUANGDA_KAFKA_ADMIN_BOOTSTRAP:-kafka-1:9094,kafka-2:9094,kafka-3:9
 admin_props="${TMPDIR:-/tmp}/shuangda/admin.properties"
 export KAFKA_HEAP_OPTS="${SHUANGDA_KAFKA_TOOLS_HEAP:--Xms32m -Xmx256m}"
 
-SERVICES=(intake routing notify credit custody)
-FAMILIES=(complaint. lead. case. referral. deadline. alert. penalty. credit. notification. custody.)
-RESERVED=(admin migrate "${SERVICES[@]}")
+SERVICES=(intake routing notify credit custody appraisal inspection)
+FAMILIES=(complaint. lead. case. referral. deadline. alert. penalty. credit. notification. custody. appraisal. inspection.)
+# services that publish on an ingress topic of their own (ingress.<service>), as an outside client would
+INGRESS_SERVICES=(inspection)
+RESERVED=(admin migrate console "${SERVICES[@]}")
 NAME_RE='^[a-z0-9][a-z0-9_-]{1,62}$'
 
 split_names() { tr ', ' '\n\n' <<<"${1:-}" | sed '/^$/d'; }
@@ -65,7 +74,7 @@ mapfile -t CLIENTS < <(split_names "${SHUANGDA_KAFKA_INGRESS_CLIENTS:-}")
 mapfile -t BUREAUS < <(split_names "${SHUANGDA_KAFKA_EGRESS_BUREAUS:-}")
 
 # Check everything before touching the cluster.
-for svc in "${SERVICES[@]}" migrate; do
+for svc in "${SERVICES[@]}" console migrate; do
   shuangda_require_password "SHUANGDA_KAFKA_${svc^^}_PASSWORD"
 done
 for c in "${CLIENTS[@]}"; do check_name client "$c"; shuangda_require_password "$(password_var "$c")"; done
@@ -86,7 +95,7 @@ pw_of_service() { local v="SHUANGDA_KAFKA_${1^^}_PASSWORD"; echo "${!v}"; }
 pw_of_outsider() { local v; v="$(password_var "$1")"; echo "${!v}"; }
 
 # --- users -----------------------------------------------------------------
-for svc in "${SERVICES[@]}" migrate; do scram_user "$svc" "$(pw_of_service "$svc")"; done
+for svc in "${SERVICES[@]}" console migrate; do scram_user "$svc" "$(pw_of_service "$svc")"; done
 for c in "${CLIENTS[@]}"; do scram_user "$c" "$(pw_of_outsider "$c")"; done
 for b in "${BUREAUS[@]}"; do scram_user "$b" "$(pw_of_outsider "$b")"; done
 
@@ -122,6 +131,29 @@ for c in "${CLIENTS[@]}"; do
     --resource-pattern-type literal --topic "ingress.$c.dlq" --operation Write --operation Describe
 done
 
+for svc in "${INGRESS_SERVICES[@]}"; do
+  echo "kafka-acls: ingress.$svc writable by the $svc service"
+  acl --allow-principal "User:$svc" --resource-pattern-type literal --topic "ingress.$svc" \
+    --operation Write --operation Describe
+  acl --allow-principal User:intake --allow-principal User:routing --allow-principal User:credit \
+    --resource-pattern-type literal --topic "ingress.$svc.dlq" --operation Write --operation Describe
+done
+
+# --- console: dead letters are read (manual assignment, no group) and replayed --
+# Replay publishes a dead letter's record again on its origin topic. The console may
+# do that for the internal families only: an ingress topic stays written by its own
+# client alone, so an ingress dead letter is replayed by an operator (`shuangda dlq
+# replay`, as the super user). It reads the ingress DLQs to show them; it creates
+# nothing and consumes in no group.
+echo "kafka-acls: internal families readable and writable by console (dead letters, replay)"
+acl --allow-principal User:console --resource-pattern-type prefixed "${family_topics[@]}" \
+  --operation Read --operation Write --operation Describe
+ingress_dlqs=()
+for c in "${CLIENTS[@]}" "${INGRESS_SERVICES[@]}"; do ingress_dlqs+=(--topic "ingress.$c.dlq"); done
+echo "kafka-acls: ingress DLQs readable by console"
+acl --allow-principal User:console --resource-pattern-type literal "${ingress_dlqs[@]}" \
+  --operation Read --operation Describe
+
 # --- egress: routing writes, each bureau reads its own ---------------------
 echo "kafka-acls: egress.* writable by routing"
 acl --allow-principal User:routing --resource-pattern-type prefixed --topic egress. \
@@ -143,4 +175,4 @@ acl --allow-principal User:migrate --resource-pattern-type prefixed \
   "${family_topics[@]}" --topic ingress. --topic egress. \
   --operation Create --operation Describe --operation DescribeConfigs --operation AlterConfigs
 
-echo "kafka-acls: done (${#SERVICES[@]} services, ${#CLIENTS[@]} ingress clients, ${#BUREAUS[@]} bureaus)"
+echo "kafka-acls: done (${#SERVICES[@]} services and the console, ${#CLIENTS[@]} ingress clients, ${#BUREAUS[@]} bureaus)"

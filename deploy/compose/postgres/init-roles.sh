@@ -28,7 +28,7 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTG
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'idschema', :'owner') \gexec
 REVOKE ALL ON SCHEMA :"idschema" FROM PUBLIC;
 SQL
-for svc in intake routing notify credit custody; do
+for svc in intake routing notify credit custody appraisal inspection console; do
   var="SHUANGDA_PG_${svc^^}_PASSWORD"
   pw="${!var:-}"
   if [ -z "$pw" ]; then
