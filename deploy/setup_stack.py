@@ -114,4 +114,18 @@ async def migrate_all(dsn: str, bootstrap: str, services: tuple[str, ...] = SERV
 
 
 def run_migrations(dsn: str, bootstrap: str, services: tuple[str, ...] = SERVICE_NAMES) -> MigrationReport:
-    return asyncio.run(migrate_all(dsn, bootstrap, services))
+    """:func:`migrate_all`; on the launcher's secure profile Kafka is reached as the ``migrate``
+    principal (:func:`deploy.launcher.settings.migrate_client_env`), not the super user."""
+    from deploy.launcher.settings import migrate_client_env
+
+    env = migrate_client_env()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return asyncio.run(migrate_all(dsn, env.get("SHUANGDA_KAFKA_BOOTSTRAP", bootstrap), services))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

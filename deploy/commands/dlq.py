@@ -22,15 +22,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rp.set_defaults(func=run_replay)
 
 
+def _kafka():  # noqa: ANN202
+    """The launcher's broker as a shared.kafka.KafkaConnection (SASL_SSL and the CA on the secure profile)."""
+    from deploy.launcher import endpoints
+    from shared.config import StackSettings
+
+    ep = endpoints()
+    return StackSettings(kafka_bootstrap=ep.kafka_bootstrap, pg_dsn=ep.pg_dsn).kafka
+
+
 def _dlq_topic(name: str) -> str:
     return name if name.endswith(".dlq") else name + ".dlq"
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from deploy.launcher import endpoints
     from shared.runtime.dlq import read_dead_letters
 
-    letters = asyncio.run(read_dead_letters(endpoints().kafka_bootstrap, _dlq_topic(args.topic)))
+    letters = asyncio.run(read_dead_letters(_kafka(), _dlq_topic(args.topic)))
     if args.json:
         print(json.dumps([d.summary() for d in letters], ensure_ascii=False, indent=2))
         return 0
@@ -44,10 +52,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from deploy.launcher import endpoints
     from shared.runtime.dlq import replay_selected
 
     selection = {"offsets": set(args.offset)} if args.offset else {"event_ids": set(args.event_id)} if args.event_id else {}
-    n = asyncio.run(replay_selected(endpoints().kafka_bootstrap, _dlq_topic(args.topic), **selection))
+    n = asyncio.run(replay_selected(_kafka(), _dlq_topic(args.topic), **selection))
     print(f"replayed {n} dead letter(s)")
     return 0

@@ -12,7 +12,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.kafka import KafkaConnection
 
 DLQ_HEADER_PREFIX = "dlq-"
 
@@ -71,9 +73,10 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return set(partitions or ())
 
 
-async def read_dead_letters(bootstrap: str, dlq_topic: str, *, timeout: float = 5.0) -> list[DeadLetter]:
-    """Every record in `dlq_topic`, oldest first."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+async def read_dead_letters(kafka: KafkaConnection | str, dlq_topic: str, *, timeout: float = 5.0) -> list[DeadLetter]:
+    """Every record in `dlq_topic`, oldest first. ``kafka``: the connection (security included), or
+    a bare bootstrap for a PLAINTEXT broker."""
+    consumer = KafkaConnection.of(kafka).consumer(enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, dlq_topic)
@@ -97,9 +100,9 @@ async def read_dead_letters(bootstrap: str, dlq_topic: str, *, timeout: float = 
         await consumer.stop()
 
 
-async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
+async def replay(kafka: KafkaConnection | str, letters: list[DeadLetter]) -> int:
     """Publish each dead letter's original record on its origin topic; return how many."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = KafkaConnection.of(kafka).producer(acks="all", enable_idempotence=True)
     await producer.start()
     try:
         futures = []
@@ -115,9 +118,9 @@ async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
         await producer.stop()
 
 
-async def dead_letter_topics(bootstrap: str, prefix: str = "") -> list[str]:
+async def dead_letter_topics(kafka: KafkaConnection | str, prefix: str = "") -> list[str]:
     """The DLQ topics (``*.dlq``) in the cluster whose names start with `prefix`, sorted."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConnection.of(kafka).consumer(enable_auto_commit=False)
     await consumer.start()
     try:
         return sorted(t for t in await consumer.topics() if t.endswith(".dlq") and t.startswith(prefix))
@@ -138,7 +141,7 @@ def select(letters: list[DeadLetter], *, offsets: set[int] | None = None, event_
     return list(letters)
 
 
-async def replay_selected(bootstrap: str, dlq_topic: str, **selection: Any) -> int:
+async def replay_selected(kafka: KafkaConnection | str, dlq_topic: str, **selection: Any) -> int:
     """Read `dlq_topic`, pick the dead letters `select(**selection)` names and replay them; how many.
     What ``shuangda dlq replay`` and the console's replay button both do."""
-    return await replay(bootstrap, select(await read_dead_letters(bootstrap, dlq_topic), **selection))
+    return await replay(kafka, select(await read_dead_letters(kafka, dlq_topic), **selection))

@@ -25,14 +25,14 @@ class DeadLetters:
         return topic.endswith(".dlq") and topic.startswith(self.prefix)
 
     async def topics(self) -> list[str]:
-        return await dead_letter_topics(self.bootstrap, self.prefix)
+        return await dead_letter_topics(self.kafka, self.prefix)
 
     async def letters(self, topic: str) -> list[dict[str, Any]]:
-        return [{**d.summary(), "partition": d.partition} for d in await read_dead_letters(self.bootstrap, topic)]
+        return [{**d.summary(), "partition": d.partition} for d in await read_dead_letters(self.kafka, topic)]
 
     async def replay(self, topic: str, partition: int, offset: int) -> int:
         self._counts = None
-        return await replay_selected(self.bootstrap, topic, positions={(partition, offset)})
+        return await replay_selected(self.kafka, topic, positions={(partition, offset)})
 
     async def counts(self) -> dict[str, int]:
         """Records per dead-letter topic (end − beginning offsets), at most COUNTS_TTL old."""
