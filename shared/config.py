@@ -107,6 +107,11 @@ class ServiceSettings(StackSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    #: which part of the service this process runs (``SHUANGDA_<SERVICE>_ROLE``, shared.runtime.service):
+    #: ``all`` (HTTP and every loop); ``api`` (HTTP, so a request never waits behind a consumer batch's
+    #: CPU) or ``worker`` (consumers and jobs behind ops routes). ``api``/``worker`` need a service whose
+    #: wiring declares the split (``Parts.worker_readiness``); intake does, the others run as ``all``
+    role: Literal["all", "api", "worker"] = "all"
     #: serve HTTPS with this PEM certificate chain and key (both or neither; plain HTTP without)
     http_tls_certfile: str | None = None
     http_tls_keyfile: str | None = None

@@ -4,7 +4,6 @@ has (schema, pool size, identity cache, body limit, Idempotency-Key TTL …) is 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -23,9 +22,6 @@ class IntakeSettings(ServiceSettings):
 
     http_port: int = 8001
     schema: str = "intake"
-    #: which part of intake this process runs (shared.runtime.service): ``all``; ``api`` (HTTP, so a
-    #: complaint never waits behind an ingress batch's CPU) or ``worker`` (ingress consumer, ops routes)
-    role: Literal["all", "api", "worker"] = "all"
     #: AES-GCM keys for complainants' personal data: ``kid1:base64key,kid0:base64key`` (first = current);
     #: falls back to ``SHUANGDA_PII_KEYS``; a development key is used in dev mode only
     pii_keys: SecretStr | None = Field(default=None, validate_default=True)

@@ -17,7 +17,7 @@ and runs them with `run_service` until SIGTERM. Migrations and topics are never
 applied here: that is ``shuangda migrate``'s job (each service's `wiring.prepare`).
 Nothing here connects at import time.
 
-Roles (``SHUANGDA_<SERVICE>_ROLE``, see `service_role`): one service may run as
+Roles (``SHUANGDA_<SERVICE>_ROLE``, `shared.config.ServiceSettings.role`, see `service_role`): one service may run as
 two kinds of process, so a request never waits for the CPU a consumer batch
 holds in the same event loop (issue 11 §5):
 
@@ -26,6 +26,9 @@ holds in the same event loop (issue 11 §5):
   depend on a consumer: the wiring leaves the worker's checks out of the app);
 - ``worker``: `Parts.loops` behind an ops-only app (``/healthz``, ``/readyz``
   from `Parts.worker_readiness`, ``/metrics``) on the process's own port.
+
+A service whose `Parts` declare no `worker_readiness` has no split: ``api`` or ``worker`` is refused
+at start (today intake is split; the others run as ``all``).
 
 A loop listed in both `loops` and `api_loops` (an outbox relay: leader by
 advisory lock, so the other one stands by) runs in either process, once.
@@ -86,6 +89,10 @@ class Parts:
         """What a process of `role` runs: the app and loops of that role (module docstring)."""
         if role not in ROLES:
             raise ValueError(f"role: one of {', '.join(ROLES)}, not {role!r}")
+        if role != "all" and not self.worker_readiness:
+            # its app's readiness would wait for consumers that run in the other process, and its relay
+            # would run in only one of the two: the wiring has to say what each half is
+            raise ValueError(f"role: {service} runs as one process (role all); its wiring declares no api/worker split")
         if role == "api":
             return Parts(self.app, list(self.api_loops), self.closers, self.components, [], [])
         if role == "worker":

@@ -83,3 +83,22 @@ def test_intake_takes_its_role_from_its_own_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("SHUANGDA_INTAKE_ROLE", "both")
     with pytest.raises(ValueError):
         IntakeSettings()
+
+
+def test_a_service_whose_wiring_declares_no_split_refuses_the_api_and_worker_roles() -> None:
+    app = FastAPI()
+    whole = Parts(app, [])
+    assert whole.for_role("routing", "all").app is app
+    for role in ("api", "worker"):
+        with pytest.raises(ValueError, match="routing runs as one process"):
+            whole.for_role("routing", role)
+
+
+def test_every_service_reads_its_role_from_its_own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.routing.settings import RoutingSettings
+
+    monkeypatch.setenv("SHUANGDA_ROUTING_ROLE", "worker")
+    assert RoutingSettings(dev=True).role == "worker"
+    monkeypatch.setenv("SHUANGDA_ROUTING_ROLE", "both")
+    with pytest.raises(ValueError, match="role"):
+        RoutingSettings(dev=True)
