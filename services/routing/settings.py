@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
-from shared.topics import ALERT, CASE_INTAKE, CASE_ROUTING, REFERRAL, TopicSpec
+from shared.topics import ALERT, APPRAISAL, CASE_INTAKE, CASE_ROUTING, REFERRAL, TopicSpec
 
 RULES_FILE = Path(__file__).resolve().parent / "rules" / "routing.yaml"
 
@@ -34,6 +34,8 @@ class RoutingSettings(ServiceSettings):
     routing_topic: str = CASE_ROUTING.name
     referral_topic: str = REFERRAL.name
     alert_topic: str = ALERT.name
+    #: appraisal's results, whose figures routing takes into the case (issue 15 §2)
+    appraisal_topic: str = APPRAISAL.name
     #: bureau commands arrive on <prefix><bureau_type>-<jurisdiction> (e.g. ingress.market_regulation-610402)
     ingress_prefix: str = "ingress."
     #: prepended to every egress.<bureau> topic name (tests isolate themselves with it)
@@ -61,7 +63,7 @@ class RoutingSettings(ServiceSettings):
     def internal_topics(self) -> list[TopicSpec]:
         """The internal topics routing reads and writes, under their configured names."""
         pairs = ((CASE_INTAKE, self.intake_topic), (CASE_ROUTING, self.routing_topic),
-                 (REFERRAL, self.referral_topic), (ALERT, self.alert_topic))
+                 (REFERRAL, self.referral_topic), (ALERT, self.alert_topic), (APPRAISAL, self.appraisal_topic))
         return [TopicSpec(name, spec.key, spec.description, partitions=spec.partitions,
                           retention_ms=spec.retention_ms) for spec, name in pairs]
 

@@ -60,7 +60,8 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
     crash_at = settings.crash_at if settings.dev else None
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
-        source=SOURCE, routes=routes(router, intake_topic=settings.intake_topic, ingress_pattern=settings.ingress_pattern),
+        source=SOURCE, routes=routes(router, intake_topic=settings.intake_topic, ingress_pattern=settings.ingress_pattern,
+                                          appraisal_topic=settings.appraisal_topic),
         batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
         metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
     )

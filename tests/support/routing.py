@@ -64,6 +64,7 @@ class RoutingWorld:
         self.routing_topic = f"t{unique}.case.routing"
         self.referral_topic = f"t{unique}.referral.lifecycle"
         self.alert_topic = f"t{unique}.alert.hotspot"
+        self.appraisal_topic = f"t{unique}.appraisal.lifecycle"
         self.ingress_prefix = f"t{unique}.ingress."
         self.egress_prefix = f"t{unique}."
         self.group = f"routing-{unique}"
@@ -76,7 +77,8 @@ class RoutingWorld:
         values: dict[str, Any] = dict(
             dev=True, kafka_bootstrap=self.bootstrap, pg_dsn=self.dsn, schema=self.schema,
             consumer_group=self.group, intake_topic=self.intake_topic, routing_topic=self.routing_topic,
-            referral_topic=self.referral_topic, alert_topic=self.alert_topic, ingress_prefix=self.ingress_prefix,
+            referral_topic=self.referral_topic, alert_topic=self.alert_topic, appraisal_topic=self.appraisal_topic,
+            ingress_prefix=self.ingress_prefix,
             egress_prefix=self.egress_prefix, consumer_poll_ms=50, relay_poll_seconds=0.5, watch_interval_seconds=0.5,
             gauges_interval_seconds=1.0, warnings_app_id=f"routing-warnings-{self.unique}", warnings_embedded=False,
             identity_schema=self.identity_schema, identity_cache_seconds=1.0,
@@ -91,6 +93,7 @@ class RoutingWorld:
             "SHUANGDA_ROUTING_SCHEMA": s.schema, "SHUANGDA_ROUTING_CONSUMER_GROUP": s.consumer_group,
             "SHUANGDA_ROUTING_INTAKE_TOPIC": s.intake_topic, "SHUANGDA_ROUTING_ROUTING_TOPIC": s.routing_topic,
             "SHUANGDA_ROUTING_REFERRAL_TOPIC": s.referral_topic, "SHUANGDA_ROUTING_ALERT_TOPIC": s.alert_topic,
+            "SHUANGDA_ROUTING_APPRAISAL_TOPIC": s.appraisal_topic,
             "SHUANGDA_ROUTING_INGRESS_PREFIX": s.ingress_prefix, "SHUANGDA_ROUTING_EGRESS_PREFIX": s.egress_prefix,
             "SHUANGDA_ROUTING_CONSUMER_POLL_MS": "50", "SHUANGDA_ROUTING_RELAY_POLL_SECONDS": "0.5",
             "SHUANGDA_ROUTING_WATCH_INTERVAL_SECONDS": "0.5", "SHUANGDA_ROUTING_WARNINGS_APP_ID": s.warnings_app_id,
@@ -112,7 +115,8 @@ class RoutingWorld:
         from shared.topics import TopicSpec, ensure_topics
 
         specs = [TopicSpec(t, "case id", "test", partitions=partitions)
-                 for t in (self.intake_topic, self.routing_topic, self.referral_topic, self.alert_topic)]
+                 for t in (self.intake_topic, self.routing_topic, self.referral_topic, self.alert_topic,
+                           self.appraisal_topic)]
         specs += [TopicSpec(self.ingress_topic(b), "case id", "test ingress", partitions=partitions) for b in bureaus]
         await ensure_topics(self.bootstrap, specs)
 

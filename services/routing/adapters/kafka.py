@@ -14,25 +14,31 @@ A bureau's ingress topic also carries commands for other services (complaints fo
 penalty decisions for credit): the shared runtime passes over the command types the
 contract catalogue gives to another service (`TopicRoute.on_unknown="dead_letter"`) and
 dead-letters any type nobody knows.
+
+- ``appraisal.reported`` (`settings.appraisal_topic`): the result's figures go into the case
+  (`app.appraisals`); the appraisal's other events are passed over.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping, Sequence
 
+from shared.contracts.appraisal import AppraisalReported
 from shared.contracts.bureau_actions import COMMANDS
 from shared.contracts.cases import CaseMerged, CaseOpened, CaseSurveyAnswered
 from shared.runtime import Message, NonRetryableError, UnitOfWork
 from shared.runtime.routes import Binding, TopicRoute
 
 from services.routing.adapters.hygiene import first_problem
+from services.routing.app.appraisals import appraised
 from services.routing.app.commands import Received, apply_in_order
 from services.routing.app.reopen import surveys
 from services.routing.app.router import Router
 from services.routing.domain.bureaus import Bureau
 
 
-def routes(router: Router, *, intake_topic: str, ingress_pattern: str) -> list[TopicRoute]:
+def routes(router: Router, *, intake_topic: str, ingress_pattern: str,
+           appraisal_topic: str | None = None) -> list[TopicRoute]:
     topic_re = re.compile(ingress_pattern)
 
     async def intake(messages: Sequence[Message[Any]], uow: UnitOfWork) -> Mapping[int, Exception]:
@@ -80,4 +86,8 @@ def routes(router: Router, *, intake_topic: str, ingress_pattern: str) -> list[T
             on_unknown="dead_letter",
             batch=ingress,
         ),
-    ]
+    ] + ([] if appraisal_topic is None else [
+        # appraisal results add to a case's figures (app/appraisals.py); the other steps are not routing's
+        TopicRoute(topic=appraisal_topic, bindings={AppraisalReported.EVENT_TYPE: Binding(AppraisalReported)},
+                   on_unknown="ignore", batch=lambda messages, uow: appraised(router, uow, messages)),
+    ])

@@ -252,16 +252,22 @@ def merge_into(case: Case, referral: Referral | None, event: CaseMerged, *, ctx:
     criminal threshold and the joint-meeting triggers (an open case only)."""
     counties = tuple(dict.fromkeys((*case.counties, *event.counties, event.county)))
     updated = replace(case, figures=dict(event.figures), counties=counties, reports_count=event.reports_count)
+    return figures_changed(updated, referral, ctx=ctx)
+
+
+def figures_changed(updated: Case, referral: Referral | None, *, ctx: Context) -> Effects:
+    """The case's figures (or counties) changed — a report merged in, an appraisal's result:
+    announce them, re-check the criminal threshold and the joint-meeting triggers (an open case only)."""
     fx = Effects(case=updated)
     crossing = None
-    category = ctx.ref.category(case.category)
+    category = ctx.ref.category(updated.category)
     if category is not None:
-        crossing = ctx.ref.crossing(category, updated.figures, local_date(case.opened_at))
+        crossing = ctx.ref.crossing(category, updated.figures, local_date(updated.opened_at))
     fx.emit("case", CaseFiguresUpdated(
-        case_id=case.case_id, bureau=case.assignee, figures=updated.figures, counties=list(counties),
-        reports_count=event.reports_count, threshold_crossed=crossing is not None,
+        case_id=updated.case_id, bureau=updated.assignee, figures=updated.figures, counties=list(updated.counties),
+        reports_count=updated.reports_count, threshold_crossed=crossing is not None,
         threshold_rule=crossing.rule_id if crossing else None, updated_at=ctx.now,
-    ), case.assignee)
+    ), updated.assignee)
     if updated.is_open:
         _maybe_propose_referral(fx, updated, referral, ctx)
         _maybe_propose_joint_meeting(fx, updated, ctx)
