@@ -138,15 +138,22 @@ async def test_a_seed_licence_plan_is_drawn_reproducibly_inspected_published_and
                      "inspection.results_published"]
 
 
+async def small_plan(http: Any, world: InspectionWorld, bureau: dict[str, str], sample_size: int) -> dict[str, Any]:
+    """Four enterprises and the roster uploaded, and a plan of `sample_size` targets drawn from them."""
+    await http.put("/v1/pools/enterprises", json={"entries": enterprises(world.division, 4)}, headers=bureau)
+    await http.put("/v1/pools/inspectors", json={"entries": ROSTER}, headers=bureau)
+    r = await http.post("/v1/plans", headers=bureau, json={"title": "抽查", "scope": {}, "sample_size": sample_size})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
 async def test_a_result_not_published_within_the_period_breaches_once(unique: str) -> None:
     world = InspectionWorld(unique)
     await world.create()
     bureau = await world.key("bureau", "forestry")
     clock = ManualClock(START)
     async with world.running(clock) as (http, _parts):
-        await http.put("/v1/pools/enterprises", json={"entries": enterprises(world.division, 4)}, headers=bureau)
-        await http.put("/v1/pools/inspectors", json={"entries": ROSTER}, headers=bureau)
-        plan = (await http.post("/v1/plans", headers=bureau, json={"title": "抽查", "scope": {}, "sample_size": 1})).json()
+        plan = await small_plan(http, world, bureau, 1)
         task = plan["tasks"][0]
         await http.post(f"/v1/plans/{plan['plan_id']}/results", headers=bureau, json={
             "credit_code": task["credit_code"], "result": "problems_found", "findings": "标签不全",
@@ -169,9 +176,7 @@ async def test_publishing_meets_only_the_published_results_deadlines_and_a_corre
     bureau = await world.key("bureau", "forestry")
     clock = ManualClock(START)
     async with world.running(clock) as (http, _parts):
-        await http.put("/v1/pools/enterprises", json={"entries": enterprises(world.division, 4)}, headers=bureau)
-        await http.put("/v1/pools/inspectors", json={"entries": ROSTER}, headers=bureau)
-        plan = (await http.post("/v1/plans", headers=bureau, json={"title": "抽查", "scope": {}, "sample_size": 2})).json()
+        plan = await small_plan(http, world, bureau, 2)
         pid, (first, second) = plan["plan_id"], plan["tasks"]
 
         def result(task: dict[str, Any], **extra: Any) -> dict[str, Any]:
