@@ -113,7 +113,7 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
             claim_batch_size=settings.claim_batch_size, poll_seconds=settings.dispatch_poll_seconds,
             lease_seconds=settings.lease_seconds, sweep_interval_seconds=settings.sweep_interval_seconds,
             keep_finished_seconds=settings.keep_finished_days * 86400,
-            webhook_timeout_seconds=settings.webhook_timeout_seconds,
+            webhook_timeout_seconds=settings.webhook_timeout_seconds, vault_schema=settings.vault_schema,
         ),
         directory=directory, policy=policy,
         breakers=Breakers(settings.breaker_failure_threshold, settings.breaker_open_seconds,
