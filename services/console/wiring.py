@@ -78,7 +78,7 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
 
     app = build_app(accounts=accounts, workbench=Workbench(routing, clock), lookup=Lookup(routing),
                     dead_letters=dead_letters, office=office, clock=clock,
-                    unmasking=Unmasking(routing, pool, keyring, clock),
+                    unmasking=Unmasking(routing, pool, keyring, clock, vault_schema=settings.vault_schema),
                     pdf=printer(chromium) if chromium is not None else None, cookie_secure=settings.cookie_secure,
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
                     lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),
