@@ -4,7 +4,8 @@
         the complainant's personal data intake holds, opened (access and copy, 第四十五条)
     shuangda pii erase  --tracking-no T | --phone P | --id-number N  --reason R [--actor A]
         remove it (deletion, 第四十七条): the sealed name, phone, id number and the sealed original
-        description go; the case, its figures and the masked summary stay
+        description go, and the person's data keys are destroyed in the key store (shared.vault) in
+        the same transaction; the case, its figures and the masked summary stay
     shuangda pii retention [--today YYYY-MM-DD] [--apply]
         reports past the retention rule (services/intake/domain/retention.py, versioned with its
         citation): listed, and with --apply erased
@@ -18,10 +19,12 @@ or id number opens every sealed complainant intake holds (there is no index of t
 takes a while on a large table. Keys: SHUANGDA_INTAKE_PII_KEYS or SHUANGDA_PII_KEYS (the development
 key in dev mode). Endpoints come from the launcher (``SHUANGDA_PG_DSN`` when set).
 
-What this does not reach: copies already published on Kafka (``case.intake`` and the bureaus'
-``egress.*`` topics) stay there, sealed under the service key, until the topics' retention removes
-them; making those unreadable at once needs each person's fields sealed under their own data key
-(crypto-shredding), which intake and notify do not do yet.
+Copies elsewhere (crypto-shredding, docs/privacy.md): a complainant's fields sealed with their own
+data key — on Kafka (``case.intake``, the bureaus' ``egress.*`` topics), in routing's cases, notify's
+complainants and deliveries — become unreadable the moment the key is destroyed: every service opens
+them through the key store, and an erased person opens as ``[erased]`` (notify: no target). Values
+sealed under the service key before data keys existed are not reached by that: they stay on Kafka
+until the topics' retention removes them.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="pii_verb", metavar="ACTION", required=True)
     for name, help_text in (("export", "the complainant's personal data, opened (audited)"),
-                            ("erase", "remove the complainant's personal data (audited)")):
+                            ("erase", "remove the complainant's personal data and destroy their data keys, so every copy (Kafka too) is unreadable (audited)")):
         sp = sub.add_parser(name, help=help_text)
         who = sp.add_mutually_exclusive_group(required=True)
         who.add_argument("--tracking-no", help="the tracking number the complainant was given")
@@ -85,6 +88,7 @@ async def _run(args: argparse.Namespace) -> int:
     from shared.pii import keyring_from_config
 
     settings = _settings(args)
+    args.vault_schema = settings.vault_schema
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
     conn = await connect(settings.dsn, settings.schema)
     try:
@@ -96,9 +100,11 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def opened(keyring: Any, report: dict[str, Any]) -> dict[str, Any]:
-    """A report's personal data, opened (what an access request returns)."""
+    """A report's personal data, opened (what an access request returns). `keyring` is a
+    `shared.pii.Opener` (from `shared.vault.opener`), or a bare keyring for service-key values; a
+    field whose data key was destroyed opens as ``[erased]``."""
     from shared.contracts.cases import Sealed
-    from shared.pii import PiiError
+    from shared.pii import ERASED, Erased, PiiError
 
     out: dict[str, Any] = {k: report[k] for k in ("report_id", "case_id", "tracking_no", "category", "county", "summary")}
     out["received_at"] = report["received_at"].isoformat()
@@ -107,11 +113,15 @@ def opened(keyring: Any, report: dict[str, Any]) -> dict[str, Any]:
         if complainant.get(field):
             try:
                 out[field] = keyring.open(Sealed.model_validate(complainant[field]), field=field)
+            except Erased:
+                out[field] = ERASED
             except PiiError as exc:
                 out[field] = f"<cannot open: {exc}>"
     if report.get("description_sealed"):
         try:
             out["description"] = keyring.open(Sealed.model_validate(report["description_sealed"]), field="description")
+        except Erased:
+            out["description"] = ERASED
         except PiiError as exc:
             out["description"] = f"<cannot open: {exc}>"
     if report.get("pii_erased_at"):
@@ -120,7 +130,7 @@ def opened(keyring: Any, report: dict[str, Any]) -> dict[str, Any]:
 
 
 async def find(conn: Any, keyring: Any, *, tracking_no: str | None = None, phone: str | None = None,
-               id_number: str | None = None) -> list[dict[str, Any]]:
+               id_number: str | None = None, vault_schema: str = "vault") -> list[dict[str, Any]]:
     """The reports of the complainant named by tracking number, phone or id number."""
     from services.intake.adapters import postgres_pii as db
 
@@ -134,10 +144,19 @@ async def find(conn: Any, keyring: Any, *, tracking_no: str | None = None, phone
         raise SystemExit(f"shuangda pii: {exc.message}") from None
     found = []
     async for batch in db.with_personal_data(conn):
+        batch_opener = await opener(conn, keyring, batch, vault_schema=vault_schema)  # one read of the key store per batch
         for report in batch:
-            if (opened(keyring, report).get(wanted[0]) or "") == wanted[1]:
+            if (opened(batch_opener, report).get(wanted[0]) or "") == wanted[1]:
                 found.append(report)
     return found
+
+
+async def opener(conn: Any, keyring: Any, reports: list[dict[str, Any]], *, vault_schema: str = "vault") -> Any:
+    """An opener for `reports`' sealed fields: their data keys read from the key store in one query."""
+    from shared import vault
+
+    return await vault.opener(conn, keyring, [(r.get("complainant"), r.get("description_sealed")) for r in reports],
+                              schema=vault_schema)
 
 
 def _store(args: argparse.Namespace, keyring: Any) -> Any:
@@ -150,21 +169,30 @@ async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
     from services.intake.adapters import attachments_pii as reporter_files
     from services.intake.adapters import postgres_pii as db
 
-    reports = await find(conn, keyring, tracking_no=args.tracking_no, phone=args.phone, id_number=args.id_number)
+    reports = await find(conn, keyring, tracking_no=args.tracking_no, phone=args.phone, id_number=args.id_number,
+                         vault_schema=args.vault_schema)
     now = dt.datetime.now(dt.timezone.utc)
     if args.pii_verb == "export":
         if reports:
             await db.record_access(conn, [r["report_id"] for r in reports], at=now, actor=args.actor,
                                    facts={"why": args.reason, "found_by": _found_by(args)})
         files = await reporter_files.export(conn, keyring, _store(args, keyring), [r["report_id"] for r in reports])
-        print(json.dumps({"reports": [opened(keyring, r) for r in reports], **files}, ensure_ascii=False, indent=2))
+        report_opener = await opener(conn, keyring, reports, vault_schema=args.vault_schema)
+        print(json.dumps({"reports": [opened(report_opener, r) for r in reports], **files}, ensure_ascii=False, indent=2))
         return 0 if reports else 1
-    erased = await db.erase(conn, [r["report_id"] for r in reports if r.get("complainant") or r.get("description_sealed")],
-                            why=args.reason, at=now, actor=args.actor, kind="pii.erased",
-                            facts={"found_by": _found_by(args)})
+    from shared import vault
+    from shared.pii import data_key_ids
+
+    key_ids = data_key_ids([(r.get("complainant"), r.get("description_sealed")) for r in reports])
+    async with conn.transaction():  # the rows' personal data and the person's data keys go together
+        erased = await db.erase(conn, [r["report_id"] for r in reports if r.get("complainant") or r.get("description_sealed")],
+                                why=args.reason, at=now, actor=args.actor, kind="pii.erased",
+                                facts={"found_by": _found_by(args), "data_keys": len(key_ids)})
+        keys_destroyed = await vault.erase(conn, key_ids, at=now, why=args.reason, schema=args.vault_schema)
     files = await reporter_files.erase(conn, _store(args, keyring), [r["report_id"] for r in reports], why=args.reason,
                                        at=now, actor=args.actor)  # evidence files and survey comments (issue 15 §4)
-    print(json.dumps({"reports_found": len(reports), "reports_erased": erased, **files}))
+    print(json.dumps({"reports_found": len(reports), "reports_erased": erased, "data_keys_destroyed": keys_destroyed,
+                      **files}))
     return 0 if reports else 1
 
 
@@ -175,6 +203,8 @@ def _found_by(args: argparse.Namespace) -> str:
 async def _retention(conn: Any, args: argparse.Namespace) -> int:
     from services.intake.adapters import postgres_pii as db
     from services.intake.domain.retention import candidates_before, keep_until, past_retention, rule_for
+    from shared import vault
+    from shared.pii import data_key_ids
     from shared.workdays import SHANGHAI
 
     today = args.today or dt.datetime.now(SHANGHAI).date()
@@ -194,9 +224,13 @@ async def _retention(conn: Any, args: argparse.Namespace) -> int:
             by_rule: dict[str, list[str]] = {}
             for item in items:
                 by_rule.setdefault(item["rule"], []).append(item["report_id"])
+            keys = {r["report_id"]: data_key_ids((r.get("complainant"), r.get("description_sealed"))) for r in due}
             for version, ids in by_rule.items():
-                erased += await db.erase(conn, ids, why=f"retention rule {version}", at=now, actor=args.actor,
-                                         kind="pii.retention-erased", facts={"rule": version, "judged_on": today.isoformat()})
+                async with conn.transaction():  # the rows' personal data and their data keys together
+                    erased += await db.erase(conn, ids, why=f"retention rule {version}", at=now, actor=args.actor,
+                                             kind="pii.retention-erased", facts={"rule": version, "judged_on": today.isoformat()})
+                    await vault.erase(conn, set().union(*(keys[i] for i in ids)), at=now, why=f"retention rule {version}",
+                                      schema=args.vault_schema)
         total += counted
     print(json.dumps({"today": today.isoformat(), "past_retention": total, "erased": erased,
                       "reports": listed}, ensure_ascii=False, indent=2))
