@@ -141,12 +141,13 @@ class ServiceSettings(StackSettings):
     #: "wall" or (dev only) "accelerated:<ISO start>:<factor>" (see shared.clock)
     clock: str = "wall"
 
-    def public_rate_limits(self, paths: Sequence[str]) -> Any:
-        """The :class:`shared.ratelimit.RateLimits` for a service's public `paths` (``create_app(rate_limits=…)``)."""
+    def public_rate_limits(self, paths: Sequence[str], *, relay: Any = None) -> Any:
+        """The :class:`shared.ratelimit.RateLimits` for a service's public `paths` (``create_app(rate_limits=…)``);
+        `relay` says which credentials are trusted relays (``shared.identity.http.holds_scope``)."""
         from shared.ratelimit import Rate, RateLimits
 
         rate = Rate(self.public_rate_per_second, self.public_rate_burst)
-        return RateLimits(paths=tuple(paths), per_address=rate, per_key=rate)
+        return RateLimits(paths=tuple(paths), per_address=rate, per_key=rate, relay=relay)
 
     @field_validator("schema")
     @classmethod

@@ -15,7 +15,7 @@ from shared.clock import Clock
 from shared.db import migrate
 from shared.idempotency import pruning_loop
 from shared.identity import open_directory
-from shared.identity.http import Authenticator
+from shared.identity.http import Authenticator, holds_scope
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
@@ -23,7 +23,7 @@ from shared.topics import ensure_topics
 
 from services.routing.adapters.egress import EgressTopics
 from services.routing.adapters.http import build_app
-from services.routing.adapters.http_overview import PUBLIC_PATHS
+from services.routing.adapters.http_overview import PUBLIC_PATHS, RELAY_SCOPE
 from services.routing.adapters.kafka import routes
 from services.routing.adapters.rules_file import load_checked
 from services.routing.adapters.watch import DeadlineWatch, Gauges, calendar_factory
@@ -88,7 +88,8 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
     app = build_app(pool=pool, router=router, auth=Authenticator(directory), source=SOURCE,
                     list_limit_max=settings.list_limit_max, body_limit=settings.max_body_bytes,
                     readiness=[consumer_ready, database_ready],
-                    rate_limits=settings.public_rate_limits(PUBLIC_PATHS))
+                    rate_limits=settings.public_rate_limits(PUBLIC_PATHS,
+                                                            relay=holds_scope(directory, RELAY_SCOPE)))
     loops = [router.egress.warm_loop, consumer.run, relay.run, watch.run, gauges.run,
              pruning_loop(pool, settings.idempotency_ttl_hours)]
     components = {"router": router, "consumer": consumer, "relay": relay, "watch": watch, "gauges": gauges,

@@ -59,3 +59,15 @@ class Authenticator:
             return caller
 
         return check
+
+
+def holds_scope(directory: IdentityDirectory, scope: str) -> Callable[[str], Awaitable[bool]]:
+    """Whether a credential (an ``Authorization`` or ``X-API-Key`` value) is an active principal's that
+    holds `scope`: ``shared.ratelimit.RateLimits(relay=holds_scope(directory, "clients:relay"))``."""
+
+    async def check(credential: str) -> bool:
+        token = credential[7:].strip() if credential[:7].lower() == "bearer " else credential.strip()
+        found = await directory.authenticate(token) if token else None
+        return found is not None and found.can(scope)
+
+    return check

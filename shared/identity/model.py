@@ -24,6 +24,8 @@ SCOPES: dict[str, str] = {
     "credit:manage": "decide repair and removal applications, list and delist (credit; the office)",
     "credit:public": "the public disclosure and search (credit)",
     "notify:admin": "read delivery state and reload the directory (notify)",
+    "clients:relay": "name the address of the person one calls for in X-Client-Address, so public endpoints "
+                     "rate-limit each person, not the relay's one key (the console's public reader)",
     "appraisals:report": "accept, refuse and report the appraisals requested of one (appraisal; the appraisal centre "
                          "and rights holders' identification services, role rights_holder)",
 }

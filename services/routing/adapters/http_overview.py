@@ -12,7 +12,10 @@ public status of a complaint by tracking number + the last 4 digits of the compl
 - ``GET /v1/supervision`` (a procuratorate's key): the referrals whose supervision was asked of it.
 - ``POST /v1/status`` needs ``cases:read`` (the console's public reader ``console.public`` has it, a
   bureau's key too). It is a public path: rate-limited per client address and per key
-  (``ServiceSettings.public_rate_limits``, before authentication). The second factor travels in the
+  (``ServiceSettings.public_rate_limits``, before authentication). The console calls it for every
+  citizen through its one key, so a caller holding ``clients:relay`` (``console.public``) is a trusted
+  relay: its ``X-Client-Address`` names the citizen's address, and each such address gets its own
+  budget instead of the key's one (shared/ratelimit.py); any other caller's header is ignored. The second factor travels in the
   body, never in a URL or a log. An unknown tracking number and a wrong second factor give the same
   404, so the answer does not tell which of the two was wrong; the read-out is masked (name and phone
   as routing keeps them).
@@ -41,6 +44,8 @@ from services.routing.domain.referral import POLICE_INVOLVED
 
 #: the paths public_rate_limits guards (wiring)
 PUBLIC_PATHS = ("/v1/status",)
+#: a caller holding it (the console's public reader) is a trusted relay: its X-Client-Address is honoured
+RELAY_SCOPE = "clients:relay"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: "approaching": an open deadline due within this
 SOON = dt.timedelta(hours=24)
