@@ -46,7 +46,7 @@ async def test_an_account_created_with_the_cli_acts_through_a_principal_of_its_r
     finally:
         await conn.close()
     assert (row["kind"], row["bureau"]) == ("bureau", "market_regulation@610402")
-    assert (public["kind"], sorted(public["scopes"])) == ("public_api", ["cases:read"])  # the status lookup only
+    assert (public["kind"], sorted(public["scopes"])) == ("public_api", ["cases:read", "clients:relay"])  # the status lookup only
     conn = await connect(stack.dsn(), f"console_{unique}")
     try:
         stored = await conn.fetchrow("SELECT password_hash, api_key_enc FROM accounts WHERE username = 'alice'")

@@ -243,7 +243,8 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         if lookup_buckets.take(address(request)) > 0 or tracking_buckets.take(tracking.upper()) > 0:
             return page(request, "lookup.html", 429, error="too_many", tracking_no=tracking)
         try:
-            found = await lookup.status(await accounts.public_key(), tracking, fields.get("last4") or "")
+            found = await lookup.status(await accounts.public_key(), tracking, fields.get("last4") or "",
+                                        request.client.host if request.client else None)
         except ServiceDown:
             return page(request, "lookup.html", 503, error="service_down", tracking_no=tracking)
         if found is None:

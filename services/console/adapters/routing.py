@@ -75,9 +75,12 @@ class RoutingClient:
     async def assessment(self, key: str, start: str, end: str) -> Answer:
         return await self._call("GET", "/v1/overview/assessment", key, params={"start": start, "end": end})
 
-    async def status(self, key: str, tracking_no: str, last4: str) -> Answer:
-        """The public status; the second factor goes in the body, never in a URL."""
-        return await self._call("POST", "/v1/status", key, json={"tracking_no": tracking_no, "last4": last4})
+    async def status(self, key: str, tracking_no: str, last4: str, client_address: str | None = None) -> Answer:
+        """The public status; the second factor goes in the body, never in a URL. `client_address` (the
+        citizen's, the console's own peer) goes in X-Client-Address: routing limits each citizen, not our key."""
+        headers = {"X-Client-Address": client_address} if client_address else {}
+        return await self._call("POST", "/v1/status", key, json={"tracking_no": tracking_no, "last4": last4},
+                                headers=headers)
 
     async def supervision(self, key: str) -> Answer:
         return await self._call("GET", "/v1/supervision", key)

@@ -24,8 +24,8 @@ from services.console.domain.accounts import (
 PUBLIC_READER = "public"
 PUBLIC_PRINCIPAL = "console.public"
 #: the console's public lookup calls routing's POST /v1/status, nothing else (cases:read without a
-#: bureau lists and reads no case)
-PUBLIC_SCOPES = ("cases:read",)
+#: bureau lists and reads no case); clients:relay has routing limit each citizen's forwarded address
+PUBLIC_SCOPES = ("cases:read", "clients:relay")
 
 
 @dataclass(frozen=True)
