@@ -103,3 +103,46 @@ def test_the_settings_give_one_rate_per_address_and_per_credential() -> None:
     limits = ServiceSettings(public_rate_per_second=3, public_rate_burst=9).public_rate_limits(["/v1/disclosures"])
     assert limits.per_address == limits.per_key == Rate(3, 9) and limits.applies("/v1/disclosures?x")
     assert not limits.applies("/v1/penalties")
+
+
+async def test_a_trusted_relay_is_limited_per_forwarded_address_and_asked_about_only_within_its_peers_budget() -> None:
+    asked: list[str] = []
+
+    async def relay(credential: str) -> bool:
+        asked.append(credential)
+        return credential == "Bearer relay"
+
+    app = _app(RateLimits(paths=("/public/",), per_address=Rate(0.001, 2), per_key=Rate(0.001, 2), relay=relay))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async def status(key: str, address: str | None) -> int:
+            headers = {"Authorization": key, **({"X-Client-Address": address} if address else {})}
+            return (await http.get("/public/things", headers=headers)).status_code
+
+        assert [await status("Bearer relay", "203.0.113.1") for _ in range(3)] == [200, 200, 429]
+        assert [await status("Bearer relay", "203.0.113.2") for _ in range(2)] == [200, 200]
+        assert asked == ["Bearer relay"], "a relay found trusted is remembered"
+        # the first relayed request took the peer's one token; a non-relay's header is ignored
+        assert await status("Bearer other", "198.51.100.1") == 200
+        assert await status("Bearer other", "198.51.100.2") == 429
+        assert asked == ["Bearer relay", "Bearer other"], "over its peer's budget, a made-up key is not looked up"
+
+
+async def test_a_relay_header_that_is_no_ip_address_or_a_failing_relay_check_limits_as_an_ordinary_caller() -> None:
+    async def broken(credential: str) -> bool:
+        raise OSError("identity store down")
+
+    for relay, address in ((broken, "203.0.113.1"), (None, "203.0.113.1")):
+        app = _app(RateLimits(paths=("/public/",), per_address=Rate(0.001, 1), relay=relay))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            first = await http.get("/public/things", headers={"Authorization": "Bearer k", "X-Client-Address": address})
+            second = await http.get("/public/things", headers={"Authorization": "Bearer k", "X-Client-Address": "203.0.113.2"})
+            assert (first.status_code, second.status_code) == (200, 429)
+
+    async def trusting(credential: str) -> bool:
+        return True
+
+    app = _app(RateLimits(paths=("/public/",), per_address=Rate(0.001, 2), relay=trusting))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        codes = [(await http.get("/public/things", headers={"Authorization": "Bearer k", "X-Client-Address": bad})).status_code
+                 for bad in ("not-an-address", "203.0.113.1, 10.0.0.1", "")]
+        assert codes == [200, 200, 429], "an unusable header falls back to the peer address"
