@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings, require_secret
+from shared.topics import CREDIT
 
 DEV_SECRET = "dev-only-console-secret-change-me"
 
@@ -22,6 +23,10 @@ class ConsoleSettings(ServiceSettings):
     intake_url: str = "http://127.0.0.1:8001"
     #: credit's public disclosure feed (the office's blacklistings); empty: not shown
     credit_url: str = "http://127.0.0.1:8004"
+    #: credit's topic, followed for the 以罚代刑 alerts on the office's overview; empty: not shown
+    credit_topic: str = CREDIT.name
+    #: notify's operators' API (the ops page's webhook message log); empty: not shown
+    notify_url: str = "http://127.0.0.1:8003"
     #: the PII keys that open a complainant's sealed data for an audited unmasking ("kid:base64key,…",
     #: as intake's; the development key in dev mode; none outside dev mode: unmasking is unavailable)
     pii_keys: SecretStr | None = None

@@ -21,8 +21,10 @@ from shared.runtime.service import Parts
 
 from services.console.adapters import crypto
 from services.console.adapters import postgres as db
+from services.console.adapters.alerts import SubstitutionAlerts
 from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
+from services.console.adapters.notify import NotifyClient
 from services.console.adapters.pdf import find_chromium, printer
 from services.console.adapters.http import build_app
 from services.console.adapters.routing import RoutingClient
@@ -60,12 +62,14 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     clock = clock or settings.make_clock()
     routing = RoutingClient(settings.routing_url, timeout=settings.http_timeout_seconds)
     credit = CreditClient(settings.credit_url, timeout=settings.http_timeout_seconds) if settings.credit_url else None
+    notify = NotifyClient(settings.notify_url, timeout=settings.http_timeout_seconds) if settings.notify_url else None
     accounts = Accounts(pool, crypto.KeySeal(settings.secret), clock,
                         Lockout(settings.lockout_failures, timedelta(minutes=settings.lockout_minutes)),
                         settings.session_hours)
     dead_letters = DeadLetters(settings.kafka, settings.dlq_topic_prefix)
     names = {"zh": {c.code: c.name_zh for c in counties()}, "en": {c.code: c.name_en for c in counties()}}
-    office = Office(routing, credit, dead_letters, names, cache_seconds=settings.overview_cache_seconds)
+    alerts = SubstitutionAlerts(settings.kafka, settings.credit_topic) if settings.credit_topic else None
+    office = Office(routing, credit, dead_letters, names, cache_seconds=settings.overview_cache_seconds, alerts=alerts)
     chromium = find_chromium(settings.chromium_path)
     try:
         keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None,
@@ -76,13 +80,15 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     async def database_ready() -> bool:
         return bool(await pool.fetchval("SELECT 1"))
 
-    app = build_app(accounts=accounts, workbench=Workbench(routing, clock), lookup=Lookup(routing),
-                    dead_letters=dead_letters, office=office, clock=clock,
+    app = build_app(accounts=accounts, workbench=Workbench(routing, clock, credit), lookup=Lookup(routing),
+                    dead_letters=dead_letters, office=office, clock=clock, notify=notify, credit=credit,
                     unmasking=Unmasking(routing, pool, keyring, clock, vault_schema=settings.vault_schema),
                     pdf=printer(chromium) if chromium is not None else None, cookie_secure=settings.cookie_secure,
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
                     lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),
                     prometheus_url=settings.prometheus_url, readiness=[database_ready])
-    closers = [routing.close] + ([credit.close] if credit is not None else [])
-    return Parts(app, [session_pruning(pool, clock)], closers=closers,
-                 components={"accounts": accounts, "routing": routing, "office": office, "dead_letters": dead_letters, "pool": pool})
+    closers = [routing.close] + [c.close for c in (credit, notify) if c is not None]
+    loops = [session_pruning(pool, clock)] + ([alerts.run] if alerts is not None else [])
+    return Parts(app, loops, closers=closers,
+                 components={"accounts": accounts, "routing": routing, "office": office, "dead_letters": dead_letters, "pool": pool,
+                             "alerts": alerts})

@@ -53,8 +53,63 @@ class ConsoleStack:
 
 
 @contextlib.asynccontextmanager
-async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None,
-                        **overrides: Any) -> AsyncIterator[ConsoleStack]:
+async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None, credit: bool = False,
+                        notify: Any = None, **overrides: Any) -> AsyncIterator[ConsoleStack]:
+    """`credit`: run credit too (its own schema, the same identity store) and point the console at it;
+    `notify`: (a `tests.support.notify.NotifyWorld`, its settings) to run notify with, likewise."""
+    async with contextlib.AsyncExitStack() as services:
+        urls: dict[str, str] = {"credit_url": ""}
+        if credit:
+            urls["credit_url"] = await services.enter_async_context(_credit(unique))
+        if notify is not None:
+            urls["notify_url"] = await services.enter_async_context(_notify(notify))
+        async with _console_stack(unique, routing_overrides=routing_overrides, **{**urls, **overrides}) as cs:
+            yield cs
+
+
+@contextlib.asynccontextmanager
+async def _served(app: Any) -> AsyncIterator[str]:
+    stop = asyncio.Event()
+    port = free_port()
+    task = asyncio.create_task(serve(app, "127.0.0.1", port, stop))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        async def up() -> bool:
+            async with httpx.AsyncClient() as c:
+                try:
+                    return (await c.get(f"{url}/healthz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+        await stack.eventually(up, until=bool, what=f"{url} listening", timeout=30)
+        yield url
+    finally:
+        stop.set()
+        await asyncio.wait([task], timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def _credit(unique: str) -> AsyncIterator[str]:
+    from tests.support.credit import CreditWorld
+
+    world = CreditWorld(unique)  # its identity schema is identity_<unique>, routing's and the console's
+    await world.create()
+    async with world.running() as parts, _served(parts.app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _notify(notify: tuple[Any, Any]) -> AsyncIterator[str]:
+    world, settings = notify
+    async with world.running(settings) as parts, _served(parts.app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None,
+                         **overrides: Any) -> AsyncIterator[ConsoleStack]:
     from services.console import wiring
     from services.console.settings import ConsoleSettings
 

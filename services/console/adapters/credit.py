@@ -1,30 +1,26 @@
-"""Credit's public disclosure feed (no key: what the public sees), for the office's blacklistings."""
+"""Credit's HTTP API: its public disclosure feed (no key: what the public sees) for the office's
+blacklistings and the public penalty and blacklist search, and a bureau's penalty decision
+(``POST /v1/penalties`` with the person's principal's key, as any bureau's system sends one)."""
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from services.console.adapters.routing import Answer, ServiceDown
+from services.console.adapters.api import Answer, ApiClient
 
 
-class CreditClient:
-    def __init__(self, base_url: str, *, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
-
-    async def close(self) -> None:
-        await self._http.aclose()
+class CreditClient(ApiClient):
+    name = "credit"
 
     async def listings(self, limit: int = 1000) -> Answer:
         """Published listings (blacklistings), oldest first, at most `limit`."""
-        try:
-            r = await self._http.get("/v1/disclosures", params={"kind": "listing", "limit": limit})
-        except httpx.HTTPError as exc:
-            raise ServiceDown(f"credit: {type(exc).__name__}") from None
-        if r.status_code >= 500:
-            raise ServiceDown(f"credit answered {r.status_code}")
-        try:
-            body: Any = r.json()
-        except ValueError:
-            body = None
-        return Answer(r.status_code, body)
+        return await self.disclosures("listing", limit=limit)
+
+    async def disclosures(self, kind: str, *, after: str | None = None, limit: int = 200) -> Answer:
+        """One page of the public feed (``penalty`` or ``listing``), oldest first; ``next`` is the cursor."""
+        params: dict[str, Any] = {"kind": kind, "limit": limit}
+        if after:
+            params["after"] = after
+        return await self._call("GET", "/v1/disclosures", None, params=params)
+
+    async def decide_penalty(self, key: str, decision: dict[str, Any], *, idempotency_key: str | None) -> Answer:
+        return await self._post("/v1/penalties", key, decision, idempotency_key)

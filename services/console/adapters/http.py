@@ -8,6 +8,7 @@ lookup are rate-limited per client address (and the lookup per tracking number t
 shared.ratelimit's token buckets; repeated failures lock the account (app.accounts)."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import secrets
@@ -26,14 +27,18 @@ from shared.clock import Clock
 from shared.http import create_app
 from shared.ratelimit import Rate, TokenBuckets
 
+from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
+from services.console.adapters.notify import NotifyClient
 from services.console.adapters.routing import ServiceDown
 from services.console.app.accounts import Accounts, Person
+from services.console.app.disclosures import Disclosures
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
 from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain import i18n
+from services.console.domain import cases as case_rules
 from services.console.domain import office as office_rules
 from services.console.domain.accounts import principal_id_for
 from services.console.metrics import SIGN_INS
@@ -50,6 +55,8 @@ FORM_MAX = 16 * 1024
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: referral states in which the police decide (open a criminal case or refuse)
 POLICE_DECIDES = ("transferred", "reconsideration_requested", "supervision_requested")
+#: notify's delivery states (its GET /v1/deliveries?state=)
+DELIVERY_STATES = ("standby", "pending", "in_flight", "delivered", "failed", "disabled")
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -67,6 +74,7 @@ class SecurityHeaders(BaseHTTPMiddleware):
 def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_letters: DeadLetters,
               office: Office, unmasking: Unmasking, cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
               clock: Clock, pdf: Callable[[str], Awaitable[bytes]] | None = None,
+              notify: NotifyClient | None = None, credit: CreditClient | None = None,
               readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
     app = create_app(SERVICE, title="Shuangda console", readiness=readiness, body_limit=FORM_MAX,
                      description="Pages for people (docs/console.md)")
@@ -75,6 +83,8 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
     login_buckets, lookup_buckets, tracking_buckets = (TokenBuckets(login_rate), TokenBuckets(lookup_rate),
                                                       TokenBuckets(lookup_rate))
     css = (HERE / "static" / "console.css").read_bytes()
+    disclosures = Disclosures(credit) if credit is not None else None
+    disclosure_buckets = TokenBuckets(Rate(max(lookup_rate.per_second, 1.0), max(lookup_rate.burst, 30)))
 
     def lang_of(request: Request) -> i18n.Lang:
         return i18n.pick_lang(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
@@ -102,7 +112,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
 
     async def form(request: Request) -> dict[str, str]:
         raw = await request.body()
-        parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+        parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=30)
         return {k: v[0] for k, v in parsed.items()}
 
     def same(a: str | None, b: str | None) -> bool:
@@ -185,7 +195,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
 
     async def _render_case(request: Request, person: Person, case_id: str, *, status: int = 200,
                            refusal: str | None = None, done: bool = False,
-                           unmasked: dict[str, Any] | None = None) -> Response:
+                           unmasked: dict[str, Any] | None = None, penalty: dict[str, Any] | None = None) -> Response:
         try:
             answer = await workbench.case(person.api_key, case_id)
         except ServiceDown:
@@ -196,8 +206,17 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return refused(request, person, "service_down", 502)
         body = answer.body
         referral = body.get("referral") or {}
+        agency = person.role.name == "bureau" and body["bureau"] == person.role.bureau
         return page(request, "case.html", status, person=person, case=body, refusal=refusal, done=done,
-                    idem=str(uuid.uuid4()), unmasked=unmasked,
+                    idem=str(uuid.uuid4()), unmasked=unmasked, penalty=penalty,
+                    outcomes=case_rules.OUTCOMES, penalty_types=case_rules.PENALTY_TYPES,
+                    today=clock.now().astimezone(SHANGHAI).date().isoformat(),
+                    can_propose_referral=agency and body["state"] == "accepted"
+                    and referral.get("state") in (None, "rejected"),
+                    can_decide_referral=agency and referral.get("state") == "proposed",
+                    can_transfer_police=agency and referral.get("state") == "approved",
+                    can_record_outcome=agency and body["state"] == "accepted",
+                    can_penalise=agency and workbench.credit is not None and body["state"] in ("accepted", "closed"),
                     can_unmask=unmasking.available and bool(body.get("complainant"))
                     and (person.role.name == "office" or (person.role.name == "bureau" and body["bureau"] == person.role.bureau)),
                     can_acknowledge=person.role.name == "bureau" and body["state"] == "assigned"
@@ -284,6 +303,72 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         n = await dead_letters.replay(topic, partition, offset)
         return RedirectResponse(f"/ops?topic={quote(topic)}&replayed={n}", status_code=303)
 
+    # -- ops: notify's webhook message log --
+
+    @app.get("/ops/messages", response_class=HTMLResponse, include_in_schema=False)
+    async def messages(request: Request) -> Response:
+        """Notify's deliveries, newest first (state and recipient filters), and its endpoints."""
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name != "ops":
+            return refused(request, person, "forbidden", 403)
+        if notify is None:
+            return refused(request, person, "service_down", 503)
+        state = request.query_params.get("state") or None
+        state = state if state in DELIVERY_STATES else None
+        recipient = (request.query_params.get("recipient") or "").strip()[:120] or None
+        try:
+            listed, endpoints = await asyncio.gather(notify.deliveries(person.api_key, state=state, recipient=recipient,
+                                                                       limit=100),
+                                                     notify.endpoints(person.api_key))
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if not listed.ok:
+            return page(request, "messages.html", 422 if listed.status == 422 else 403, person=person, deliveries=[],
+                        endpoints=[], states=DELIVERY_STATES, state=state, recipient=recipient or "",
+                        refusal=listed.refusal)
+        return page(request, "messages.html", person=person, deliveries=listed.body,
+                    endpoints=endpoints.body if endpoints.ok else [], states=DELIVERY_STATES, state=state,
+                    recipient=recipient or "", refusal=None)
+
+    @app.get("/ops/messages/{ref}", response_class=HTMLResponse, include_in_schema=False)
+    async def message(request: Request, ref: str) -> Response:
+        """One delivery and its attempts: status codes, results, the next retry."""
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        if person.role.name != "ops":
+            return refused(request, person, "forbidden", 403)
+        if notify is None:
+            return refused(request, person, "service_down", 503)
+        if len(ref) > 36:
+            return refused(request, person, "not_found", 404)
+        try:
+            found = await notify.delivery(person.api_key, ref)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if not found.ok:
+            return refused(request, person, "not_found", 404)
+        return page(request, "message_log.html", person=person, d=found.body)
+
+    # -- the public: penalty disclosures and the blacklist --
+
+    @app.get("/disclosures", response_class=HTMLResponse, include_in_schema=False)
+    async def public_disclosures(request: Request) -> Response:
+        """Credit's published penalties or listings, searched by name or credit code; no sign-in."""
+        kind = "listing" if request.query_params.get("kind") == "listing" else "penalty"
+        query = " ".join((request.query_params.get("q") or "").split())[:100]
+        if disclosures is None:
+            return page(request, "disclosures.html", 503, kind=kind, q=query, found=None, error="service_down")
+        if disclosure_buckets.take(address(request)) > 0:
+            return page(request, "disclosures.html", 429, kind=kind, q=query, found=None, error="too_many")
+        try:
+            found = await disclosures.search(kind, query)
+        except ServiceDown:
+            return page(request, "disclosures.html", 503, kind=kind, q=query, found=None, error="service_down")
+        return page(request, "disclosures.html", kind=kind, q=query, found=found, error=None)
+
     async def _command(request: Request, case_id: str, roles: tuple[str, ...],
                        run: Callable[[Person, dict[str, str]], Awaitable[Any]], then: str | None = None) -> Response:
         """A case command from a form: signed in, CSRF, role, then routing decides; its refusal is shown."""
@@ -325,6 +410,59 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
                 reason=_text(fields, "reason", 500), police_case_no=_text(fields, "police_case_no", 100),
                 idempotency_key=_text(fields, "idem", 100))
         return await _command(request, case_id, ("police",), run)
+
+    @app.post("/cases/{case_id}/referral", include_in_schema=False)
+    async def propose_referral(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await workbench.propose_referral(person.api_key, case_id, reason=_text(fields, "reason", 500) or "",
+                                                    idempotency_key=_text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau",), run)
+
+    @app.post("/cases/{case_id}/referral-decision", include_in_schema=False)
+    async def decide_referral(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await workbench.decide_referral(person.api_key, case_id, approve=fields.get("decision") == "approve",
+                                                   reason=_text(fields, "reason", 500),
+                                                   idempotency_key=_text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau",), run)
+
+    @app.post("/cases/{case_id}/referral-transfer", include_in_schema=False)
+    async def transfer_to_police(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await workbench.transfer_to_police(person.api_key, case_id,
+                                                      package=case_rules.transfer_package(fields),
+                                                      idempotency_key=_text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau",), run)
+
+    @app.post("/cases/{case_id}/outcome", include_in_schema=False)
+    async def record_outcome(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await workbench.record_outcome(person.api_key, case_id, outcome=case_rules.outcome_body(fields),
+                                                  idempotency_key=_text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau",), run)
+
+    @app.post("/cases/{case_id}/penalty", include_in_schema=False)
+    async def decide_penalty(request: Request, case_id: str) -> Response:
+        """The bureau's penalty decision on its case, sent to credit; credit's refusal is shown."""
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        fields = await form(request)
+        if not same(fields.get("csrf"), person.csrf):
+            return refused(request, person, "csrf", 403)
+        if person.role.name != "bureau" or len(case_id) > 100:
+            return refused(request, person, "forbidden", 403)
+        try:
+            case = await workbench.case(person.api_key, case_id)  # routing's rule: only a case one may see
+            if not case.ok:
+                return refused(request, person, "not_found", 404)
+            answer = await workbench.decide_penalty(person.api_key, case_rules.penalty_decision(fields, case.body),
+                                                    idempotency_key=_text(fields, "idem", 100))
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if not answer.ok:
+            return await _render_case(request, person, case_id, status=409, refusal=answer.refusal)
+        return await _render_case(request, person, case_id, penalty=answer.body)
 
     @app.post("/cases/{case_id}/unmask", include_in_schema=False)
     async def unmask(request: Request, case_id: str) -> Response:

@@ -1,54 +1,15 @@
 """Routing's HTTP API, called with the API key of the person's principal (never routing's schema)."""
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from services.console.adapters.api import Answer, ApiClient, ServiceDown
+
+__all__ = ["Answer", "RoutingClient", "ServiceDown"]
 
 
-class ServiceDown(Exception):
-    """The service did not answer (or answered 5xx)."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def refusal(self) -> str:
-        """A problem document's reason, for people."""
-        if isinstance(self.body, dict):
-            return str(self.body.get("detail") or self.body.get("title") or self.status)
-        return str(self.status)
-
-
-class RoutingClient:
-    def __init__(self, base_url: str, *, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
-
-    async def close(self) -> None:
-        await self._http.aclose()
-
-    async def _call(self, method: str, path: str, key: str, **kwargs: Any) -> Answer:
-        headers = {"Authorization": f"Bearer {key}", **kwargs.pop("headers", {})}
-        try:
-            r = await self._http.request(method, path, headers=headers, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ServiceDown(f"routing: {type(exc).__name__}") from None
-        if r.status_code >= 500:
-            raise ServiceDown(f"routing answered {r.status_code}")
-        try:
-            body = r.json()
-        except ValueError:
-            body = None
-        return Answer(r.status_code, body)
+class RoutingClient(ApiClient):
+    name = "routing"
 
     async def list_cases(self, key: str, *, limit: int = 200, offset: int = 0, state: str | None = None) -> Answer:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -64,8 +25,7 @@ class RoutingClient:
         body: dict[str, Any] = {"decision": decision}
         if reason:
             body["reason"] = reason
-        return await self._call("POST", f"/v1/cases/{case_id}/acknowledge", key, json=body,
-                                headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())})
+        return await self._post(f"/v1/cases/{case_id}/acknowledge", key, body, idempotency_key)
 
     # -- the office's reads and the public status (routing's adapters/http_overview.py) --
 
@@ -88,8 +48,7 @@ class RoutingClient:
     async def command(self, key: str, case_id: str, path: str, body: dict[str, Any], *,
                       idempotency_key: str | None = None) -> Answer:
         """One of routing's case commands (``transfer``, ``referral/police-decision`` …)."""
-        return await self._call("POST", f"/v1/cases/{case_id}/{path}", key, json=body,
-                                headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())})
+        return await self._post(f"/v1/cases/{case_id}/{path}", key, body, idempotency_key)
 
     async def sealed_complainant(self, key: str, case_id: str) -> Answer:
         return await self._call("GET", f"/v1/cases/{case_id}/complainant", key)

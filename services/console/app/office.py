@@ -12,6 +12,7 @@ import hashlib
 import time
 from typing import Any, Awaitable, Callable, Mapping
 
+from services.console.adapters.alerts import SubstitutionAlerts
 from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
 from services.console.adapters.routing import Answer, RoutingClient, ServiceDown
@@ -45,8 +46,10 @@ class _Recent:
 
 class Office:
     def __init__(self, routing: RoutingClient, credit: CreditClient | None, dead_letters: DeadLetters,
-                 county_names: Mapping[str, Mapping[str, str]], *, cache_seconds: float = 0.0) -> None:
+                 county_names: Mapping[str, Mapping[str, str]], *, cache_seconds: float = 0.0,
+                 alerts: SubstitutionAlerts | None = None) -> None:
         self.routing = routing
+        self.alerts = alerts
         self.credit = credit
         self.dead_letters = dead_letters
         #: lang → code → name
@@ -68,6 +71,7 @@ class Office:
         if routing.ok:
             routing.body["listings"] = listings
             routing.body["dead_letters"] = letters
+            routing.body["substitution_alerts"] = self.alerts.summary() if self.alerts is not None else None
         return routing
 
     async def _listings(self) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """The case lists and case pages of the office, bureaus, police and procuratorate, and their
-commands: acknowledge, transfer with a reason, the police's decision on a referral; the
-procuratorate's supervision requests.
+commands: acknowledge, transfer with a reason, propose a referral, the agency head's decision on it,
+its transfer to the police with the package, the police's decision, the outcome; a penalty decision
+sent to credit (as a bureau's system sends one); the procuratorate's supervision requests.
 
 Every read and command goes to routing's API with the person's principal's key, so routing decides
 what they may see: another bureau's case is a 404 there and here."""
@@ -10,7 +11,8 @@ from typing import Any
 
 from shared.clock import Clock
 
-from services.console.adapters.routing import Answer, RoutingClient
+from services.console.adapters.credit import CreditClient
+from services.console.adapters.routing import Answer, RoutingClient, ServiceDown
 from services.console.domain.cases import as_datetime, timeline, urgency, worklist_order
 
 #: cases per worklist
@@ -18,9 +20,10 @@ PAGE = 100
 
 
 class Workbench:
-    def __init__(self, routing: RoutingClient, clock: Clock) -> None:
+    def __init__(self, routing: RoutingClient, clock: Clock, credit: CreditClient | None = None) -> None:
         self.routing = routing
         self.clock = clock
+        self.credit = credit
 
     async def worklist(self, key: str) -> list[dict[str, Any]]:
         """A bureau's or the office's cases by next legal deadline, each with its urgency: one call to
@@ -64,6 +67,32 @@ class Workbench:
             body["police_case_no"] = police_case_no
         return await self.routing.command(key, case_id, "referral/police-decision", body,
                                           idempotency_key=idempotency_key)
+
+    async def propose_referral(self, key: str, case_id: str, *, reason: str, idempotency_key: str | None) -> Answer:
+        return await self.routing.command(key, case_id, "referral", {"reason": reason}, idempotency_key=idempotency_key)
+
+    async def decide_referral(self, key: str, case_id: str, *, approve: bool, reason: str | None,
+                              idempotency_key: str | None) -> Answer:
+        body: dict[str, Any] = {"approve": approve}
+        if reason:
+            body["reason"] = reason
+        return await self.routing.command(key, case_id, "referral/decision", body, idempotency_key=idempotency_key)
+
+    async def transfer_to_police(self, key: str, case_id: str, *, package: dict[str, Any],
+                                 idempotency_key: str | None) -> Answer:
+        return await self.routing.command(key, case_id, "referral/transfer", {"package": package},
+                                          idempotency_key=idempotency_key)
+
+    async def record_outcome(self, key: str, case_id: str, *, outcome: dict[str, Any],
+                             idempotency_key: str | None) -> Answer:
+        return await self.routing.command(key, case_id, "outcome", outcome, idempotency_key=idempotency_key)
+
+    async def decide_penalty(self, key: str, decision: dict[str, Any], *, idempotency_key: str | None) -> Answer:
+        """The bureau's penalty decision to credit's ``POST /v1/penalties`` (credit checks it, discloses
+        it and raises 以罚代刑 when its figures cross a criminal threshold with no referral under way)."""
+        if self.credit is None:
+            raise ServiceDown("credit: not configured")
+        return await self.credit.decide_penalty(key, decision, idempotency_key=idempotency_key)
 
     async def referrals(self, key: str) -> list[dict[str, Any]]:
         """The police's worklist: the cases whose referral went to them, by next deadline."""

@@ -102,3 +102,64 @@ def unmask_reason(text: str | None) -> str | None:
     """The stated reason for unmasking a complainant's personal data, or None when it is not one."""
     reason = " ".join((text or "").split())
     return reason if UNMASK_REASON_MIN <= len(reason) <= UNMASK_REASON_MAX else None
+
+
+# -- the workbench's forms, as the bodies routing's and credit's APIs take (they validate them) --
+
+#: what a bureau may record as a case's outcome (routing's RecordOutcome)
+OUTCOMES = ("penalty_decided", "no_violation", "mediated", "not_established", "closed_other")
+#: the penalty types the form offers (shared.contracts.penalty.PenaltyType; the commonest ones)
+PENALTY_TYPES = ("warning", "fine", "confiscation_of_gains", "confiscation_of_property")
+
+
+def _doc(value: str | None) -> dict[str, str] | None:
+    value = (value or "").strip()[:100]
+    return {"doc_no": value} if value else None
+
+
+def transfer_package(fields: Mapping[str, str]) -> dict[str, Any]:
+    """The transfer package (Order 310 art. 6) from the form: each document by its number; the test
+    or appraisal reports one per line (or comma-separated). A missing document is left out, and
+    routing refuses an incomplete package with its reason."""
+    package: dict[str, Any] = {}
+    for name in ("transfer_letter", "investigation_report", "seized_goods_list"):
+        doc = _doc(fields.get(name))
+        if doc is not None:
+            package[name] = doc
+    reports = [r.strip()[:100] for r in (fields.get("test_reports") or "").replace(",", "\n").splitlines() if r.strip()]
+    if reports:
+        package["test_reports"] = [{"doc_no": r} for r in reports[:50]]
+    return package
+
+
+def outcome_body(fields: Mapping[str, str]) -> dict[str, Any]:
+    body: dict[str, Any] = {"outcome": fields.get("outcome") or ""}
+    if (fields.get("decision_no") or "").strip():
+        body["decision_no"] = fields["decision_no"].strip()[:100]
+    if (fields.get("penalty_amount") or "").strip():
+        body["penalty_amount"] = fields["penalty_amount"].strip()[:20]
+    if (fields.get("detail") or "").strip():
+        body["detail"] = fields["detail"].strip()[:4000]
+    return body
+
+
+def penalty_decision(fields: Mapping[str, str], case: Mapping[str, Any]) -> dict[str, Any]:
+    """A penalty decision (shared.contracts.penalty.PenaltyDecided) from the form and its case: the
+    case's category and figures go with it, so credit can check them against the criminal thresholds."""
+    code = (fields.get("credit_code") or "").strip()[:40]
+    body: dict[str, Any] = {
+        "decision_no": (fields.get("decision_no") or "").strip()[:100],
+        "party": {"kind": fields.get("party_kind") or "organisation", "name": (fields.get("party_name") or "").strip()[:200],
+                  **({"credit_code": code} if code else {})},
+        "category": case.get("category") or "",
+        "violation": (fields.get("violation") or "").strip()[:4000],
+        "legal_basis": [b.strip()[:500] for b in (fields.get("legal_basis") or "").splitlines() if b.strip()][:20],
+        "penalty_types": [t for t in PENALTY_TYPES if fields.get(f"pt_{t}")],
+        "content": (fields.get("content") or "").strip()[:4000],
+        "decided_on": (fields.get("decided_on") or "").strip()[:10],
+        "case_id": case.get("case_id"),
+        "figures": dict(case.get("figures") or {}),
+    }
+    if (fields.get("fine_amount") or "").strip():
+        body["fine_amount"] = fields["fine_amount"].strip()[:20]
+    return body
