@@ -13,9 +13,13 @@ _NO_RECORD = "no verification recorded in the rule file"
 
 def _period(spec: PeriodSpec, at: dt.date) -> str:
     if spec.rule is not None:
+        from shared.reference._base import UnknownCode
         from shared.reference.deadlines import deadline_rule
 
-        rule = deadline_rule(spec.rule, at)
+        try:
+            rule = deadline_rule(spec.rule, at)
+        except UnknownCode:  # the credit rule predates the shared period it names: say so, don't crash the register
+            return f"no version of shared rule {spec.rule} in force on {at.isoformat()}"
         return f"{period_text(rule.amount, rule.unit)} [shared rule {spec.rule}]"
     assert spec.amount is not None and spec.unit is not None
     return period_text(spec.amount, spec.unit)
