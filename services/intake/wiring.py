@@ -22,6 +22,7 @@ from shared.db import migrate
 from shared.idempotency import pruning_loop
 from shared.identity import open_directory
 from shared.identity.http import Authenticator
+from shared import vault
 from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
@@ -40,8 +41,9 @@ def case_topic(settings: IntakeSettings) -> TopicSpec:
 
 
 async def prepare(settings: IntakeSettings) -> None:
-    """Apply the schema's migrations and create the case topic (both idempotent)."""
+    """Apply the schema's and the key store's migrations and create the case topic (all idempotent)."""
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
+    await vault.prepare(settings.dsn, settings.vault_schema)  # the key store of persons' data keys
     routing = CASE_ROUTING if settings.routing_topic == CASE_ROUTING.name else TopicSpec(
         settings.routing_topic, CASE_ROUTING.key, CASE_ROUTING.description, partitions=CASE_ROUTING.partitions)
     # the routing topic too: intake reads each case's assignee from it (routing creates it as well)
@@ -51,7 +53,8 @@ async def prepare(settings: IntakeSettings) -> None:
 async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
-    registrar = Registrar(keyring=keyring, window=timedelta(days=settings.merge_window_days), case_topic=settings.case_topic)
+    registrar = Registrar(keyring=keyring, window=timedelta(days=settings.merge_window_days), case_topic=settings.case_topic,
+                          vault_schema=settings.vault_schema)
     directory = await open_directory(settings)
     routes = IngressRoutes(directory=directory, ingress=Ingress(registrar), clock=clock)
     crash_at = settings.crash_at if settings.dev else None

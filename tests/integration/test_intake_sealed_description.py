@@ -8,7 +8,10 @@ import unicodedata
 import pytest
 
 from shared.contracts.cases import Sealed
-from shared.pii import Keyring, PiiError
+from shared import vault
+from shared.db import connect
+from shared.pii import Keyring, PiiError, is_data_key_id
+from tests.support import stack
 from tests.support.intake import IntakeWorld, running_intake
 
 pytestmark = pytest.mark.stack
@@ -41,10 +44,16 @@ async def test_a_description_with_a_personal_number_is_stored_masked_to_read_and
     assert PHONE not in row["whole"] and planted not in row["whole"], "the number is nowhere in the row in clear"
     assert "康乐路" not in row["whole"].replace(row["summary"], ""), "the rest of the original only sealed"
     sealed = Sealed.model_validate(json.loads(row["sealed"]))
-    opened = Keyring.development().open(sealed, field="description")
+    assert is_data_key_id(sealed.kid), "sealed with the complainant's own data key (crypto-shredding)"
+    conn = await connect(stack.dsn(), vault.SCHEMA)
+    try:
+        opener = await vault.opener(conn, Keyring.development(), [sealed])
+    finally:
+        await conn.close()
+    opened = opener.open(sealed, field="description")
     assert opened == unicodedata.normalize("NFKC", description), "the original (as cleaned: NFKC) opens, whole"
     with pytest.raises(PiiError):
-        Keyring.development().open(sealed, field="summary")  # bound to its field
+        opener.open(sealed, field="summary")  # bound to its field
     assert rows[f"sd2-{unique}"]["sealed"] is None, "a description the summary shows whole is not kept twice"
     outbox = " ".join(bytes(r["payload"]).decode() for r in await world.fetch("SELECT payload FROM outbox"))
     assert "description_sealed" not in outbox and sealed.ciphertext not in outbox, "the original is never published"

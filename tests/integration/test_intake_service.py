@@ -22,6 +22,8 @@ from tests.support.intake import IntakeWorld
 from shared.config import REPO_ROOT
 from shared.contracts.cases import CaseOpened
 from shared.identifiers import resident_id_check_character
+from shared import vault
+from shared.db import connect
 from shared.pii import Keyring
 from tests.support import stack
 
@@ -122,7 +124,12 @@ async def test_a_planted_phone_name_and_id_number_never_appear_in_clear_in_kafka
                                      until=lambda rs: any(r.key == case_id.encode() for r in rs), what="case.opened")
     event = CaseOpened.model_validate_json(next(r for r in records if r.key == case_id.encode()).value)
     assert event.complainant is not None and event.complainant.phone is not None
-    assert Keyring.development().open(event.complainant.phone, field="phone") == phone, "the phone travels, sealed"
+    conn = await connect(stack.dsn(), vault.SCHEMA)
+    try:  # sealed with the complainant's own data key, opened through the key store
+        opener = await vault.opener(conn, Keyring.development(), [event.complainant.phone])
+    finally:
+        await conn.close()
+    assert opener.open(event.complainant.phone, field="phone") == phone, "the phone travels, sealed"
     needles = [phone.encode(), name.encode(), id_number.encode(), f"{phone[:3]}-{phone[3:7]}-{phone[7:]}".encode()]
     kafka_data = launcher_settings.state_dir() / "kafka" / "data"
     assert kafka_data.is_dir()

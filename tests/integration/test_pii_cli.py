@@ -58,7 +58,7 @@ async def test_a_complainant_s_data_is_exported_then_erased_everywhere_in_intake
     erased = await asyncio.to_thread(cli, "erase", "--tracking-no", tracking_no, "--schema", world.schema,
                                      "--reason", "PIPL request 2026-002", "--actor", "ops-1")
     assert erased.returncode == 0, erased.stderr
-    assert json.loads(erased.stdout) == {"reports_found": 1, "reports_erased": 1, "data_keys_destroyed": 0,
+    assert json.loads(erased.stdout) == {"reports_found": 1, "reports_erased": 1, "data_keys_destroyed": 1,
                                          "files_erased": 0, "blobs_deleted": 0,
                                          "survey_comments_erased": 0}
 

@@ -59,6 +59,22 @@ ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"idschema"
 SQL
 done
 
+# The key store of persons' data keys (shared.vault, SHUANGDA_VAULT_SCHEMA, default vault; issue 12
+# crypto-shredding): intake stores a key with each complainant record and `shuangda pii erase` (run as
+# intake) destroys it, so intake may SELECT, INSERT and UPDATE; notify (a complainant's phone) and the
+# console (unmasking) only SELECT. No DELETE: an erased key stays as a row without its key.
+vaultschema="${SHUANGDA_VAULT_SCHEMA:-vault}"
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+  -v vschema="$vaultschema" -v owner="$POSTGRES_USER" <<'SQL'
+SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'vschema', :'owner') \gexec
+REVOKE ALL ON SCHEMA :"vschema" FROM PUBLIC;
+GRANT USAGE ON SCHEMA :"vschema" TO intake, notify, console;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA :"vschema" TO intake;
+GRANT SELECT ON ALL TABLES IN SCHEMA :"vschema" TO notify, console;
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"vschema" GRANT SELECT, INSERT, UPDATE ON TABLES TO intake;
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"vschema" GRANT SELECT ON TABLES TO notify, console;
+SQL
+
 psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -v db="$POSTGRES_DB" <<'SQL'
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;

@@ -24,7 +24,8 @@ from services.intake.domain.model import CaseState, Outcome, Report
 from services.intake.domain.tracking import new_tracking_no
 from shared.contracts.cases import CaseMerged, CaseOpened, Complainant, Suspect
 from shared.envelope import deterministic_event_id, new_event_id
-from shared.pii import Keyring
+from shared import vault
+from shared.pii import DataKey, Keyring, Sealed, new_data_key
 from shared.runtime import Message, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class Registrar:
     window: timedelta
     case_topic: str
     random_bytes: Callable[[int], bytes] = field(default=os.urandom)
+    #: the key store of persons' data keys (shared.vault): one key per complainant record, stored with it
+    vault_schema: str = vault.SCHEMA
 
     async def register(self, uow: UnitOfWork, report: Report, now: datetime) -> Receipt:
         """One report: a batch of one."""
@@ -114,6 +117,7 @@ class Registrar:
         pointers: dict[bytes, str] = {}
         registered: list[_Registered] = []
         receipts: list[Receipt] = []
+        data_keys: list[tuple[str, Sealed]] = []  # (key id, wrapped key) for the key store
         for i, report in enumerate(reports):
             if i in again:
                 first = receipts[again[i]]
@@ -144,8 +148,12 @@ class Registrar:
             current[digest] = case
             cases[case.case_id] = case
             tracking_no = new_tracking_no(now, self.random_bytes(5)) if report.is_complaint else None
-            registered.append(_Registered(i, report, report_ids[i], case, outcome, tracking_no, self.seal(report),
-                                          self.seal_description(report)))
+            key: DataKey | None = None
+            if report.complainant is not None or report.original_description is not None:
+                key, wrapped = new_data_key(self.keyring)  # this record's own key: erasing it shreds every copy
+                data_keys.append((key.id, wrapped))
+            registered.append(_Registered(i, report, report_ids[i], case, outcome, tracking_no, self.seal(report, key),
+                                          self.seal_description(report, key)))
             receipts.append(Receipt(report_ids[i], case.case_id, outcome, tracking_no, now, case.reports_count,
                                     report.origin))
 
@@ -153,6 +161,7 @@ class Registrar:
             conn, opened=[cases[c] for c in opened], merged=[cases[c] for c in merged], slots=pointers,
             reports=[self._row(r, now) for r in registered],
         )
+        await vault.store(conn, data_keys, schema=self.vault_schema)  # one statement, in this transaction
         for r in registered:
             self.announce(uow, r.case, r.report, r.outcome, r.report_id, r.tracking_no, r.complainant, now,
                           cause=causes[r.index] if causes is not None else None)
@@ -173,21 +182,24 @@ class Registrar:
             received_at=now, description_sealed=r.description_sealed,
         )
 
-    def seal_description(self, report: Report) -> dict[str, Any] | None:
-        """The original description sealed (kept only when the readable summary is not all of it)."""
+    def seal_description(self, report: Report, key: DataKey | None = None) -> dict[str, Any] | None:
+        """The original description sealed (kept only when the readable summary is not all of it), with
+        the record's data key (`key`; the service keyring without one)."""
         if report.original_description is None:
             return None
-        return self.keyring.seal(report.original_description, field="description").model_dump(mode="json")
+        return (key or self.keyring).seal(report.original_description, field="description").model_dump(mode="json")
 
-    def seal(self, report: Report) -> Complainant | None:
-        """The complainant with every personal field sealed, plus the masked forms that may be shown."""
+    def seal(self, report: Report, key: DataKey | None = None) -> Complainant | None:
+        """The complainant with every personal field sealed with the record's data key (`key`; the
+        service keyring without one), plus the masked forms that may be shown."""
         c = report.complainant
         if c is None:
             return None
+        sealer = key or self.keyring
         return Complainant(
-            name=self.keyring.seal(c.name, field="name") if c.name else None,
-            phone=self.keyring.seal(c.phone, field="phone") if c.phone else None,
-            id_number=self.keyring.seal(c.id_number, field="id_number") if c.id_number else None,
+            name=sealer.seal(c.name, field="name") if c.name else None,
+            phone=sealer.seal(c.phone, field="phone") if c.phone else None,
+            id_number=sealer.seal(c.id_number, field="id_number") if c.id_number else None,
             name_masked=c.name_masked,
             phone_masked=c.phone_masked,
         )
