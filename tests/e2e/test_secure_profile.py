@@ -36,7 +36,7 @@ from tests.support import stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 
-SERVICES = ("intake", "routing", "notify", "credit", "custody", "console")
+SERVICES = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console")
 PORTS = {"SHUANGDA_KAFKA_PORT": 41500, "SHUANGDA_KAFKA_CONTROLLER_PORT": 41501, "SHUANGDA_PG_PORT": 41600,
          "SHUANGDA_PROMETHEUS_PORT": 41601, **{f"SHUANGDA_{s.upper()}_PORT": 41700 + i for i, s in enumerate(SERVICES)}}
 

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.stack
 
 #: seconds for any one client operation against the broker under test
 STEP = 20.0
-SERVICES = ("intake", "routing", "notify", "credit", "custody", "migrate")
+SERVICES = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console", "migrate")
 #: outside publishers: each writes ingress.<client>
 CLIENTS = ("hotline-12315", "ecommerce-watch")
 #: bureaus as routing names them; each reads egress.<name>, and its principal is that name
@@ -159,7 +159,7 @@ def test_the_acl_job_ran_against_it_and_created_every_principal(secure_cluster):
     out = secure_cluster.acl_job_output
     for name in secure_cluster.passwords:
         assert f"SCRAM-SHA-512 credentials for User:{name}\n" in out
-    assert f"done (5 services, {len(CLIENTS)} ingress clients, {len(BUREAUS)} bureaus)" in out
+    assert f"done (7 services and the console, {len(CLIENTS)} ingress clients, {len(BUREAUS)} bureaus)" in out
 
 
 # -- bureaus: each reads its own egress topic and nothing else -------------------------------------

@@ -35,7 +35,7 @@ from tests.support.secure_cluster import SecureCluster
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 
-PRINCIPALS = ("intake", "routing", "notify", "credit", "custody", "migrate")
+PRINCIPALS = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console", "migrate")
 #: seconds for one client operation against the cluster under test
 STEP = 30.0
 
