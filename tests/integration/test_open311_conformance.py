@@ -146,3 +146,20 @@ async def test_a_stock_georeport_v2_client_lists_files_by_form_and_reads_back_in
         err_root = ET.fromstring(x_err.content)
         assert x_err.status_code == 400 and err_root.tag == "errors"
         assert err_root.findtext("error/code") == "400" and err_root.findtext("error/description").startswith("lat:")
+
+
+async def test_a_listing_filter_with_a_nul_service_code_or_a_year_out_of_range_is_a_georeport_400(unique: str) -> None:
+    world = IntakeWorld(unique, routing_topic=f"test.case.routing.{unique}")
+    await world.create()
+    key = await world.add_client("civic", "hotline", ["complaints:write", "complaints:read"], topic=False)
+    async with running_intake(world) as intake:
+        http = intake.http
+        for params, field in (({"service_code": "food\x00"}, "service_code"),
+                              ({"end_date": "0001-01-01T00:00:00Z"}, "end_date"),
+                              ({"start_date": "9999-12-31T00:00:00Z"}, "start_date")):
+            answer = await http.get("/open311/v2/requests.json", params=params, headers={"X-API-Key": key})
+            assert answer.status_code == 400, (params, answer.status_code, answer.text)
+            [error] = geo_errors(answer)
+            assert error["code"] == 400 and error["description"].startswith(f"{field}:"), error
+        known = await http.get("/open311/v2/requests.json", params={"service_code": "food"}, headers={"X-API-Key": key})
+        assert known.status_code == 200 and known.json() == []

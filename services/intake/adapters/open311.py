@@ -302,6 +302,10 @@ async def _progress(pool: asyncpg.Pool, case_ids: list[str]) -> dict[str, dict[s
     return await sql.progress_of(pool, case_ids)
 
 
+#: the years a date filter may name: a far date would overflow the default window's arithmetic
+MIN_YEAR, MAX_YEAR = 2000, 2999
+
+
 def _date(value: str | None, name: str) -> dt.datetime | None:
     if not value:
         return None
@@ -311,6 +315,8 @@ def _date(value: str | None, name: str) -> dt.datetime | None:
         raise GeoError(400, f"{name}: an ISO 8601 date-time with its offset") from None
     if parsed.tzinfo is None:
         raise GeoError(400, f"{name}: include the time zone (Z or ±hh:mm)")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise GeoError(400, f"{name}: a year from {MIN_YEAR} to {MAX_YEAR}")
     return parsed
 
 
@@ -408,7 +414,10 @@ def open311_router(deps: HttpDeps) -> APIRouter:
         wanted = {s.strip() for s in (q.get("status") or "").split(",") if s.strip()}
         if wanted - {"open", "closed"}:
             raise GeoError(400, "status: open, closed or both (comma separated)")
-        rows = await db.reports_of_client(deps.pool, client.principal_id, ids or None, q.get("service_code") or None,
+        code = q.get("service_code") or None
+        if code is not None and code not in {c.id for c in categories()}:
+            raise GeoError(400, f"service_code: no service {code[:40]!r}")
+        rows = await db.reports_of_client(deps.pool, client.principal_id, ids or None, code,
                                           None if ids else start, None if ids else end, MAX_REQUESTS)
         progress = await _progress(deps.pool, [r.case_id for r in rows])
         out = [_request_row(r, progress.get(r.case_id)) for r in rows]
