@@ -29,6 +29,10 @@ from annotated_types import MaxLen
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+#: a case id as intake issues it (and routing, custody and the console pass it on): visible ASCII,
+#: no space, no slash, 1-64 characters; path parameters use it so a NUL never reaches SQL
+CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 MIN_DATE = dt.date(1949, 10, 1)
 MAX_DATE = dt.date(2100, 12, 31)

@@ -28,10 +28,10 @@ from pydantic import BaseModel, Field
 from services.intake.adapters import postgres_attachments as sql
 from services.intake.adapters.http import AUTH_PROBLEMS, HttpDeps, problem_doc, require_scope
 from services.intake.domain.attachments import EXTENSIONS, Accepted, check
+from shared.text import CASE_ID_PATTERN
 
-#: path ids as this service issues them: a NUL, a space or any other byte Postgres or a log would
-#: choke on is a 422 naming the parameter, never a query
-CASE_ID = r"^[A-Za-z0-9._:@-]{1,64}$"
+#: a file id as this service issues it (a uuid4); a NUL, a space or any other byte Postgres or a log
+#: would choke on is a 422 naming the parameter, never a query
 ATTACHMENT_ID = r"^[0-9a-f-]{36}$"
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.metrics import ATTACHMENTS
@@ -136,7 +136,7 @@ def attachments_router(deps: HttpDeps) -> APIRouter:
     @router.get("/v1/cases/{case_id}/attachments", response_model=list[AttachmentOut],
                 responses={**AUTH_PROBLEMS, 404: problem_doc("no such case, or not the caller's")},
                 summary="The evidence files of a case (its assigned bureau and the office only)")
-    async def listing(case_id: str = Path(pattern=CASE_ID, max_length=64),
+    async def listing(case_id: str = Path(pattern=CASE_ID_PATTERN, max_length=64),
                       caller: Principal = Depends(require_scope(deps, "cases:read"))) -> list[AttachmentOut]:
         await viewable(caller, case_id)
         assert deps.pool is not None
@@ -146,7 +146,7 @@ def attachments_router(deps: HttpDeps) -> APIRouter:
                 responses={**AUTH_PROBLEMS, 200: {"content": {t: {} for t in EXTENSIONS}},
                            404: problem_doc("no such file, or not the caller's")},
                 summary="One evidence file (its assigned bureau and the office only; each read is audited)")
-    async def download(case_id: str = Path(pattern=CASE_ID, max_length=64),
+    async def download(case_id: str = Path(pattern=CASE_ID_PATTERN, max_length=64),
                        attachment_id: str = Path(pattern=ATTACHMENT_ID, max_length=36),
                        caller: Principal = Depends(require_scope(deps, "cases:read"))) -> Response:
         await viewable(caller, case_id)

@@ -20,14 +20,14 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 
 from shared.http import ProblemError
-from shared.text import Hygiene
+from shared.text import CASE_ID_PATTERN, Hygiene
 
 DEFAULT_MAX = 4000
 EARLIEST = dt.date(1990, 1, 1)
 LATEST = dt.date(2100, 12, 31)
 VALIDATION = "https://shuangda.example/problems/validation"
 #: case ids as intake issues them (and tests make them): visible ASCII, no space, no slash
-CASE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+CASE_ID = CASE_ID_PATTERN
 #: the largest offset a listing accepts (far beyond any real number of cases, far below a bigint)
 MAX_OFFSET = 1_000_000
 
