@@ -1,7 +1,8 @@
 """Appraisal results (issue 15 §2) on the real stack: routing takes each reported appraisal's
 figures into its case once, adds up the appraisals of different lots, re-evaluates the criminal
-threshold and proposes the referral; an appraisal of a case routing does not know is
-dead-lettered, and the appraisal's other steps are passed over."""
+threshold and proposes the referral; a later merged report does not lower the appraised figures;
+an appraisal of a case routing does not know is dead-lettered, and the appraisal's other steps
+are passed over."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,7 @@ from shared.contracts.appraisal import AppraisalReported, AppraisalStepped
 from shared.contracts.referral import DocumentRef, ReferralProposed
 from shared.contracts.routing import CaseAssigned, CaseFiguresUpdated
 from tests.support import stack
-from tests.support.routing import RoutingWorld, case_opened
+from tests.support.routing import RoutingWorld, case_merged, case_opened
 
 pytestmark = pytest.mark.stack
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -70,3 +71,22 @@ async def test_appraised_counterfeit_goods_of_two_lots_add_up_cross_the_threshol
     counted = await w.fetch("SELECT appraisal_id FROM case_appraisals ORDER BY appraisal_id")
     assert [r["appraisal_id"] for r in counted] == [f"apr-1-{w.unique}", f"apr-2-{w.unique}"]
     assert [stack.header(r, "dlq-reason") for r in dead] == ["unknown_case"]
+
+
+async def test_a_report_merged_after_an_appraisal_keeps_the_appraised_figure_and_takes_its_own() -> None:
+    w = RoutingWorld(uuid.uuid4().hex[:10], bootstrap=stack.bootstrap(), dsn=stack.dsn())
+    await w.create_topics(partitions=1)
+    case_id = f"M-{w.unique}"
+    opened = case_opened(case_id, category="trademarks", figures={"sales": 1000})
+    await w.open_cases(opened)
+    async with w.running(watch=False):
+        await stack.eventually(lambda: stack.read_all(w.routing_topic),
+                               until=lambda rs: any(etype(r) == CaseAssigned.EVENT_TYPE for r in rs), what="assigned")
+        await w.publish(w.appraisal_topic, reported(f"apr-m-{w.unique}", case_id, "300000", "lot_a"))
+        await stack.eventually(lambda: w.case_row(case_id),
+                               until=lambda row: json.loads(row["figures"]).get("unsold_value") == "300000",
+                               what="the appraised figure", timeout=60)
+        await w.open_cases(case_merged(opened, figures={"sales": 2000, "unsold_value": 50}))
+        row = await stack.eventually(lambda: w.case_row(case_id),
+                                     until=lambda row: row["reports_count"] == 2, what="the merged report", timeout=60)
+    assert json.loads(row["figures"]) == {"sales": "2000", "unsold_value": "300000"}

@@ -240,3 +240,23 @@ def test_cases_of_one_batch_are_placed_as_if_each_were_placed_alone() -> None:
             assert batch.place(f, prior) == place(f, ref=REF, rules=RULES, now=NOW, prior_cases_of_suspect=prior)
     assert batch.place(facts[0], 0) != batch.place(facts[2], 0)
     assert batch.place(facts[0], 0) != batch.place(facts[0], 5)
+
+
+def test_a_merged_report_keeps_the_appraised_figures_the_reports_do_not_know_of() -> None:
+    event = case_opened("C-3m", category="trademarks", opened_at=NOW, figures={"sales": 1000})
+    fx = open_case(event, ctx=CTX, prior_cases_of_suspect=0)
+    appraised = [{"unsold_value": Decimal(300000)}, {"unsold_value": Decimal(300000)}]
+    merged = merge_into(fx.case, None, case_merged(event, figures={"sales": 2000, "unsold_value": 100}), ctx=CTX,
+                        appraised=appraised)
+    assert merged.case is not None
+    assert merged.case.figures == {"sales": Decimal(2000), "unsold_value": Decimal(600000)}
+    update = merged.emissions[0].payload
+    assert isinstance(update, CaseFiguresUpdated) and update.figures["unsold_value"] == Decimal(600000)
+
+
+def test_a_merged_report_above_the_appraisals_takes_the_reports_figure() -> None:
+    event = case_opened("C-3n", category="trademarks", opened_at=NOW, figures={"sales": 1000})
+    fx = open_case(event, ctx=CTX, prior_cases_of_suspect=0)
+    merged = merge_into(fx.case, None, case_merged(event, figures={"unsold_value": 900000}), ctx=CTX,
+                        appraised=[{"unsold_value": Decimal(600000)}])
+    assert merged.case is not None and merged.case.figures == {"unsold_value": Decimal(900000)}

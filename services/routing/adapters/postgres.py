@@ -144,6 +144,18 @@ async def latest_referrals(conn: asyncpg.Connection, case_ids: Sequence[str]) ->
     return {r["case_id"]: _referral_from(r) for r in rows}
 
 
+async def appraisal_figures(conn: asyncpg.Connection, case_ids: Sequence[str]) -> dict[str, list[dict[str, Decimal]]]:
+    """Each case's recorded appraisals' figures (``case_appraisals``), in one round trip."""
+    out: dict[str, list[dict[str, Decimal]]] = {c: [] for c in case_ids}
+    if not case_ids:
+        return out
+    rows = await conn.fetch("SELECT case_id, figures FROM case_appraisals WHERE case_id = ANY($1::text[])",
+                            sorted(set(case_ids)))
+    for r in rows:
+        out[r["case_id"]].append({k: Decimal(v) for k, v in json.loads(r["figures"]).items()})
+    return out
+
+
 async def count_suspects(conn: asyncpg.Connection, claims: Sequence[tuple[str, str | None]], now: dt.datetime) -> list[int]:
     """Count new cases against their suspects in one statement; for each ``(case_id, suspect_key)``
     (in the order the cases are opened) how many cases that suspect had before it. The suspect rows

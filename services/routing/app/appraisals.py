@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any, Sequence
 
 from shared.contracts.appraisal import AppraisalReported
@@ -53,9 +52,7 @@ async def appraised(router: Router, uow: UnitOfWork, messages: Sequence[Message[
     touched = sorted({r["case_id"] for r in new})
     if not touched:
         return refused
-    totals: dict[str, list[dict[str, Decimal]]] = {c: [] for c in touched}
-    for r in await conn.fetch("SELECT case_id, figures FROM case_appraisals WHERE case_id = ANY($1::text[])", touched):
-        totals[r["case_id"]].append({k: Decimal(v) for k, v in json.loads(r["figures"]).items()})
+    totals = await repo.appraisal_figures(conn, touched)
     referrals = await repo.latest_referrals(conn, touched)
     ctx = router.context()
     effects = []

@@ -72,6 +72,7 @@ class Router:
         cases: dict[str, Case] = await repo.lock_cases(conn, case_ids)
         merged_known = [m.data.case_id for m in messages if isinstance(m.data, CaseMerged) and m.data.case_id in cases]
         referrals: dict[str, Referral | None] = dict(await repo.latest_referrals(conn, merged_known))
+        appraised = await repo.appraisal_figures(conn, merged_known)
 
         # which case.opened records open a case (the first of each case id routing does not know yet)
         claims: dict[int, tuple[str, str | None]] = {}
@@ -105,7 +106,8 @@ class Router:
                         "unknown_case", f"case_id: case {event.case_id!r} was merged into before it was opened",
                         field="case_id")
                     continue
-                fx = domain.merge_into(case, referrals.get(event.case_id), event, ctx=ctx)
+                fx = domain.merge_into(case, referrals.get(event.case_id), event, ctx=ctx,
+                                       appraised=appraised.get(event.case_id, ()))
                 if event.case_id not in new:
                     changed[event.case_id] = None
             # neither opening nor merging closes a deadline; only bureau commands do

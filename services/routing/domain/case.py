@@ -12,7 +12,7 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Mapping, Sequence
 
 from pydantic import BaseModel
 
@@ -56,6 +56,7 @@ from shared.contracts.routing import (
     JointMeetingProposed,
 )
 from services.routing.domain import deadlines, referral as machine
+from services.routing.domain.appraised import appraised_figures
 from services.routing.domain.bureaus import SYSTEM_ACTOR, Bureau, bureau_type_of
 from services.routing.domain.deadlines import DeadlineSpec
 from services.routing.domain.placement import (
@@ -247,11 +248,15 @@ def open_case(event: CaseOpened, *, ctx: Context, prior_cases_of_suspect: int) -
     return fx
 
 
-def merge_into(case: Case, referral: Referral | None, event: CaseMerged, *, ctx: Context) -> Effects:
+def merge_into(case: Case, referral: Referral | None, event: CaseMerged, *, ctx: Context,
+               appraised: Sequence[Mapping[str, Decimal]] = ()) -> Effects:
     """Another report joined the case: take its running figures and counties; re-check the
-    criminal threshold and the joint-meeting triggers (an open case only)."""
+    criminal threshold and the joint-meeting triggers (an open case only). The reports' running
+    figures know nothing of the case's appraisals (`appraised`: each recorded appraisal's figures),
+    so those are applied again on top (`domain.appraised`): a merge never lowers an appraised figure."""
     counties = tuple(dict.fromkeys((*case.counties, *event.counties, event.county)))
-    updated = replace(case, figures=dict(event.figures), counties=counties, reports_count=event.reports_count)
+    figures = appraised_figures(dict(event.figures), appraised, ctx.ref.money_figures())
+    updated = replace(case, figures=figures, counties=counties, reports_count=event.reports_count)
     return figures_changed(updated, referral, ctx=ctx)
 
 
