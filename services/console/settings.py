@@ -50,6 +50,8 @@ class ConsoleSettings(ServiceSettings):
     # -- public status lookup --
     lookup_rate_per_second: float = Field(default=0.1, gt=0)
     lookup_rate_burst: int = Field(default=10, ge=1)
+    #: cases per page of a worklist (/cases; routing's GET /v1/worklist pages by keyset)
+    worklist_page_size: int = Field(default=100, ge=1, le=500)
     # -- the office --
     #: the overview and an assessment are reused this long (0: every page asks routing; see docs/console.md)
     overview_cache_seconds: float = Field(default=5.0, ge=0, le=300)

@@ -80,7 +80,7 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     async def database_ready() -> bool:
         return bool(await pool.fetchval("SELECT 1"))
 
-    app = build_app(accounts=accounts, workbench=Workbench(routing, clock, credit), lookup=Lookup(routing),
+    app = build_app(accounts=accounts, workbench=Workbench(routing, clock, credit, page_size=settings.worklist_page_size), lookup=Lookup(routing),
                     dead_letters=dead_letters, office=office, clock=clock, notify=notify, credit=credit,
                     unmasking=Unmasking(routing, pool, keyring, clock, vault_schema=settings.vault_schema),
                     pdf=printer(chromium) if chromium is not None else None, cookie_secure=settings.cookie_secure,

@@ -176,12 +176,17 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return to_login(request)
         if person.role.name == "ops":
             return refused(request, person, "forbidden", 403)
+        cursor = request.query_params.get("cursor") or None
+        if cursor is not None and (len(cursor) > 512 or not cursor.isascii()):
+            return refused(request, person, "bad_cursor", 400)
         try:
-            items = await workbench.worklist(person.api_key)
+            listed = await workbench.worklist_page(person.api_key, cursor)
         except ServiceDown:
             return refused(request, person, "service_down", 503)
-        return page(request, "cases.html", person=person, items=items,
-                    heading="all_cases" if person.role.sees_all_cases else "my_cases")
+        if listed.refusal is not None:
+            return refused(request, person, "bad_cursor", 400)
+        return page(request, "cases.html", person=person, items=listed.items, next_cursor=listed.next_cursor,
+                    prev_cursor=listed.prev_cursor, heading="all_cases" if person.role.sees_all_cases else "my_cases")
 
     @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
     async def case_page(request: Request, case_id: str) -> Response:

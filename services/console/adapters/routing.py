@@ -53,6 +53,8 @@ class RoutingClient(ApiClient):
     async def sealed_complainant(self, key: str, case_id: str) -> Answer:
         return await self._call("GET", f"/v1/cases/{case_id}/complainant", key)
 
-    async def worklist(self, key: str, *, limit: int = 100) -> Answer:
-        """The caller's cases by next open legal deadline (routing's GET /v1/worklist)."""
-        return await self._call("GET", "/v1/worklist", key, params={"limit": limit})
+    async def worklist(self, key: str, *, limit: int = 100, cursor: str | None = None) -> Answer:
+        """The caller's cases by next open legal deadline (routing's GET /v1/worklist), one page from
+        `cursor` (a next/prev cursor routing issued)."""
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return await self._call("GET", "/v1/worklist", key, params=params)

@@ -7,6 +7,7 @@ Every read and command goes to routing's API with the person's principal's key, 
 what they may see: another bureau's case is a 404 there and here."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.clock import Clock
@@ -15,29 +16,47 @@ from services.console.adapters.credit import CreditClient
 from services.console.adapters.routing import Answer, RoutingClient, ServiceDown
 from services.console.domain.cases import as_datetime, timeline, urgency, worklist_order
 
-#: cases per worklist
+#: cases per worklist page (settings.worklist_page_size)
 PAGE = 100
 
 
+@dataclass(frozen=True)
+class WorkPage:
+    """One page of a worklist; `refusal`: routing refused the cursor (a 400, with its reason)."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    refusal: str | None = None
+
+
 class Workbench:
-    def __init__(self, routing: RoutingClient, clock: Clock, credit: CreditClient | None = None) -> None:
+    def __init__(self, routing: RoutingClient, clock: Clock, credit: CreditClient | None = None, *,
+                 page_size: int = PAGE) -> None:
         self.routing = routing
+        self.page_size = page_size
         self.clock = clock
         self.credit = credit
 
     async def worklist(self, key: str) -> list[dict[str, Any]]:
+        """The first page of `worklist_page`."""
+        return (await self.worklist_page(key)).items
+
+    async def worklist_page(self, key: str, cursor: str | None = None) -> WorkPage:
         """A bureau's or the office's cases by next legal deadline, each with its urgency: one call to
-        routing's worklist, which orders them by its open deadlines."""
-        listed = await self.routing.worklist(key, limit=PAGE)
+        routing's worklist, which orders them by its open deadlines and pages them by keyset."""
+        listed = await self.routing.worklist(key, limit=self.page_size, cursor=cursor)
+        if listed.status == 400:
+            return WorkPage(refusal=listed.refusal)
         if not listed.ok:
-            return []
+            return WorkPage()
         now = self.clock.now()
         items = []
         for i in listed.body["items"]:
             item = {**i, "next_due_at": as_datetime(i.get("next_due_at"))}
             item["urgency"] = urgency(item["next_due_at"], now)
             items.append(item)
-        return worklist_order(items)
+        return WorkPage(worklist_order(items), listed.body.get("next_cursor"), listed.body.get("prev_cursor"))
 
     async def case(self, key: str, case_id: str) -> Answer:
         answer = await self.routing.read_case(key, case_id)

@@ -33,10 +33,12 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import keyset
 from shared.http import ProblemError
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
 from shared.openapi import problems
+from shared.text import CASE_ID_PATTERN
 
 from services.routing.adapters import postgres_overview as sql
 from services.routing.adapters.hygiene import CaseIdPath
@@ -210,6 +212,54 @@ class WorkItem(BaseModel):
 class Worklist(BaseModel):
     items: list[WorkItem]
     limit: int
+    next_cursor: str | None = Field(default=None, description="the next page (`cursor=`); none: this is the last")
+    prev_cursor: str | None = Field(default=None, description="the previous page (`cursor=`); none: this is the first")
+
+
+#: a worklist position: direction (n: after, p: before), section (d: with an open deadline, r: the
+#: rest), the item's key time (next due / opened) and case id
+def _cursor(direction: str, item: Any) -> str:
+    section = "d" if item["next_due_at"] is not None else "r"
+    at = item["next_due_at"] if section == "d" else item["opened_at"]
+    return keyset.encode(direction, section, at.isoformat(), item["case_id"])
+
+
+def _uncursor(text: str) -> tuple[bool, str, sql.Key]:
+    try:
+        direction, section, at, case_id = keyset.decode(text, 4)
+        when = dt.datetime.fromisoformat(at)
+        if direction not in ("n", "p") or section not in ("d", "r") or when.tzinfo is None \
+                or not re.match(CASE_ID_PATTERN, case_id):
+            raise keyset.BadCursor(text)
+    except ValueError:  # BadCursor, or a time that is none
+        raise ProblemError(400, "Bad cursor", "cursor: not a cursor returned by this worklist",
+                           errors=[{"field": "cursor", "reason": "bad_cursor",
+                                    "detail": "not a cursor returned by this worklist"}]) from None
+    return direction == "n", section, (when, case_id)
+
+
+async def _worklist_page(conn: asyncpg.Connection, bureau: str | None, limit: int,
+                         position: tuple[bool, str, sql.Key] | None) -> tuple[list[Any], str | None, str | None]:
+    """One page of the worklist (keyset: the cases with an open deadline by (next due, case id), then
+    the others by (opened, case id) descending) and its next/previous cursors. At most 3 queries: a
+    page may span the two sections, and a previous page that reaches the start is the first page."""
+    forward, section, key = position if position is not None else (True, "d", None)
+    if forward:
+        rows = list(await sql.worklist_due(conn, bureau, limit + 1, key)) if section == "d" else []
+        if len(rows) <= limit:
+            rows += await sql.worklist_rest(conn, bureau, limit + 1 - len(rows), key if section == "r" else None)
+        page = rows[:limit]
+        nxt = _cursor("n", page[-1]) if len(rows) > limit else None
+        prev = _cursor("p", page[0]) if position is not None and page else None
+        return page, nxt, prev
+    rows = list(await sql.worklist_rest(conn, bureau, limit + 1, key, forward=False)) if section == "r" else []
+    if len(rows) <= limit:
+        rows += await sql.worklist_due(conn, bureau, limit + 1 - len(rows), key if section == "d" else None,
+                                       forward=False)
+    if len(rows) <= limit:  # the start is reached: that is the first page
+        return await _worklist_page(conn, bureau, limit, None)
+    page = rows[:limit][::-1]
+    return page, _cursor("n", page[-1]), _cursor("p", page[0])
 
 
 class SealedComplainant(BaseModel):
@@ -312,25 +362,23 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: An
     @api.get("/worklist", tags=["cases"], response_model=Worklist,
              summary="The caller's cases by next open legal deadline (the office: every case), then the newest others")
     async def worklist(caller: Principal = Depends(reader),
-                       limit: int = Query(100, ge=1, le=500, description="cases")) -> Worklist:
+                       limit: int = Query(100, ge=1, le=500, description="cases"),
+                       cursor: str | None = Query(None, max_length=keyset.MAX_CURSOR,
+                                                  description="a `next_cursor` or `prev_cursor` of an earlier page")
+                       ) -> Worklist:
+        position = _uncursor(cursor) if cursor else None
         everything = caller.can("cases:read-all") or caller.bureau == office()
         if not everything and not caller.bureau:
             raise ProblemError(403, "Forbidden", "only a bureau or the office has a worklist")
         bureau = None if everything else caller.bureau
-        items: dict[str, Any] = {}
-        if caller.kind == "police" and not everything:
+        if caller.kind == "police" and not everything:  # a few referrals: one page, no cursors
             rows = await sql.worklist_referrals(pool, str(bureau), sorted(POLICE_INVOLVED), limit)
             return Worklist(limit=limit, items=[WorkItem(**{**dict(r), "bureau": r["assignee"]}) for r in rows])
-        async with pool.acquire() as conn:
-            # a case's earliest open deadline comes first; a few more rows than cases cover the repeats
-            for r in await sql.worklist_due(conn, bureau, limit * 2):
-                if len(items) >= limit:
-                    break
-                items.setdefault(r["case_id"], r)
-            if len(items) < limit:
-                for r in await sql.worklist_rest(conn, bureau, limit - len(items)):
-                    items.setdefault(r["case_id"], r)
-        return Worklist(limit=limit, items=[WorkItem(**{**dict(r), "bureau": r["assignee"]}) for r in items.values()])
+        async with pool.acquire() as conn, conn.transaction():
+            await sql.read_only(conn)
+            page, nxt, prev = await _worklist_page(conn, bureau, limit, position)
+        return Worklist(limit=limit, next_cursor=nxt, prev_cursor=prev,
+                        items=[WorkItem(**{**dict(r), "bureau": r["assignee"]}) for r in page])
 
     @api.get("/cases/{case_id}/complainant", tags=["cases"], response_model=SealedComplainant,
              summary="The complainant's sealed personal data (the assignee and the office; 404 otherwise)")

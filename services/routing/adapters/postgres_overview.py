@@ -135,31 +135,62 @@ async def supervision_requests(conn: Conn, procuratorate: str, limit: int) -> li
         """, procuratorate, limit)
 
 
-async def worklist_due(conn: Conn, bureau: str | None, limit: int) -> list[asyncpg.Record]:
-    """Open deadlines in due order with their case (of `bureau`, None: every case), the earliest of
-    each case first; `limit` rows of deadlines (a case with several appears once per deadline)."""
+_WORK_COLUMNS = "c.case_id, c.category, c.county, c.assignee, c.level, c.state, c.opened_at, c.tracking_no, c.outcome"
+Key = tuple[datetime, str]
+
+
+async def worklist_due(conn: Conn, bureau: str | None, limit: int, key: Key | None = None, *,
+                       forward: bool = True) -> list[asyncpg.Record]:
+    """The cases (of `bureau`, None: every case) with an open deadline, each once with its earliest
+    open one, in (due, case id) order after `key` (backward: before it, in reverse order). Reads open
+    deadlines in due order (index deadlines_open_due) and keeps a deadline only if no open deadline
+    of its case comes before it (index deadlines_case), so a page is a LIMIT, never a sort of all."""
+    args: list[Any] = [limit]
+    where = ["d.state = 'open'",
+             "NOT EXISTS (SELECT 1 FROM deadlines e WHERE e.case_id = d.case_id AND e.state = 'open' "
+             "AND (e.due_at, e.deadline_id) < (d.due_at, d.deadline_id))"]
+    if bureau:
+        args.append(bureau)
+        where.append(f"c.assignee = ${len(args)}")
+    if key is not None:
+        args += [key[0], key[1]]
+        t, c = f"${len(args) - 1}", f"${len(args)}"
+        # the plain bound lets the index range-scan; the row comparison breaks ties by case id
+        where.append(f"d.due_at {'>=' if forward else '<='} {t} AND (d.due_at, d.case_id) {'>' if forward else '<'} ({t}, {c})")
+    order = "ASC" if forward else "DESC"
     return await conn.fetch(
         f"""
-        SELECT c.case_id, c.category, c.county, c.assignee, c.level, c.state, c.opened_at, c.tracking_no, c.outcome,
+        SELECT {_WORK_COLUMNS},
                d.kind AS next_kind, d.due_at AS next_due_at, d.citation AS next_citation, d.rule_id AS next_rule_id
         FROM deadlines d JOIN cases c USING (case_id)
-        WHERE d.state = 'open' {"AND c.assignee = $2" if bureau else ""}
-        ORDER BY d.due_at, d.deadline_id LIMIT $1
-        """, limit, *([bureau] if bureau else []))
+        WHERE {" AND ".join(where)}
+        ORDER BY d.due_at {order}, d.case_id {order} LIMIT $1
+        """, *args)
 
 
-async def worklist_rest(conn: Conn, bureau: str | None, limit: int) -> list[asyncpg.Record]:
-    """The newest cases without an open deadline (of `bureau`, None: every case)."""
+async def worklist_rest(conn: Conn, bureau: str | None, limit: int, key: Key | None = None, *,
+                        forward: bool = True) -> list[asyncpg.Record]:
+    """The cases without an open deadline (of `bureau`, None: every case), newest first — (opened,
+    case id) descending after `key` (backward: before it, in reverse order)."""
+    args: list[Any] = [limit]
+    where = ["NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.state = 'open')"]
+    if bureau:
+        args.append(bureau)
+        where.append(f"c.assignee = ${len(args)}")
+    if key is not None:
+        args += [key[0], key[1]]
+        t, c = f"${len(args) - 1}", f"${len(args)}"
+        where.append(f"c.opened_at {'<=' if forward else '>='} {t} AND (c.opened_at, c.case_id) {'<' if forward else '>'} ({t}, {c})")
+    order = "DESC" if forward else "ASC"
     return await conn.fetch(
         f"""
-        SELECT c.case_id, c.category, c.county, c.assignee, c.level, c.state, c.opened_at, c.tracking_no, c.outcome,
+        SELECT {_WORK_COLUMNS},
                NULL::text AS next_kind, NULL::timestamptz AS next_due_at, NULL::text AS next_citation,
                NULL::text AS next_rule_id
         FROM cases c
-        WHERE {"c.assignee = $2 AND" if bureau else ""}
-              NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.case_id AND d.state = 'open')
-        ORDER BY c.opened_at DESC, c.case_id LIMIT $1
-        """, limit, *([bureau] if bureau else []))
+        WHERE {" AND ".join(where)}
+        ORDER BY c.opened_at {order}, c.case_id {order} LIMIT $1
+        """, *args)
 
 
 async def worklist_referrals(conn: Conn, police: str, states: list[str], limit: int) -> list[asyncpg.Record]:
