@@ -53,6 +53,8 @@ class NotifySettings(ServiceSettings):
     endpoint_concurrency: int = Field(default=4, ge=1, le=100)
     #: concurrent sends across every endpoint
     max_in_flight: int = Field(default=400, ge=1, le=10_000)
+    #: of those, sends bulk (leads, broadcasts, digests) never takes: kept for complaints' and critical notices
+    priority_reserve: int = Field(default=40, ge=0, le=10_000)
     #: outcomes sent but not yet recorded (batched); past this the dispatcher stops claiming
     max_unrecorded: int = Field(default=2000, ge=1, le=100_000)
     claim_batch_size: int = Field(default=200, ge=1, le=5_000)
@@ -97,6 +99,8 @@ class NotifySettings(ServiceSettings):
         longest = max(self.webhook_timeout_seconds, self.smtp_timeout_seconds, self.sms_timeout_seconds)
         if self.lease_seconds <= longest:
             raise ValueError(f"lease_seconds: must exceed the longest send timeout ({longest:g} s)")
+        if self.priority_reserve >= self.max_in_flight:
+            raise ValueError(f"priority_reserve: must be below max_in_flight ({self.max_in_flight}), or bulk never goes")
         if not self.dev and (self.sms_gateway_url is None) != (self.sms_api_key is None):
             raise ValueError("sms_gateway_url and sms_api_key: set both or neither")
         if self.dev and self.sms_gateway_url is None:

@@ -109,6 +109,7 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
         config=DispatchConfig(
             schema=settings.schema, dsn=settings.dsn, notification_topic=settings.notification_topic, source=SOURCE,
             endpoint_concurrency=settings.endpoint_concurrency, max_in_flight=settings.max_in_flight,
+            priority_reserve=settings.priority_reserve,
             max_unrecorded=settings.max_unrecorded,
             claim_batch_size=settings.claim_batch_size, poll_seconds=settings.dispatch_poll_seconds,
             lease_seconds=settings.lease_seconds, sweep_interval_seconds=settings.sweep_interval_seconds,

@@ -58,3 +58,46 @@ async def test_a_complaint_and_a_critical_notice_overtake_a_backlog_of_bulk_lead
         after = sum(1 for n in leads if n > at)
         assert after >= BACKLOG // 2, (
             f"the {urgent} notice arrived {at}th, before only {after} of {BACKLOG} bulk-lead notices")
+
+
+async def test_a_complaint_takes_the_reserved_slots_while_bulk_holds_the_rest_of_the_in_flight_budget(
+        unique: str, tmp_path: Path, sink: HttpSink) -> None:
+    """priority_reserve: with every bulk slot of the dispatcher's budget busy on a slow bureau, a complaint for
+    another bureau is sent while all of those bulk sends are still unanswered (without the reserve, bulk would
+    hold the whole budget and the complaint would wait for one of them to finish)."""
+    budget, reserve, backlog = 6, 2, 30
+    world = NotifyWorld(unique, tmp_path)
+    await world.create(stack.dsn(), stack.bootstrap())
+    sink.script("/hooks/slow", delay=20.0)  # the bulk sends stay in flight for the whole test
+    world.write_directory({"version": "t", "recipients": [
+        {"id": "slow_bureau", "match": "market_regulation@*",
+         "webhook": {"url": sink.url("/hooks/slow"), "secret": generate_secret()}},
+        {"id": "quick_bureau", "match": "culture_tourism@*",
+         "webhook": {"url": sink.url("/hooks/quick"), "secret": generate_secret()}}]})
+    settings = world.settings(stack.dsn(), stack.bootstrap(), max_in_flight=budget, priority_reserve=reserve,
+                              endpoint_concurrency=50, webhook_timeout_seconds=30.0, lease_seconds=60.0)
+    topic = world.topics["routing_topic"]
+    async with world.running(settings):
+        await stack.produce(topic, [
+            record_for(sample(CaseAssigned, case_id=f"C-{unique}-lead-{i}", bureau=BUREAU, co_bureaus=[],
+                              origin="lead", tracking_no=None))
+            for i in range(backlog)])
+        await stack.eventually(lambda: _async(sink.on("/hooks/slow")), interval=0.05, timeout=60,
+                               until=lambda hits: len(hits) >= budget - reserve,
+                               what="the bulk share of the budget in flight to the slow bureau")
+        await stack.produce(topic, [
+            record_for(sample(CaseAssigned, case_id=f"C-{unique}-complaint", bureau="culture_tourism@610402",
+                              co_bureaus=[], origin="complaint"))])
+        [complaint] = await stack.eventually(lambda: _async(sink.on("/hooks/quick")), interval=0.05, timeout=60,
+                                             until=lambda hits: len(hits) >= 1, what="the complaint's webhook")
+        bulk = [(hit.at, hit.status) for hit in sink.on("/hooks/slow")]
+        pending = await world.fetch(stack.dsn(), "SELECT count(*) AS n FROM deliveries WHERE state = 'pending'")
+
+    assert len(bulk) == budget - reserve, f"bulk took {len(bulk)} of {budget} sends, past its share"
+    assert all(status == 0 and at < complaint.at for at, status in bulk), \
+        "a bulk send finished before the complaint's was made: the complaint waited for a slot"
+    assert pending[0]["n"] >= backlog - (budget - reserve), "the bulk backlog was not still waiting"
+
+
+async def _async(value: object) -> object:
+    return value

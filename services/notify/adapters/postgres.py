@@ -183,6 +183,7 @@ async def complainants_of(conn: asyncpg.Connection, case_id: str) -> list[Compla
 async def claim(
     conn: asyncpg.Connection, *, limit: int, per_endpoint: int, excluded: Sequence[str], busy: dict[str, int],
     caps: dict[str, int], lease_seconds: float, token: str, window: int | None = None,
+    bulk_limit: int | None = None,
 ) -> list[Claimed]:
     """Claim up to `limit` due deliveries in one statement, in (priority, due_at, id) order, at most each
     endpoint's free slots (its cap minus `busy`), none for `excluded` endpoints (open circuits, paused or
@@ -194,7 +195,11 @@ async def claim(
 
     Only the first `window` due rows (by the claim index) are considered, so a claim costs the same however
     long the backlog is; its endpoint is not excluded, so a round claims something unless every slot left
-    is one that bulk may not take (then a finishing send wakes the dispatcher)."""
+    is one that bulk may not take (then a finishing send wakes the dispatcher).
+
+    At most `bulk_limit` of the claimed rows are bulk (priority 2): the dispatcher passes what is left of
+    its in-flight budget once the reserve for priority deliveries is set aside (`priority_reserve`), so a
+    bulk backlog can never take the slots a complaint's or a critical notice needs."""
     names = sorted(set(busy) | set(caps))
     rows = await conn.fetch(
         f"""
@@ -209,15 +214,20 @@ async def claim(
             FROM candidates
         ), slots AS (
             SELECT * FROM unnest($4::text[], $5::int[], $6::int[]) AS s(endpoint, cap, busy)
-        ), picked AS (
-            SELECT d.id
-            FROM deliveries d
-            JOIN ranked r ON r.id = d.id
+        ), eligible AS (
+            SELECT r.id, r.priority, r.due_at,
+                   row_number() OVER (PARTITION BY r.priority >= 2 ORDER BY r.priority, r.due_at, r.id) AS class_rn
+            FROM ranked r
             LEFT JOIN slots s ON s.endpoint = r.endpoint
             WHERE r.rn <= coalesce(s.cap, $2) - coalesce(s.busy, 0)
                           - CASE WHEN r.priority >= 2 AND coalesce(s.cap, $2) > 1 THEN 1 ELSE 0 END
+        ), picked AS (
+            SELECT d.id
+            FROM deliveries d
+            JOIN eligible e ON e.id = d.id
+            WHERE (e.priority < 2 OR e.class_rn <= $10)
               AND d.state = 'pending' AND d.due_at <= now()
-            ORDER BY r.priority, r.due_at, r.id
+            ORDER BY e.priority, e.due_at, e.id
             LIMIT $1
             FOR UPDATE OF d SKIP LOCKED
         )
@@ -229,6 +239,7 @@ async def claim(
         """,
         limit, per_endpoint, list(excluded), names, [caps.get(n, per_endpoint) for n in names],
         [busy.get(n, 0) for n in names], float(lease_seconds), token, window or max(4 * limit, 400),
+        limit if bulk_limit is None else max(0, bulk_limit),
     )
     return sorted((Claimed.from_row(r) for r in rows), key=lambda c: (c.priority, c.id))
 

@@ -39,6 +39,7 @@ from services.notify.adapters.postgres import Claimed
 from services.notify.adapters.sms import SmsGateway
 from services.notify.adapters.webhook import WebhookSender
 from services.notify.domain.directory import endpoint_key
+from services.notify.domain.notices import PRIORITY_BULK
 from services.notify.domain.policy import AttemptResult, Breakers, Decision, RetryPolicy, Verdict, decide
 from services.notify.metrics import (
     ATTEMPT_DURATION,
@@ -75,6 +76,9 @@ class DispatchConfig:
     source: str = "/shuangda/notify"
     endpoint_concurrency: int = 4
     max_in_flight: int = 400
+    #: sends of the in-flight budget that bulk (priority 2) never takes: kept for complaints' and critical
+    #: notices, so a bulk backlog filling every other slot cannot make them wait for a bulk send to finish
+    priority_reserve: int = 40
     #: outcomes sent but not yet recorded; past this the dispatcher stops claiming until the recorder catches up
     max_unrecorded: int = 2000
     claim_batch_size: int = 200
@@ -97,6 +101,11 @@ class _Target:
     secret: str | None = None
     timeout: float | None = None
     to: tuple[str, ...] = ()
+
+
+def _is_bulk(row: Claimed) -> int:
+    """1 for a bulk delivery (priority 2: held out of the priority reserve), else 0."""
+    return 1 if row.priority >= PRIORITY_BULK else 0
 
 
 class _NoTarget(Exception):
@@ -155,6 +164,8 @@ class Dispatcher:
         self.wall = wall or WallClock()
         self.token = f"{uuid.uuid4().hex[:12]}"
         self.busy: dict[str, int] = {}
+        #: bulk (priority 2) sends in flight, held to max_in_flight - priority_reserve
+        self.bulk_busy = 0
         self.disabled: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
@@ -238,11 +249,12 @@ class Dispatcher:
         free = self.config.max_in_flight - sum(self.busy.values())
         if free <= 0 or self.unrecorded >= self.config.max_unrecorded:
             return 0, None
+        bulk_free = min(free, self.config.max_in_flight - self.config.priority_reserve - self.bulk_busy)
         async with self.pool.acquire() as conn:
             rows = await repo.claim(
                 conn, limit=min(self.config.claim_batch_size, free), per_endpoint=self.config.endpoint_concurrency,
                 excluded=sorted(excluded), busy={e: n for e, n in self.busy.items() if n}, caps=caps,
-                lease_seconds=self.config.lease_seconds, token=self.token,
+                lease_seconds=self.config.lease_seconds, token=self.token, bulk_limit=bulk_free,
             )
             # one read of the key store per claimed batch: the complainants' data keys (none for values
             # sealed under the service key); an erased person's phone then gives no target, never a crash
@@ -256,6 +268,7 @@ class Dispatcher:
                     give_back.append(row.id)  # e.g. a half-open circuit allows one trial at a time
                     continue
                 self.busy[row.endpoint] = self.busy.get(row.endpoint, 0) + 1
+                self.bulk_busy += _is_bulk(row)
                 task = asyncio.create_task(self._deliver(row, opener))  # unnamed: naming each was ~2 % of the burst
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
@@ -309,6 +322,7 @@ class Dispatcher:
                 self._judge_endpoint(row, result)
                 self._enqueue(_Outcome(row, result, target, started_wall, attempted))
         finally:
+            self.bulk_busy = max(0, self.bulk_busy - _is_bulk(row))
             self.busy[row.endpoint] = max(0, self.busy.get(row.endpoint, 1) - 1)
             if not self.busy[row.endpoint]:
                 del self.busy[row.endpoint]
