@@ -30,6 +30,7 @@ from services.notify.metrics import initialise
 from services.notify.settings import NotifySettings
 from shared.clock import Clock
 from shared.db import migrate
+from shared.idempotency import pruning_loop
 from shared.identity import open_directory
 from shared.identity.http import Authenticator
 from shared.pii import keyring_from_config
@@ -104,6 +105,8 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
     sms = SmsGateway(url=settings.sms_gateway_url,
                      api_key=settings.sms_api_key.get_secret_value() if settings.sms_api_key else None,
                      timeout=settings.sms_timeout_seconds)
+    breakers = Breakers(settings.breaker_failure_threshold, settings.breaker_open_seconds,
+                        settings.breaker_max_open_seconds)
     dispatcher = Dispatcher(
         pool=pool,
         config=DispatchConfig(
@@ -117,8 +120,7 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
             webhook_timeout_seconds=settings.webhook_timeout_seconds, vault_schema=settings.vault_schema,
         ),
         directory=directory, policy=policy,
-        breakers=Breakers(settings.breaker_failure_threshold, settings.breaker_open_seconds,
-                          settings.breaker_max_open_seconds),
+        breakers=breakers,
         webhook=webhook, email=email, sms=sms, keyring=keyring, clock=clock,
     )
     digests = DigestAssembler(pool=pool, directory=directory, render=renderer, policy=policy,
@@ -134,11 +136,14 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
         return dispatcher.listening
 
     identities = await open_directory(settings)
-    app = build_app(admin=Admin(pool=pool, directory=directory), auth=Authenticator(identities),
+    # the HTTP app reads the dispatcher's breakers (circuit state) and re-queues resends with its policy's window
+    admin = Admin(pool=pool, directory=directory, breakers=breakers, policy=policy, wall=dispatcher.wall)
+    app = build_app(admin=admin, auth=Authenticator(identities),
                     readiness=[database_reachable, consumer_polling, dispatcher_listening])
     return Parts(
         app=app,
-        loops=[consumer.run, relay.run, dispatcher.run, dispatcher.sweep, digests.run, directory.watch],
+        loops=[consumer.run, relay.run, dispatcher.run, dispatcher.sweep, digests.run, directory.watch,
+               pruning_loop(pool, settings.idempotency_ttl_hours)],
         closers=[webhook.close, sms.close, identities.close],
         components={"consumer": consumer, "relay": relay, "dispatcher": dispatcher, "digests": digests,
                     "directory": directory, "planner": planner},

@@ -24,6 +24,7 @@ SCOPES: dict[str, str] = {
     "credit:manage": "decide repair and removal applications, list and delist (credit; the office)",
     "credit:public": "the public disclosure and search (credit)",
     "notify:admin": "read delivery state and reload the directory (notify)",
+    "notify:resend": "resend a delivery, or recover an endpoint's deliveries since a time (notify; operations)",
     "clients:relay": "name the address of the person one calls for in X-Client-Address, so public endpoints "
                      "rate-limit each person, not the relay's one key (the console's public reader)",
     "appraisals:report": "accept, refuse and report the appraisals requested of one (appraisal; the appraisal centre "
@@ -42,7 +43,7 @@ DEFAULT_SCOPES: dict[str, tuple[str, ...]] = {
     "procuratorate": ("cases:read", "referrals:act", "credit:read"),
     "public_api": ("credit:public",),
     "appraisal": ("cases:read", "appraisals:report"),
-    "ops": ("notify:admin", "cases:read-all", "credit:read"),
+    "ops": ("notify:admin", "notify:resend", "cases:read-all", "credit:read"),
 }
 
 #: kinds that act for one bureau (type@division) and must name it

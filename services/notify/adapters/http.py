@@ -8,20 +8,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Awaitable, Callable, Iterable, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.notify.app.admin import Admin, DirectoryState
-from shared.http import ProblemError, create_app
+from services.notify.app.admin import Admin, DirectoryState, Refused
+from shared.http import ProblemError, create_app, run_in_transaction
+from shared.idempotency import DESCRIPTION as IDEMPOTENCY, checked_key, idempotent, replay_response, request_fingerprint
 from shared.identity.http import Authenticator
 from shared.identity.model import Principal
 from shared.openapi import install_problem_schema, problems
 
 SCOPE = "notify:admin"
+#: resending is for operations only (kind ops), not every holder of notify:admin
+RESEND_SCOPE = "notify:resend"
+SOURCE = "/shuangda/notify"
 TITLE = "Shuangda notify"
 DESCRIPTION = ("Operators' view of notify: delivery state by channel, deliveries and their attempts, endpoints taken "
                "out of service, and the recipient directory (which it can re-read). Every operation needs an API key "
-               "with the notify:admin scope. Contents and addresses of deliveries are never shown.")
+               "with the notify:admin scope; resending one delivery or recovering an endpoint since a time needs "
+               "notify:resend (operations). Contents and addresses of deliveries are never shown.")
 
 State = Literal["standby", "pending", "in_flight", "delivered", "failed", "disabled"]
 Channel = Literal["webhook", "email", "sms"]
@@ -29,6 +35,8 @@ Channel = Literal["webhook", "email", "sms"]
 DELIVERY_REF = r"^(?:[0-9]{1,18}|msg_[0-9a-f]{32})$"
 #: a recipient id: a bureau (type@division), a directory entry id, or complainant:<digest>
 RECIPIENT = r"^[A-Za-z0-9][A-Za-z0-9_.:@*-]{0,119}$"
+#: an endpoint's id (ep_ + 24 hex), as GET /v1/endpoints lists it
+ENDPOINT_REF = r"^ep_[0-9a-f]{24}$"
 
 READ_PROBLEMS = problems(401, 403, 422, 503)
 
@@ -71,12 +79,18 @@ class DeliverySummary(BaseModel):
 
 
 class Attempt(BaseModel):
+    series: int = Field(description="0 for the original attempts, n for the n-th resend's")
     n: int
     started_at: datetime
     finished_at: datetime
     result: str
     status: int | None
     detail: str
+
+
+class ResendRecord(BaseModel):
+    actor: str
+    at: datetime
 
 
 class Delivery(DeliverySummary):
@@ -86,14 +100,52 @@ class Delivery(DeliverySummary):
     priority: int
     endpoint: str
     give_up_at: datetime | None
+    series: int = Field(description="how many times it was resent")
+    endpoint_id: str
     attempt_log: list[Attempt]
+    resends: list[ResendRecord] = Field(description="who resent this delivery, when")
+
+
+class Circuit(BaseModel):
+    state: Literal["closed", "open", "half_open"]
+    failures: int = Field(description="consecutive failed attempts")
+    since: datetime | None = Field(description="when it opened (open or half-open)")
+    trial_at: datetime | None = Field(description="when an open circuit lets one trial request through")
+    paused_until: datetime | None = Field(description="a Retry-After pause")
 
 
 class Endpoint(BaseModel):
+    id: str = Field(description="the endpoint's id in URLs (ep_…)")
     endpoint: str
     channel: Channel
     disabled_at: datetime | None = Field(description="set when the endpoint answered 410 Gone")
     disabled_reason: str | None
+    queued: int
+    delivered: int
+    failed: int = Field(description="failed or disabled deliveries (what a recover would resend, by date)")
+    last_created_at: datetime | None
+    circuit: Circuit = Field(description="the answering notify process's breaker for it")
+
+
+class Resent(BaseModel):
+    id: int
+    message_id: str = Field(description="unchanged: receivers deduplicate on it")
+    state_before: State
+    series: int
+    state: State
+
+
+class RecoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: AwareDatetime = Field(description="resend what did not arrive among the deliveries created since then "
+                                             "(with a UTC offset, not in the future)")
+
+
+class Recovered(BaseModel):
+    endpoint_id: str
+    endpoint: str
+    since: datetime
+    resent: int = Field(description="deliveries put back in the queue as a new attempt series")
 
 
 class ReloadOut(BaseModel):
@@ -149,6 +201,69 @@ def router(admin: Admin | None, auth: Authenticator | None) -> APIRouter:
              summary="Endpoints known to notify and whether they are disabled (410 Gone)", responses=READ_PROBLEMS)
     async def endpoints(_: Principal = Depends(operator)) -> Any:
         return await use().endpoints()
+
+    resender = (auth or Authenticator(None)).require(RESEND_SCOPE)  # type: ignore[arg-type]
+    write_problems = problems(401, 403, 413, 422, 503, {404: "No such delivery or endpoint",
+                                                        409: "Not finished yet (queued, in flight or on standby), "
+                                                             "or the Idempotency-Key was used for another request"})
+
+    async def once(request: Request, caller: Principal, key: str | None, work: Any) -> Response:
+        fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+
+        async def inside(uow: Any) -> tuple[int, str, bool]:
+            return await idempotent(uow, caller.principal_id, key, fingerprint, lambda u: work(u.conn))
+
+        status_code, text, replayed = await run_in_transaction(use().pool, inside, source=SOURCE,
+                                                               actor=caller.principal_id)
+        return replay_response(status_code, text, replayed)
+
+    @api.post("/deliveries/{delivery}:resend", response_model=Resent, status_code=202, tags=["deliveries"],
+              summary="Send one finished delivery again: a new attempt series of the same message (same webhook-id)",
+              responses=write_problems)
+    async def resend(
+        request: Request,
+        delivery: Annotated[str, Path(pattern=DELIVERY_REF, max_length=36,
+                                      description="the delivery's id, or its message id (msg_…)")],
+        caller: Principal = Depends(resender),
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY)] = None,
+    ) -> Any:
+        key = checked_key(idempotency_key)
+
+        async def work(conn: Any) -> tuple[int, Any]:
+            try:
+                done = await use().resend(conn, delivery, actor=caller.principal_id)
+            except Refused as exc:
+                raise ProblemError(409, "Not finished", f"the delivery is {exc.state}: it will be sent anyway",
+                                   type_="https://shuangda.example/problems/state", state=exc.state) from None
+            if done is None:
+                raise ProblemError(404, "Not found", "no delivery with this id or message id")
+            return 202, Resent.model_validate(done).model_dump(mode="json")
+
+        return await once(request, caller, key, work)
+
+    @api.post("/endpoints/{endpoint}:recover", response_model=Recovered, status_code=202, tags=["endpoints"],
+              summary="Resend every delivery to the endpoint since a time that did not arrive (failed, disabled)",
+              responses=write_problems)
+    async def recover(
+        request: Request,
+        body: RecoverIn,
+        endpoint: Annotated[str, Path(pattern=ENDPOINT_REF, max_length=27, description="the endpoint's id (ep_…)")],
+        caller: Principal = Depends(resender),
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY)] = None,
+    ) -> Any:
+        key = checked_key(idempotency_key)
+        if body.since > use().wall.now():
+            raise ProblemError(422, "Request failed validation", "1 invalid field(s)",
+                               errors=[{"field": "since", "reason": "in_future", "detail": "since must not be in the future"}],
+                               type_="https://shuangda.example/problems/validation")
+
+        async def work(conn: Any) -> tuple[int, Any]:
+            done = await use().recover(conn, endpoint, body.since, actor=caller.principal_id)
+            if done is None:
+                raise ProblemError(404, "Not found", "no endpoint with this id")
+            return 202, Recovered.model_validate(done).model_dump(mode="json")
+
+        return await once(request, caller, key, work)
 
     @api.get("/directory", response_model=DirectoryOut, tags=["directory"], summary="The directory in force",
              responses=problems(401, 403, 503))

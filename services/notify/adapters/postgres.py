@@ -315,8 +315,11 @@ async def record_attempts(conn: asyncpg.Connection, attempts: Sequence[Attempt])
     if not attempts:
         return
     await conn.execute(
-        """INSERT INTO delivery_attempts (delivery_id, n, started_at, result, status, detail)
-           SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::text[])
+        """INSERT INTO delivery_attempts (delivery_id, series, n, started_at, result, status, detail)
+           SELECT u.id, d.series, u.n, u.started_at, u.result, u.status, u.detail
+           FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::text[])
+                AS u(id, n, started_at, result, status, detail)
+           JOIN deliveries d ON d.id = u.id
            ON CONFLICT DO NOTHING""",
         [a.delivery_id for a in attempts], [a.n for a in attempts], [a.started_at for a in attempts],
         [a.result for a in attempts], [a.status for a in attempts], [a.detail[:500] for a in attempts],
@@ -370,8 +373,8 @@ async def schedule_retries(conn: asyncpg.Connection, updates: Sequence[Update]) 
 async def record_attempt(conn: asyncpg.Connection, delivery_id: int, n: int, started_at: datetime, result: str,
                          status: int | None, detail: str) -> None:
     await conn.execute(
-        """INSERT INTO delivery_attempts (delivery_id, n, started_at, result, status, detail)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        """INSERT INTO delivery_attempts (delivery_id, series, n, started_at, result, status, detail)
+           SELECT $1, series, $2, $3, $4, $5, $6 FROM deliveries WHERE id = $1 ON CONFLICT DO NOTHING""",
         delivery_id, n, started_at, result, status, detail[:500],
     )
 
@@ -542,7 +545,7 @@ async def requeue(conn: asyncpg.Connection, ref: str, *, give_up_seconds: float)
     """Put failed or disabled deliveries (by id or message id) back in the queue with a fresh schedule."""
     return int(await conn.fetchval(
         """WITH r AS (
-               UPDATE deliveries SET state = 'pending', attempts = 0, due_at = now(), finished_at = NULL,
+               UPDATE deliveries SET state = 'pending', attempts = 0, series = series + 1, due_at = now(), finished_at = NULL,
                       give_up_at = now() + make_interval(secs => $2), updated_at = now()
                WHERE (message_id = $1 OR id::text = $1) AND state IN ('failed', 'disabled')
                RETURNING 1)
@@ -566,8 +569,8 @@ async def delivery(conn: asyncpg.Connection, ref: str) -> Any | None:
     """One delivery by id or message id (no content, no address), or None."""
     return await conn.fetchrow(
         """SELECT id, message_id, event_id, event_type, event_ids, case_id, recipient, channel, rank, critical, priority,
-                  endpoint, state, attempts, due_at, give_up_at, last_result, last_status, last_error, created_at,
-                  finished_at
+                  endpoint, state, attempts, series, due_at, give_up_at, last_result, last_status, last_error,
+                  created_at, finished_at
            FROM deliveries WHERE message_id = $1 OR id::text = $1""",
         ref,
     )
@@ -575,7 +578,97 @@ async def delivery(conn: asyncpg.Connection, ref: str) -> Any | None:
 
 async def attempts_of(conn: asyncpg.Connection, delivery_id: int) -> list[Any]:
     return await conn.fetch(
-        """SELECT n, started_at, finished_at, result, status, detail FROM delivery_attempts
-           WHERE delivery_id = $1 ORDER BY n""",
+        """SELECT series, n, started_at, finished_at, result, status, detail FROM delivery_attempts
+           WHERE delivery_id = $1 ORDER BY series, n""",
         delivery_id,
     )
+
+
+# -- resending (issue 16 §6): a new attempt series of the same message ------------------------------
+
+#: states a delivery may be resent from: finished ones (a queued or standby one will be sent anyway)
+RESENDABLE = ("delivered", "failed", "disabled")
+#: states an endpoint's recover puts back in the queue: what did not arrive
+RECOVERABLE = ("failed", "disabled")
+
+_NEW_SERIES = """state = 'pending', series = d.series + 1, attempts = 0, due_at = now(), finished_at = NULL,
+               give_up_at = now() + make_interval(secs => $2), in_flight_until = NULL, claim_token = NULL,
+               updated_at = now()"""
+
+
+def _ref(ref: str) -> tuple[int | None, str | None]:
+    """A delivery reference (digits or msg_…) as (id, message id), so the lookup uses an index."""
+    return (int(ref), None) if ref.isdigit() else (None, ref)
+
+
+async def resend(conn: asyncpg.Connection, ref: str, *, give_up_seconds: float, actor: str) -> Any | None:
+    """Resend one delivery (by id or message id) as a new attempt series, if it is finished; records who asked.
+    One statement. Returns (id, message_id, state before, series, resent) or None if there is no such delivery."""
+    delivery_id, message_id = _ref(ref)
+    return await conn.fetchrow(
+        f"""
+        WITH target AS (
+            SELECT id, message_id, state FROM deliveries
+            WHERE ($1::bigint IS NOT NULL AND id = $1) OR ($3::text IS NOT NULL AND message_id = $3)
+            FOR UPDATE
+        ), resent AS (
+            UPDATE deliveries d SET {_NEW_SERIES}
+            FROM target t WHERE d.id = t.id AND t.state = ANY($4::text[])
+            RETURNING d.id, d.series
+        ), audited AS (
+            INSERT INTO resends (actor, kind, delivery_id, resent)
+            SELECT $5, 'message', r.id, 1 FROM resent r
+            RETURNING id
+        )
+        SELECT t.id, t.message_id, t.state AS state_before, r.series, r.id IS NOT NULL AS resent
+        FROM target t LEFT JOIN resent r ON r.id = t.id
+        """,
+        delivery_id, float(give_up_seconds), message_id, list(RESENDABLE), actor,
+    )
+
+
+async def recover(conn: asyncpg.Connection, endpoint: str, since: datetime, *, give_up_seconds: float,
+                  actor: str) -> int:
+    """Resend, as new attempt series, every delivery to `endpoint` created at or after `since` that did not
+    arrive (failed, disabled); records who asked. One statement; returns how many."""
+    return int(await conn.fetchval(
+        f"""
+        WITH resent AS (
+            UPDATE deliveries d SET {_NEW_SERIES}
+            WHERE d.endpoint = $1 AND d.created_at >= $3 AND d.state = ANY($4::text[])
+            RETURNING d.id
+        ), audited AS (
+            INSERT INTO resends (actor, kind, endpoint, since, resent)
+            SELECT $5, 'recover', $1, $3, count(*) FROM resent
+            RETURNING resent
+        )
+        SELECT resent FROM audited
+        """,
+        endpoint, float(give_up_seconds), since, list(RECOVERABLE), actor,
+    ))
+
+
+async def endpoint_overview(conn: asyncpg.Connection) -> list[Any]:
+    """Every endpoint notify has deliveries for or has disabled, with its deliveries by state (one statement)."""
+    return await conn.fetch(
+        """
+        WITH counts AS (
+            SELECT endpoint, min(channel) AS channel, count(*) FILTER (WHERE state IN ('pending', 'in_flight')) AS queued,
+                   count(*) FILTER (WHERE state = 'delivered') AS delivered,
+                   count(*) FILTER (WHERE state IN ('failed', 'disabled')) AS failed,
+                   max(created_at) AS last_created_at
+            FROM deliveries WHERE state <> 'standby' GROUP BY endpoint
+        )
+        SELECT coalesce(c.endpoint, e.endpoint) AS endpoint, coalesce(c.channel, e.channel) AS channel,
+               e.disabled_at, e.disabled_reason, coalesce(c.queued, 0) AS queued,
+               coalesce(c.delivered, 0) AS delivered, coalesce(c.failed, 0) AS failed, c.last_created_at
+        FROM counts c FULL JOIN endpoints e ON e.endpoint = c.endpoint
+        ORDER BY 1
+        """
+    )
+
+
+async def resends_of(conn: asyncpg.Connection, delivery_id: int) -> list[Any]:
+    """Who resent this delivery, when (its own resends; recovers are listed per endpoint)."""
+    return await conn.fetch(
+        "SELECT actor, at FROM resends WHERE delivery_id = $1 AND kind = 'message' ORDER BY id", delivery_id)

@@ -5,16 +5,35 @@ recipient directory in force, which it may have re-read from its file.
 
 Nothing here shows a delivery's content or address (mailboxes, phones, a sealed
 phone): only ids, states, results and times. Reads only, except the reload,
-which changes nothing when the file is invalid."""
+which changes nothing when the file is invalid, and the resends (issue 16 §6,
+after Svix's message log and recover), which an `ops` key with ``notify:resend``
+may ask for:
+
+- resend one finished delivery (delivered, failed, disabled): the SAME row starts
+  a new attempt series — same message id (webhook-id), same body, hence the same
+  signature inputs — so a receiver that already has it deduplicates, and one that
+  lost it gets it; the retry schedule starts over;
+- recover an endpoint since a time: every delivery to it created since then that
+  did not arrive (failed, disabled) is resent that way, in one statement.
+
+Each command records who asked (table ``resends``) in the transaction that
+re-queues; the HTTP adapter binds an Idempotency-Key to the command.
+
+Circuit state is the answering process's breakers (they live in the dispatcher's
+memory: each notify process judges endpoints by its own sends)."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import asyncpg
 
 from services.notify.adapters import postgres as repo
-from services.notify.domain.directory import Directory
+from services.notify.domain.directory import Directory, endpoint_id
+from services.notify.domain.policy import Breakers, RetryPolicy
+from shared.clock import WallClock
 
 
 class DirectoryHolder(Protocol):
@@ -43,10 +62,26 @@ class Reload:
     error: str | None = None
 
 
+class Refused(Exception):
+    """A resend the delivery's state does not allow (it is still queued, in flight or on standby)."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
 class Admin:
-    def __init__(self, *, pool: asyncpg.Pool, directory: DirectoryHolder) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, directory: DirectoryHolder, breakers: Breakers | None = None,
+                 policy: RetryPolicy | None = None, wall: WallClock | None = None) -> None:
         self.pool = pool
         self.directory = directory
+        self.breakers = breakers or Breakers()
+        self.policy = policy or RetryPolicy((0,))
+        self.wall = wall or WallClock()
+
+    def give_up_seconds(self) -> float:
+        """A resent series' window: the whole retry schedule at its longest, plus a minute (as `notify retry`)."""
+        return self.policy.window() + 60
 
     async def status(self) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
@@ -70,11 +105,55 @@ class Admin:
             if row is None:
                 return None
             attempts = await repo.attempts_of(conn, row["id"])
-        return {**dict(row), "event_ids": list(row["event_ids"]), "attempt_log": [dict(a) for a in attempts]}
+            resends = await repo.resends_of(conn, row["id"])
+        return {**dict(row), "event_ids": list(row["event_ids"]), "attempt_log": [dict(a) for a in attempts],
+                "endpoint_id": endpoint_id(row["endpoint"]), "resends": [dict(r) for r in resends]}
 
     async def endpoints(self) -> list[dict[str, Any]]:
+        """Every endpoint with its deliveries by state, whether a 410 disabled it, and its circuit."""
         async with self.pool.acquire() as conn:
-            return [dict(r) for r in await repo.list_endpoints(conn)]
+            rows = await repo.endpoint_overview(conn)
+        now, wall = time.monotonic(), self.wall.now()
+        return [{**dict(r), "id": endpoint_id(r["endpoint"]), "circuit": self._circuit(r["endpoint"], now, wall)}
+                for r in rows]
+
+    def _circuit(self, endpoint: str, now: float, wall: datetime) -> dict[str, Any]:
+        breaker = self.breakers.by_endpoint.get(endpoint)
+        if breaker is None:
+            return {"state": "closed", "failures": 0, "since": None, "trial_at": None, "paused_until": None}
+        seen = breaker.view(now)
+
+        def at(seconds: float | None, sign: int) -> datetime | None:
+            return None if seconds is None else wall + timedelta(seconds=sign * seconds)
+
+        return {"state": seen["state"], "failures": seen["failures"], "since": at(seen["opened_seconds_ago"], -1),
+                "trial_at": at(seen["trial_in_seconds"], 1), "paused_until": at(seen["paused_seconds"], 1)}
+
+    async def endpoint_key(self, conn: asyncpg.Connection, ref: str) -> str | None:
+        """The endpoint (its key) whose id is `ref`, or None."""
+        for row in await repo.endpoint_overview(conn):
+            if endpoint_id(row["endpoint"]) == ref:
+                return str(row["endpoint"])
+        return None
+
+    async def resend(self, conn: asyncpg.Connection, ref: str, *, actor: str) -> dict[str, Any] | None:
+        """Resend one finished delivery as a new attempt series (inside the caller's transaction); None if there
+        is no such delivery, Refused if it is not finished."""
+        row = await repo.resend(conn, ref, give_up_seconds=self.give_up_seconds(), actor=actor)
+        if row is None:
+            return None
+        if not row["resent"]:
+            raise Refused(row["state_before"])
+        return {"id": row["id"], "message_id": row["message_id"], "state_before": row["state_before"],
+                "series": row["series"], "state": "pending"}
+
+    async def recover(self, conn: asyncpg.Connection, ref: str, since: datetime, *, actor: str) -> dict[str, Any] | None:
+        """Resend every delivery to the endpoint since `since` that did not arrive; None if no such endpoint."""
+        endpoint = await self.endpoint_key(conn, ref)
+        if endpoint is None:
+            return None
+        n = await repo.recover(conn, endpoint, since, give_up_seconds=self.give_up_seconds(), actor=actor)
+        return {"endpoint_id": ref, "endpoint": endpoint, "since": since, "resent": n}
 
     def directory_state(self) -> DirectoryState:
         current = self.directory.current

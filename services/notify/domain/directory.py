@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -161,6 +162,11 @@ class WebhookTarget:
     @property
     def endpoint(self) -> str:
         return endpoint_key("webhook", self.url)
+
+
+def endpoint_id(key: str) -> str:
+    """An endpoint's id for URLs (``ep_`` + 24 hex of the key's SHA-256): a webhook URL cannot be a path part."""
+    return "ep_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
 
 def endpoint_key(channel: str, address: str = "") -> str:

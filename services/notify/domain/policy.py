@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 
 class Verdict(enum.Enum):
@@ -223,6 +223,15 @@ class CircuitBreaker:
 
     def pause(self, now: float, seconds: float) -> None:
         self.paused_until = max(self.paused_until, now + seconds)
+
+    def view(self, now: float) -> dict[str, Any]:
+        """What an operator sees (times as seconds relative to `now`): the state, the consecutive failures,
+        how long ago it opened (open or half-open), how soon it allows a trial (open) and any pause left."""
+        opened_ago = (now - (self.open_until - self.current_open)) if self.is_open else None
+        return {"state": self.state, "failures": self.failures,
+                "opened_seconds_ago": opened_ago,
+                "trial_in_seconds": max(0.0, self.open_until - now) if self.state == "open" else None,
+                "paused_seconds": max(0.0, self.paused_until - now) if now < self.paused_until else None}
 
     def _open(self, now: float) -> None:
         self.state, self.open_until, self.trial_in_flight = "open", now + self.current_open, False
