@@ -63,7 +63,7 @@ async def test_a_stock_georeport_v2_client_lists_files_by_form_and_reads_back_in
         # GET services/{code}.json: the attributes, county a value list
         definition = (await http.get("/open311/v2/services/food.json")).json()
         attrs = {a["code"]: a for a in definition["attributes"]}
-        assert definition["service_code"] == "food" and attrs["county"]["required"] is True
+        assert definition["service_code"] == "food" and attrs["county"]["required"] is False
         assert attrs["county"]["datatype"] == "singlevaluelist" and {"key": "610404", "name": "渭城区"} in attrs["county"]["values"]
         d_xml = ET.fromstring((await http.get("/open311/v2/services/food.xml")).content)
         assert d_xml.tag == "service_definition" and d_xml.findtext("service_code") == "food"
@@ -78,6 +78,7 @@ async def test_a_stock_georeport_v2_client_lists_files_by_form_and_reads_back_in
         [record] = await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= 1,
                                           what="case.opened")
         opened = CaseOpened.model_validate_json(record.value)
+        # attribute[county] wins over the county lat/long lie in (秦都区's approximate area, nearer its seat)
         assert opened.channel == "open311" and opened.county == "610404" and opened.suspect.name == "某某小吃"
         stored = await world.fetch("SELECT suspect, evidence_urls FROM reports WHERE tracking_no = $1", request_id)
         assert "渭城区某路1号" in stored[0]["suspect"] and "lat=34.329600" in stored[0]["suspect"]
@@ -134,9 +135,14 @@ async def test_a_stock_georeport_v2_client_lists_files_by_form_and_reads_back_in
         in_url = await http.post(f"/open311/v2/requests.json?api_key={key}", content=form(**example(key)), headers=FORM)
         assert in_url.status_code == 400 and "api_key" in geo_errors(in_url)[0]["description"]
         missing = await http.post("/open311/v2/requests.json", headers=FORM,
-                                  content=form(**{k: v for k, v in example(key).items() if k != "attribute[county]"}))
+                                  content=form(**{k: v for k, v in example(key).items()
+                                                  if k not in ("attribute[county]", "lat", "long")}))
         assert missing.status_code == 400
         assert [e["description"].split(":")[0] for e in geo_errors(missing)] == ["attribute[county]"]
+        beijing = {**{k: v for k, v in example(key).items() if k != "attribute[county]"}, "lat": "39.9", "long": "116.4"}
+        outside = await http.post("/open311/v2/requests.json", headers=FORM, content=form(**beijing))
+        assert outside.status_code == 400, "a point in no county derives none: the county is required again"
+        assert [e["description"].split(":")[0] for e in geo_errors(outside)] == ["attribute[county]"]
         unknown = await http.post("/open311/v2/requests.json", content=form(**example(key, colour="red")), headers=FORM)
         assert unknown.status_code == 400 and geo_errors(unknown)[0]["description"].startswith("colour:")
         elsewhere = await http.post("/open311/v2/requests.json", content=form(**example(key, jurisdiction_id="110000")),
@@ -163,3 +169,16 @@ async def test_a_listing_filter_with_a_nul_service_code_or_a_year_out_of_range_i
             assert error["code"] == 400 and error["description"].startswith(f"{field}:"), error
         known = await http.get("/open311/v2/requests.json", params={"service_code": "food"}, headers={"X-API-Key": key})
         assert known.status_code == 200 and known.json() == []
+
+
+async def test_a_request_without_a_county_gets_the_county_its_lat_and_long_lie_in(unique: str) -> None:
+    world = IntakeWorld(unique, routing_topic=f"test.case.routing.{unique}")
+    await world.create()
+    key = await world.add_client("civic", "hotline", ["complaints:write"], topic=False)
+    async with running_intake(world) as intake:
+        fields = {k: v for k, v in example(key, lat="34.480", long="108.430").items() if k != "attribute[county]"}
+        created = await intake.http.post("/open311/v2/requests.json", content=form(**fields), headers=FORM)
+        assert created.status_code == 201, created.text
+        [record] = await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= 1,
+                                          what="case.opened")
+    assert CaseOpened.model_validate_json(record.value).county == "610425"  # 礼泉县's seat

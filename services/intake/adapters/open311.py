@@ -17,8 +17,9 @@
   404 none of the caller's).
 
 ``jurisdiction_id``, when sent, must be the city's code (``610400``). lat/long are checked and
-kept in the report's text; a county is derived from them only when a boundary is known, and none
-is packaged yet (the ``county`` attribute is then required).
+kept in the report's text; without ``attribute[county]`` the county is derived from them
+(``shared.reference.geo``: approximate county areas, local data); a point in no county's area
+derives none, and the county is then required as before. ``attribute[county]`` always wins.
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ from shared.idempotency import checked_key, request_fingerprint
 from shared.identity.model import Principal
 from shared.reference import UnknownCode, bureau_type, categories
 from shared.reference.counties import city, counties
+from shared.reference.geo import county_at
 from shared.runtime import UnitOfWork
 
 PREFIX = "/open311/v2"
@@ -81,10 +83,11 @@ _FIELD_NAMES = {
 GEO_ERRORS: dict[str, Any] = {"type": "array", "items": {"type": "object", "required": ["code", "description"],
                                                              "properties": {"code": {"type": "integer"},
                                                                             "description": {"type": "string"}}}}
-POST_FIELDS: dict[str, Any] = {"type": "object", "required": ["service_code", "description", "attribute[county]"],
+POST_FIELDS: dict[str, Any] = {"type": "object", "required": ["service_code", "description"],
                                "properties": {**{f: {"type": "string"} for f in sorted(STANDARD)},
                                               **{f"attribute[{a}]": {"type": "string"} for a in ATTRIBUTES}},
-                               "description": "api_key: the key, in the body (or a header), never the URL"}
+                               "description": "api_key: the key, in the body (or a header), never the URL; "
+                                              "attribute[county], unless lat/long lie in one of the city's counties"}
 
 
 class GeoError(Exception):
@@ -182,7 +185,8 @@ def _definition(code: str) -> dict[str, Any]:
                 "values": values or []}
 
     return {"service_code": code, "attributes": [
-        attr(1, "county", "区县 / county (GB/T 2260)", required=True,
+        attr(1, "county", "区县 / county (GB/T 2260); without it, derived from lat/long when they lie in one of "
+                          "the city's counties (approximate areas)",
              values=[{"key": c.code, "name": c.name_zh} for c in counties()]),
         attr(2, "suspect_name", "被投诉方名称 / whom the request is about"),
         attr(3, "credit_code", "统一社会信用代码 / unified social credit code"),
@@ -243,25 +247,30 @@ def _complaint(fields: dict[str, Any]) -> SubmitComplaint:
         bad.append(f"jurisdiction_id: this endpoint serves {city().code} only")
     lat, long_ = fields.get("lat"), fields.get("long")
     place = []
+    point: dict[str, float] = {}
     for name, value, bound in (("lat", lat, 90), ("long", long_, 180)):
         if value in (None, ""):
             continue
         try:
             number = float(value)
-            if not -bound <= number <= bound:
+            if not -bound <= number <= bound:  # also refuses nan
                 raise ValueError
             place.append(f"{name}={number:.6f}")
+            point[name] = number
         except (TypeError, ValueError):
             bad.append(f"{name}: a number between -{bound} and {bound}")
     if bad:
         raise GeoError(400, *bad)
+    county = attrs.get("county") or ""
+    if not county and len(point) == 2:
+        county = county_at(point["lat"], point["long"]) or ""
     name = "".join(p for p in (fields.get("last_name"), fields.get("first_name")) if p) or None
     address = " ".join(str(p) for p in (fields.get("address_string"), " ".join(place) or None) if p) or None
     try:
         complainant = (ComplainantInput(name=name, phone=fields.get("phone"))
                        if (name or fields.get("phone")) else None)
         return SubmitComplaint(
-            kind="complaint", category=fields.get("service_code") or "", county=attrs.get("county") or "",
+            kind="complaint", category=fields.get("service_code") or "", county=county,
             description=fields.get("description") or "",
             suspect=SuspectInput(name=attrs.get("suspect_name"), credit_code=attrs.get("credit_code"),
                                  platform=attrs.get("platform"), shop_id=attrs.get("shop_id"),
