@@ -20,6 +20,8 @@ class CustodySettings(ServiceSettings):
     consumer_group: str = "custody"
     #: custody's own periods (local policy), in the shared deadlines format; default: the packaged file
     deadline_rules_file: str | None = None
+    #: the storage rates per lot and day (local policy); default: the packaged rules/storage_costs.yaml
+    storage_cost_file: str | None = None
     #: how often the deadline watch looks, and how long before a deadline "approaching" is raised
     deadline_watch_seconds: float = Field(default=5.0, gt=0)
     deadline_warn_hours: float = Field(default=24, ge=0)

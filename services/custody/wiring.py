@@ -25,6 +25,7 @@ from services.custody.adapters import kafka as routes
 from services.custody.adapters.http import build_app
 from services.custody.app.deadlines import RULES_FILE, CustodyDeadlines, count_emitted, deadline_event
 from services.custody.app.lots import Custody
+from services.custody.app.storage import RATES_FILE, StorageCosts
 from services.custody.settings import CustodySettings
 
 SERVICE = "custody"
@@ -44,6 +45,9 @@ async def build(settings: CustodySettings, pool: asyncpg.Pool, *, clock: Clock |
     deadlines = CustodyDeadlines(calendar=default_calendar(), before_hours=settings.deadline_warn_hours,
                                  rules_file=Path(settings.deadline_rules_file) if settings.deadline_rules_file else RULES_FILE)
     custody = Custody(clock=clock, topic=settings.custody_topic, deadlines=deadlines)
+    storage = StorageCosts(clock=clock, rates_file=Path(settings.storage_cost_file) if settings.storage_cost_file
+                           else RATES_FILE)
+    storage.rates  # a bad rates file stops the start, not a report
     kafka = settings.kafka
     crash_at = settings.crash_at if settings.dev else None
     consumer = EventConsumer(
@@ -61,7 +65,7 @@ async def build(settings: CustodySettings, pool: asyncpg.Pool, *, clock: Clock |
         return await pool.fetchval("SELECT true") is True
 
     directory = await open_directory(settings)
-    app = build_app(pool=pool, custody=custody, auth=Authenticator(directory), body_limit=settings.max_body_bytes,
+    app = build_app(pool=pool, custody=custody, storage=storage, auth=Authenticator(directory), body_limit=settings.max_body_bytes,
                     readiness=[database_reachable])
     return Parts(app, [consumer.run, relay.run, watch.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
                  closers=[directory.close],

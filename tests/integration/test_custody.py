@@ -123,8 +123,17 @@ async def test_toxic_goods_are_destroyed_only_under_a_plan_the_office_approved(w
             assert lot["disposed"] == {"outcome": "destroyed", "at": lot["disposed"]["at"], "plan_id": plan}
         today = dt.date.today().isoformat()
         costs = (await http.get(f"/v1/reports/costs?since={today}&until={tomorrow}", headers=office)).json()
+        # each lot kept one local day (registered and destroyed the same day) at the toxic goods' local-policy rate
         assert costs["bureaus"] == [{"bureau": world.bureau(), "lots": 2, "declared_value": "73000.00",
-                                     "destroyed": 2, "destruction_cost": "1800.00"}]
+                                     "lots_kept": 2, "storage_days": 2, "storage_cost": "100.00",
+                                     "destroyed": 2, "destruction_cost": "1800.00", "total_cost": "1900.00"}]
+        assert [r["version"] for r in costs["storage_rates"]] == ["local-2026"]
+        assert costs["storage_rates"][0]["local_policy"] is True
+        kept = (await http.get(f"/v1/lots/{ids[0]}", headers=bureau)).json()["storage"]
+        assert (kept["days"], kept["cost"], kept["rate_versions"]) == (1, "50.00", ["local-2026"])
+        assert kept["until"] == lot["disposed"]["at"] and kept["rate"]["local_policy"] is True
+        backwards = await http.get(f"/v1/reports/costs?since={tomorrow}&until={today}", headers=office)
+        assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "until"
         assert (await http.get(f"/v1/reports/costs?since={today}&until={today}", headers=bureau)).status_code == 403
 
         async def published() -> list[str]:

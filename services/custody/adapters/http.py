@@ -23,6 +23,7 @@ from shared.text import Ident, SaneDate, Text
 
 from services.custody.adapters import postgres as db
 from services.custody.app.lots import Actor, Custody
+from services.custody.app.storage import StorageCosts
 from services.custody.domain.lots import DestructionPlan, Item, Lot
 
 SERVICE = "custody"
@@ -113,7 +114,7 @@ def may_see(p: Principal, lot: Lot) -> bool:
     return p.can("cases:read-all") or party in {lot.bureau, lot.holder} | {h.to_party for h in lot.handovers}
 
 
-def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body_limit: int,
+def build_app(*, pool: asyncpg.Pool, custody: Custody, storage: StorageCosts, auth: Authenticator, body_limit: int,
               readiness: list[Callable[[], Awaitable[bool]]]) -> FastAPI:
     app = create_app(SERVICE, title=TITLE, readiness=readiness, body_limit=body_limit,
                      description="Seized goods in custody: registration, hand-overs and receipts, decided outcomes, "
@@ -143,7 +144,7 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body
             deadlines = await watch.deadlines_of(conn, [lot_id]) if lot is not None else []
         if lot is None or not may_see(caller, lot):
             raise ProblemError(404, "Not found", f"no lot {lot_id} the caller may see")
-        return lot_view(lot) | {"deadlines": [watch.deadline_view(d) for d in deadlines]}
+        return lot_view(lot) | {"deadlines": [watch.deadline_view(d) for d in deadlines], "storage": storage.of_lot(lot)}
 
     @api.post("/lots/{lot_id}/handovers", summary="The holder hands the goods to another party")
     async def hand_over(request: Request, lot_id: LotId, body: HandOver,  # type: ignore[valid-type]
@@ -187,16 +188,18 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, auth: Authenticator, body
         return await write(request, caller, idempotency_key, 200, lambda uow, a: _plan(custody.record_destruction(
             uow, a, plan_id, photos=list(body.photos), environmental_cost=body.environmental_cost)))
 
-    @api.get("/reports/costs", summary="Per bureau: lots registered and their value, lots destroyed and the cost")
+    @api.get("/reports/costs", summary="Per bureau: lots registered and their value, storage days and cost, "
+                                       "lots destroyed and the destruction cost, the total")
     async def costs(since: SaneDate, until: SaneDate, caller: Principal = Depends(office)) -> dict[str, Any]:
         from shared.workdays import SHANGHAI
 
         start = dt.datetime.combine(since, dt.time(), SHANGHAI)
         end = dt.datetime.combine(until, dt.time(), SHANGHAI) + dt.timedelta(days=1)
+        if until < since:
+            raise ProblemError(422, "Invalid period", "until: on or after since",
+                               errors=[{"field": "until", "reason": "before_since", "detail": "on or after since"}])
         async with pool.acquire() as conn:
-            rows = await db.costs_by_bureau(conn, start, end)
-        return {"since": since.isoformat(), "until": until.isoformat(),
-                "bureaus": [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()} for r in rows]}
+            return await storage.report(conn, since, until, start, end)
 
     app.include_router(api)
     install_problem_schema(app)
@@ -216,4 +219,5 @@ def openapi_document() -> dict[str, Any]:
     from shared.clock import WallClock
 
     return build_app(pool=None, custody=Custody(clock=WallClock(), topic="custody"),  # type: ignore[arg-type]
+                     storage=StorageCosts(clock=WallClock()),
                      auth=Authenticator(None), body_limit=64 * 1024, readiness=[]).openapi()  # type: ignore[arg-type]

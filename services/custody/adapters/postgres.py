@@ -21,11 +21,7 @@ async def lock_lots(conn: asyncpg.Connection, lot_ids: list[str]) -> dict[str, L
     """The lots with their hand-overs, locked in id order (two writers never deadlock)."""
     rows = await conn.fetch("SELECT * FROM lots WHERE lot_id = ANY($1::text[]) ORDER BY lot_id FOR UPDATE", lot_ids)
     hand = await conn.fetch("SELECT * FROM handovers WHERE lot_id = ANY($1::text[]) ORDER BY lot_id, seq", lot_ids)
-    by_lot: dict[str, list[Handover]] = {}
-    for h in hand:
-        by_lot.setdefault(h["lot_id"], []).append(Handover(
-            h["seq"], h["from_party"], h["to_party"], h["purpose"], h["handed_at"], h["handed_by"],
-            h["received_at"], h["received_by"]))
+    by_lot = _handovers(hand)
     return {r["lot_id"]: _lot(r, by_lot.get(r["lot_id"], [])) for r in rows}
 
 
@@ -36,6 +32,15 @@ async def read_lot(conn: asyncpg.Connection, lot_id: str) -> Lot | None:
     hand = await conn.fetch("SELECT * FROM handovers WHERE lot_id = $1 ORDER BY seq", lot_id)
     return _lot(row, [Handover(h["seq"], h["from_party"], h["to_party"], h["purpose"], h["handed_at"], h["handed_by"],
                                h["received_at"], h["received_by"]) for h in hand])
+
+
+def _handovers(rows: list[asyncpg.Record]) -> dict[str, list[Handover]]:
+    by_lot: dict[str, list[Handover]] = {}
+    for h in rows:
+        by_lot.setdefault(h["lot_id"], []).append(Handover(
+            h["seq"], h["from_party"], h["to_party"], h["purpose"], h["handed_at"], h["handed_by"],
+            h["received_at"], h["received_by"]))
+    return by_lot
 
 
 def _lot(r: asyncpg.Record, handovers: list[Handover]) -> Lot:
@@ -130,6 +135,18 @@ async def costs_by_bureau(conn: asyncpg.Connection, since: dt.datetime, until: d
         "        coalesce(des.cost, 0) AS destruction_cost"
         " FROM reg FULL JOIN des ON des.bureau = reg.bureau ORDER BY 1", since, until)
     return [dict(r) for r in rows]
+
+
+async def lots_kept_during(conn: asyncpg.Connection, since: dt.datetime, until: dt.datetime) -> list[Lot]:
+    """The lots registered before `until` and not disposed of before `since`, with their hand-overs
+    (two round trips, whatever their number): those custody may have kept in the period."""
+    rows = await conn.fetch(
+        "SELECT * FROM lots WHERE registered_at < $2 AND (disposed_at IS NULL OR disposed_at >= $1) ORDER BY lot_id",
+        since, until)
+    ids = [r["lot_id"] for r in rows]
+    hand = await conn.fetch("SELECT * FROM handovers WHERE lot_id = ANY($1::text[]) ORDER BY lot_id, seq", ids)
+    by_lot = _handovers(hand)
+    return [_lot(r, by_lot.get(r["lot_id"], [])) for r in rows]
 
 
 async def record_police_cases(conn: asyncpg.Connection, rows: list[tuple[str, str, str, dt.datetime]]) -> None:
