@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from shared.kafka import KafkaConnection
 
 DLQ_SUFFIX = ".dlq"
+#: the priority lane of a case topic is the topic's name with this suffix (``case.intake.priority``)
+PRIORITY_SUFFIX = ".priority"
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 _DAY_MS = 24 * 3600 * 1000
 _TOPIC_ALREADY_EXISTS = 36
@@ -95,6 +97,40 @@ def egress(bureau: str) -> TopicSpec:
     )
 
 
+#: origins that are a person's complaint or report (a lead comes from a platform, monitoring or a bureau feed)
+_PEOPLE = frozenset({"complaint", "report"})
+
+
+def filed_by_person(origin: str | None, channel: str | None) -> bool:
+    """Whether a case was filed by a person — a complaint or report by its origin, unless it came in
+    through a bulk Kafka ingress feed: the one rule for the priority lane (issue 11 §4) and notify's
+    complaint priority."""
+    return origin in _PEOPLE and channel != "kafka"
+
+
+def priority_lane(topic: str) -> str:
+    """The priority lane of case topic `topic` (``case.intake`` → ``case.intake.priority``): where the
+    events of a case filed by a person go, so they never queue behind a bulk backlog."""
+    if is_priority_lane(topic):
+        raise ValueError(f"{topic!r} is a priority lane already")
+    return topic + PRIORITY_SUFFIX
+
+
+def is_priority_lane(topic: str) -> bool:
+    return topic.endswith(PRIORITY_SUFFIX)
+
+
+def lane(topic: str, *, priority: bool) -> str:
+    """`topic` or its priority lane: a case's events all go to the lane the case started on."""
+    return priority_lane(topic) if priority else topic
+
+
+def lane_spec(spec: TopicSpec, name: str | None = None) -> TopicSpec:
+    """The priority lane of `spec` (under its configured `name`), with the same key, partitions and retention."""
+    return replace(spec, name=priority_lane(name or spec.name),
+                   description=f"{spec.description} — cases filed by a person (priority lane)")
+
+
 # Internal topics, by family. Services reference these constants, never literals.
 CASE_INTAKE = TopicSpec("case.intake", "case id", "case.opened / case.merged from intake", partitions=6)
 CASE_ROUTING = TopicSpec("case.routing", "case id", "assignment, acknowledgement, transfer, outcome, deadline events", partitions=6)
@@ -107,7 +143,11 @@ CUSTODY = TopicSpec("custody.lifecycle", "lot id", "seized goods: registered, ha
 APPRAISAL = TopicSpec("appraisal.lifecycle", "appraisal id", "rapid appraisal: requested, accepted, samples, result, refused")
 INSPECTION = TopicSpec("inspection.lifecycle", "plan id", "random inspections: plans, draws, tasks, results, publication")
 
-INTERNAL: tuple[TopicSpec, ...] = (CASE_INTAKE, CASE_ROUTING, REFERRAL, ALERT, PENALTY, CREDIT, NOTIFICATION)
+CASE_INTAKE_PRIORITY = lane_spec(CASE_INTAKE)
+CASE_ROUTING_PRIORITY = lane_spec(CASE_ROUTING)
+
+INTERNAL: tuple[TopicSpec, ...] = (CASE_INTAKE, CASE_ROUTING, REFERRAL, ALERT, PENALTY, CREDIT, NOTIFICATION,
+                                   CASE_INTAKE_PRIORITY, CASE_ROUTING_PRIORITY)
 
 
 def with_dlqs(specs: Iterable[TopicSpec]) -> list[TopicSpec]:

@@ -3,7 +3,8 @@
 One leader per service: the relay holds a session-level advisory lock on its
 own connection, and LISTENs on that connection for the ``<schema>_outbox``
 notification the insert trigger sends at commit (with a slow poll as a
-safety net). Rows go out in id order through an idempotent producer with
+safety net). Rows of priority-lane topics (``<topic>.priority``) go out first,
+then the rest; within each, rows go out in id order through an idempotent producer with
 ``acks=all``; only after the broker acknowledged them are they marked sent,
 so a crash in between re-sends them with the same event ids, which consumers
 deduplicate. Transient faults (DB or broker down) drop leadership and retry
@@ -96,10 +97,17 @@ class OutboxRelay:
             await producer.stop()
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        # priority-lane rows first (a partial index finds them), then the rest, each in id order: one
+        # round trip. Rows of one topic keep their order, and a case's events all go to one topic (the
+        # lane it started on), so moving lane rows ahead never reorders a case.
         rows = await conn.fetch(
             """
-            SELECT id, event_id, topic, record_key, header_keys, header_values, payload, event_type
-            FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1
+            (SELECT id, event_id, topic, record_key, header_keys, header_values, payload, event_type, 0 AS lane
+             FROM outbox WHERE sent_at IS NULL AND topic LIKE '%.priority' ORDER BY id LIMIT $1)
+            UNION ALL
+            (SELECT id, event_id, topic, record_key, header_keys, header_values, payload, event_type, 1 AS lane
+             FROM outbox WHERE sent_at IS NULL AND topic NOT LIKE '%.priority' ORDER BY id LIMIT $1)
+            ORDER BY lane, id LIMIT $1
             """,
             self.batch_size,
         )

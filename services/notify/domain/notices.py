@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Literal
 from pydantic import BaseModel
 
 from shared.contracts import alerts, cases, credit, referral, routing
+from shared.topics import filed_by_person
 
 #: complainants told of an event: none, the complainant the event brings, or every complainant of the case
 ComplainantScope = Literal["none", "event", "case"]
@@ -28,8 +29,6 @@ DIGEST_TYPE = "shuangda.notify.digest.v1"
 PRIORITY_CRITICAL = 0
 PRIORITY_COMPLAINT = 1
 PRIORITY_BULK = 2
-#: origins that are a person's complaint or report (a lead comes from a platform, monitoring or a bureau feed)
-_PEOPLE = frozenset({"complaint", "report"})
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ class Notice:
 
 def about_complaint(event: BaseModel) -> bool:
     """A person's complaint or report (by its origin), unless it came in through a bulk Kafka ingress feed."""
-    return getattr(event, "origin", None) in _PEOPLE and getattr(event, "channel", None) != "kafka"
+    return filed_by_person(getattr(event, "origin", None), getattr(event, "channel", None))
 
 
 def notice_for(event_id: str, event_time: datetime, event: BaseModel, *, correlation_id: str | None = None) -> Notice | None:
