@@ -54,13 +54,16 @@ class ConsoleStack:
 
 @contextlib.asynccontextmanager
 async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None, credit: bool = False,
-                        notify: Any = None, **overrides: Any) -> AsyncIterator[ConsoleStack]:
-    """`credit`: run credit too (its own schema, the same identity store) and point the console at it;
+                        credit_overrides: dict[str, Any] | None = None, notify: Any = None,
+                        **overrides: Any) -> AsyncIterator[ConsoleStack]:
+    """`credit`: run credit too (its own schema, the same identity store, following routing's referral
+    topic; `credit_overrides`: its settings) and point the console at it and at its credit topic;
     `notify`: (a `tests.support.notify.NotifyWorld`, its settings) to run notify with, likewise."""
     async with contextlib.AsyncExitStack() as services:
         urls: dict[str, str] = {"credit_url": ""}
         if credit:
-            urls["credit_url"] = await services.enter_async_context(_credit(unique))
+            urls["credit_url"], urls["credit_topic"] = await services.enter_async_context(
+                _credit(unique, **(credit_overrides or {})))
         if notify is not None:
             urls["notify_url"] = await services.enter_async_context(_notify(notify))
         async with _console_stack(unique, routing_overrides=routing_overrides, **{**urls, **overrides}) as cs:
@@ -91,13 +94,14 @@ async def _served(app: Any) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def _credit(unique: str) -> AsyncIterator[str]:
+async def _credit(unique: str, **settings: Any) -> AsyncIterator[tuple[str, str]]:
     from tests.support.credit import CreditWorld
 
-    world = CreditWorld(unique)  # its identity schema is identity_<unique>, routing's and the console's
+    # its identity schema is identity_<unique>, routing's and the console's; it follows routing's referrals
+    world = CreditWorld(unique, referral_topic=f"t{unique}.referral.lifecycle", **settings)
     await world.create()
     async with world.running() as parts, _served(parts.app) as url:
-        yield url
+        yield url, world.settings.credit_topic
 
 
 @contextlib.asynccontextmanager

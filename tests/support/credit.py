@@ -48,10 +48,10 @@ class CreditWorld:
         self.settings = CreditSettings(
             dev=True, schema=self.schema, consumer_group=f"credit-{unique}",
             ingress_pattern=r"ingress\.[a-z][a-z0-9_]*-" + re.escape(self.division),
-            referral_topic=f"test.referral.{unique}", penalty_topic=f"test.penalty.{unique}",
+            penalty_topic=f"test.penalty.{unique}",
             credit_topic=f"test.credit.{unique}", consumer_poll_ms=100, relay_poll_seconds=0.3,
             scheduler_interval_seconds=0.3, index_refresh_seconds=0.3, identity_schema=self.identity_schema,
-            **({"identity_cache_seconds": 0} | settings),
+            **({"identity_cache_seconds": 0, "referral_topic": f"test.referral.{unique}"} | settings),
         )
 
     def bureau(self, bureau_type: str = "market_regulation") -> str:

@@ -106,3 +106,22 @@ def test_a_cases_timeline_runs_from_opening_through_its_deadlines_with_their_leg
 def test_every_text_has_chinese_first_and_english() -> None:
     assert i18n.text("sign_in", "zh") == "登录" and i18n.text("sign_in", "en") == "Sign in"
     assert all(zh and en for zh, en in i18n.TEXTS.values())
+
+
+def test_the_outcome_form_offers_exactly_the_outcomes_routing_accepts_each_with_a_text() -> None:
+    from typing import get_args
+
+    from shared.contracts.bureau_actions import RecordOutcome
+    from services.console.domain.cases import OUTCOMES
+
+    assert set(OUTCOMES) == set(get_args(RecordOutcome.model_fields["outcome"].annotation))
+    for outcome in OUTCOMES:
+        assert i18n.text(f"outcome_{outcome}", "zh") != f"outcome_{outcome}"
+
+
+def test_a_natural_persons_penalty_goes_with_the_resident_id_typed_and_no_credit_code() -> None:
+    from services.console.domain.cases import penalty_decision
+
+    body = penalty_decision({"party_kind": "natural_person", "party_name": " 欧阳锋 ", "resident_id": " 11010519491231002X ",
+                             "credit_code": ""}, {"case_id": "C-1", "category": "false_advertising"})
+    assert body["party"] == {"kind": "natural_person", "name": "欧阳锋", "resident_id": "11010519491231002X"}

@@ -79,8 +79,11 @@ class SubstitutionAlerts:
                 for records in batches.values():
                     for r in records:
                         self.take(list(r.headers or []), r.value)
-                if not self.caught_up and all(await consumer.position(tp) >= ends[tp] for tp in tps):
-                    self.caught_up = True
+                if not self.caught_up:
+                    # awaited one by one: an `await` inside all()'s generator makes an async generator,
+                    # which all() cannot iterate (the follower failed on every pass and the overview said unknown)
+                    positions = [await consumer.position(tp) for tp in tps]
+                    self.caught_up = all(p >= ends[tp] for p, tp in zip(positions, tps))
         except asyncio.TimeoutError:
             return
         finally:

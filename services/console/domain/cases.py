@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping, get_args
+
+from shared.contracts.bureau_actions import RecordOutcome
 
 Urgency = Literal["breached", "due_soon", "ok", "none"]
 #: a deadline due within this is "due soon"
@@ -106,8 +108,9 @@ def unmask_reason(text: str | None) -> str | None:
 
 # -- the workbench's forms, as the bodies routing's and credit's APIs take (they validate them) --
 
-#: what a bureau may record as a case's outcome (routing's RecordOutcome)
-OUTCOMES = ("penalty_decided", "no_violation", "mediated", "not_established", "closed_other")
+#: what a bureau may record as a case's outcome: the values routing's RecordOutcome accepts, read
+#: from the contract so the form offers no value routing would refuse and misses none it takes
+OUTCOMES: tuple[str, ...] = get_args(RecordOutcome.model_fields["outcome"].annotation)
 #: the penalty types the form offers (shared.contracts.penalty.PenaltyType; the commonest ones)
 PENALTY_TYPES = ("warning", "fine", "confiscation_of_gains", "confiscation_of_property")
 
@@ -147,10 +150,11 @@ def penalty_decision(fields: Mapping[str, str], case: Mapping[str, Any]) -> dict
     """A penalty decision (shared.contracts.penalty.PenaltyDecided) from the form and its case: the
     case's category and figures go with it, so credit can check them against the criminal thresholds."""
     code = (fields.get("credit_code") or "").strip()[:40]
+    resident_id = (fields.get("resident_id") or "").strip()[:18]  # a natural person has no credit code, only this
     body: dict[str, Any] = {
         "decision_no": (fields.get("decision_no") or "").strip()[:100],
         "party": {"kind": fields.get("party_kind") or "organisation", "name": (fields.get("party_name") or "").strip()[:200],
-                  **({"credit_code": code} if code else {})},
+                  **({"credit_code": code} if code else {}), **({"resident_id": resident_id} if resident_id else {})},
         "category": case.get("category") or "",
         "violation": (fields.get("violation") or "").strip()[:4000],
         "legal_basis": [b.strip()[:500] for b in (fields.get("legal_basis") or "").splitlines() if b.strip()][:20],

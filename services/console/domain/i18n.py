@@ -216,6 +216,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "party_natural_person": ("自然人", "Natural person"),
     "party_name": ("当事人名称", "Party's name"),
     "credit_code": ("统一社会信用代码", "Credit code"),
+    "resident_id": ("身份证号（自然人必填）", "Resident ID (required for a natural person)"),
     "violation": ("违法事实", "Violation"),
     "legal_basis_lines": ("处罚依据（每行一条）", "Legal basis (one article a line)"),
     "penalty_types": ("处罚种类", "Penalty types"),
