@@ -31,6 +31,7 @@ from services.console.adapters.routing import RoutingClient
 from services.console.app.accounts import Accounts
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
+from services.console.app.resends import Resends
 from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain.accounts import Lockout
@@ -82,6 +83,7 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
 
     app = build_app(accounts=accounts, workbench=Workbench(routing, clock, credit, page_size=settings.worklist_page_size), lookup=Lookup(routing),
                     dead_letters=dead_letters, office=office, clock=clock, notify=notify, credit=credit,
+                    resends=Resends(notify, pool, clock) if notify is not None else None,
                     unmasking=Unmasking(routing, pool, keyring, clock, vault_schema=settings.vault_schema),
                     pdf=printer(chromium) if chromium is not None else None, cookie_secure=settings.cookie_secure,
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),

@@ -18,6 +18,8 @@ class ServiceDown(Exception):
 class Answer:
     status: int
     body: Any
+    #: the service replayed the answer it gave before to this Idempotency-Key (nothing was done again)
+    replayed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -61,7 +63,7 @@ class ApiClient:
             body = r.json()
         except ValueError:
             body = None
-        return Answer(r.status_code, body)
+        return Answer(r.status_code, body, r.headers.get("Idempotent-Replayed") == "true")
 
     async def _post(self, path: str, key: str, body: dict[str, Any], idempotency_key: str | None) -> Answer:
         return await self._call("POST", path, key, json=body,

@@ -35,6 +35,7 @@ from services.console.app.accounts import Accounts, Person
 from services.console.app.disclosures import Disclosures
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
+from services.console.app.resends import Resends
 from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain import i18n
@@ -75,6 +76,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
               office: Office, unmasking: Unmasking, cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
               clock: Clock, pdf: Callable[[str], Awaitable[bytes]] | None = None,
               notify: NotifyClient | None = None, credit: CreditClient | None = None,
+              resends: Resends | None = None,
               readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
     app = create_app(SERVICE, title="Shuangda console", readiness=readiness, body_limit=FORM_MAX,
                      description="Pages for people (docs/console.md)")
@@ -333,9 +335,11 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return page(request, "messages.html", 422 if listed.status == 422 else 403, person=person, deliveries=[],
                         endpoints=[], states=DELIVERY_STATES, state=state, recipient=recipient or "",
                         refusal=listed.refusal)
+        recovered = request.query_params.get("recovered")
         return page(request, "messages.html", person=person, deliveries=listed.body,
                     endpoints=endpoints.body if endpoints.ok else [], states=DELIVERY_STATES, state=state,
-                    recipient=recipient or "", refusal=None)
+                    recipient=recipient or "", refusal=None, idem=str(uuid.uuid4()),
+                    recovered=int(recovered) if recovered and recovered.isdigit() and len(recovered) < 9 else None)
 
     @app.get("/ops/messages/{ref}", response_class=HTMLResponse, include_in_schema=False)
     async def message(request: Request, ref: str) -> Response:
@@ -355,7 +359,81 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return refused(request, person, "service_down", 503)
         if not found.ok:
             return refused(request, person, "not_found", 404)
-        return page(request, "message_log.html", person=person, d=found.body)
+        return page(request, "message_log.html", person=person, d=found.body, idem=str(uuid.uuid4()),
+                    resent=request.query_params.get("resent") == "1", refusal=None)
+
+    async def ops_writer(request: Request) -> tuple[Person | None, dict[str, str], Response | None]:
+        """An ops person's POST: signed in, CSRF, role ops, notify's resends configured."""
+        person = await person_of(request)
+        if person is None:
+            return None, {}, to_login(request)
+        fields = await form(request)
+        if not same(fields.get("csrf"), person.csrf):
+            return person, fields, refused(request, person, "csrf", 403)
+        if person.role.name != "ops":
+            return person, fields, refused(request, person, "forbidden", 403)
+        if resends is None:
+            return person, fields, refused(request, person, "service_down", 503)
+        return person, fields, None
+
+    def idem_of(fields: dict[str, str]) -> str:
+        """The form's own Idempotency-Key (rendered with the page), so a double submit is one resend."""
+        value = fields.get("idem", "")
+        return value if 8 <= len(value) <= 64 and value.replace("-", "").isalnum() and value.isascii() \
+            else str(uuid.uuid4())
+
+    @app.post("/ops/messages/{ref}/resend", include_in_schema=False)
+    async def resend_message(request: Request, ref: str) -> Response:
+        """Send one finished delivery again (notify: a new attempt series, the same webhook-id)."""
+        person, fields, stop = await ops_writer(request)
+        if stop is not None:
+            return stop
+        assert person is not None and resends is not None
+        if len(ref) > 36:
+            return refused(request, person, "not_found", 404)
+        try:
+            done = await resends.resend(key=person.api_key, username=person.username,
+                                        principal_id=principal_id_for(person.username), ref=ref, idempotency_key=idem_of(fields))
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if done.ok:
+            return RedirectResponse(f"/ops/messages/{quote(ref, safe='')}?resent=1", status_code=303)
+        if done.status == 404:
+            return refused(request, person, "not_found", 404)
+        try:
+            found = await notify.delivery(person.api_key, ref) if notify is not None else None
+        except ServiceDown:
+            found = None
+        if found is None or not found.ok:
+            return refused(request, person, "not_found", 404)
+        return page(request, "message_log.html", done.status if done.status in (403, 409, 422) else 409,
+                    person=person, d=found.body, idem=str(uuid.uuid4()), resent=False, refusal=done.refusal)
+
+    @app.post("/ops/endpoints/{endpoint_id}/recover", include_in_schema=False)
+    async def recover_endpoint(request: Request, endpoint_id: str) -> Response:
+        """Resend what did not arrive at one endpoint since a local (Asia/Shanghai) time."""
+        person, fields, stop = await ops_writer(request)
+        if stop is not None:
+            return stop
+        assert person is not None and resends is not None
+        if len(endpoint_id) > 27:
+            return refused(request, person, "not_found", 404)
+        try:
+            since = dt.datetime.fromisoformat(fields.get("since", "").strip()[:32])
+        except ValueError:
+            return refused(request, person, "bad_since", 422)
+        since = since.replace(tzinfo=SHANGHAI) if since.tzinfo is None else since
+        try:
+            done = await resends.recover(key=person.api_key, username=person.username,
+                                         principal_id=principal_id_for(person.username), endpoint_id=endpoint_id, since=since,
+                                         idempotency_key=idem_of(fields))
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if done.status == 404:
+            return refused(request, person, "not_found", 404)
+        if not done.ok:
+            return refused(request, person, "bad_since" if done.status == 422 else "forbidden", done.status)
+        return RedirectResponse(f"/ops/messages?recovered={int(done.body.get('resent', 0))}", status_code=303)
 
     # -- the public: penalty disclosures and the blacklist --
 

@@ -92,3 +92,11 @@ async def audit_unmask(pool: asyncpg.Pool, *, case_id: str, username: str, princ
                                    {"reason": reason, "fields": fields, "principal": principal_id},
                                    actor=username, at=at)
     return entry.seq
+
+
+async def audit_action(pool: asyncpg.Pool, kind: str, subject: str, body: dict[str, Any], *, actor: str,
+                       at: datetime) -> int:
+    """Write one person's action (e.g. a resend through notify) to the console's audit log; its sequence number."""
+    async with pool.acquire() as conn, conn.transaction():
+        entry = await audit.append(conn, kind, subject, body, actor=actor, at=at)
+    return entry.seq
