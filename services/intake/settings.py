@@ -44,6 +44,13 @@ class IntakeSettings(ServiceSettings):
     attachment_max_count: int = Field(default=5, ge=1, le=50)
     #: where the local blob store keeps sealed files (default: <state dir>/attachments)
     attachments_dir: Path | None = None
+    #: Open311's media_url: fetched into an attachment (shared/guarded_fetch.py); https only unless
+    #: allow_http; allowed_hosts (comma separated): when set, only those hosts, which may then be
+    #: private addresses — otherwise any host whose every address is public
+    media_url_fetch: bool = True
+    media_url_allowed_hosts: str = ""
+    media_url_allow_http: bool = False
+    media_url_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     def attachments_root(self) -> Path:
         return self.attachments_dir or self.state_dir / "attachments"

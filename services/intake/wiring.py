@@ -19,6 +19,7 @@ from services.intake.app.registration import Registrar
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock
 from shared.db import migrate
+from shared.guarded_fetch import FetchPolicy, GuardedFetcher
 from shared.idempotency import pruning_loop
 from shared.identity import open_directory
 from shared.identity.http import Authenticator
@@ -83,6 +84,10 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
         max_command_bytes=settings.max_body_bytes, max_batch_bytes=settings.max_batch_bytes,
         blobs=LocalBlobStore(settings.attachments_root(), keyring),
         attachment_limits=AttachmentLimits(settings.attachment_max_bytes, settings.attachment_max_count),
+        media=GuardedFetcher(FetchPolicy(
+            max_bytes=settings.attachment_max_bytes, timeout_seconds=settings.media_url_timeout_seconds,
+            allowed_hosts=frozenset(h.strip().lower() for h in settings.media_url_allowed_hosts.split(",") if h.strip()),
+            allow_http=settings.media_url_allow_http)) if settings.media_url_fetch else None,
         readiness=[database_reachable] if service_role(settings) == "api" else [database_reachable, consumer_polling],
     ))
 

@@ -46,7 +46,7 @@ async def test_a_stock_georeport_v2_client_lists_files_by_form_and_reads_back_in
     await world.create()
     key = await world.add_client("civic", "hotline", ["complaints:write", "complaints:read"], topic=False)
     other = await world.add_client("other", "hotline", ["complaints:write", "complaints:read"], topic=False)
-    async with running_intake(world) as intake:
+    async with running_intake(world, media_url_fetch=False) as intake:  # fetching: test_open311_media_url.py
         http = intake.http
         # GET services.json / services.xml
         services = await http.get("/open311/v2/services.json", params={"jurisdiction_id": "610400"})
@@ -158,7 +158,7 @@ async def test_a_listing_filter_with_a_nul_service_code_or_a_year_out_of_range_i
     world = IntakeWorld(unique, routing_topic=f"test.case.routing.{unique}")
     await world.create()
     key = await world.add_client("civic", "hotline", ["complaints:write", "complaints:read"], topic=False)
-    async with running_intake(world) as intake:
+    async with running_intake(world, media_url_fetch=False) as intake:  # fetching: test_open311_media_url.py
         http = intake.http
         for params, field in (({"service_code": "food\x00"}, "service_code"),
                               ({"end_date": "0001-01-01T00:00:00Z"}, "end_date"),
@@ -175,7 +175,7 @@ async def test_a_request_without_a_county_gets_the_county_its_lat_and_long_lie_i
     world = IntakeWorld(unique, routing_topic=f"test.case.routing.{unique}")
     await world.create()
     key = await world.add_client("civic", "hotline", ["complaints:write"], topic=False)
-    async with running_intake(world) as intake:
+    async with running_intake(world, media_url_fetch=False) as intake:  # fetching: test_open311_media_url.py
         fields = {k: v for k, v in example(key, lat="34.480", long="108.430").items() if k != "attribute[county]"}
         created = await intake.http.post("/open311/v2/requests.json", content=form(**fields), headers=FORM)
         assert created.status_code == 201, created.text

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from services.intake.adapters import postgres as db
 from services.intake.adapters.blobstore import BlobStore
+from shared.guarded_fetch import GuardedFetcher
 from services.intake.domain.attachments import AttachmentLimits
 from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import (
@@ -74,6 +75,8 @@ class HttpDeps:
     #: evidence files (adapters/blobstore.py) and their limits
     blobs: "BlobStore | None" = None
     attachment_limits: AttachmentLimits = field(default_factory=AttachmentLimits)
+    #: Open311's media_url fetcher (None: the link is only kept)
+    media: "GuardedFetcher | None" = None
 
 
 # -- problems ---------------------------------------------------------------------------------

@@ -76,6 +76,28 @@ def _last4_matches(complainant: Any, last4: str | None) -> bool:
     return hmac.compare_digest(masked[-4:].encode(), last4.encode())
 
 
+async def attach(uow: Any, deps: HttpDeps, report: Any, data: bytes, *, uploaded_by: str,
+                 now: dt.datetime) -> tuple[bool, sql.AttachmentRow]:
+    """Add `data` to `report` (a row of `sql.report_for_upload`) in the caller's unit of work: judged
+    by its bytes and the limits (`domain.attachments.check`; a refusal raises `refused`), the sealed
+    blob stored, the row inserted and counted once committed. True when it is new (not the same
+    content again). An upload and Open311's ``media_url`` both come through here."""
+    assert deps.blobs is not None
+    decided = check(data, already=int(report["files"]), limits=deps.attachment_limits)
+    if not isinstance(decided, Accepted):
+        raise refused(_STATUS[decided.reason], decided.reason, decided.detail)
+    await deps.blobs.put(decided.digest, decided.data)  # before the row: a row never names a missing blob
+    new_id = str(uuid.uuid4())
+    row = await sql.insert(uow.conn, sql.AttachmentRow(
+        attachment_id=new_id, report_id=report["report_id"], case_id=report["case_id"],
+        sha256=decided.digest, content_type=decided.content_type, size_bytes=len(decided.data),
+        removed=decided.removed, uploaded_by=uploaded_by, uploaded_at=now))
+    fresh = row.attachment_id == new_id
+    outcome = "stored" if fresh else "duplicate"
+    uow.after_commit(lambda: ATTACHMENTS.labels(outcome, decided.content_type).inc())
+    return fresh, row
+
+
 def attachments_router(deps: HttpDeps) -> APIRouter:
     router = APIRouter(tags=["attachments"])
     not_found = "no complaint with this tracking number (or the reporter check failed)"
@@ -107,18 +129,7 @@ def attachments_router(deps: HttpDeps) -> APIRouter:
             if report is None or (report["client_id"] != client.principal_id
                                   and not _last4_matches(report["complainant"], last4)):
                 raise refused(404, "not_found", not_found)
-            decided = check(data, already=int(report["files"]), limits=deps.attachment_limits)
-            if not isinstance(decided, Accepted):
-                raise refused(_STATUS[decided.reason], decided.reason, decided.detail)
-            await deps.blobs.put(decided.digest, decided.data)  # before the row: a row never names a missing blob
-            new_id = str(uuid.uuid4())
-            row = await sql.insert(conn, sql.AttachmentRow(
-                attachment_id=new_id, report_id=report["report_id"], case_id=report["case_id"],
-                sha256=decided.digest, content_type=decided.content_type, size_bytes=len(decided.data),
-                removed=decided.removed, uploaded_by=client.principal_id, uploaded_at=now))
-            fresh = row.attachment_id == new_id
-            outcome = "stored" if fresh else "duplicate"
-            uow.after_commit(lambda: ATTACHMENTS.labels(outcome, decided.content_type).inc())
+            fresh, row = await attach(uow, deps, report, data, uploaded_by=client.principal_id, now=now)
             return (201 if fresh else 200), row
 
         status, row = await run_in_transaction(deps.pool, work, source="/shuangda/intake", actor=client.principal_id)

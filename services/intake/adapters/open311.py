@@ -7,7 +7,9 @@
   URL (a key in the query string is refused); the standard fields (``jurisdiction_id``,
   ``service_code``, ``lat``/``long``, ``address_string``, ``address_id``, ``email``, ``device_id``,
   ``account_id``, ``first_name``, ``last_name``, ``phone``, ``description``, ``media_url``) and
-  ``attribute[code]=value``; ``media_url`` is kept as the report's evidence link;
+  ``attribute[code]=value``; ``media_url`` is kept as the report's evidence link and fetched
+  (``shared.guarded_fetch``: https, public addresses or allow-listed hosts, size and time limits)
+  into an evidence attachment, judged by its bytes like an upload — a refusal is a 400 naming it;
 - ``GET requests.{json,xml}`` — the caller's own requests by ``service_request_id`` (comma
   separated), ``service_code``, ``status``, ``start_date``/``end_date`` (default: the last 90
   days; at most 1,000); ``GET requests/{id}.{json,xml}`` — one of them. Status is ``open`` or
@@ -43,14 +45,18 @@ from services.intake.adapters.http import (
     count_receipts,
     write_once,
 )
+from services.intake.adapters import postgres_attachments as sql_attachments
+from services.intake.adapters.http_attachments import attach
 from services.intake.adapters.identity import client_context
+from services.intake.domain.attachments import Accepted, check
 from services.intake.adapters.schemas import Open311Service
 from services.intake.domain.errors import FieldError, IntakeValidationError, from_pydantic
 from services.intake.domain.readout import readout
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.domain.validation import checked_url, validate_complaint
-from services.intake.metrics import REGISTER_DURATION, REJECTED
+from services.intake.metrics import ATTACHMENTS, REGISTER_DURATION, REJECTED
 from shared.contracts.intake import ComplainantInput, SubmitComplaint, SuspectInput
+from shared.guarded_fetch import FetchRefused
 from shared.http import ProblemError
 from shared.idempotency import checked_key, request_fingerprint
 from shared.identity.model import Principal
@@ -285,6 +291,24 @@ def _geo_errors(errs: tuple[FieldError, ...]) -> GeoError:
     return GeoError(400, *[f"{_FIELD_NAMES.get(e.field, e.field)}: {e.detail}" for e in errs])
 
 
+async def _media(deps: HttpDeps, url: str) -> bytes:
+    """The bytes behind `media_url`, fetched through the guard and judged like an upload's, or a
+    GeoReport 400 naming ``media_url`` (counted as a refused attachment, reason ``fetch_<why>``)."""
+    assert deps.media is not None
+    try:
+        data = await deps.media.fetch(url)
+    except FetchRefused as exc:
+        ATTACHMENTS.labels("refused", f"fetch_{exc.reason}").inc()
+        REJECTED.labels("open311", "validation_failed").inc()
+        raise GeoError(400, f"media_url: not fetched ({exc.reason}): {exc.detail}") from None
+    decided = check(data, already=0, limits=deps.attachment_limits)
+    if not isinstance(decided, Accepted):
+        ATTACHMENTS.labels("refused", decided.reason).inc()
+        REJECTED.labels("open311", "validation_failed").inc()
+        raise GeoError(400, f"media_url: {decided.reason}: {decided.detail}")
+    return data
+
+
 # -- status -------------------------------------------------------------------------------------------
 
 
@@ -395,12 +419,16 @@ def open311_router(deps: HttpDeps) -> APIRouter:
         except GeoError:
             REJECTED.labels("open311", "validation_failed").inc()
             raise
+        media = await _media(deps, report.evidence_urls[0]) if report.evidence_urls and deps.media else None
 
         async def work(uow: UnitOfWork) -> tuple[int, Any]:
             assert deps.registrar is not None
             receipt = await deps.registrar.register(uow, report, now)
             count_receipts(uow, [(receipt, report)])
             assert receipt.tracking_no is not None
+            if media is not None:  # the photo becomes an evidence file, in the same transaction
+                filed = await sql_attachments.report_for_upload(uow.conn, receipt.tracking_no)
+                await attach(uow, deps, filed, media, uploaded_by=client.principal_id, now=now)
             return 201, [{"service_request_id": receipt.tracking_no,
                           "service_notice": "已受理，请保留受理编号 / registered; keep the tracking number",
                           "account_id": fields.get("account_id") or None}]
