@@ -376,10 +376,11 @@ class Postgres(Component):
             self.psql(f"CREATE DATABASE {db} OWNER {user} ENCODING 'UTF8' TEMPLATE template0")
 
 
-    def ensure_service_roles(self) -> str:
+    def ensure_service_roles(self, database: str = settings.PG_DATABASE) -> str:
         """Secure profile: one login role per service that can touch only its own schema (and read
         the identity store), made by compose's own ``deploy/compose/postgres/init-roles.sh`` run
-        against this cluster (as the owner role over the unix socket). Idempotent."""
+        against this cluster (as the owner role over the unix socket) in ``database``. Idempotent.
+        Raises :class:`LauncherError` with the script's output when any of its statements fails."""
         from deploy.launcher import profile
 
         env = {
@@ -388,7 +389,7 @@ class Postgres(Component):
             "PGHOST": str(self.socket_dir),
             "PGPORT": str(settings.port("pg")),
             "POSTGRES_USER": settings.PG_USER,
-            "POSTGRES_DB": settings.PG_DATABASE,
+            "POSTGRES_DB": database,
             **profile.credentials().roles_env(),
         }
         if os.environ.get("SHUANGDA_IDENTITY_SCHEMA"):

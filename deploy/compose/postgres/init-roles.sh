@@ -18,7 +18,10 @@
 #
 # The image sources a non-executable *.sh file into its own entrypoint, so the
 # work runs in a subshell function: our shell options stay ours, and a failure
-# still aborts initialisation.
+# still aborts initialisation. The function is called on its own, never as
+# `f || exit 1`: bash ignores `set -e` in every command of a function run on
+# the left of `||`/`&&` (or under `if`/`!`), so a failing psql would go on to
+# the next statement and the script would end "ready" with status 0.
 
 shuangda_init_roles() (
 set -euo pipefail
@@ -82,4 +85,9 @@ SQL
 echo "init-roles: service roles and schemas ready"
 )
 
-shuangda_init_roles || exit 1
+shuangda_init_roles
+_shuangda_status=$?
+if [ "$_shuangda_status" -ne 0 ]; then
+  echo "init-roles: failed (status $_shuangda_status); the cluster is not initialised" >&2
+  exit "$_shuangda_status"
+fi
