@@ -1,5 +1,5 @@
 """The secure profile as an operator runs it (`shuangda up --profile secure`), on a stack of its
-own (its own state dir and ports 41500-41799): three KRaft brokers on SASL_SSL with the ACLs of
+own (its own state dir and ports 36500-36799): three KRaft brokers on SASL_SSL with the ACLs of
 compose's acls.sh, one Postgres login role per service, every service's API over HTTPS with a
 certificate from the stack's own CA.
 
@@ -37,8 +37,11 @@ from tests.support import stack
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 
 SERVICES = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console")
-PORTS = {"SHUANGDA_KAFKA_PORT": 41500, "SHUANGDA_KAFKA_CONTROLLER_PORT": 41501, "SHUANGDA_PG_PORT": 41600,
-         "SHUANGDA_PROMETHEUS_PORT": 41601, **{f"SHUANGDA_{s.upper()}_PORT": 41700 + i for i, s in enumerate(SERVICES)}}
+#: the launcher runs intake as its api (``intake``) and its worker (``intake-worker``) process
+COMPONENTS = ("intake-worker", *SERVICES)
+PORTS = {"SHUANGDA_KAFKA_PORT": 36500, "SHUANGDA_KAFKA_CONTROLLER_PORT": 36501, "SHUANGDA_PG_PORT": 36600,
+         "SHUANGDA_PROMETHEUS_PORT": 36601, "SHUANGDA_INTAKE_WORKER_PORT": 36708,
+         **{f"SHUANGDA_{s.upper()}_PORT": 36700 + i for i, s in enumerate(SERVICES)}}
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Secure:
     ca: str
 
     def url(self, service: str) -> str:
-        return f"https://127.0.0.1:{self.env[f'SHUANGDA_{service.upper()}_PORT']}"
+        variable = f"SHUANGDA_{service.upper().replace('-', '_')}_PORT"
+        return f"https://127.0.0.1:{self.env[variable]}"
 
     def tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca)
@@ -96,7 +100,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure]:
 
     busy = [p for p in PORTS.values() if proc.port_open("127.0.0.1", p)]
     if busy:
-        pytest.skip(f"ports {busy} are taken; the secure-profile test needs 41500-41799")
+        pytest.skip(f"ports {busy} are taken; the secure-profile test needs 36500-36799")
     state = tmp_path_factory.mktemp("secure-state")
     env = {k: v for k, v in os.environ.items() if k not in ("SHUANGDA_PG_DSN", "SHUANGDA_KAFKA_BOOTSTRAP")
            and not k.startswith("SHUANGDA_KAFKA_SASL") and k != "SHUANGDA_KAFKA_SECURITY_PROTOCOL"}
@@ -137,7 +141,7 @@ def run(secure: Secure, coro: Any) -> Any:
 def test_every_service_answers_readyz_over_https_verified_against_the_stacks_ca(secure: Secure) -> None:
     async def check() -> None:
         async with httpx.AsyncClient(trust_env=False, timeout=10, verify=secure.tls()) as http:
-            for service in SERVICES:
+            for service in COMPONENTS:
                 answer = await http.get(f"{secure.url(service)}/readyz")
                 assert answer.status_code == 200, (service, answer.text)
         async with httpx.AsyncClient(trust_env=False, timeout=5) as plain:
@@ -148,7 +152,7 @@ def test_every_service_answers_readyz_over_https_verified_against_the_stacks_ca(
 
     run(secure, check())
     rows = status_rows(secure.env)
-    assert all(rows[s]["state"] == "running" and rows[s]["address"].startswith("https://") for s in SERVICES), rows
+    assert all(rows[s]["state"] == "running" and rows[s]["address"].startswith("https://") for s in COMPONENTS), rows
     assert rows["kafka"]["state"] == "healthy", rows["kafka"]
     assert [rows[f"kafka-{i}"]["state"] for i in (1, 2, 3)] == ["running"] * 3
 
@@ -172,6 +176,22 @@ def test_routings_postgres_role_reads_its_own_schema_and_cannot_read_intakes(sec
             await conn.close()
 
     run(secure, check())
+
+
+def test_init_roles_fails_the_initialisation_when_one_of_its_statements_fails(secure: Secure) -> None:
+    # compose's init-roles.sh, as the launcher runs it against the profile's own Postgres: once in a
+    # database that does not exist (every psql fails; before, `set -e` was ignored inside the function
+    # called as `f || exit 1`, so the script went on and ended "ready" with status 0), then as it should
+    from deploy.launcher import components
+    from deploy.launcher.errors import LauncherError
+
+    with in_state_dir(secure.env):
+        with pytest.raises(LauncherError) as failed:
+            components.POSTGRES.ensure_service_roles(database=f"no_such_db_{int(time.time())}")
+        again = components.POSTGRES.ensure_service_roles()
+    assert "does not exist" in str(failed.value) and "init-roles: failed" in str(failed.value), failed.value
+    assert "service roles and schemas ready" not in str(failed.value)
+    assert "init-roles: service roles and schemas ready" in again
 
 
 def test_a_complaint_goes_all_the_way_to_a_signed_webhook_over_tls(secure: Secure) -> None:
