@@ -4,7 +4,10 @@
 ``wiring.prepare(settings)`` (its schema with the runtime tables and its
 migrations, and the topics it owns with their DLQ twins), then
 ``shared.identity.store.import_legacy_keys`` so keys issued by the former
-per-service stores keep working. Operator-declared ingress/egress topics
+per-service stores keep working, and registers the principals of services that submit to
+intake on Kafka (:data:`KAFKA_SUBMITTERS`: ``inspection``, kind platform, ``leads:write``, no API
+key) so intake accepts their leads on every profile and in compose without a manual
+``shuangda keys create``. Operator-declared ingress/egress topics
 (``SHUANGDA_KAFKA_INGRESS_CLIENTS`` / ``SHUANGDA_KAFKA_EGRESS_BUREAUS``) are
 created too. Idempotent; `shuangda migrate` and `shuangda up` call it — a
 service never migrates on start."""
@@ -23,11 +26,18 @@ from shared.topics import TopicSpec, egress, ensure_topics, ingress
 
 
 
+#: services that publish on an ``ingress.<service>`` topic of their own, and so need a principal in the
+#: identity store for intake to accept what they send: service -> (kind, scopes)
+KAFKA_SUBMITTERS: dict[str, tuple[str, tuple[str, ...]]] = {"inspection": ("platform", ("leads:write",))}
+
+
 @dataclass(frozen=True)
 class MigrationReport:
     applied: dict[str, list[str]]
     topics_created: list[str]
     legacy_keys_imported: dict[str, int] | None = None
+    #: service principals this run registered (KAFKA_SUBMITTERS)
+    principals_registered: tuple[str, ...] = ()
 
 
 def service_migrations(service: str) -> Path:
@@ -86,7 +96,7 @@ async def _topics(stack: StackSettings) -> set[str]:
 async def migrate_all(dsn: str, bootstrap: str, services: tuple[str, ...] = SERVICE_NAMES) -> MigrationReport:
     from shared.db import connect, migrate
     from shared.identity.store import MIGRATIONS as IDENTITY_MIGRATIONS
-    from shared.identity.store import import_legacy_keys
+    from shared.identity.store import ensure_keyless_principal, import_legacy_keys
 
     stack = StackSettings(kafka_bootstrap=bootstrap, pg_dsn=dsn, dev=_dev())
     applied: dict[str, list[str]] = {}
@@ -108,9 +118,14 @@ async def migrate_all(dsn: str, bootstrap: str, services: tuple[str, ...] = SERV
     conn = await connect(dsn, stack.identity_schema)
     try:
         imported = await import_legacy_keys(conn, legacy)
+        registered = []
+        for service, (kind, scopes) in KAFKA_SUBMITTERS.items():
+            if service in services and await ensure_keyless_principal(
+                    conn, service, kind, scopes, display_name=f"the {service} service (Kafka only)"):
+                registered.append(service)
     finally:
         await conn.close()
-    return MigrationReport(applied, created, imported)
+    return MigrationReport(applied, created, imported, tuple(registered))
 
 
 def run_migrations(dsn: str, bootstrap: str, services: tuple[str, ...] = SERVICE_NAMES) -> MigrationReport:

@@ -93,6 +93,20 @@ async def create_principal(conn: asyncpg.Connection, principal_id: str, kind: st
     return IssuedKey(_principal(row), key.key_id, key.token)
 
 
+async def ensure_keyless_principal(conn: asyncpg.Connection, principal_id: str, kind: str, scopes: tuple[str, ...],
+                                   display_name: str = "") -> bool:
+    """Register a principal that acts only through Kafka (its own SCRAM principal and topic ACLs
+    authenticate it) and so holds no API key, e.g. the inspection service, which writes leads on
+    ``ingress.inspection``. Idempotent: one that exists (active or revoked by an operator) is left as
+    it is. True when this call registered it."""
+    check_new_principal(principal_id, kind, tuple(scopes), None)
+    done = await conn.fetchval(
+        "INSERT INTO principals (principal_id, kind, bureau, roles, scopes, display_name)"
+        " VALUES ($1, $2, NULL, '{}', $3, $4) ON CONFLICT (principal_id) DO NOTHING RETURNING true",
+        principal_id, kind, list(scopes), display_name)
+    return bool(done)
+
+
 async def rotate_key(conn: asyncpg.Connection, principal_id: str, label: str = "") -> IssuedKey | None:
     """A new key for an active principal; every earlier key of it is revoked. None if there is no such active principal."""
     key = tokens.new_key()
