@@ -7,6 +7,7 @@ Singletons (each a :class:`deploy.launcher.base.Component`)::
     components.POSTGRES     # Postgres      (deploy.launcher.postgres)
     components.PROMETHEUS   # Prometheus    (deploy.launcher.prometheus)
     components.INTAKE, components.ROUTING, … components.APPRAISAL, components.INSPECTION, components.CONSOLE   # Service
+    components.INTAKE_WORKER  # intake's worker process (``intake-worker``; INTAKE is its API process)
 
 Chaos tests use the per-component API directly, e.g.::
 
@@ -19,6 +20,7 @@ Stack operations (what the CLI's ``up``/``down``/``status`` call):
 ``get(name) -> Component``
     By name (``kafka``, ``postgres``/``pg``, ``prometheus``, ``intake`` …).
 ``select(only=None, infra_only=False) -> list[Component]``
+    Naming a split service's API component (``intake``, ``intake-1``) selects its worker too.
 ``up(only=None, infra_only=False, timeout=None, report=None, replicas=None) -> list[UpResult]``
     Start what is selected (default: the infrastructure plus every service that
     exists, :func:`replicas` instances each), in dependency order, leaving running
@@ -60,7 +62,10 @@ log = logging.getLogger(__name__)
 KAFKA = KafkaBroker()
 POSTGRES = Postgres()
 PROMETHEUS = Prometheus()
-INTAKE = Service("intake")
+#: intake's API process (role api: HTTP and relay) and its worker process (role worker: the consumers,
+#: ops routes only, port 8009 + 10·i); the only service the launcher runs split (services.SPLIT)
+INTAKE = Service("intake", role="api")
+INTAKE_WORKER = Service("intake", role="worker")
 ROUTING = Service("routing")
 NOTIFY = Service("notify")
 CREDIT = Service("credit")
@@ -75,7 +80,7 @@ CONSOLE = Service("console")
 
 #: status/down order is the reverse of dependency: Postgres, Kafka, Prometheus, then services
 INFRA: tuple[Component, ...] = (POSTGRES, KAFKA, PROMETHEUS)
-SERVICES: tuple[Service, ...] = (INTAKE, ROUTING, NOTIFY, CREDIT, CUSTODY, APPRAISAL, INSPECTION, CONSOLE)
+SERVICES: tuple[Service, ...] = (INTAKE, INTAKE_WORKER, ROUTING, NOTIFY, CREDIT, CUSTODY, APPRAISAL, INSPECTION, CONSOLE)
 
 #: the secure profile's brokers (deploy.launcher.secure), in place of KAFKA
 KAFKA_NODES: tuple[KafkaNode, ...] = tuple(KafkaNode(i) for i in range(1, NODES + 1))
@@ -139,11 +144,20 @@ def select(only: Iterable[str] | None = None, infra_only: bool = False) -> list[
         chosen = list(every)
     else:  # "kafka" is every broker of the profile (kafka-1..3 on the secure one)
         chosen = [c for n in only for c in (kafka_components() if n.strip().lower() == "kafka" else (get(n),))]
+        # intake is its api and worker processes: naming one instance of it names both
+        chosen += [w for c in list(chosen) if isinstance(c, Service) and c.role == "api"
+                   for w in _worker_of(c)]
     if infra_only:
         chosen = [c for c in chosen if c in infra()]
     names_ = {c.name for c in chosen}
     extra = sorted({c.name: c for c in chosen if c not in every}.values(), key=lambda c: c.name)
     return [c for c in every if c.name in names_] + extra  # canonical order, no duplicates
+
+
+def _worker_of(api: Service) -> list[Service]:
+    """The worker component paired with a split service's API instance (``intake-1`` -> ``intake-worker-1``)."""
+    return [w.replica(api.instance) if api.instance else w
+            for w in SERVICES if w.service == api.service and w.role == "worker"]
 
 
 def _lock():  # noqa: ANN202

@@ -79,6 +79,8 @@ class Prometheus(Component):
         n = settings.replicas()
         targets = {name: [f"{settings.HOST}:{settings.instance_port(name, i)}" for i in range(n)]
                    for name in settings.SERVICE_NAMES}
+        # intake's worker process (the launcher runs intake split) is scraped in intake's job
+        targets["intake"] += [f"{settings.HOST}:{settings.port('intake_worker') + 10 * i}" for i in range(n)]
         targets["prometheus"] = [f"{settings.HOST}:{settings.port('prometheus')}"]
         ca = settings.ca_file()  # secure profile: the services serve HTTPS with the stack's CA
         for job in config.get("scrape_configs") or []:

@@ -27,6 +27,13 @@ Its environment: the launcher's ``SHUANGDA_*``/``PYTHON*`` variables (and ``PATH
     unless already set: the launcher runs a development stack;
 ``PYTHONUNBUFFERED=1``.
 
+``SHUANGDA_<NAME>_ROLE``
+    ``api`` or ``worker`` for a service that runs split (:data:`SPLIT`): intake runs as two
+    components, ``intake`` (role ``api``: the HTTP API and the relay, so a complaint is never
+    answered behind an ingress batch) and ``intake-worker`` (role ``worker``: the consumers, with
+    only the ops routes ``/metrics``, ``/healthz``, ``/readyz`` on its own port, 8009 + 10·*i*,
+    ``SHUANGDA_INTAKE_WORKER_PORT``); every other service runs as one process (role ``all``);
+
 Output goes to ``<state>/logs/<name>.log``; ready when ``GET /readyz`` answers 200.
 """
 from __future__ import annotations
@@ -50,29 +57,39 @@ PASSED_ENV = ("PATH", "HOME", "VIRTUAL_ENV", "JAVA_HOME", "LANG", "LC_ALL", "LC_
               "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
 
+#: services the launcher runs as an ``api`` and a ``worker`` component (their wiring declares the split)
+SPLIT = ("intake",)
+
+
 def instance_name(service: str, instance: int) -> str:
     return service if instance == 0 else f"{service}-{instance}"
 
 
 class Service(Component):
-    """One instance of a service; ``module``/``root``/``port`` exist so tests can point
-    it at a stand-in module."""
+    """One instance of a service (or of one role of a split service: ``role`` ``api``/``worker``);
+    ``module``/``root``/``port`` exist so tests can point it at a stand-in module."""
 
     ready_timeout = 60.0
     stop_timeout = 20.0
 
     def __init__(self, name: str, module: str | None = None, root: Path | None = None,
-                 port: int | None = None, instance: int = 0) -> None:
+                 port: int | None = None, instance: int = 0, role: str | None = None) -> None:
+        if role not in (None, "api", "worker"):
+            raise ValueError(f"role: api, worker or None, not {role!r}")
         self.service = name
+        self.role = role
         self.instance = instance
-        self.name = instance_name(name, instance)
+        #: the component's base name: the service's, ``<service>-worker`` for its worker role
+        self.component = f"{name}-worker" if role == "worker" else name
+        self.name = instance_name(self.component, instance)
         self.module = module or f"services.{name}"
         self._root = root
         self._port = port
 
     def replica(self, instance: int) -> "Service":
         """Instance ``instance`` of the same service."""
-        return Service(self.service, module=self.module, root=self._root, port=self._port, instance=instance)
+        return Service(self.service, module=self.module, root=self._root, port=self._port, instance=instance,
+                       role=self.role)
 
     @property
     def root(self) -> Path:
@@ -83,7 +100,10 @@ class Service(Component):
         return self.root.joinpath(*self.module.split(".")) / "__main__.py"
 
     def port(self) -> int:
-        base = self._port if self._port is not None else settings.port(self.service)
+        if self._port is not None:
+            base = self._port
+        else:
+            base = settings.port(f"{self.service}_worker" if self.role == "worker" else self.service)
         return base + PORT_STRIDE * self.instance
 
     def exists(self) -> bool:
@@ -128,6 +148,8 @@ class Service(Component):
             "SHUANGDA_INSTANCE": str(self.instance),
             "PYTHONUNBUFFERED": "1",
         })
+        if self.role is not None:
+            env[f"SHUANGDA_{upper}_ROLE"] = self.role
         env.setdefault("SHUANGDA_DEV", "true")
         from deploy.launcher import profile
 

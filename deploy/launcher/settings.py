@@ -16,7 +16,7 @@ Public API
 ``port(name) -> int``
     The port of ``kafka``, ``kafka_controller``, ``pg``, ``prometheus`` or a service
     (``intake`` 8001, ``routing`` 8002, ``notify`` 8003, ``credit`` 8004, ``console`` 8005, ``custody`` 8006,
-    ``appraisal`` 8007, ``inspection`` 8008), each
+    ``appraisal`` 8007, ``inspection`` 8008) or ``intake_worker`` (8009, intake's worker process), each
     overridable by ``SHUANGDA_<NAME>_PORT`` (for services also
     ``SHUANGDA_<NAME>_HTTP_PORT``, the variable the services' own settings read).
 ``replicas() -> int`` / ``instance_port(name, i) -> int``
@@ -53,6 +53,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "custody": 8006,
     "appraisal": 8007,
     "inspection": 8008,
+    #: intake's worker process (role worker: consumers; only /metrics, /healthz, /readyz)
+    "intake_worker": 8009,
 }
 
 #: The services, in start order (the console last: it calls the others).

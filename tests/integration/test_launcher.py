@@ -355,3 +355,69 @@ def test_shuangda_help_lists_the_launcher_verbs() -> None:
     assert result.returncode == 0
     for verb in ("up", "down", "status", "logs"):
         assert verb in result.stdout
+
+
+FAKE_SPLIT_SERVICE = textwrap.dedent('''
+    import json, os
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    role = os.environ.get("SHUANGDA_FAKE_ROLE", "all")
+    port = int(os.environ["SHUANGDA_FAKE_HTTP_PORT"])
+    with open(os.path.join(os.environ["SHUANGDA_STATE_DIR"], f"fake-env-{role}.json"), "w") as fh:
+        json.dump({k: v for k, v in os.environ.items() if k.startswith("SHUANGDA_")}, fh)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path in ("/readyz", "/healthz") else 404)
+            self.end_headers()
+            self.wfile.write(role.encode())
+
+        def log_message(self, *args):
+            pass
+
+    HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+''')
+
+
+def test_a_split_service_runs_as_an_api_and_a_worker_component_each_with_its_role_and_port(tmp_path,
+                                                                                           monkeypatch) -> None:
+    monkeypatch.setenv("SHUANGDA_STATE_DIR", str(tmp_path / "state"))
+    package = tmp_path / "fakesplit"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(FAKE_SPLIT_SERVICE)
+    api = Service("fake", module="fakesplit", root=tmp_path, port=_free_port(), role="api")
+    worker = Service("fake", module="fakesplit", root=tmp_path, port=_free_port(), role="worker")
+    monkeypatch.setattr(components, "SERVICES", (api, worker))
+    monkeypatch.setattr(components, "all_components", lambda: (api, worker))
+    try:
+        started = {r.status.component: r for r in components.up(only=["fake"], timeout=30)}  # the api's name
+        assert set(started) == {"fake", "fake-worker"} and all(r.started for r in started.values())
+        rows = {row.component: row for row in components.status()}
+        assert rows["fake"].state == rows["fake-worker"].state == "running"
+        assert rows["fake"].pid != rows["fake-worker"].pid
+        assert rows["fake"].address.endswith(f":{api.port()}") and rows["fake-worker"].address.endswith(
+            f":{worker.port()}")
+        for role, comp in (("api", api), ("worker", worker)):
+            env = json.loads((settings.state_dir() / f"fake-env-{role}.json").read_text())
+            assert env["SHUANGDA_FAKE_ROLE"] == role
+            assert env["SHUANGDA_FAKE_HTTP_PORT"] == env["SHUANGDA_FAKE_PORT"] == str(comp.port())
+        stopped = dict(components.down(only=["fake"]))
+        assert stopped == {"fake": True, "fake-worker": True}
+        assert api.status().state == worker.status().state == "stopped"
+    finally:
+        api.stop(timeout=5)
+        worker.stop(timeout=5)
+        SUPERVISOR.stop(timeout=10)
+
+
+def test_intake_is_launched_as_its_api_and_its_worker_on_port_8009_plus_ten_per_instance(monkeypatch) -> None:
+    monkeypatch.delenv("SHUANGDA_INTAKE_WORKER_PORT", raising=False)
+    assert (components.INTAKE.role, components.INTAKE_WORKER.role) == ("api", "worker")
+    assert components.get("intake-worker-2").name == "intake-worker-2"
+    assert components.get("intake-worker-2").port() == 8009 + 20
+    assert [c.name for c in components.select(["intake-1"])] == ["intake-1", "intake-worker-1"]
+    monkeypatch.setenv("SHUANGDA_INTAKE_WORKER_PORT", "36999")
+    assert components.INTAKE_WORKER.environment()["SHUANGDA_INTAKE_HTTP_PORT"] == "36999"
+    assert components.INTAKE_WORKER.environment()["SHUANGDA_INTAKE_ROLE"] == "worker"
+    assert components.INTAKE.environment()["SHUANGDA_INTAKE_ROLE"] == "api"

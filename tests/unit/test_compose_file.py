@@ -503,7 +503,7 @@ def test_prometheus_scrapes_each_service_by_its_compose_name_and_sends_alerts_to
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     for name, port in SERVICES.items():
-        assert targets[name] == [f"{name}:{port}"]
+        assert targets[name] == [f"{name}:{port}"] + (["intake-worker:8009"] if name == "intake" else [])
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     assert config["rule_files"] == ["rules/*.yml"]
     mounts = services["prometheus"]["volumes"]
@@ -523,3 +523,14 @@ def test_alertmanager_routes_to_receivers_that_exist_and_reads_its_url_from_a_se
             assert hook["url_file"] == "/run/secrets/alert_webhook_url"
     assert services["alertmanager"]["secrets"][0]["source"] == "alert_webhook_url"
     assert compose["secrets"]["alert_webhook_url"]["file"].startswith("${SHUANGDA_ALERT_WEBHOOK_URL_FILE:?")
+
+
+def test_intake_runs_as_an_api_and_a_worker_container_with_the_same_principal_role_and_keys(services):
+    api, worker = env_of(services["intake"]), env_of(services["intake-worker"])
+    assert (api["SHUANGDA_INTAKE_ROLE"], worker["SHUANGDA_INTAKE_ROLE"]) == ("api", "worker")
+    assert services["intake-worker"]["command"] == services["intake"]["command"]
+    for key in ("SHUANGDA_KAFKA_SASL_USERNAME", "SHUANGDA_KAFKA_SASL_PASSWORD", "SHUANGDA_INTAKE_PG_DSN",
+                "SHUANGDA_PII_KEYS", "SHUANGDA_KAFKA_BOOTSTRAP"):
+        assert worker[key] == api[key], key
+    assert worker["SHUANGDA_INTAKE_HTTP_PORT"] == "8009" and "ports" not in services["intake-worker"]
+    assert "127.0.0.1:8009/healthz" in " ".join(services["intake-worker"]["healthcheck"]["test"])
