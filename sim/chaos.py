@@ -209,23 +209,31 @@ async def _publish_leads(kafka: Any, topic: str, leads: list[dict[str, Any]], wi
             if due > time.monotonic():
                 await asyncio.sleep(due - time.monotonic())
             pending.append(body)
-            if len(pending) >= 20 or i == len(leads) - 1:
+            # at least 20 at a time; more when sending fell behind the schedule (all that are due, up to 500)
+            next_due = began + window * 0.8 * (i + 1) / max(1, len(leads))
+            if (len(pending) >= 20 and next_due > time.monotonic()) or len(pending) >= 500 or i == len(leads) - 1:
                 batch, pending = pending, []
                 while batch:
-                    failed = []
-                    for b in batch:
-                        env = new_envelope(type=SubmitLead.EVENT_TYPE, source="/chaos/monitor", subject=b["source_id"])
-                        try:
-                            await (await producer.send(topic, value=json.dumps(b, ensure_ascii=False).encode(),
-                                                       key=b["source_id"].encode(), headers=env.to_headers()))
-                        except Exception:  # noqa: BLE001 — the broker is down: send it again, same source id
-                            failed.append(b)
+                    # the whole batch in flight at once, then every acknowledgement: one record at a time
+                    # waited out an acks=all round trip each (RF 3 over TLS on the secure profile: ~0.3 s
+                    # on a loaded machine, 3 leads/s instead of the window's rate)
+                    sends = [_send_lead(producer, topic, b, new_envelope(
+                        type=SubmitLead.EVENT_TYPE, source="/chaos/monitor", subject=b["source_id"])) for b in batch]
+                    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+                    # the broker is down: send those again, same source id (intake applies a lead once)
+                    failed = [b for b, outcome in zip(batch, outcomes) if isinstance(outcome, BaseException)]
                     if failed:
                         figures.lead_resends += len(failed)
                         await asyncio.sleep(1.0)
                     batch = failed
     finally:
         await producer.stop()
+
+
+async def _send_lead(producer: Any, topic: str, body: dict[str, Any], envelope: Any) -> None:
+    delivery = await producer.send(topic, value=json.dumps(body, ensure_ascii=False).encode(),
+                                   key=body["source_id"].encode(), headers=envelope.to_headers())
+    await delivery
 
 
 async def _file_complaints(urls: Sequence[str], key: str, complaints: list[dict[str, Any]], window: float,
