@@ -42,7 +42,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
     env.update({"PYTHONPATH": str(REPO_ROOT), "SHUANGDA_STATE_DIR": str(state),
                 "SHUANGDA_KAFKA_PORT": str(free_port()), "SHUANGDA_KAFKA_CONTROLLER_PORT": str(free_port()),
                 "SHUANGDA_PG_PORT": str(free_port()), "SHUANGDA_PROMETHEUS_PORT": str(free_port())})
-    for name in SERVICES:
+    for name in (*SERVICES, "intake_worker"):  # intake runs as its api and its worker process
         env[f"SHUANGDA_{name.upper()}_PORT"] = str(base_port(2))
     up = cli(env, "up", "--replicas", "2", timeout=900)
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]

@@ -88,9 +88,11 @@ def test_prometheus_is_ready_and_lists_the_local_scrape_jobs(stack: launcher.End
     assert SERVICE_JOBS | {"prometheus"} <= set(jobs)
     for job in SERVICE_JOBS:
         assert all(t["labels"]["service"] == job for t in jobs[job])
+        workers = {f"http://127.0.0.1:{settings.port('intake_worker') + 10 * i}/metrics"
+                   for i in range(settings.replicas())} if job == "intake" else set()  # intake's worker processes
         assert {t["scrapeUrl"] for t in jobs[job]} == {
             f"http://127.0.0.1:{settings.instance_port(job, i)}/metrics" for i in range(settings.replicas())
-        }, "one target per service instance"
+        } | workers, "one target per service instance"
 
 
 @pytest.mark.stack
@@ -202,6 +204,7 @@ def test_port_overrides_reach_the_rendered_kafka_and_prometheus_configs(monkeypa
     monkeypatch.setenv("SHUANGDA_KAFKA_CONTROLLER_PORT", "19093")
     monkeypatch.setenv("SHUANGDA_PROMETHEUS_PORT", "19090")
     monkeypatch.setenv("SHUANGDA_INTAKE_PORT", "18001")
+    monkeypatch.setenv("SHUANGDA_INTAKE_WORKER_PORT", "18009")
     props = dict(
         line.split("=", 1) for line in components.KAFKA.render_server_properties().splitlines()
         if line and not line.startswith("#")
@@ -215,7 +218,7 @@ def test_port_overrides_reach_the_rendered_kafka_and_prometheus_configs(monkeypa
 
     config = yaml.safe_load(components.PROMETHEUS.render_config())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert jobs["intake"]["static_configs"][0]["targets"] == ["127.0.0.1:18001"]
+    assert jobs["intake"]["static_configs"][0]["targets"] == ["127.0.0.1:18001", "127.0.0.1:18009"]  # api, worker
     assert jobs["prometheus"]["static_configs"][0]["targets"] == ["127.0.0.1:19090"]
     assert config["rule_files"] == [str(settings.repo_root() / "deploy/prometheus/rules/*.yml")]
     assert config["global"]["scrape_interval"] == "5s"

@@ -146,11 +146,14 @@ def test_up_with_replicas_runs_every_instance_on_its_own_port_and_fewer_replicas
 
 def test_prometheus_scrapes_every_instance(own_state, monkeypatch) -> None:
     monkeypatch.setenv("SHUANGDA_INTAKE_PORT", "18001")
+    monkeypatch.setenv("SHUANGDA_INTAKE_WORKER_PORT", "18009")
     settings.set_replicas(2)
     import yaml
 
     jobs = {j["job_name"]: j for j in yaml.safe_load(components.PROMETHEUS.render_config())["scrape_configs"]}
-    assert jobs["intake"]["static_configs"][0]["targets"] == ["127.0.0.1:18001", "127.0.0.1:18011"]
+    # intake's api instances, then its worker instances, in the one intake job
+    assert jobs["intake"]["static_configs"][0]["targets"] == ["127.0.0.1:18001", "127.0.0.1:18011",
+                                                               "127.0.0.1:18009", "127.0.0.1:18019"]
 
 
 @pytest.mark.stack
