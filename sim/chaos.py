@@ -109,7 +109,9 @@ def plan(cfg: ChaosConfig, run_id: str) -> tuple[list[dict[str, Any]], list[dict
     """(leads, complaints), each about a suspect of its own."""
     from sim.population import credit_code, mobile
 
-    rng = random.Random(cfg.seed)
+    # the run id in the seed: suspects (credit codes) of their own on every run, or a second run on the
+    # same stack merged its complaints into the first run's cases (no case.opened: counted lost)
+    rng = random.Random(f"{cfg.seed}:{run_id}")
     n_complaints = int(cfg.events * cfg.complaint_share)
     leads = [{
         "source_id": f"{run_id}-l{i:06d}", "channel": "monitoring", "category": "trademarks",
