@@ -29,6 +29,10 @@ class Schemas:
     credit: str = "credit"
     #: the one identity store's schema (shared.identity), which every service authenticates through
     identity: str = "identity"
+    #: issue 15's services, read by the assessment's sections when their schemas exist (sim/sections.py)
+    custody: str = "custody"
+    appraisal: str = "appraisal"
+    inspection: str = "inspection"
 
     def all(self) -> tuple[str, ...]:
         return (self.intake, self.routing, self.notify, self.credit)

@@ -24,7 +24,10 @@ Definitions (also printed in the report):
 * **penalties** — decisions on credit records, with the fines;
 * **blacklistings** — entities on the serious-violation list because of the
   run's cases, counted at the county the entity is registered in (credit
-  code positions 3–8) and at the authority that decides its removal.
+  code positions 3–8) and at the authority that decides its removal;
+* **custody, appraisal turnaround, inspections, satisfaction** — issue 15's sections
+  (`sim/sections.py`, definitions there); a service whose schema is not in the run's
+  database is shown as not run, never as zeros.
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ import asyncpg
 from shared.reference import UnknownCode, bureau_type, categories, city, counties
 from shared.workdays import SHANGHAI
 from sim.observe import Scope, ident
+from sim.sections import gather_sections, render_sections
 
 COLOURS = {"assigned": "#f0ad4e", "accepted": "#5bc0de", "closed": "#5cb85c", "not_accepted": "#999999",
            "complaints": "#3465a4", "leads": "#e9b96e", "ok": "#4e9a06", "late": "#cc0000"}
@@ -89,6 +93,8 @@ class Figures:
     blacklist: list[dict[str, Any]] = field(default_factory=list)
     notices: dict[str, int] = field(default_factory=dict)
     dead_letters: dict[str, int] = field(default_factory=dict)
+    #: custody, appraisal turnaround, inspections, satisfaction (sim/sections.py)
+    sections: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -164,6 +170,9 @@ async def gather(dsn: str, scope: Scope, *, day: dt.date, as_of: dt.datetime, se
         dead = await conn.fetch(
             f"SELECT reason, count(*) AS n FROM {I}.dead_letters WHERE topic = ANY($1::text[]) GROUP BY reason",
             [f"ingress.{c}" for c in scope.kafka_clients]) if scope.kafka_clients else []
+        figures.sections = await gather_sections(
+            conn, run_cases=scope.run_cases(), like=like, routing=s.routing, custody=s.custody, appraisal=s.appraisal,
+            inspection=s.inspection, since=dt.datetime.combine(day, dt.time(), SHANGHAI), as_of=as_of)
     finally:
         await conn.close()
 
@@ -463,12 +472,16 @@ Seed {_e(f.seed)}, speed {_e(f.speed)}×, clock <code>{_e(f.clock_spec)}</code>.
 <h2>Serious-violation list (严重违法失信名单)</h2>
 <table><tr><th class=n>entity</th><th class=n>credit code</th><th class=n>rule</th><th class=n>authority</th><th class=n>listed</th></tr>
 {blacklist or '<tr><td class=n colspan=5>none</td></tr>'}</table>
+{render_sections(f.sections)}
 <h2>Definitions</h2>
 <p class=note>Cases: opened by the run's reports, at their county and current lead bureau. Median time to acknowledge: assignment to
 acceptance or refusal (simulated hours). Deadline compliance: of the deadlines that came due or were met (acknowledgement and each
 referral step), the share met on time; breached, late and overdue-open deadlines are late. Transfers: for a bureau, cases it passed on;
 for a county, re-assignments of its cases. Blacklisted: entities listed because of the run's cases, at the county of registration
-(credit code) and at the deciding authority.</p>
+(credit code) and at the deciding authority. Custody: lots registered on the run's cases, still in custody at the end of the period,
+disposed of by outcome, destruction plans done and their cost. Appraisal turnaround: per provider kind, requests of the run's cases and
+the hours from request to result. Inspections: plans drawn in the period, their targets, results and violations that became a case.
+Satisfaction: the run's cases' survey answers, mean score, share resolved and cases reopened by a low score.</p>
 <script type="application/json" id="figures">{figures_json}</script>
 </body></html>
 """

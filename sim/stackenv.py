@@ -60,7 +60,8 @@ class Isolated:
     def schemas(self) -> Schemas:
         u = self.unique
         return Schemas(intake=f"intake_{u}", routing=f"routing_{u}", notify=f"notify_{u}", credit=f"credit_{u}",
-                       identity=f"identity_{u}")
+                       identity=f"identity_{u}", custody=f"custody_{u}", appraisal=f"appraisal_{u}",
+                       inspection=f"inspection_{u}")
 
     def topic(self, name: str) -> str:
         return f"t{self.unique}.{name}"
