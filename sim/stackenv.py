@@ -83,6 +83,9 @@ class Isolated:
             "SHUANGDA_IDENTITY_SCHEMA": s.identity,
             "SHUANGDA_INTAKE_SCHEMA": s.intake, "SHUANGDA_INTAKE_CONSUMER_GROUP": f"intake-{u}",
             "SHUANGDA_INTAKE_CASE_TOPIC": t("case.intake"),
+            # routing's case topic: intake learns each case's assignee and closing from it (evidence
+            # files, the survey) — without it an isolated intake read the shared stack's topic
+            "SHUANGDA_INTAKE_ROUTING_TOPIC": t("case.routing"),
             "SHUANGDA_INTAKE_INGRESS_PATTERN": rf"ingress\.[a-z0-9][a-z0-9_-]*-{u}",
             "SHUANGDA_ROUTING_SCHEMA": s.routing, "SHUANGDA_ROUTING_CONSUMER_GROUP": f"routing-{u}",
             "SHUANGDA_ROUTING_INTAKE_TOPIC": t("case.intake"), "SHUANGDA_ROUTING_ROUTING_TOPIC": t("case.routing"),
