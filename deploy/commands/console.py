@@ -4,12 +4,17 @@
     shuangda console accounts create boss --role office
     shuangda console accounts create pol --role police@610402      (police / procuratorate: the city's by default)
     shuangda console accounts create opsy --role ops
+    shuangda console accounts create cara --role office --oidc-subject 9f1c…   (signs in only through OIDC)
+    shuangda console accounts link alice --oidc-subject 9f1c…   (also through OIDC; --clear unlinks)
     shuangda console accounts list
     shuangda console accounts unlock alice
 
 ``create`` asks for the password (or reads ``--password-stdin``), registers the principal
 ``console.<username>`` in the identity store with the role's kind and bureau, and keeps its API key
-sealed in the console's schema: the console calls the services with it for that person.
+sealed in the console's schema: the console calls the services with it for that person. With
+``--oidc-subject`` (the subject the city's identity provider signs for the person, see
+SHUANGDA_CONSOLE_OIDC_*) no password is asked unless ``--password-stdin``: the account signs in only
+through the provider. Nobody is ever created from a token.
 """
 from __future__ import annotations
 
@@ -32,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="office | bureau@<type>@<division> | police[@<division>] | procuratorate[@<division>] | ops")
     create.add_argument("--name", default="", help="display name")
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    create.add_argument("--oidc-subject", default=None,
+                        help="the identity provider's subject of this person (then no password unless --password-stdin)")
+    link = verbs.add_parser("link", help="let an account sign in through the identity provider (OIDC)")
+    link.add_argument("username")
+    group = link.add_mutually_exclusive_group(required=True)
+    group.add_argument("--oidc-subject", help="the provider's subject (the ID token's configured claim)")
+    group.add_argument("--clear", action="store_true", help="unlink: no OIDC sign-in for this account")
     verbs.add_parser("list", help="list the accounts").add_argument("--json", action="store_true")
     verbs.add_parser("unlock", help="clear a lockout").add_argument("username")
     p.set_defaults(func=run)
@@ -43,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from shared.identity.model import InvalidPrincipal
 
     password = None
-    if args.accounts_verb == "create":
+    if args.accounts_verb == "create" and (args.password_stdin or not args.oidc_subject):
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
     try:
         return asyncio.run(_run(args, password))
@@ -84,7 +96,9 @@ async def _run(args: argparse.Namespace, password: str | None) -> int:
         if args.accounts_verb == "create":
             role = parse_role(args.role, office_bureau=s.office_bureau, city_division=s.city_division)
             principal = await create_account(console, identity, crypto.KeySeal(s.secret), username=args.username,
-                                             password=password or "", role=role, display_name=args.name)
+                                             password=password if password is not None or not args.oidc_subject
+                                             else None, role=role, display_name=args.name,
+                                             oidc_subject=args.oidc_subject)
             print(f"created {args.username}: {role.label}, principal {principal}")
         elif args.accounts_verb == "list":
             rows = [dict(r) for r in await db.list_accounts(console)]
@@ -93,6 +107,17 @@ async def _run(args: argparse.Namespace, password: str | None) -> int:
             for r in rows if not args.json else []:
                 locked = f" locked until {r['locked_until']:%Y-%m-%d %H:%M}" if r["locked_until"] else ""
                 print(f"  {r['username']:<20} {r['role']:<14} {r['bureau'] or '':<28} {r['principal_id']}{locked}")
+        elif args.accounts_verb == "link":
+            from services.console.domain.accounts import check_subject
+
+            subject = None if args.clear else check_subject(args.oidc_subject)
+            if subject is not None and (other := await db.account_by_subject(console, subject)) is not None \
+                    and other["username"] != args.username:
+                raise ValueError(f"the OIDC subject is {other['username']}'s already")
+            done = await db.link_subject(console, args.username, subject)
+            print(("unlinked" if subject is None else f"linked {args.username} to OIDC subject {subject}")
+                  if done else f"no account {args.username}")
+            return 0 if done else 1
         elif args.accounts_verb == "unlock":
             print("unlocked" if await db.unlock(console, args.username) else f"no account {args.username}")
         return 0

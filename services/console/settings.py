@@ -47,6 +47,21 @@ class ConsoleSettings(ServiceSettings):
     #: sign-in attempts per client address: per second, burst
     login_rate_per_second: float = Field(default=0.2, gt=0)
     login_rate_burst: int = Field(default=10, ge=1)
+    # -- OpenID Connect (issue 16 §1; none: local accounts only) --
+    #: the city's identity provider (its discovery document is <issuer>/.well-known/openid-configuration)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    #: the client's secret at the provider (client_secret_post); none: a public client (PKCE only)
+    oidc_client_secret: SecretStr | None = None
+    #: where the provider sends the person back: this console's /login/oidc/callback as the browser sees it
+    oidc_redirect_url: str | None = None
+    #: the ID token's claim naming the person: matched to an account's --oidc-subject, never provisioned
+    oidc_subject_claim: str = Field(default="sub", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    oidc_scopes: str = "openid"
+    #: how long a person may take at the provider before the sign-in is started anew
+    oidc_flow_minutes: float = Field(default=10.0, gt=0, le=60)
+    #: clock skew allowed on the ID token's exp / iat
+    oidc_leeway_seconds: int = Field(default=60, ge=0, le=600)
     # -- public status lookup --
     lookup_rate_per_second: float = Field(default=0.1, gt=0)
     lookup_rate_burst: int = Field(default=10, ge=1)
@@ -67,6 +82,22 @@ class ConsoleSettings(ServiceSettings):
     def _secret_outside_dev(self) -> "ConsoleSettings":
         self.secret_key = require_secret(self.secret_key, "SHUANGDA_CONSOLE_SECRET_KEY", self.dev, DEV_SECRET)
         return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "ConsoleSettings":
+        if self.oidc_issuer:
+            missing = [name for name in ("oidc_client_id", "oidc_redirect_url") if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"SHUANGDA_CONSOLE_OIDC_ISSUER needs {', '.join('SHUANGDA_CONSOLE_' + m.upper() for m in missing)}")
+            for name in ("oidc_issuer", "oidc_redirect_url"):
+                url = getattr(self, name)
+                if not url.startswith("https://") and not (self.dev and url.startswith("http://")):
+                    raise ValueError(f"SHUANGDA_CONSOLE_{name.upper()} must be https:// (http:// only in dev mode)")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def secret(self) -> bytes:

@@ -35,6 +35,7 @@ from services.console.app.resends import Resends
 from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain.accounts import Lockout
+from services.console.adapters.oidc import OidcClient
 from services.console.settings import ConsoleSettings
 
 SERVICE = "console"
@@ -64,9 +65,14 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     routing = RoutingClient(settings.routing_url, timeout=settings.http_timeout_seconds)
     credit = CreditClient(settings.credit_url, timeout=settings.http_timeout_seconds) if settings.credit_url else None
     notify = NotifyClient(settings.notify_url, timeout=settings.http_timeout_seconds) if settings.notify_url else None
+    oidc = OidcClient(issuer=settings.oidc_issuer, client_id=settings.oidc_client_id or "",
+                      client_secret=settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None,
+                      redirect_url=settings.oidc_redirect_url or "", scopes=settings.oidc_scopes,
+                      subject_claim=settings.oidc_subject_claim, clock=clock, leeway_seconds=settings.oidc_leeway_seconds,
+                      timeout=settings.http_timeout_seconds) if settings.oidc_issuer else None
     accounts = Accounts(pool, crypto.KeySeal(settings.secret), clock,
                         Lockout(settings.lockout_failures, timedelta(minutes=settings.lockout_minutes)),
-                        settings.session_hours)
+                        settings.session_hours, oidc=oidc, oidc_flow_minutes=settings.oidc_flow_minutes)
     dead_letters = DeadLetters(settings.kafka, settings.dlq_topic_prefix)
     names = {"zh": {c.code: c.name_zh for c in counties()}, "en": {c.code: c.name_en for c in counties()}}
     alerts = SubstitutionAlerts(settings.kafka, settings.credit_topic) if settings.credit_topic else None
@@ -89,7 +95,7 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
                     lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),
                     prometheus_url=settings.prometheus_url, readiness=[database_ready])
-    closers = [routing.close] + [c.close for c in (credit, notify) if c is not None]
+    closers = [routing.close] + [c.close for c in (credit, notify, oidc) if c is not None]
     loops = [session_pruning(pool, clock)] + ([alerts.run] if alerts is not None else [])
     return Parts(app, loops, closers=closers,
                  components={"accounts": accounts, "routing": routing, "office": office, "dead_letters": dead_letters, "pool": pool,

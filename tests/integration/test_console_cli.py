@@ -65,3 +65,26 @@ async def test_the_dlq_cli_replays_one_offset_through_the_shared_replay_function
     assert done.returncode == 0 and "replayed 1 dead letter(s)" in done.stdout, done.stderr
     records = await stack.eventually(lambda: stack.read_all(origin), until=lambda rs: len(rs) >= 1, what="the replay")
     assert [(r.key, r.value) for r in records] == [(b"k1", b"v1")]
+
+
+async def test_the_cli_creates_an_oidc_only_account_and_links_an_existing_one_to_a_subject_once() -> None:
+    unique = uuid.uuid4().hex[:10]
+    env = {"SHUANGDA_CONSOLE_SCHEMA": f"console_{unique}", "SHUANGDA_IDENTITY_SCHEMA": f"identity_{unique}"}
+    made = cli("console", "accounts", "create", "cara", "--role", "office", "--oidc-subject", "sub-cara", **env)
+    assert made.returncode == 0, made.stderr
+    local = cli("console", "accounts", "create", "dan", "--role", "ops", "--password-stdin",
+                stdin="a-long-enough-password\n", **env)
+    assert local.returncode == 0, local.stderr
+    linked = cli("console", "accounts", "link", "dan", "--oidc-subject", "sub-dan", **env)
+    taken = cli("console", "accounts", "link", "dan", "--oidc-subject", "sub-cara", **env)
+    spaced = cli("console", "accounts", "link", "dan", "--oidc-subject", "a b", **env)
+    assert linked.returncode == 0 and "linked dan" in linked.stdout, linked.stderr
+    assert taken.returncode == 1 and "cara" in taken.stderr
+    assert spaced.returncode == 1 and "oidc_subject:" in spaced.stderr
+    conn = await connect(stack.dsn(), f"console_{unique}")
+    try:
+        rows = {r["username"]: r for r in await conn.fetch("SELECT username, oidc_subject, password_hash FROM accounts")}
+    finally:
+        await conn.close()
+    assert rows["cara"]["oidc_subject"] == "sub-cara" and rows["cara"]["password_hash"] == "!oidc-only"
+    assert rows["dan"]["oidc_subject"] == "sub-dan" and rows["dan"]["password_hash"].startswith("$argon2id$")

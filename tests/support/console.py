@@ -122,6 +122,9 @@ async def _console_stack(unique: str, *, routing_overrides: dict[str, Any] | Non
     async with world.running(**(routing_overrides or {})) as routing:
         stop = asyncio.Event()
         rport, cport = free_port(), free_port()
+        # a setting may name the console's own URL, chosen here: "{console}/login/oidc/callback"
+        overrides = {k: v.replace("{console}", f"http://127.0.0.1:{cport}") if isinstance(v, str) else v
+                     for k, v in overrides.items()}
         settings = ConsoleSettings(**{
             "dev": True, "pg_dsn": stack.dsn(), "kafka_bootstrap": stack.bootstrap(), "schema": f"console_{unique}",
             "identity_schema": world.identity_schema, "identity_cache_seconds": 1.0,

@@ -31,6 +31,7 @@ from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
 from services.console.adapters.notify import NotifyClient
 from services.console.adapters.routing import ServiceDown
+from services.console.adapters.oidc import OidcRefused
 from services.console.app.accounts import Accounts, Person
 from services.console.app.disclosures import Disclosures
 from services.console.app.lookup import Lookup
@@ -49,6 +50,11 @@ HERE = Path(__file__).resolve().parent.parent
 SESSION_COOKIE = "sd_session"
 CSRF_COOKIE = "sd_csrf"
 LANG_COOKIE = "sd_lang"
+#: the state of an OIDC sign-in under way (SameSite=Lax: the provider's redirect back is cross-site)
+OIDC_COOKIE = "sd_oidc"
+OIDC_PATH = "/login/oidc"
+#: an OIDC refusal's HTTP status (others: 401)
+OIDC_STATUS = {"unknown_subject": 403, "disabled": 403, "locked": 423, "provider_error": 502}
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 HOME = {"office": "/office", "bureau": "/cases", "police": "/referrals", "procuratorate": "/supervision", "ops": "/ops"}
@@ -100,7 +106,8 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         other = "en" if lang == "zh" else "zh"
         html = env.get_template(template).render(
             t=lambda k: i18n.text(k, lang), lang=lang, person=person, csrf=person.csrf if person else anon_csrf,
-            toggle_url=f"{request.url.path}?lang={other}", other_lang=other, prometheus_url=prometheus_url, **context)
+            toggle_url=f"{request.url.path}?lang={other}", other_lang=other, prometheus_url=prometheus_url,
+            oidc=accounts.oidc is not None, **context)
         response = HTMLResponse(html, status_code=status)
         if "lang" in request.query_params:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, secure=cookie_secure, httponly=True,
@@ -157,8 +164,57 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         person = await accounts.person(token)
         assert person is not None
         response = RedirectResponse(_safe_next(fields.get("next")) or HOME[person.role.name], status_code=303)
-        response.set_cookie(SESSION_COOKIE, token or "", max_age=int(accounts.session_length.total_seconds()),
+        session_cookie(response, token or "")
+        return response
+
+    def session_cookie(response: Response, token: str) -> None:
+        response.set_cookie(SESSION_COOKIE, token, max_age=int(accounts.session_length.total_seconds()),
                             secure=cookie_secure, httponly=True, samesite="strict", path="/")
+
+    @app.get(OIDC_PATH, include_in_schema=False)
+    async def oidc_start(request: Request) -> Response:
+        if accounts.oidc is None:
+            return refused(request, None, "not_found", 404)
+        if login_buckets.take(address(request)) > 0:
+            return page(request, "login.html", 429, error="too_many")
+        try:
+            state, url = await accounts.begin_oidc(_safe_next(request.query_params.get("next")))
+        except OidcRefused as exc:
+            SIGN_INS.labels(f"oidc_{exc.reason}").inc()
+            return page(request, "login.html", OIDC_STATUS.get(exc.reason, 401), error=f"oidc_{exc.reason}")
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(OIDC_COOKIE, state, max_age=int(accounts.oidc_flow.total_seconds()), secure=cookie_secure,
+                            httponly=True, samesite="lax", path=OIDC_PATH)
+        return response
+
+    @app.get(f"{OIDC_PATH}/callback", include_in_schema=False)
+    async def oidc_callback(request: Request) -> Response:
+        if accounts.oidc is None:
+            return refused(request, None, "not_found", 404)
+        if login_buckets.take(address(request)) > 0:
+            return page(request, "login.html", 429, error="too_many")
+        q = request.query_params
+        if q.get("error"):  # the provider's own refusal (access_denied …): nothing to verify
+            SIGN_INS.labels("oidc_denied").inc()
+            response = page(request, "login.html", 401, error="oidc_denied")
+        else:
+            try:
+                token, next_path = await accounts.finish_oidc(state=q.get("state", ""), code=q.get("code", ""),
+                                                              cookie_state=request.cookies.get(OIDC_COOKIE),
+                                                              address=address(request))
+            except OidcRefused as exc:
+                SIGN_INS.labels(f"oidc_{exc.reason}").inc()
+                response = page(request, "login.html", OIDC_STATUS.get(exc.reason, 401), error=f"oidc_{exc.reason}")
+            else:
+                SIGN_INS.labels("oidc_ok").inc()
+                person = await accounts.person(token)
+                assert person is not None
+                # a page, not a redirect: the browser arrived from the provider's site, and a
+                # SameSite=Strict cookie set now is sent only on a navigation that starts here
+                response = page(request, "continue.html", person=person,
+                                target=_safe_next(next_path) or HOME[person.role.name])
+                session_cookie(response, token)
+        response.delete_cookie(OIDC_COOKIE, path=OIDC_PATH)
         return response
 
     @app.post("/logout", include_in_schema=False)

@@ -24,9 +24,30 @@ async def account(conn: Conn, username: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM accounts WHERE username = $1", username)
 
 
+async def account_by_subject(conn: Conn, subject: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM accounts WHERE oidc_subject = $1", subject)
+
+
+async def link_subject(conn: Conn, username: str, subject: str | None) -> bool:
+    return bool(await conn.fetchval("UPDATE accounts SET oidc_subject = $2 WHERE username = $1 RETURNING true",
+                                    username, subject))
+
+
+async def insert_flow(conn: Conn, state_hash: bytes, nonce: str, code_verifier: str, next_path: str | None,
+                      created_at: datetime, expires_at: datetime) -> None:
+    await conn.execute("INSERT INTO oidc_flows (state_hash, nonce, code_verifier, next_path, created_at, expires_at)"
+                       " VALUES ($1, $2, $3, $4, $5, $6)", state_hash, nonce, code_verifier, next_path, created_at,
+                       expires_at)
+
+
+async def take_flow(conn: Conn, state_hash: bytes) -> asyncpg.Record | None:
+    """The started sign-in of this state, once: it is deleted as it is read."""
+    return await conn.fetchrow("DELETE FROM oidc_flows WHERE state_hash = $1 RETURNING *", state_hash)
+
+
 async def list_accounts(conn: Conn) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT username, role, bureau, principal_id, locked_until, disabled, created_at,"
-                            " last_login_at FROM accounts ORDER BY username")
+    return await conn.fetch("SELECT username, role, bureau, principal_id, oidc_subject, locked_until, disabled,"
+                            " created_at, last_login_at FROM accounts ORDER BY username")
 
 
 async def record_failure(conn: Conn, username: str, failed_count: int, locked_until: datetime | None) -> None:
@@ -67,6 +88,7 @@ async def delete_session(conn: Conn, session_hash: bytes) -> None:
 
 async def prune_sessions(conn: Conn, now: datetime) -> int:
     status = await conn.execute("DELETE FROM sessions WHERE expires_at <= $1", now)
+    await conn.execute("DELETE FROM oidc_flows WHERE expires_at <= $1", now)
     return int(status.split()[-1])
 
 

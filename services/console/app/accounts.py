@@ -5,9 +5,10 @@ and the console keeps that principal's API key (sealed) to call the services on 
 Failed sign-ins in a row lock the account (`domain.accounts.Lockout`); every attempt is logged."""
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -16,9 +17,10 @@ from shared.clock import Clock
 from shared.identity import store as identity
 
 from services.console.adapters import crypto
+from services.console.adapters.oidc import OidcClient, OidcRefused
 from services.console.adapters import postgres as db
 from services.console.domain.accounts import (
-    Lockout, Role, check_password, check_username, principal_id_for, role_from_stored,
+    Lockout, Role, check_password, check_subject, check_username, principal_id_for, role_from_stored,
 )
 
 PUBLIC_READER = "public"
@@ -39,22 +41,36 @@ class Person:
     csrf: str
 
 
+#: the password hash of an account that signs in only through the identity provider (never verifies)
+NO_PASSWORD = "!oidc-only"
+
+
 async def create_account(console: asyncpg.Connection, identity_conn: asyncpg.Connection, seal: crypto.KeySeal, *,
-                         username: str, password: str, role: Role, display_name: str = "") -> str:
-    """Register the principal and the account; returns the principal id."""
+                         username: str, password: str | None, role: Role, display_name: str = "",
+                         oidc_subject: str | None = None) -> str:
+    """Register the principal and the account; returns the principal id. With `oidc_subject` the
+    password may be None: the person signs in only through the city's identity provider."""
     check_username(username)
-    check_password(password)
+    if oidc_subject is not None:
+        check_subject(oidc_subject)
+    if password is not None or oidc_subject is None:
+        check_password(password or "")
     if await db.account(console, username) is not None:
         raise ValueError(f"account {username} exists")
+    if oidc_subject is not None and await db.account_by_subject(console, oidc_subject) is not None:
+        raise ValueError(f"another account has the OIDC subject {oidc_subject}")
     principal_id = principal_id_for(username)
     issued = await identity.create_principal(identity_conn, principal_id, role.principal_kind, bureau=role.bureau,
                                              display_name=display_name or username, label="console")
     created = await db.insert_account(console, username=username, role=role.name, bureau=role.bureau,
-                                      display_name=display_name, password_hash=await crypto.hash_password(password),
+                                      display_name=display_name,
+                                      password_hash=await crypto.hash_password(password) if password else NO_PASSWORD,
                                       principal_id=principal_id, api_key_enc=seal.seal(issued.token))
     if not created:  # raced with another create: leave no principal without an account
         await identity.revoke_principal(identity_conn, principal_id)
         raise ValueError(f"account {username} exists")
+    if oidc_subject is not None:
+        await db.link_subject(console, username, oidc_subject)
     await ensure_public_reader(console, identity_conn, seal)
     return principal_id
 
@@ -79,8 +95,10 @@ SignIn = Literal["ok", "bad", "locked"]
 
 class Accounts:
     def __init__(self, pool: asyncpg.Pool, seal: crypto.KeySeal, clock: Clock, lockout: Lockout,
-                 session_hours: float) -> None:
+                 session_hours: float, *, oidc: OidcClient | None = None, oidc_flow_minutes: float = 10.0) -> None:
         self.pool = pool
+        self.oidc = oidc
+        self.oidc_flow = timedelta(minutes=oidc_flow_minutes)
         self.seal = seal
         self.clock = clock
         self.lockout = lockout
@@ -107,13 +125,60 @@ class Accounts:
                     if until is not None:
                         return "locked", None
             return "bad", None
+        return "ok", await self._open_session(username, address, "ok", now)
+
+    async def _open_session(self, username: str, address: str, outcome: str, now: datetime) -> str:
         token = crypto.new_token()
         async with self.pool.acquire() as conn, conn.transaction():
             await db.record_success(conn, username, now)
-            await db.log_attempt(conn, username, address, "ok", now)
+            await db.log_attempt(conn, username, address, outcome, now)
             await db.insert_session(conn, crypto.token_hash(token), username, secrets.token_urlsafe(24), now,
                                     now + self.session_length)
-        return "ok", token
+        return token
+
+    # -- OpenID Connect (adapters/oidc.py) --
+
+    async def begin_oidc(self, next_path: str | None) -> tuple[str, str]:
+        """A sign-in at the identity provider: (state for the browser's cookie, the provider's URL)."""
+        assert self.oidc is not None
+        started = await self.oidc.start()
+        now = self.clock.now()
+        await db.insert_flow(self.pool, crypto.token_hash(started.state), started.nonce, started.code_verifier,
+                             next_path, now, now + self.oidc_flow)
+        return started.state, started.url
+
+    async def finish_oidc(self, *, state: str, cookie_state: str | None, code: str,
+                          address: str) -> tuple[str, str | None]:
+        """The provider sent the person back: (session cookie value, the page they asked for), or
+        `OidcRefused` — logged in login_attempts as ``oidc_<reason>``. The flow is used once whatever
+        the outcome; the account's lockout holds as for a password sign-in; an unknown subject is
+        refused, never provisioned."""
+        assert self.oidc is not None
+        now = self.clock.now()
+        subject = ""
+        try:
+            if not state or not cookie_state or len(state) > 128 or not hmac.compare_digest(state, cookie_state):
+                raise OidcRefused("bad_state", "the state is not the one this browser started")
+            flow = await db.take_flow(self.pool, crypto.token_hash(state))
+            if flow is None:
+                raise OidcRefused("bad_state", "no sign-in was started with this state (or it was used)")
+            if flow["expires_at"] <= now:
+                raise OidcRefused("expired_flow", "the sign-in took too long")
+            if not code or len(code) > 2048:
+                raise OidcRefused("token_exchange", "no authorization code")
+            subject = await self.oidc.verify(await self.oidc.exchange(code, flow["code_verifier"]), flow["nonce"])
+            row = await db.account_by_subject(self.pool, subject)
+            if row is None:
+                raise OidcRefused("unknown_subject", "no console account has this subject")
+            if row["disabled"]:
+                raise OidcRefused("disabled", "the account is disabled")
+            if self.lockout.locked(row["locked_until"], now):
+                raise OidcRefused("locked", "the account is locked")
+        except OidcRefused as refused:
+            await db.log_attempt(self.pool, f"oidc:{subject}" if subject else "oidc:", address,
+                                 f"oidc_{refused.reason}", now)
+            raise
+        return await self._open_session(row["username"], address, "oidc_ok", now), flow["next_path"]
 
     async def person(self, cookie: str | None) -> Person | None:
         if not cookie or len(cookie) > 128:

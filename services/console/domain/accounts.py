@@ -94,6 +94,16 @@ def check_password(password: str) -> str:
     return password
 
 
+_SUBJECT = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def check_subject(subject: str) -> str:
+    """An OIDC subject as a provider issues it (OIDC Core: at most 255 ASCII characters)."""
+    if not _SUBJECT.match(subject):
+        raise InvalidAccount("oidc_subject", "1-255 printable ASCII characters without spaces")
+    return subject
+
+
 def principal_id_for(username: str) -> str:
     """The identity store's principal acting for a console account."""
     return f"console.{username}"
