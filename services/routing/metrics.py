@@ -20,6 +20,8 @@ CASES_CLOSED = Counter("shuangda_cases_closed_total", "Cases closed by outcome",
 CASES_REOPENED = Counter("shuangda_cases_reopened_total",
                          "Closed cases reopened after the complainant's survey, by the outcome they had", ["previous"])
 JOINT_MEETINGS = Counter("shuangda_joint_meetings_proposed_total", "Joint enforcement meetings proposed")
+JOINT_MEETINGS_DECIDED = Counter("shuangda_joint_meetings_decided_total",
+                                 "Proposed joint meetings the office convened or dismissed", ["decision"])
 TIME_TO_ACKNOWLEDGE = Histogram(
     "shuangda_time_to_acknowledge_seconds", "From assignment to the bureau's acknowledgement", ["bureau"],
     buckets=(60, 600, 3600, 4 * 3600, 86400, 2 * 86400, 3 * 86400, 5 * 86400, 7 * 86400, 10 * 86400, 15 * 86400, 30 * 86400),
@@ -55,5 +57,7 @@ def record(notes: list[Note]) -> None:
             CASES_REOPENED.labels(n.labels["previous"]).inc()
         elif n.what == "joint_meeting":
             JOINT_MEETINGS.inc()
+        elif n.what == "joint_meeting_decided":
+            JOINT_MEETINGS_DECIDED.labels(n.labels["decision"]).inc()
         elif n.what == "penalty_over_threshold":
             PENALTIES_OVER_THRESHOLD.labels(n.labels["family"]).inc()

@@ -280,3 +280,18 @@ class JointMeetingProposed(EventModel):
     category: str
     counties: list[str]
     proposed_at: datetime
+
+
+@contract(topic=CASE_ROUTING.name, key=_KEY)
+class JointMeetingDecided(EventModel):
+    """The office convened a proposed joint enforcement meeting, or dismissed the proposal with a reason
+    (once per case: a decision is final). The bureaus concerned are told."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.case.joint-meeting-decided.v1"
+    case_id: str
+    office: str
+    decision: Literal["convene", "dismiss"]
+    reason: str | None = Field(default=None, description="why it was dismissed (required then), or a note")
+    bureaus: list[str] = Field(description="the lead and co-operating bureaus concerned")
+    decided_by: str = Field(description="the principal that decided")
+    decided_at: datetime

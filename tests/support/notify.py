@@ -116,6 +116,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "decision_no": "咸秦市监罚〔2025〕12号", "penalty_amount": Decimal("35000.50"), "detail": "没收侵权商品",
         "category": "trademarks", "suspect": SUSPECT, "recorded_at": NOW,
     },
+    "shuangda.case.joint-meeting-decided.v1": {
+        "case_id": "C-2025-000123", "office": "office@610400", "decision": "dismiss",
+        "reason": "案情已由市场监管部门单独查处，无需联合执法",
+        "bureaus": ["market_regulation@610402", "public_security@610402"], "decided_by": "console.office",
+        "decided_at": NOW,
+    },
     "shuangda.case.joint-meeting-proposed.v1": {
         "case_id": "C-2025-000123", "office": "office@610400",
         "bureaus": ["market_regulation@610400", "public_security@610400"], "reasons": ["major_amount", "cross_county"],

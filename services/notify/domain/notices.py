@@ -75,6 +75,7 @@ _RULES: tuple[NoticeRule, ...] = (
     NoticeRule(routing.CaseOutcomeRecorded, critical=False, complainants="case"),  # its SMS invites the survey
     NoticeRule(routing.CaseReopened, critical=False, addressed=_one("bureau"), complainants="case"),
     NoticeRule(routing.JointMeetingProposed, critical=False, addressed=_one("office", "bureaus")),
+    NoticeRule(routing.JointMeetingDecided, critical=False, addressed=_one("bureaus")),
     # -- deadlines: the bureau that must act; a breach also goes to the office
     NoticeRule(routing.CaseDeadlineRevised, critical=True, addressed=_one("deadline.bureau")),
     NoticeRule(routing.DeadlineApproaching, critical=True, addressed=_one("deadline.bureau")),

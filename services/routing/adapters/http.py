@@ -20,12 +20,13 @@ authentication runs before the body is validated.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Iterable, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shared.contracts.bureau_actions import (
     AcknowledgeCase,
@@ -115,6 +116,36 @@ def case_detail(case: Case, referral: Referral | None, deadlines: list[Any]) -> 
             for d in deadlines
         ],
     }
+
+
+REFUSED_TYPE = "https://shuangda.example/problems/joint-meeting"
+
+
+class JointMeetingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    decision: Literal["convene", "dismiss"]
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="required to dismiss: why no meeting is needed")
+
+
+class JointMeetingDone(BaseModel):
+    case_id: str
+    decision: Literal["convene", "dismiss"]
+    events: list[str]
+
+
+class JointMeetingOut(BaseModel):
+    case_id: str
+    assignee: str
+    co_bureaus: list[str]
+    category: str
+    county: str
+    state: str
+    opened_at: datetime
+    decision: Literal["convene", "dismiss"] | None = Field(description="None while the office has not decided")
+    reason: str | None
+    decided_by: str | None
+    decided_at: datetime | None
 
 
 class _TopicsMissing(Exception):
@@ -221,6 +252,65 @@ def build_router(*, pool: asyncpg.Pool, router: Router, auth: Authenticator, sou
     command_route("/cases/{case_id}/referral/supervision", RequestSupervision, "Ask the procuratorate to supervise")
     command_route("/cases/{case_id}/referral/handover", HandOver, "Hand goods and files to the police")
     command_route("/cases/{case_id}/outcome", RecordOutcome, "Close the case with its outcome")
+
+    # -- joint meetings (issue 16 §2): the office convenes or dismisses a proposal --
+
+    office_actor = auth.require("cases:act")
+
+    @api.get("/joint-meetings", response_model=list[JointMeetingOut], tags=["joint meetings"],
+             summary="Cases with a joint meeting proposed (undecided first) and the office's decision",
+             responses=RESPONSES)
+    async def joint_meetings(limit: Limit = 100, caller: Principal = Depends(reader)) -> Any:
+        if bureau_of(caller) != router.office:
+            raise ProblemError(403, "Forbidden", f"only the office ({router.office}) decides joint meetings")
+        async with pool.acquire() as conn:
+            return await router.joint_meetings(conn, min(limit, list_limit_max))
+
+    @api.post("/cases/{case_id}/joint-meeting", tags=["joint meetings"], response_model=JointMeetingDone,
+              summary="The office convenes the proposed joint meeting, or dismisses the proposal with a reason",
+              responses={**COMMAND_RESPONSES, **problems(403)})
+    async def decide_joint_meeting(request: Request, case_id: CaseIdPath, body: JointMeetingIn,
+                                   caller: Principal = Depends(office_actor),
+                                   idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
+                                                                        description=IDEMPOTENCY)) -> Response:
+        require_clean(body)
+        key = checked_key(idempotency_key)
+        actor = bureau_of(caller)
+        if actor != router.office:
+            raise ProblemError(403, "Forbidden", f"only the office ({router.office}) decides joint meetings")
+        fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+
+        async def work(uow: UnitOfWork) -> tuple[int, Any]:
+            result = await router.decide_joint_meeting(uow, actor=actor, principal=caller.principal_id,
+                                                       case_id=case_id, decision=body.decision, reason=body.reason)
+            if isinstance(result, tuple):
+                reason, detail = result
+                status = 404 if reason == "unknown_case" else 422 if reason == "reason_required" else 409
+                problem: dict[str, Any] = {"type": REFUSED_TYPE, "title": "Refused", "status": status,
+                                           "detail": detail, "reason": reason}
+                if reason == "reason_required":
+                    problem["errors"] = [{"field": "reason", "reason": "required", "detail": detail}]
+                return status, problem
+            return 200, {"case_id": case_id, "decision": body.decision,
+                         "events": [e.payload.EVENT_TYPE for e in result.emissions]}  # type: ignore[attr-defined]
+
+        async def once(uow: UnitOfWork) -> tuple[int, str, bool]:
+            try:
+                return await idempotent(uow, caller.principal_id, key, fingerprint, work)
+            except EgressNotReady as exc:
+                raise _TopicsMissing(exc.bureaus) from None
+
+        async def attempt() -> tuple[int, str, bool]:
+            try:
+                return await run_in_transaction(pool, once, source=source, actor=actor)
+            except _TopicsMissing as exc:
+                raise EgressNotReady(exc.bureaus) from None
+
+        status, text, replayed = await router.outside_transaction(attempt)
+        return Response(text.encode("utf-8"), status_code=status,
+                        headers={"Idempotent-Replayed": "true"} if replayed else {},
+                        media_type=PROBLEM_JSON if status >= 400 else "application/json")
+
     return api
 
 

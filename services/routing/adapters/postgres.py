@@ -456,3 +456,30 @@ async def open_case_counts(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyn
 
 async def provisional_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM deadlines WHERE state = 'open' AND provisional"))
+
+
+# -- joint meetings (issue 16 §2) -------------------------------------------------------------------
+
+async def joint_meeting_decision(conn: asyncpg.Connection, case_id: str) -> str | None:
+    """The office's decision on the case's proposed joint meeting, if it took one."""
+    return await conn.fetchval("SELECT decision FROM joint_meetings WHERE case_id = $1", case_id)
+
+
+async def record_joint_meeting(conn: asyncpg.Connection, event: Any) -> None:
+    await conn.execute(
+        "INSERT INTO joint_meetings (case_id, decision, reason, decided_by, decided_at) VALUES ($1, $2, $3, $4, $5)",
+        event.case_id, event.decision, event.reason, event.decided_by, event.decided_at,
+    )
+
+
+async def joint_meetings(conn: asyncpg.Connection, open_states: list[str], limit: int) -> list[dict[str, Any]]:
+    """Cases with a joint meeting proposed (open ones, or decided ones), undecided first, newest first."""
+    rows = await conn.fetch(
+        """SELECT c.case_id, c.assignee, c.co_bureaus, c.category, c.county, c.state, c.opened_at,
+                  j.decision, j.reason, j.decided_by, j.decided_at
+           FROM cases c LEFT JOIN joint_meetings j ON j.case_id = c.case_id
+           WHERE c.joint_meeting_proposed AND (c.state = ANY($1::text[]) OR j.case_id IS NOT NULL)
+           ORDER BY (j.case_id IS NOT NULL), c.opened_at DESC, c.case_id LIMIT $2""",
+        open_states, limit,
+    )
+    return [{**dict(r), "co_bureaus": list(r["co_bureaus"] or [])} for r in rows]

@@ -185,6 +185,25 @@ class Router:
                                      deadlines=[(spec, state) for spec, state in opened], now=self.clock.now())
         uow.after_commit(lambda: record(notes))
 
+    async def decide_joint_meeting(self, uow: UnitOfWork, *, actor: str, principal: str, case_id: str,
+                                   decision: str, reason: str | None) -> Effects | domain.Refusal:
+        """The office convenes or dismisses a proposed joint meeting (issue 16 §2): the case row locked, the
+        decision recorded once (table joint_meetings) and announced to the bureaus concerned."""
+        case = await repo.load_case(uow.conn, case_id, lock=True)
+        decided = await repo.joint_meeting_decision(uow.conn, case_id) if case is not None else None
+        result = domain.decide_joint_meeting(case, decided, actor=actor, principal=principal, decision=decision,
+                                             reason=reason, ctx=self.context())
+        if isinstance(result, tuple):
+            return result
+        event = result.emissions[0].payload
+        await repo.record_joint_meeting(uow.conn, event)
+        await self._save(uow, result)
+        return result
+
+    async def joint_meetings(self, conn: Any, limit: int) -> list[dict[str, Any]]:
+        """Open cases with a joint meeting proposed, undecided first, with the decision if taken."""
+        return await repo.joint_meetings(conn, list(domain.OPEN_STATES), limit)
+
     # -- reads ----------------------------------------------------------------------------------
 
     async def visible_case(self, conn: object, bureau: str, case_id: str) -> tuple[Case, Referral | None] | None:

@@ -53,6 +53,7 @@ from shared.contracts.routing import (
     CasePenaltyOverThreshold,
     CaseOutcomeRecorded,
     CaseTransferred,
+    JointMeetingDecided,
     JointMeetingProposed,
 )
 from services.routing.domain import deadlines, referral as machine
@@ -679,6 +680,34 @@ def _maybe_propose_joint_meeting(fx: Effects, case: Case, ctx: Context) -> None:
         category=case.category, counties=list(counties), proposed_at=ctx.now,
     ), office)
     fx.notes.append(Note("joint_meeting", {}))
+
+
+def decide_joint_meeting(case: Case | None, decided: str | None, *, actor: str, principal: str, decision: str,
+                         reason: str | None, ctx: Context) -> Effects | Refusal:
+    """The office convenes a proposed joint meeting or dismisses the proposal (a reason required): once per
+    case, on an open case whose meeting was proposed. `decided`: the decision taken before, if any. The
+    bureaus concerned (lead and co-operating) hear of it on their egress topics, the office on its own."""
+    if case is None:
+        return "unknown_case", "no such case"
+    if actor != ctx.office:
+        return "not_office", f"{actor} is not the office ({ctx.office}); only it convenes joint meetings"
+    if not case.joint_meeting_proposed:
+        return "not_proposed", "no joint meeting was proposed for this case"
+    if decided is not None:
+        return "already_decided", f"the proposal was already decided ({decided})"
+    if not case.is_open:
+        return "case_closed", f"the case is {case.state}"
+    reason = (reason or "").strip() or None
+    if decision == "dismiss" and reason is None:
+        return "reason_required", "reason: a dismissal needs a reason"
+    bureaus = list(dict.fromkeys([case.assignee, *case.co_bureaus]))
+    fx = Effects()
+    fx.emit("case", JointMeetingDecided(
+        case_id=case.case_id, office=ctx.office, decision=decision, reason=reason, bureaus=bureaus,  # type: ignore[arg-type]
+        decided_by=principal, decided_at=ctx.now,
+    ), *bureaus)
+    fx.notes.append(Note("joint_meeting_decided", {"decision": decision}))
+    return fx
 
 
 # -- helpers ------------------------------------------------------------------------------------
