@@ -63,8 +63,10 @@ async def test_the_worklist_pages_by_next_deadline_then_the_rest_each_case_once_
         arrived: list[str] = []
 
         async def arrive(page_no: int) -> None:
-            # a case whose deadline sorts before every page already read, and one that sorts last
-            early, late = f"E{page_no}-{unique}", f"L{page_no}-{unique}"
+            # a case whose deadline sorts before every page already read, and one that sorts last: deadlines
+            # counted in days can tie with the cases' own, and a tie is broken by case id, so the late case's
+            # id must sort after theirs ("Z" > "P") and the early one's before ("E" < "P")
+            early, late = f"E{page_no}-{unique}", f"Z{page_no}-{unique}"
             await world.open_cases(case_opened(early, opened_at=now - dt.timedelta(days=2)),
                                    case_opened(late, opened_at=now))
             for c in (early, late):
@@ -80,7 +82,7 @@ async def test_the_worklist_pages_by_next_deadline_then_the_rest_each_case_once_
         assert [_key(i) for i in flat] == sorted(_key(i) for i in flat), "the pages are not in worklist order"
         assert [i["case_id"] for i in flat[-3:]] == [ids[2], ids[1], ids[0]], "the cases without a deadline come last, newest first"
         assert arrived and not any(c.startswith("E") for c in seen), "a case arriving before the cursor moved a page"
-        assert any(c.startswith("L") for c in seen), "a case arriving after the cursor is not on a later page"
+        assert any(c.startswith("Z") for c in seen), "a case arriving after the cursor is not on a later page"
 
         # back from the last page: the same pages, each once, to the first (which has no previous)
         first = (await svc.http.get("/v1/worklist", headers=headers, params={"limit": 5})).json()
