@@ -120,7 +120,12 @@ class Hotline:
         self.posted: dict[str, float] = {}
         self.answered: list[float] = []  # seconds from POST to its 201
         self.errors = 0
+        self.error_kinds: dict[str, int] = {}  # "status 503", "ClientConnectorError": what the errors were
         self.n = 0
+
+    def failed(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
     async def post(self) -> None:
         self.n += 1
@@ -139,14 +144,14 @@ class Hotline:
         try:
             async with self.http.post(f"{self.url}/v1/complaints", data=data, headers=headers) as response:
                 status, answer = response.status, await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            self.errors += 1
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self.failed(type(exc).__name__)
             return
         if status == 201:
             self.posted[json.loads(answer)["case_id"]] = t0
             self.answered.append(time.time() - t0)
         else:
-            self.errors += 1
+            self.failed(f"status {status}")
 
     async def paced(self, rate: float, seconds: float) -> None:
         tasks: set[asyncio.Task[None]] = set()
@@ -561,6 +566,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                                                 if "intake-api" in cpu_c else None),
             "load_average_1m_complaint_phase": round(load_c, 1),
             "http_errors": hotline.errors,
+            "http_error_kinds": hotline.error_kinds,
             "webhook_signatures_rejected": receiver.rejected_signatures,
         }
         await hotline.http.close()
