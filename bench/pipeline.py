@@ -109,10 +109,10 @@ class Hotline:
     The client is aiohttp's: httpx's pool spent the bench process's CPU (its request queue is
     scanned per request: quadratic once a backlog forms), so the caller itself held complaints back."""
 
-    def __init__(self, url: str, key: str, tag: str) -> None:
+    def __init__(self, urls: list[str], key: str, tag: str) -> None:
         import aiohttp
 
-        self.url = url
+        self.urls = urls  # posted to in turn (several intake API instances with --replicas)
         self.http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=60), trust_env=False)
         self.key, self.tag = key, tag
@@ -142,7 +142,8 @@ class Hotline:
         headers = {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
         t0 = time.time()
         try:
-            async with self.http.post(f"{self.url}/v1/complaints", data=data, headers=headers) as response:
+            url = self.urls[self.n % len(self.urls)]
+            async with self.http.post(f"{url}/v1/complaints", data=data, headers=headers) as response:
                 status, answer = response.status, await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             self.failed(type(exc).__name__)
@@ -386,27 +387,43 @@ def summary(latencies: list[float]) -> dict[str, float]:
 class PipelineServices(stackenv.Services):
     """The four services as child processes; with `split_intake`, intake as two (shared.runtime.service
     roles): ``intake-api`` on intake's port, which the hotline posts to, and ``intake-worker`` (the ingress
-    consumer) on a port of its own, so a complaint is never answered behind an ingress batch's CPU."""
+    consumer) on a port of its own, so a complaint is never answered behind an ingress batch's CPU.
 
-    def __init__(self, iso: stackenv.Isolated, env: dict[str, str], log_dir: Path, *, split_intake: bool) -> None:
+    With ``replicas`` > 1, each of those processes runs that many times, as ``shuangda up --replicas N``
+    does: the same consumer group, its own HTTP port and ``SHUANGDA_INSTANCE`` (the relay and the other
+    singleton jobs elect one leader among them). The first of each keeps the service's own port."""
+
+    def __init__(self, iso: stackenv.Isolated, env: dict[str, str], log_dir: Path, *, split_intake: bool,
+                 replicas: int = 1) -> None:
         super().__init__(iso, env, log_dir)
         self.split_intake = split_intake
+        self.replicas = max(1, replicas)
         self.urls: dict[str, str] = {}
+
+    def _spawn(self, proc: str, module: str, env: dict[str, str], port: str | None) -> None:
+        self.procs[proc] = self.spawner(module, env, self.log_dir / f"{proc}.log")
+        self.urls[proc] = f"http://127.0.0.1:{port}"
 
     def start(self) -> None:
         for name in stackenv.SERVICES:
+            upper = name.upper()
             if name == "intake" and self.split_intake:
-                worker_port = str(stackenv.free_port())
-                roles = {"intake-api": {"SHUANGDA_INTAKE_ROLE": "api"},
-                         "intake-worker": {"SHUANGDA_INTAKE_ROLE": "worker", "SHUANGDA_INTAKE_HTTP_PORT": worker_port,
-                                           "SHUANGDA_INTAKE_PORT": worker_port}}
-                for proc, extra in roles.items():
-                    self.procs[proc] = self.spawner("services.intake", {**self.env, **extra}, self.log_dir / f"{proc}.log")
-                    port = extra.get("SHUANGDA_INTAKE_HTTP_PORT")
-                    self.urls[proc] = f"http://127.0.0.1:{port}" if port else self.iso.url("intake")
-                continue
-            self.procs[name] = self.spawner(f"services.{name}", self.env, self.log_dir / f"{name}.log")
-            self.urls[name] = self.iso.url(name)
+                roles = {"intake-api": "api", "intake-worker": "worker"}
+            else:
+                roles = {name: ""}
+            for proc, role in roles.items():
+                for i in range(self.replicas):
+                    keeps_own_port = i == 0 and role != "worker"
+                    port = str(self.iso.ports[name]) if keeps_own_port else str(stackenv.free_port())
+                    extra = {"SHUANGDA_INSTANCE": str(i), f"SHUANGDA_{upper}_HTTP_PORT": port, f"SHUANGDA_{upper}_PORT": port}
+                    if role:
+                        extra[f"SHUANGDA_{upper}_ROLE"] = role
+                    self._spawn(proc if i == 0 else f"{proc}-{i + 1}", f"services.{name}", {**self.env, **extra}, port)
+
+    def hotline_urls(self) -> list[str]:
+        """Where complaints are posted: every process that serves intake's API."""
+        first = "intake-api" if self.split_intake else "intake"
+        return [url for proc, url in self.urls.items() if proc == first or proc.startswith(f"{first}-")]
 
     async def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -497,7 +514,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                                              {hotline_id: "hotline", monitor_id: "platform"}, [monitor_id])
         env = iso.env(directory_path=write_directory(work / "directory.yaml", document),
                       sms_url=f"http://127.0.0.1:{port}/sms")
-        services = PipelineServices(iso, env, work / "logs", split_intake=args.split_intake)
+        services = PipelineServices(iso, env, work / "logs", split_intake=args.split_intake, replicas=args.replicas)
         services.start()
         rss = RssSampler(services)
         sampling = asyncio.create_task(rss.run(stop_sampling))
@@ -525,7 +542,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         deliveries_rate = drained_after[1] / (drained_after[0] - produce_started) if drained_after[1] else 0.0
 
         # (c) hotline POST → bureau webhook at a paced rate while a burst of leads arrives on ingress
-        hotline = Hotline(iso.url("intake"), keys[hotline_id], tag + "m")
+        hotline = Hotline(services.hotline_urls(), keys[hotline_id], tag + "m")
         cpu_before_c = rss.cpu_seconds()
         burst = asyncio.create_task(publish_leads(bootstrap, f"ingress.{monitor_id}", args.burst, tag + "x"))
         await hotline.paced(args.rate, args.seconds)
@@ -541,6 +558,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
         figures: dict[str, Any] = {
             "intake_processes": "api+worker" if args.split_intake else "one",
+            "replicas": args.replicas,
             "raw_events": args.raw_events,
             "raw_per_s": round(raw_rate, 1),
             "leads": args.leads,
@@ -571,7 +589,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         }
         await hotline.http.close()
         if args.saturation:
-            saturated = Hotline(iso.url("intake"), keys[hotline_id], tag + "s")
+            saturated = Hotline(services.hotline_urls(), keys[hotline_id], tag + "s")
             sat_started = time.perf_counter()
             await saturated.flat_out(args.callers, args.seconds)
             sat_posted_rate = len(saturated.posted) / (time.perf_counter() - sat_started)
@@ -610,6 +628,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--callers", type=int, default=32, help="concurrent callers at saturation")
     p.add_argument("--one-intake", dest="split_intake", action="store_false",
                    help="intake as one process (role all) instead of its API and worker processes")
+    p.add_argument("--replicas", type=int, default=1,
+                   help="processes of each service (one consumer group, a port each), as `shuangda up --replicas N`")
     p.add_argument("--json", action="store_true", help="print only one JSON object with the figures")
     return p
 
