@@ -35,3 +35,13 @@ def decode(text: str, arity: int, *, max_part: int = 64) -> tuple[str, ...]:
                        for p in parts)):
         raise BadCursor("not a cursor returned by this list")
     return tuple(parts)
+
+
+def after(args: list, columns: tuple[str, str], key: tuple, *, ascending: bool) -> str:
+    """The SQL condition for the rows after `key` in ``ORDER BY columns[0], columns[1]`` (ascending or
+    descending), with the key's two values appended to `args` as parameters. The plain bound on the
+    first column lets an index range-scan; the row comparison breaks its ties by the second."""
+    args += [key[0], key[1]]
+    first, second = f"${len(args) - 1}", f"${len(args)}"
+    bound, strict = (">=", ">") if ascending else ("<=", "<")
+    return f"{columns[0]} {bound} {first} AND ({columns[0]}, {columns[1]}) {strict} ({first}, {second})"

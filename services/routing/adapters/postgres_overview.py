@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from shared import keyset
+
 Conn = asyncpg.Connection | asyncpg.Pool
 OPEN_STATES = ["assigned", "accepted"]
 #: most groups a dimension answers (counties and bureau types are few; this only bounds a surprise)
@@ -153,10 +155,7 @@ async def worklist_due(conn: Conn, bureau: str | None, limit: int, key: Key | No
         args.append(bureau)
         where.append(f"c.assignee = ${len(args)}")
     if key is not None:
-        args += [key[0], key[1]]
-        t, c = f"${len(args) - 1}", f"${len(args)}"
-        # the plain bound lets the index range-scan; the row comparison breaks ties by case id
-        where.append(f"d.due_at {'>=' if forward else '<='} {t} AND (d.due_at, d.case_id) {'>' if forward else '<'} ({t}, {c})")
+        where.append(keyset.after(args, ("d.due_at", "d.case_id"), key, ascending=forward))
     order = "ASC" if forward else "DESC"
     return await conn.fetch(
         f"""
@@ -177,10 +176,8 @@ async def worklist_rest(conn: Conn, bureau: str | None, limit: int, key: Key | N
     if bureau:
         args.append(bureau)
         where.append(f"c.assignee = ${len(args)}")
-    if key is not None:
-        args += [key[0], key[1]]
-        t, c = f"${len(args) - 1}", f"${len(args)}"
-        where.append(f"c.opened_at {'<=' if forward else '>='} {t} AND (c.opened_at, c.case_id) {'<' if forward else '>'} ({t}, {c})")
+    if key is not None:  # newest first: "after" is older
+        where.append(keyset.after(args, ("c.opened_at", "c.case_id"), key, ascending=not forward))
     order = "DESC" if forward else "ASC"
     return await conn.fetch(
         f"""
