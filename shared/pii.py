@@ -269,15 +269,35 @@ class Opener:
         """The clear value; `Erased` if its person's key was destroyed, `PiiError` if it cannot be opened."""
         if not is_data_key_id(sealed.kid):
             return self.keyring.open(sealed, field=field)
-        key = self._keys.get(sealed.kid)
-        if key is None:
-            if sealed.kid not in self._wrapped:
-                raise PiiError("the data key of this value is not in the key store")
-            wrapped = self._wrapped[sealed.kid]
-            if wrapped is None:
-                raise Erased(f"the {field} was erased (its data key is destroyed)")
-            key = self._keys[sealed.kid] = unwrap(self.keyring, sealed.kid, wrapped)
+        try:
+            key = self.data_key(sealed.kid)
+        except Erased:
+            raise Erased(f"the {field} was erased (its data key is destroyed)") from None
         return key.open(sealed, field=field)
+
+    def data_key(self, key_id: str) -> DataKey:
+        """The data key `key_id` itself (to seal more of that person's data under it); `Erased` if it was
+        destroyed, `PiiError` if the key store does not hold it."""
+        key = self._keys.get(key_id)
+        if key is None:
+            if key_id not in self._wrapped:
+                raise PiiError("the data key of this value is not in the key store")
+            wrapped = self._wrapped[key_id]
+            if wrapped is None:
+                raise Erased("the data key is destroyed (erased)")
+            key = self._keys[key_id] = unwrap(self.keyring, key_id, wrapped)
+        return key
+
+    def sealer(self, values: object) -> "Keyring | DataKey":
+        """What seals more personal data of the person whose sealed `values` these are (a record's
+        complainant): their data key, or the service keyring when the values predate data keys (or
+        hold no sealed value). `Erased` if the key was destroyed; `PiiError` if `values` name two keys."""
+        ids = data_key_ids(values)
+        if not ids:
+            return self.keyring
+        if len(ids) > 1:
+            raise PiiError("these values are sealed under more than one data key")
+        return self.data_key(next(iter(ids)))
 
     def reveal(self, sealed: Sealed, *, field: str) -> str:
         """Like `open`, but a destroyed key gives the `ERASED` marker instead of an exception."""

@@ -3,12 +3,13 @@
     shuangda pii export --tracking-no T | --phone P | --id-number N  [--actor A --reason R]
         the complainant's personal data intake holds, opened (access and copy, 第四十五条)
     shuangda pii erase  --tracking-no T | --phone P | --id-number N  --reason R [--actor A]
-        remove it (deletion, 第四十七条): the sealed name, phone, id number and the sealed original
-        description go, and the person's data keys are destroyed in the key store (shared.vault) in
+        remove it (deletion, 第四十七条): the sealed name, phone, id number, the sealed original
+        description, the evidence files (rows and blobs) and the sealed survey comments go, and the person's data keys are destroyed in the key store (shared.vault) in
         the same transaction; the case, its figures and the masked summary stay
     shuangda pii retention [--today YYYY-MM-DD] [--apply]
         reports past the retention rule (services/intake/domain/retention.py, versioned with its
-        citation): listed, and with --apply erased
+        citation): listed, and with --apply erased as by ``erase`` (evidence files, survey comments
+        and the blobs no other report uses go too)
     shuangda pii rules
         the retention rules in force, with their citations
 
@@ -93,7 +94,7 @@ async def _run(args: argparse.Namespace) -> int:
     conn = await connect(settings.dsn, settings.schema)
     try:
         if args.pii_verb == "retention":
-            return await _retention(conn, args)
+            return await _retention(conn, keyring, args)
         return await _request(conn, keyring, args)
     finally:
         await conn.close()
@@ -176,7 +177,8 @@ async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
         if reports:
             await db.record_access(conn, [r["report_id"] for r in reports], at=now, actor=args.actor,
                                    facts={"why": args.reason, "found_by": _found_by(args)})
-        files = await reporter_files.export(conn, keyring, _store(args, keyring), [r["report_id"] for r in reports])
+        files = await reporter_files.export(conn, keyring, _store(args, keyring), [r["report_id"] for r in reports],
+                                            vault_schema=args.vault_schema)
         report_opener = await opener(conn, keyring, reports, vault_schema=args.vault_schema)
         print(json.dumps({"reports": [opened(report_opener, r) for r in reports], **files}, ensure_ascii=False, indent=2))
         return 0 if reports else 1
@@ -184,15 +186,16 @@ async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
     from shared.pii import data_key_ids
 
     key_ids = data_key_ids([(r.get("complainant"), r.get("description_sealed")) for r in reports])
-    async with conn.transaction():  # the rows' personal data and the person's data keys go together
+    async with conn.transaction():  # the rows' personal data, their files and comments, the data keys: together
         erased = await db.erase(conn, [r["report_id"] for r in reports if r.get("complainant") or r.get("description_sealed")],
                                 why=args.reason, at=now, actor=args.actor, kind="pii.erased",
                                 facts={"found_by": _found_by(args), "data_keys": len(key_ids)})
+        files = await reporter_files.erase_rows(conn, [r["report_id"] for r in reports], why=args.reason, at=now,
+                                                actor=args.actor)  # evidence files and survey comments (issue 15 §4)
         keys_destroyed = await vault.erase(conn, key_ids, at=now, why=args.reason, schema=args.vault_schema)
-    files = await reporter_files.erase(conn, _store(args, keyring), [r["report_id"] for r in reports], why=args.reason,
-                                       at=now, actor=args.actor)  # evidence files and survey comments (issue 15 §4)
+    blobs = await reporter_files.delete_blobs(_store(args, keyring), files.orphans)  # after the commit
     print(json.dumps({"reports_found": len(reports), "reports_erased": erased, "data_keys_destroyed": keys_destroyed,
-                      **files}))
+                      **reporter_files.summary(files, blobs)}))
     return 0 if reports else 1
 
 
@@ -200,7 +203,8 @@ def _found_by(args: argparse.Namespace) -> str:
     return "tracking_no" if args.tracking_no else "phone" if args.phone else "id_number"
 
 
-async def _retention(conn: Any, args: argparse.Namespace) -> int:
+async def _retention(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
+    from services.intake.adapters import attachments_pii as reporter_files
     from services.intake.adapters import postgres_pii as db
     from services.intake.domain.retention import candidates_before, keep_until, past_retention, rule_for
     from shared import vault
@@ -211,6 +215,7 @@ async def _retention(conn: Any, args: argparse.Namespace) -> int:
     before = dt.datetime.combine(candidates_before(today), dt.time(), SHANGHAI)
     listed: list[dict[str, Any]] = []
     erased = total = 0
+    files = reporter_files.FilesErased()
     now = dt.datetime.now(dt.timezone.utc)
     async for chunk in db.retention_candidates(conn, before, chunk=args.chunk):
         due = [r for r in chunk if past_retention(r["received_at"].astimezone(SHANGHAI).date(), today)]
@@ -226,12 +231,16 @@ async def _retention(conn: Any, args: argparse.Namespace) -> int:
                 by_rule.setdefault(item["rule"], []).append(item["report_id"])
             keys = {r["report_id"]: data_key_ids((r.get("complainant"), r.get("description_sealed"))) for r in due}
             for version, ids in by_rule.items():
-                async with conn.transaction():  # the rows' personal data and their data keys together
+                async with conn.transaction():  # the rows' personal data, files, comments and data keys together
                     erased += await db.erase(conn, ids, why=f"retention rule {version}", at=now, actor=args.actor,
                                              kind="pii.retention-erased", facts={"rule": version, "judged_on": today.isoformat()})
+                    done = await reporter_files.erase_rows(conn, ids, why=f"retention rule {version}", at=now,
+                                                           actor=args.actor)
                     await vault.erase(conn, set().union(*(keys[i] for i in ids)), at=now, why=f"retention rule {version}",
                                       schema=args.vault_schema)
+                files.add(done)
         total += counted
+    blobs = await reporter_files.delete_blobs(_store(args, keyring), files.orphans) if files.orphans else 0
     print(json.dumps({"today": today.isoformat(), "past_retention": total, "erased": erased,
-                      "reports": listed}, ensure_ascii=False, indent=2))
+                      **reporter_files.summary(files, blobs), "reports": listed}, ensure_ascii=False, indent=2))
     return 0

@@ -4,7 +4,8 @@ Any client with ``complaints:write`` records the answer a complainant gives it (
 hotline's return call, an SMS gateway), and the complainant proves who they are with the last 4
 digits of the phone the complaint was filed with (in the body, never the URL). The rule
 (`domain.survey`): once, after the case closed, within the window. The answer is stored (the
-comment sealed) and announced as ``case.survey-answered`` on intake's case topic in the same
+comment sealed under the complainant's own data key, `shared.vault`, so an erasure shreds it; only
+the masked copy is readable) and announced as ``case.survey-answered`` on intake's case topic in the same
 transaction; routing reopens the case when it asks to (``case.reopened``).
 
 Refusals: 404 (no such complaint, or the digits are wrong — the same answer for both), 409
@@ -14,6 +15,7 @@ Refusals: 404 (no such complaint, or the digits are wrong — the same answer fo
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path
@@ -26,10 +28,12 @@ from services.intake.domain import survey as rules
 from services.intake.domain.text import redact
 from services.intake.domain.tracking import parse_tracking_no
 from services.intake.metrics import SURVEYS
+from shared import vault
 from shared.contracts.cases import CaseSurveyAnswered
 from shared.envelope import deterministic_event_id
 from shared.http import ProblemError, run_in_transaction
 from shared.identity.model import Principal
+from shared.pii import Erased
 
 TYPE = "https://shuangda.example/problems/survey"
 
@@ -59,6 +63,10 @@ def refused(status: int, reason: str, detail: str, field: str = "tracking_no") -
                         errors=[{"field": field, "reason": reason, "detail": detail}])
 
 
+def _doc(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def survey_router(deps: HttpDeps) -> APIRouter:
     router = APIRouter(tags=["complaints"])
     not_found = "no complaint with this tracking number and these digits"
@@ -84,7 +92,14 @@ def survey_router(deps: HttpDeps) -> APIRouter:
             if not isinstance(decided, rules.Decision):
                 raise refused(409, *decided)
             comment = redact(body.comment)[:500]
-            sealed = keyring.seal(body.comment, field="survey_comment").model_dump_json() if body.comment else None
+            sealed = None
+            if body.comment:  # the original may name a person: sealed under the complainant's own data key,
+                try:          # so erasing them (the key destroyed) shreds it with the rest of their data
+                    sealer = await vault.sealer_of(uow.conn, keyring, _doc(target["complainant"]),
+                                                   schema=deps.registrar.vault_schema)
+                except Erased:
+                    raise refused(404, "not_found", not_found) from None
+                sealed = sealer.seal(body.comment, field="survey_comment").model_dump_json()
             if not await sql.insert_survey(uow.conn, {
                     "report_id": target["report_id"], "case_id": target["case_id"], "score": body.score,
                     "resolved": body.resolved, "reopen_requested": body.reopen, "reopen": decided.reopen,
