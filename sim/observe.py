@@ -35,7 +35,8 @@ class Schemas:
     inspection: str = "inspection"
 
     def all(self) -> tuple[str, ...]:
-        return (self.intake, self.routing, self.notify, self.credit)
+        """The services' schemas, in the order of `sim.stackenv.SERVICES` (the identity store's is apart)."""
+        return (self.intake, self.routing, self.notify, self.credit, self.custody, self.appraisal, self.inspection)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ services' own registration code (what ``shuangda keys create`` calls):
   (one that exists already gets a new key, as ``keys rotate`` does),
   and the ingress topic of the monitor, which publishes on Kafka;
 * routing and credit: the bureau principals of the identity store (one token per bureau, shared
-  by routing's bureau API and credit's).
+  by routing's bureau API and credit's, custody's, appraisal's and inspection's);
+* appraisal: the appraisal centre, a principal of kind ``appraisal`` acting for itself;
+* inspection's lead topic: its keyless principal (``register_kafka_submitter``).
 
 Keys are kept in memory only: only their hashes are stored.
 """
@@ -26,6 +28,7 @@ class Keys:
     intake: dict[str, str] = field(default_factory=dict)   # client id → API key
     routing: dict[str, str] = field(default_factory=dict)  # bureau → API key
     credit: dict[str, str] = field(default_factory=dict)   # bureau → API key (the identity store's)
+    appraisal: dict[str, str] = field(default_factory=dict)  # appraisal provider → API key
 
 
 def all_bureaus(day: dt.date) -> list[str]:
@@ -131,6 +134,27 @@ async def register_credit_bureaus(dsn: str, identity_schema: str, bureaus: list[
     """A key per bureau for credit, from the identity store: the same principal (``type@division``)
     and so the same token as routing's bureau key."""
     return await principal_tokens(dsn, identity_schema, {b: (_bureau_kind(b), b) for b in bureaus})
+
+
+async def register_appraisers(dsn: str, identity_schema: str, providers: list[str]) -> dict[str, str]:
+    """A key per appraisal provider (kind ``appraisal``: the appraisal centre acting for itself)."""
+    return await principal_tokens(dsn, identity_schema, {p: ("appraisal", None) for p in providers})
+
+
+async def register_kafka_submitter(dsn: str, identity_schema: str, principal_id: str) -> bool:
+    """The keyless principal (kind platform, ``leads:write``) that owns an ``ingress.<principal>`` topic a
+    service publishes leads on — inspection's, as ``shuangda migrate`` registers ``inspection``
+    (deploy/setup_stack.py); idempotent. True when this call registered it."""
+    from shared.db import migrate
+    from shared.identity import store
+
+    await migrate(dsn, identity_schema, store.MIGRATIONS, runtime=False)
+    conn = await connect(dsn, identity_schema)
+    try:
+        return await store.ensure_keyless_principal(conn, principal_id, "platform", ("leads:write",),
+                                                    display_name=f"{principal_id} (Kafka only)")
+    finally:
+        await conn.close()
 
 
 def _bureau_kind(bureau: str) -> str:

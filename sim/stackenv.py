@@ -1,9 +1,9 @@
-"""The four services under their own names: schemas, consumer groups, topics,
+"""The services under their own names: schemas, consumer groups, topics,
 ports — so an end-to-end test, a benchmark or a test run of the demo shares
 Kafka and Postgres with everyone else without touching anyone's records.
 
     iso = Isolated.make(new_unique("e"))
-    env = iso.env(directory_path=..., sms_url=..., clock="accelerated:…")   # one env for all four
+    env = iso.env(directory_path=..., sms_url=..., clock="accelerated:…")   # one env for all of them
     target = iso.target(dsn, bootstrap)                                       # what the simulator talks to
 
 The simulated clients get the namespace as a suffix (``hotline-12315-a1b2c3d4``),
@@ -27,7 +27,7 @@ import httpx
 from sim.observe import Schemas
 from sim.world import Target
 
-SERVICES = ("intake", "routing", "notify", "credit")
+SERVICES = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection")
 
 
 def new_unique(kind: str) -> str:
@@ -66,17 +66,24 @@ class Isolated:
     def topic(self, name: str) -> str:
         return f"t{self.unique}.{name}"
 
+    @property
+    def inspection_lead_topic(self) -> str:
+        """Inspection's leads: an ingress topic of the namespace's own (intake reads only those), whose
+        owner is the keyless principal ``inspection-<unique>`` (`prepare` registers it)."""
+        return f"ingress.inspection-{self.unique}"
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def target(self, dsn: str, bootstrap: str) -> Target:
-        return Target(intake=self.url("intake"), routing=self.url("routing"), credit=self.url("credit"), dsn=dsn,
+        return Target(intake=self.url("intake"), routing=self.url("routing"), credit=self.url("credit"),
+                      custody=self.url("custody"), appraisal=self.url("appraisal"), inspection=self.url("inspection"), dsn=dsn,
                       bootstrap=bootstrap, schemas=self.schemas, namespace=self.unique, egress_prefix=f"t{self.unique}.",
                       precreate_egress=False)
 
     def env(self, *, directory_path: Path | None = None, sms_url: str | None = None, clock: str | None = None,
             fast_polls: bool = True) -> dict[str, str]:
-        """Environment variables for all four services (each reads its own prefix)."""
+        """Environment variables for all the services (each reads its own prefix)."""
         u, s, t = self.unique, self.schemas, self.topic
         env = {
             "SHUANGDA_DEV": "true",
@@ -92,6 +99,7 @@ class Isolated:
             "SHUANGDA_ROUTING_REFERRAL_TOPIC": t("referral.lifecycle"), "SHUANGDA_ROUTING_ALERT_TOPIC": t("alert.hotspot"),
             "SHUANGDA_ROUTING_INGRESS_PREFIX": t("ingress."), "SHUANGDA_ROUTING_EGRESS_PREFIX": f"t{u}.",
             "SHUANGDA_ROUTING_WARNINGS_APP_ID": f"routing-warnings-{u}",
+            "SHUANGDA_ROUTING_APPRAISAL_TOPIC": t("appraisal.lifecycle"),
             "SHUANGDA_NOTIFY_SCHEMA": s.notify, "SHUANGDA_NOTIFY_CONSUMER_GROUP": f"notify-{u}",
             "SHUANGDA_NOTIFY_INTAKE_TOPIC": t("case.intake"), "SHUANGDA_NOTIFY_ROUTING_TOPIC": t("case.routing"),
             "SHUANGDA_NOTIFY_REFERRAL_TOPIC": t("referral.lifecycle"), "SHUANGDA_NOTIFY_ALERT_TOPIC": t("alert.hotspot"),
@@ -101,6 +109,13 @@ class Isolated:
             "SHUANGDA_CREDIT_INGRESS_PATTERN": rf"t{u}\.ingress\.[a-z][a-z0-9_]*-[0-9]{{6}}",
             "SHUANGDA_CREDIT_REFERRAL_TOPIC": t("referral.lifecycle"), "SHUANGDA_CREDIT_PENALTY_TOPIC": t("penalty.decisions"),
             "SHUANGDA_CREDIT_CREDIT_TOPIC": t("credit.records"),
+            "SHUANGDA_CUSTODY_SCHEMA": s.custody, "SHUANGDA_CUSTODY_CONSUMER_GROUP": f"custody-{u}",
+            "SHUANGDA_CUSTODY_CUSTODY_TOPIC": t("custody.lifecycle"), "SHUANGDA_CUSTODY_REFERRAL_TOPIC": t("referral.lifecycle"),
+            "SHUANGDA_APPRAISAL_SCHEMA": s.appraisal, "SHUANGDA_APPRAISAL_CONSUMER_GROUP": f"appraisal-{u}",
+            "SHUANGDA_APPRAISAL_APPRAISAL_TOPIC": t("appraisal.lifecycle"),
+            "SHUANGDA_APPRAISAL_CUSTODY_TOPIC": t("custody.lifecycle"),
+            "SHUANGDA_INSPECTION_SCHEMA": s.inspection, "SHUANGDA_INSPECTION_INSPECTION_TOPIC": t("inspection.lifecycle"),
+            "SHUANGDA_INSPECTION_LEAD_TOPIC": self.inspection_lead_topic,
         }
         for name in SERVICES:
             env[f"SHUANGDA_{name.upper()}_HTTP_PORT"] = str(self.ports[name])
@@ -122,6 +137,9 @@ def demo_tuning(*, fast_polls: bool = True) -> dict[str, str]:
         "SHUANGDA_ROUTING_GAUGES_INTERVAL_SECONDS": "5",
         "SHUANGDA_NOTIFY_DIRECTORY_CHECK_SECONDS": "1",
         "SHUANGDA_CREDIT_SCHEDULER_INTERVAL_SECONDS": "1",
+        "SHUANGDA_CUSTODY_DEADLINE_WATCH_SECONDS": "1",
+        "SHUANGDA_APPRAISAL_DEADLINE_WATCH_SECONDS": "1",
+        "SHUANGDA_INSPECTION_DEADLINE_WATCH_SECONDS": "1",
     }
     if fast_polls:
         for name in SERVICES:
@@ -142,7 +160,7 @@ def spawn(module: str, env: dict[str, str], log_path: Path) -> "subprocess.Popen
 
 
 class Services:
-    """The four services as child processes (tests and benchmarks)."""
+    """The services as child processes (tests and benchmarks)."""
 
     def __init__(self, iso: Isolated, env: dict[str, str], log_dir: Path, spawner: Spawn = spawn) -> None:
         self.iso, self.env, self.log_dir, self.spawner = iso, env, log_dir, spawner
@@ -187,16 +205,20 @@ class Services:
 
 
 async def prepare(iso: Isolated, dsn: str, bootstrap: str) -> None:
-    """Migrate the four schemas and create the namespaced internal topics (what
-    ``shuangda migrate`` does for the default names)."""
+    """Migrate the services' schemas, create the namespaced internal topics and register inspection's
+    keyless principal for its lead topic (what ``shuangda migrate`` does for the default names)."""
     from dataclasses import replace
 
     from shared.db import migrate
-    from shared.topics import INTERNAL, ensure_topics
+    from shared.topics import APPRAISAL, CUSTODY, INSPECTION, INTERNAL, TopicSpec, ensure_topics
+    from sim.registration import register_kafka_submitter
 
     for name, schema in zip(SERVICES, iso.schemas.all()):
         await migrate(dsn, schema, REPO_ROOT / "services" / name / "migrations")
-    await ensure_topics(bootstrap, [replace(spec, name=iso.topic(spec.name)) for spec in INTERNAL])
+    await ensure_topics(bootstrap, [replace(spec, name=iso.topic(spec.name))
+                                    for spec in (*INTERNAL, CUSTODY, APPRAISAL, INSPECTION)]
+                        + [TopicSpec(iso.inspection_lead_topic, "source id", "leads from random inspections")])
+    await register_kafka_submitter(dsn, iso.schemas.identity, f"inspection-{iso.unique}")
 
 
 async def cleanup(iso: Isolated, dsn: str, bootstrap: str) -> list[str]:

@@ -65,6 +65,11 @@ class Target:
     #: create the bureaus' egress topics before the day (routing otherwise creates each on first use,
     #: holding up its consumer); off for throw-away namespaces, whose topics would pile up on the broker
     precreate_egress: bool = True
+    #: issue 15's services; empty: not run, the simulated day leaves seized goods, appraisals and
+    #: inspections alone (and the report says so)
+    custody: str = ""
+    appraisal: str = ""
+    inspection: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The end-to-end stack: the four services as processes on the real Kafka and
+"""The end-to-end stack: the seven services as processes on the real Kafka and
 Postgres, under their own schemas, consumer groups, topics and ports
 (`sim.stackenv.Isolated`), with notify delivering to a loopback webhook and
 SMS gateway that verifies every signature (`sim.receiver`).
@@ -26,7 +26,14 @@ from sim.api import Answer, call
 from sim.directory import build_directory, write_directory
 from sim.population import credit_code, mobile
 from sim.receiver import Arrival, Receiver
-from sim.registration import Keys, all_bureaus, register_bureau_keys, register_credit_bureaus, register_intake_clients
+from sim.registration import (
+    Keys,
+    all_bureaus,
+    register_appraisers,
+    register_bureau_keys,
+    register_credit_bureaus,
+    register_intake_clients,
+)
 from sim.scenario import stable_random
 from tests.support import stack
 
@@ -61,6 +68,11 @@ class E2E:
     def monitor(self) -> str:
         return f"monitor-{self.iso.unique}"
 
+    @property
+    def centre(self) -> str:
+        """The appraisal centre (a principal of kind ``appraisal``)."""
+        return f"centre-{self.iso.unique}"
+
     def topic(self, name: str) -> str:
         return self.iso.topic(name)
 
@@ -90,6 +102,10 @@ class E2E:
     async def act(self, bureau: str, case_id: str, path: str, body: dict[str, Any]) -> Answer:
         return await call(self.http, "POST", f"{self.iso.url('routing')}/v1/cases/{case_id}/{path}",
                           token=self.keys.routing[bureau], json=body)
+
+    async def on(self, service: str, method: str, path: str, *, token: str, json: Any = None) -> Answer:
+        """A call to one of the services' APIs (custody, appraisal, inspection …) with a principal's key."""
+        return await call(self.http, method, f"{self.iso.url(service)}{path}", token=token, json=json)
 
     async def read_case(self, bureau: str, case_id: str) -> Answer:
         return await call(self.http, "GET", f"{self.iso.url('routing')}/v1/cases/{case_id}", token=self.keys.routing[bureau])
@@ -158,6 +174,7 @@ async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
     bureaus = all_bureaus(today)
     keys.routing = await register_bureau_keys(dsn, iso.schemas.identity, bureaus, label="e2e")
     keys.credit = await register_credit_bureaus(dsn, iso.schemas.identity, bureaus)
+    keys.appraisal = await register_appraisers(dsn, iso.schemas.identity, [f"centre-{unique}"])
     env = iso.env(directory_path=directory, sms_url=f"http://127.0.0.1:{port}/sms")
     # 以罚代刑 alerts wait for a late referral step of their case; a short wait keeps the e2e tests quick
     env["SHUANGDA_CREDIT_SUBSTITUTION_GRACE_SECONDS"] = "2"
