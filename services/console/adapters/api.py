@@ -1,13 +1,23 @@
 """One JSON HTTP API of a service, called with a person's principal's key (or none, for a public
 feed): the answer's status and body, or `ServiceDown` when the service did not answer or answered 5xx.
-Routing's, credit's, notify's, custody's and appraisal's clients are this with their own paths."""
+Routing's, credit's and notify's clients are this with their own paths; every id they put into a path
+goes through `path_part`, so an id typed into the console's address bar reaches the service as one
+path segment — never as another path, a query or a fragment."""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+
+
+def path_part(value: str) -> str:
+    """One path segment, percent-encoded whole (``/``, ``?``, ``#``, ``:``, ``%``, ``..`` and NUL included)."""
+    part = quote(value, safe="")
+    # "." and ".." are left alone by quote() but are path steps to any URL resolver: encode them too
+    return part.replace(".", "%2E") if part in (".", "..") else part
 
 
 class ServiceDown(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -26,6 +27,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from shared.clock import Clock
 from shared.http import create_app
 from shared.ratelimit import Rate, TokenBuckets
+from shared.text import CASE_ID_PATTERN
 
 from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
@@ -64,6 +66,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICE_DECIDES = ("transferred", "reconsideration_requested", "supervision_requested")
 #: notify's delivery states (its GET /v1/deliveries?state=)
 DELIVERY_STATES = ("standby", "pending", "in_flight", "delivered", "failed", "disabled")
+#: the office's decisions on a proposed joint meeting (routing's POST /v1/cases/{id}/joint-meeting)
+MEETING_DECISIONS = ("convene", "dismiss")
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -251,9 +255,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         person = await person_of(request)
         if person is None:
             return to_login(request)
-        if person.role.name == "ops" or len(case_id) > 100:
-            return refused(request, person, "forbidden" if person.role.name == "ops" else "not_found",
-                           403 if person.role.name == "ops" else 404)
+        if person.role.name == "ops":
+            return refused(request, person, "forbidden", 403)
+        if not _case_shaped(case_id):
+            return refused(request, person, "not_found", 404)
         return await _render_case(request, person, case_id, done=request.query_params.get("done") == "1")
 
     async def _render_case(request: Request, person: Person, case_id: str, *, status: int = 200,
@@ -299,6 +304,8 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return refused(request, person, "csrf", 403)
         if person.role.name != "bureau":
             return refused(request, person, "forbidden", 403)
+        if not _case_shaped(case_id):
+            return refused(request, person, "not_found", 404)
         decision = "refuse" if fields.get("decision") == "refuse" else "accept"
         try:
             answer = await workbench.acknowledge(person.api_key, case_id, decision=decision,
@@ -407,8 +414,6 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return refused(request, person, "forbidden", 403)
         if notify is None:
             return refused(request, person, "service_down", 503)
-        if len(ref) > 36:
-            return refused(request, person, "not_found", 404)
         try:
             found = await notify.delivery(person.api_key, ref)
         except ServiceDown:
@@ -445,8 +450,6 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         if stop is not None:
             return stop
         assert person is not None and resends is not None
-        if len(ref) > 36:
-            return refused(request, person, "not_found", 404)
         try:
             done = await resends.resend(key=person.api_key, username=person.username,
                                         principal_id=principal_id_for(person.username), ref=ref, idempotency_key=idem_of(fields))
@@ -472,8 +475,6 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         if stop is not None:
             return stop
         assert person is not None and resends is not None
-        if len(endpoint_id) > 27:
-            return refused(request, person, "not_found", 404)
         try:
             since = dt.datetime.fromisoformat(fields.get("since", "").strip()[:32])
         except ValueError:
@@ -485,8 +486,8 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
                                          idempotency_key=idem_of(fields))
         except ServiceDown:
             return refused(request, person, "service_down", 503)
-        if done.status == 404:
-            return refused(request, person, "not_found", 404)
+        if done.status == 404 or (done.status == 422 and not _names_field(done.body, "since")):
+            return refused(request, person, "not_found", 404)  # notify refused the endpoint's id itself
         if not done.ok:
             return refused(request, person, "bad_since" if done.status == 422 else "forbidden", done.status)
         return RedirectResponse(f"/ops/messages?recovered={int(done.body.get('resent', 0))}", status_code=303)
@@ -517,8 +518,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         fields = await form(request)
         if not same(fields.get("csrf"), person.csrf):
             return refused(request, person, "csrf", 403)
-        if person.role.name not in roles or len(case_id) > 100:
+        if person.role.name not in roles:
             return refused(request, person, "forbidden", 403)
+        if not _case_shaped(case_id):
+            return refused(request, person, "not_found", 404)
         try:
             answer = await run(person, fields)
         except ServiceDown:
@@ -589,8 +592,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         fields = await form(request)
         if not same(fields.get("csrf"), person.csrf):
             return refused(request, person, "csrf", 403)
-        if person.role.name != "bureau" or len(case_id) > 100:
+        if person.role.name != "bureau":
             return refused(request, person, "forbidden", 403)
+        if not _case_shaped(case_id):
+            return refused(request, person, "not_found", 404)
         try:
             case = await workbench.case(person.api_key, case_id)  # routing's rule: only a case one may see
             if not case.ok:
@@ -612,8 +617,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         fields = await form(request)
         if not same(fields.get("csrf"), person.csrf):
             return refused(request, person, "csrf", 403)
-        if person.role.name not in ("bureau", "office") or len(case_id) > 100:
+        if person.role.name not in ("bureau", "office"):
             return refused(request, person, "forbidden", 403)
+        if not _case_shaped(case_id):
+            return refused(request, person, "not_found", 404)
         try:
             outcome, opened = await unmasking.unmask(key=person.api_key, username=person.username,
                                                      principal_id=principal_id_for(person.username), case_id=case_id,
@@ -780,7 +787,76 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
                     map_action="/office/map", start=chosen[0].isoformat() if chosen else "",
                     end=chosen[1].isoformat() if chosen else "")
 
+    # -- the office: joint-meeting proposals (联席会议) --
+
+    async def _render_meetings(request: Request, person: Person, *, status: int = 200, refusal: str | None = None,
+                               refused_case: str | None = None, decided: str | None = None) -> Response:
+        """The proposals with a convene and a dismiss form each. Every rendering mints new
+        Idempotency-Keys, so the form shown again after a refusal is a new request for routing (the
+        refused one's key stays bound to the refused body: reusing it would be a 409)."""
+        try:
+            answer = await office.joint_meetings(person.api_key)
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if not answer.ok:
+            return refused(request, person, "forbidden" if answer.status == 403 else "service_down",
+                           403 if answer.status == 403 else 502)
+        return page(request, "joint_meetings.html", status, person=person, meetings=answer.body,
+                    names=office.names(lang_of(request)), idem=str(uuid.uuid4()), refusal=refusal, refused_case=refused_case,
+                    decided=decided if decided in MEETING_DECISIONS else None)
+
+    @app.get("/office/joint-meetings", response_class=HTMLResponse, include_in_schema=False)
+    async def joint_meetings(request: Request) -> Response:
+        person = await office_person(request)
+        if not isinstance(person, Person):
+            return person
+        return await _render_meetings(request, person, decided=request.query_params.get("decided"))
+
+    @app.post("/office/joint-meetings/{case_id}", include_in_schema=False)
+    async def decide_joint_meeting(request: Request, case_id: str) -> Response:
+        """Convene the proposed meeting, or dismiss the proposal with a reason; routing decides (once
+        per case, the office only) and its refusal is shown on the list."""
+        person = await person_of(request)
+        if person is None:
+            return to_login(request)
+        fields = await form(request)
+        if not same(fields.get("csrf"), person.csrf):
+            return refused(request, person, "csrf", 403)
+        if person.role.name != "office":
+            return refused(request, person, "forbidden", 403)
+        if not _case_shaped(case_id):
+            return refused(request, person, "not_found", 404)
+        decision = fields.get("decision", "")
+        if decision not in MEETING_DECISIONS:
+            return await _render_meetings(request, person, status=422, refused_case=case_id,
+                                          refusal=i18n.text("jm_bad_decision", lang_of(request)))
+        try:
+            answer = await office.decide_joint_meeting(person.api_key, case_id, decision=decision,
+                                                       reason=_text(fields, "reason", 2000),
+                                                       idempotency_key=_text(fields, "idem", 100))
+        except ServiceDown:
+            return refused(request, person, "service_down", 503)
+        if answer.status == 404:
+            return refused(request, person, "not_found", 404)
+        if not answer.ok:
+            return await _render_meetings(request, person, status=answer.status if answer.status in (403, 409, 422) else 409,
+                                          refusal=answer.refusal, refused_case=case_id)
+        return RedirectResponse(f"/office/joint-meetings?decided={decision}", status_code=303)
+
     return app
+
+
+def _case_shaped(case_id: str) -> bool:
+    """A case id of the shape every service accepts (shared.text.CASE_ID_PATTERN); anything else is
+    no case, answered before any service is asked (the adapters quote what they send anyway)."""
+    return re.fullmatch(CASE_ID_PATTERN, case_id) is not None
+
+
+def _names_field(problem: Any, name: str) -> bool:
+    """Whether a problem document's errors name the field `name` (``since``, ``path.endpoint`` …)."""
+    errors = problem.get("errors") if isinstance(problem, dict) else None
+    return isinstance(errors, list) and any(isinstance(e, dict) and str(e.get("field", "")).split(".")[-1] == name
+                                            for e in errors)
 
 
 def _safe_next(value: str | None) -> str | None:

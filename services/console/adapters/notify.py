@@ -6,14 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
-from services.console.adapters.api import Answer, ApiClient
-
-
-def _part(value: str) -> str:
-    """One path segment, percent-encoded whole (``/``, ``?``, ``#``, ``:`` and NUL included)."""
-    return quote(value, safe="")
+from services.console.adapters.api import Answer, ApiClient, path_part as _part
 
 
 class NotifyClient(ApiClient):

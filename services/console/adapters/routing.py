@@ -1,9 +1,10 @@
-"""Routing's HTTP API, called with the API key of the person's principal (never routing's schema)."""
+"""Routing's HTTP API, called with the API key of the person's principal (never routing's schema).
+A case id is put into a path only as one quoted segment (`path_part`)."""
 from __future__ import annotations
 
 from typing import Any
 
-from services.console.adapters.api import Answer, ApiClient, ServiceDown
+from services.console.adapters.api import Answer, ApiClient, ServiceDown, path_part
 
 __all__ = ["Answer", "RoutingClient", "ServiceDown"]
 
@@ -18,14 +19,14 @@ class RoutingClient(ApiClient):
         return await self._call("GET", "/v1/cases", key, params=params)
 
     async def read_case(self, key: str, case_id: str) -> Answer:
-        return await self._call("GET", f"/v1/cases/{case_id}", key)
+        return await self._call("GET", f"/v1/cases/{path_part(case_id)}", key)
 
     async def acknowledge(self, key: str, case_id: str, *, decision: str, reason: str | None,
                           idempotency_key: str | None = None) -> Answer:
         body: dict[str, Any] = {"decision": decision}
         if reason:
             body["reason"] = reason
-        return await self._post(f"/v1/cases/{case_id}/acknowledge", key, body, idempotency_key)
+        return await self._post(f"/v1/cases/{path_part(case_id)}/acknowledge", key, body, idempotency_key)
 
     # -- the office's reads and the public status (routing's adapters/http_overview.py) --
 
@@ -47,14 +48,28 @@ class RoutingClient(ApiClient):
 
     async def command(self, key: str, case_id: str, path: str, body: dict[str, Any], *,
                       idempotency_key: str | None = None) -> Answer:
-        """One of routing's case commands (``transfer``, ``referral/police-decision`` …)."""
-        return await self._post(f"/v1/cases/{case_id}/{path}", key, body, idempotency_key)
+        """One of routing's case commands (``transfer``, ``referral/police-decision`` …): `path` is the
+        console's own constant, the case id the only part that came from outside."""
+        return await self._post(f"/v1/cases/{path_part(case_id)}/{path}", key, body, idempotency_key)
 
     async def sealed_complainant(self, key: str, case_id: str) -> Answer:
-        return await self._call("GET", f"/v1/cases/{case_id}/complainant", key)
+        return await self._call("GET", f"/v1/cases/{path_part(case_id)}/complainant", key)
 
     async def worklist(self, key: str, *, limit: int = 100, cursor: str | None = None) -> Answer:
         """The caller's cases by next open legal deadline (routing's GET /v1/worklist), one page from
         `cursor` (a next/prev cursor routing issued)."""
         params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
         return await self._call("GET", "/v1/worklist", key, params=params)
+
+    # -- the office's joint meetings (联席会议; routing's GET /v1/joint-meetings, POST …/joint-meeting) --
+
+    async def joint_meetings(self, key: str, *, limit: int = 100) -> Answer:
+        """The cases with a joint meeting proposed, undecided first, with the office's decision if taken."""
+        return await self._call("GET", "/v1/joint-meetings", key, params={"limit": limit})
+
+    async def decide_joint_meeting(self, key: str, case_id: str, *, decision: str, reason: str | None,
+                                   idempotency_key: str | None) -> Answer:
+        body: dict[str, Any] = {"decision": decision}
+        if reason is not None:
+            body["reason"] = reason
+        return await self._post(f"/v1/cases/{path_part(case_id)}/joint-meeting", key, body, idempotency_key)

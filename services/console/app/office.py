@@ -1,8 +1,10 @@
-"""The office's live overview, county map and assessment (考核).
+"""The office's live overview, county map and assessment (考核), and its decisions on proposed
+joint meetings (联席会议).
 
 Everything comes from the services' APIs with the office person's key — routing's
-``/v1/overview`` and ``/v1/overview/assessment``, credit's public disclosure feed for the
-blacklistings — and from the dead-letter topics (offsets only). No schema of theirs is read."""
+``/v1/overview``, ``/v1/overview/assessment`` and ``/v1/joint-meetings``, credit's public
+disclosure feed for the blacklistings — and from the dead-letter topics (offsets only). No schema
+of theirs is read; routing decides every joint meeting (the office only, once per case)."""
 from __future__ import annotations
 
 import asyncio
@@ -101,6 +103,15 @@ class Office:
             answer.body["by_county"] = rules.assessed(answer.body["by_county"], names)
             answer.body["by_bureau"] = rules.assessed(answer.body["by_bureau"], {})
         return answer
+
+    async def joint_meetings(self, key: str) -> Answer:
+        """The proposals, undecided first (never cached: the office acts on this list)."""
+        return await self.routing.joint_meetings(key)
+
+    async def decide_joint_meeting(self, key: str, case_id: str, *, decision: str, reason: str | None,
+                                   idempotency_key: str | None) -> Answer:
+        return await self.routing.decide_joint_meeting(key, case_id, decision=decision, reason=reason,
+                                                       idempotency_key=idempotency_key)
 
     def county_map(self, overview: Mapping[str, Any], figure: rules.Figure, lang: str,
                    scores: Mapping[str, float | None] | None = None) -> list[rules.Tile]:

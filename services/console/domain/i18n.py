@@ -301,6 +301,25 @@ TEXTS: dict[str, tuple[str, str]] = {
     "search": ("查询", "Search"),
     "found": ("查询结果", "Found"),
     "feed_truncated": ("仅检索了最早的部分公示", "only the earliest part of the feed was searched"),
+    # the office: joint meetings (联席会议)
+    "joint_meetings_heading": ("联席会议提议", "Joint-meeting proposals"),
+    "joint_meetings_intro": ("重大案件（多部门、跨区县、金额重大或屡犯）由系统提议召开联席会议；领导小组办公室决定召开或不予召开（须说明理由），每案一次，通知相关单位。",
+                             "A major case (several bureaus or counties, a major amount, a repeat suspect) gets a joint meeting "
+                             "proposed; the office convenes it or dismisses the proposal with a reason, once per case, and the "
+                             "bureaus concerned are told."),
+    "no_joint_meetings": ("暂无联席会议提议。", "No joint meetings proposed."),
+    "co_bureaus": ("协办单位", "Co-operating bureaus"),
+    "jm_decision": ("办公室决定", "The office's decision"),
+    "jm_undecided": ("待决定", "Not decided"),
+    "jm_convene": ("召开", "Convened"),
+    "jm_dismiss": ("不予召开", "Dismissed"),
+    "jm_convene_note": ("会议说明（可选）", "Note for the meeting (optional)"),
+    "jm_convene_button": ("召开联席会议", "Convene the joint meeting"),
+    "jm_dismiss_reason": ("不予召开的理由", "Why no meeting is needed"),
+    "jm_dismiss_button": ("不予召开", "Dismiss the proposal"),
+    "jm_decided_convene": ("已决定召开联席会议，相关单位将收到通知。", "The joint meeting is convened; the bureaus concerned are told."),
+    "jm_decided_dismiss": ("已决定不予召开，相关单位将收到通知。", "The proposal is dismissed; the bureaus concerned are told."),
+    "jm_bad_decision": ("请选择召开或不予召开。", "Choose to convene or to dismiss."),
     # the office: 以罚代刑
     "substitution_alerts": ("以罚代刑预警", "Penalty instead of referral (以罚代刑)"),
 }
