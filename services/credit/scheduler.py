@@ -90,7 +90,8 @@ class Scheduler:
 
     async def _release_alerts(self) -> int:
         """以罚代刑 alerts past their grace period: each is sent, or withdrawn when a referral of its case is
-        under way by now (one set read of the cases' states per batch)."""
+        under way by now — a batch at a time in a constant number of round trips, whatever its size: the
+        due rows locked, one set read of their cases' referral states, one update, one audit append."""
         total = 0
         while True:
             now = self.clock.now()
@@ -102,9 +103,7 @@ class Scheduler:
                     now, self.batch)
                 states = await proceedings_db.referral_states(
                     uow.conn, sorted({r["case_id"] for r in rows if r["case_id"]}))
-                for row in rows:
-                    if await prosecution.release(self.credit, uow, row, now, states.get(row["case_id"])):
-                        total += 1
+                total += await prosecution.release(self.credit, uow, rows, now, states)
             if len(rows) < self.batch:
                 return total
 

@@ -245,3 +245,45 @@ async def test_a_penalty_processed_before_its_cases_referral_step_raises_no_aler
     assert not await world.fetch("SELECT 1 FROM audit_log WHERE kind = 'credit.penalty-substitutes-prosecution'")
     withdrawn = await world.fetch("SELECT 1 FROM audit_log WHERE kind = 'credit.penalty-substitutes-prosecution-withdrawn'")
     assert len(withdrawn) == 1
+
+
+async def test_due_alerts_are_settled_as_one_batch_each_sent_or_withdrawn_once(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    on = dt.date(2025, 6, 2)
+    market = await world.add_bureau()
+    clock = ManualClock(dt.datetime(2025, 6, 3, 2, tzinfo=UTC))
+    over = {"illegal_turnover": str(_turnover_at(on))}
+    parties = [(CODE, "咸阳某某商贸有限公司"), (OTHER_CODE, "福州某某贸易有限公司"), ("91110000600037341L", "北京某某有限公司")]
+    cases = [f"case-set{i}-{unique}" for i in range(len(parties))]
+    async with world.running(clock, scheduler=False) as parts:
+        async with http(parts, market) as client:
+            for i, ((code, name), case_id) in enumerate(zip(parties, cases)):
+                posted = (await client.post("/v1/penalties", json=body(decision(
+                    f"咸罚〔2025〕5{i}号", on, code=code, name=name, case_id=case_id, figures=over)))).json()
+                assert posted["substitutes_prosecution"] is True, posted
+        # the last case's referral step arrives inside the grace period: its alert is withdrawn, the others sent
+        transferred = ReferralTransferred(
+            case_id=cases[-1], referral_id=f"ref-set-{unique}", state="transferred", agency=world.bureau(),
+            police=f"public_security@{world.division}", at=dt.datetime(2025, 6, 3, 2, 1, tzinfo=UTC),
+            package=TransferPackage(), category="trademarks", suspect=Suspect(credit_code=parties[-1][0]),
+        )
+        await stack.produce(world.settings.referral_topic,
+                            [stack.event_record(transferred, type=transferred.EVENT_TYPE, key=cases[-1])])
+        await stack.eventually(lambda: world.fetch("SELECT 1 FROM case_referrals WHERE case_id = $1", cases[-1]),
+                               until=bool, timeout=40, what="the late referral state")
+        clock.advance(world.settings.substitution_grace_seconds * dt.timedelta(seconds=1))
+        assert (await parts.scheduler.tick())["substitution_alerts"] == 3, "the three due alerts in one pass"
+        assert (await parts.scheduler.tick())["substitution_alerts"] == 0, "each once"
+        credit = await world.events(world.settings.credit_topic, what="the two 以罚代刑 events",
+                                    until=lambda e: types(e).count("credit.penalty-substitutes-prosecution") >= 2)
+    sent = sorted(p["case_id"] for t, p in credit if t.endswith("penalty-substitutes-prosecution.v1"))
+    assert sent == sorted(cases[:2])
+    rows = {r["case_id"]: (r["state"], r["settled_reason"])
+            for r in await world.fetch("SELECT case_id, state, settled_reason FROM substitution_alerts")}
+    assert rows == {cases[0]: ("sent", "no referral under way"), cases[1]: ("sent", "no referral under way"),
+                    cases[2]: ("withdrawn", "referral transferred")}
+    kinds = [r["kind"] for r in await world.fetch(
+        "SELECT kind FROM audit_log WHERE kind LIKE 'credit.penalty-substitutes-prosecution%' ORDER BY seq")]
+    assert sorted(kinds) == ["credit.penalty-substitutes-prosecution"] * 2 + \
+        ["credit.penalty-substitutes-prosecution-pending"] * 3 + ["credit.penalty-substitutes-prosecution-withdrawn"]

@@ -6,12 +6,13 @@ data; the penalty history is the batch's own.
 
 The alert is not sent from the batch: a penalty processed before its case's referral step (another topic)
 would raise a false one. It waits in `substitution_alerts` for the grace period; the scheduler's `release`
-re-checks the case's referral state then, and sends or withdraws it."""
+re-checks the case's referral state then, and sends or withdraws it — a batch of due alerts at a time, in a
+constant number of round trips (the rows locked, the cases' referral states, one update, the audit chain)."""
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from shared import audit
 from shared.envelope import deterministic_event_id
@@ -67,33 +68,53 @@ def check(b: "DecisionBatch", item: "Item", entity: "EntityState", record_id: st
     return True
 
 
-async def release(credit: "Credit", uow: UnitOfWork, row: Any, now: dt.datetime, referral_state: str | None) -> bool:
-    """A pending alert is due: withdraw it when a referral of its case is now under way (the step arrived
-    during the grace period), else send it. One conditional update with the outbox row and the audit entry;
-    the event id is derived from the record id, so the alert goes out once."""
-    if referral_state in prosecution.UNDER_WAY:
-        done = await uow.conn.fetchval(
-            "UPDATE substitution_alerts SET state = 'withdrawn', settled_at = $2, settled_reason = $3"
-            " WHERE record_id = $1 AND state = 'pending' RETURNING true",
-            row["record_id"], now, f"referral {referral_state}")
-        if done:
-            await audit.append(uow.conn, "credit.penalty-substitutes-prosecution-withdrawn", row["entity_key"],
-                               {"record_id": row["record_id"], "case_id": row["case_id"], "referral_state": referral_state},
-                               actor=uow.actor, at=now)
-            uow.after_commit(lambda: metrics.SUBSTITUTIONS_WITHDRAWN.inc())
-        return bool(done)
-    done = await uow.conn.fetchval(
-        "UPDATE substitution_alerts SET state = 'sent', settled_at = $2, settled_reason = 'no referral under way'"
-        " WHERE record_id = $1 AND state = 'pending' RETURNING true", row["record_id"], now)
-    if not done:
-        return False
-    payload = row["payload"]
-    event = PenaltySubstitutesProsecution.model_validate_json(payload if isinstance(payload, str) else json.dumps(payload))
-    event = event.model_copy(update={"referral_state": referral_state or "none", "detected_at": now})
-    uow.emit(credit.topics.credit, event, key=row["entity_key"], correlationid=event.case_id,
-             event_id=deterministic_event_id("credit.penalty-substitutes-prosecution", row["record_id"]))
-    await audit.append(uow.conn, "credit.penalty-substitutes-prosecution", row["entity_key"], event.model_dump(mode="json"),
-                       actor=uow.actor, at=now)
-    family = event.family
-    uow.after_commit(lambda: metrics.SUBSTITUTIONS.labels(family).inc())
-    return True
+async def release(credit: "Credit", uow: UnitOfWork, rows: Sequence[Any], now: dt.datetime,
+                  referral_states: Mapping[str, str]) -> int:
+    """The due pending alerts `rows` (locked by the caller), as one set: each is withdrawn when a referral
+    of its case is now under way (the step arrived during the grace period), else sent. One conditional
+    update for the whole batch (only rows still pending change: another leader's settled rows are left),
+    then one audit append and the outbox rows of the sent alerts; the event id is derived from the record
+    id, so an alert goes out once. Returns how many alerts were settled."""
+    if not rows:
+        return 0
+    settle: list[tuple[Any, str | None]] = [(r, referral_states.get(r["case_id"]) if r["case_id"] else None) for r in rows]
+    settled = await uow.conn.fetch(
+        "UPDATE substitution_alerts a SET state = u.state, settled_at = $4, settled_reason = u.reason"
+        " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(record_id, state, reason)"
+        " WHERE a.record_id = u.record_id AND a.state = 'pending' RETURNING a.record_id",
+        [r["record_id"] for r, _ in settle],
+        ["withdrawn" if state in prosecution.UNDER_WAY else "sent" for _, state in settle],
+        [f"referral {state}" if state in prosecution.UNDER_WAY else "no referral under way" for _, state in settle],
+        now)
+    done = {r["record_id"] for r in settled}
+    entries: list[audit.Pending] = []
+    withdrawn = 0
+    families: list[str] = []
+    for row, state in settle:
+        if row["record_id"] not in done:
+            continue
+        if state in prosecution.UNDER_WAY:
+            withdrawn += 1
+            entries.append(audit.Pending("credit.penalty-substitutes-prosecution-withdrawn", row["entity_key"],
+                                         {"record_id": row["record_id"], "case_id": row["case_id"],
+                                          "referral_state": state}, actor=uow.actor, at=now))
+            continue
+        payload = row["payload"]
+        event = PenaltySubstitutesProsecution.model_validate_json(
+            payload if isinstance(payload, str) else json.dumps(payload))
+        event = event.model_copy(update={"referral_state": state or "none", "detected_at": now})
+        uow.emit(credit.topics.credit, event, key=row["entity_key"], correlationid=event.case_id,
+                 event_id=deterministic_event_id("credit.penalty-substitutes-prosecution", row["record_id"]))
+        entries.append(audit.Pending("credit.penalty-substitutes-prosecution", row["entity_key"],
+                                     event.model_dump(mode="json"), actor=uow.actor, at=now))
+        families.append(event.family)
+    await audit.append_many(uow.conn, entries)
+
+    def count() -> None:
+        if withdrawn:
+            metrics.SUBSTITUTIONS_WITHDRAWN.inc(withdrawn)
+        for family in families:
+            metrics.SUBSTITUTIONS.labels(family).inc()
+
+    uow.after_commit(count)
+    return len(done)
