@@ -40,6 +40,7 @@ DeadlineKind = Literal[
     "reconsideration_request",   # agency asks the police to reconsider a refusal (art. 9)
     "reconsideration_decision",  # police decide on the reconsideration (art. 9)
     "handover",                  # goods and files handed to the police (art. 12)
+    "reopened",                  # handle again a case the complainant's survey reopened (routing rules: reopening)
 ]
 Outcome = Literal["penalty_decided", "no_violation", "mediated", "not_established", "referred_to_police", "closed_other"]
 #: Why a command was refused (bounded: it is a metric label).
@@ -219,6 +220,8 @@ class CaseReopened(EventModel):
     comment: str = ""
     tracking_no: str | None = None
     reopened_at: datetime
+    deadline: DeadlineInfo | None = Field(default=None, description=(
+        "the period the bureau has again: to acknowledge a refused case anew, or to handle an accepted one"))
 
 
 @contract(topic=CASE_ROUTING.name, key=_KEY)

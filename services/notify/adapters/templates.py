@@ -46,6 +46,7 @@ DEADLINE_KINDS = {
     "reconsideration_request": "提请复议",
     "reconsideration_decision": "复议决定",
     "handover": "移交涉案物品及材料",
+    "reopened": "重新办理",
 }
 OUTCOMES = {
     "penalty_decided": "已作出行政处罚决定",

@@ -317,6 +317,30 @@ async def save_commands(conn: asyncpg.Connection, *, changed: Sequence[Case], re
     )
 
 
+async def answered_surveys(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (case id, tracking number) survey answers are recorded already, in one round trip."""
+    if not keys:
+        return set()
+    rows = await conn.fetch(
+        "SELECT s.case_id, s.tracking_no FROM surveys s"
+        " JOIN unnest($1::text[], $2::text[]) AS k(case_id, tracking_no) USING (case_id, tracking_no)",
+        [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["case_id"], r["tracking_no"]) for r in rows}
+
+
+async def insert_surveys(conn: asyncpg.Connection, answers: Sequence[tuple[Any, bool]]) -> None:
+    """Record survey answers (``CaseSurveyAnswered``, whether it reopened its case) in one statement;
+    an answer already recorded is left as it is."""
+    if not answers:
+        return
+    await conn.execute(
+        "INSERT INTO surveys (case_id, tracking_no, score, resolved, reopened, answered_at)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::boolean[], $5::boolean[], $6::timestamptz[])"
+        " ON CONFLICT DO NOTHING",
+        [a.case_id for a, _ in answers], [a.tracking_no for a, _ in answers], [a.score for a, _ in answers],
+        [a.resolved for a, _ in answers], [reopened for _, reopened in answers], [a.answered_at for a, _ in answers])
+
+
 async def update_case(conn: asyncpg.Connection, case: Case) -> None:
     await conn.execute(
         """

@@ -10,6 +10,11 @@ low score or "not resolved" with a request); routing decides whether the case ca
 - an open case (already reopened, or never closed) is left as it is.
 Both the bureau and the office get ``case.reopened`` with the score and the comment; the survey is
 recorded whatever the decision (the assessment counts answers, mean score and reopenings).
+
+The reopened case gets a deadline from versioned data, counted from the reopening: back as accepted,
+the rules' ``reopening.rule`` (kind ``reopened``; a working reading, ``verified: false`` in routing.yaml);
+back as assigned, its origin's acknowledgement rule (kind ``acknowledgement``, which the bureau's
+acknowledgement meets). One deadline per survey answer (its id names the tracking number).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from dataclasses import replace
 from shared.contracts.cases import CaseSurveyAnswered
 from shared.contracts.routing import CaseReopened
 
+from services.routing.domain import deadlines
 from services.routing.domain.case import OPEN_STATES, Case, Context, Effects, Note
 
 STAYS_CLOSED = frozenset({"referred_to_police"})
@@ -29,11 +35,18 @@ def reopen(case: Case, survey: CaseSurveyAnswered, ctx: Context) -> Effects | No
         return None
     state = "assigned" if case.state == "not_accepted" else "accepted"
     previous = case.outcome or case.state
+    kind, rule_id = (("acknowledgement", ctx.rules.acknowledgement_rules[case.origin])  # type: ignore[index]
+                     if state == "assigned" else ("reopened", ctx.rules.reopening.rule))
+    due = deadlines.compute(ref=ctx.ref, rules=ctx.rules, deadline_id=f"{case.case_id}/reopened/{survey.tracking_no}",
+                            case_id=case.case_id, kind=kind, rule_id=rule_id, bureau=case.assignee,
+                            subject=case.case_id, starts_at=ctx.now)
     again = replace(case, state=state, closed_at=None, outcome=None, outcome_detail=None,
-                    acknowledged_at=None if state == "assigned" else case.acknowledged_at)
-    fx = Effects(case=again)
+                    acknowledged_at=None if state == "assigned" else case.acknowledged_at,
+                    ack_due_at=due.due_at if state == "assigned" else case.ack_due_at)
+    fx = Effects(case=again, open_deadlines=[due])
     fx.emit("case", CaseReopened(case_id=case.case_id, bureau=case.assignee, state=state, previous_outcome=previous,
                                  score=survey.score, resolved=survey.resolved, comment=survey.comment,
-                                 tracking_no=survey.tracking_no, reopened_at=ctx.now), case.assignee, ctx.office)
+                                 tracking_no=survey.tracking_no, reopened_at=ctx.now, deadline=due.info()),
+            case.assignee, ctx.office)
     fx.notes.append(Note("reopened", {"previous": previous}))
     return fx

@@ -62,6 +62,16 @@ class Surges(_Strict):
     suspect: SurgeRule
 
 
+class Reopening(_Strict):
+    """The period a case reopened by the complainant's survey gets (issue 15 §4): `rule` is a deadline rule of
+    the reference data for a case reopened as accepted; a refused case reopened goes back to be acknowledged
+    under its origin's acknowledgement rule. `verified`: whether a regulation sets this period for a reopening."""
+
+    rule: str = Field(min_length=1)
+    verified: bool
+    note: str = Field(min_length=1)
+
+
 class RoutingRules(_Strict):
     version: str = Field(min_length=1)
     effective_from: dt.date
@@ -74,6 +84,7 @@ class RoutingRules(_Strict):
     city_level: CityLevel
     acknowledgement_rules: dict[Literal["complaint", "report", "lead"], str]
     referral_rules: dict[ReferralKind, str]
+    reopening: Reopening
     max_transfers: int = Field(ge=0)
     joint_meeting: JointMeeting
     deadline_watch: DeadlineWatch
@@ -111,6 +122,8 @@ class RoutingRules(_Strict):
         rule_ids = set(ref.deadlines.ids)
         for what, mapping in (("acknowledgement_rules", self.acknowledgement_rules), ("referral_rules", self.referral_rules)):
             out.extend(f"{what}[{k}]: unknown deadline rule {v!r}" for k, v in mapping.items() if v not in rule_ids)
+        if self.reopening.rule not in rule_ids:
+            out.append(f"reopening.rule: unknown deadline rule {self.reopening.rule!r}")
         return out
 
     def city_only(self, bureau_type: str) -> bool:
