@@ -129,6 +129,11 @@ class ServiceSettings(StackSettings):
     #: refilled continuously up to the burst (429 with Retry-After beyond; per instance)
     public_rate_per_second: float = Field(default=10.0, gt=0, le=100_000)
     public_rate_burst: int = Field(default=40, ge=1, le=1_000_000)
+    #: second-factor checks (tracking number + last 4 phone digits, shared.second_factor): failed checks
+    #: allowed per tracking number and per caller address in the sliding window, across every instance
+    second_factor_max_failures: int = Field(default=5, ge=1, le=10_000)
+    second_factor_address_max_failures: int = Field(default=20, ge=1, le=100_000)
+    second_factor_window_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(default=200, ge=1)
     #: how often a consumer refreshes topic metadata, and so how soon a pattern subscription sees
@@ -148,6 +153,14 @@ class ServiceSettings(StackSettings):
 
         rate = Rate(self.public_rate_per_second, self.public_rate_burst)
         return RateLimits(paths=tuple(paths), per_address=rate, per_key=rate, relay=relay)
+
+    def second_factor_limits(self) -> Any:
+        """The :class:`shared.second_factor.Limits` of this service's second-factor checks."""
+        from shared.second_factor import Limits
+
+        return Limits(per_tracking_no=self.second_factor_max_failures,
+                      per_address=self.second_factor_address_max_failures,
+                      window_seconds=self.second_factor_window_seconds)
 
     @field_validator("schema")
     @classmethod

@@ -28,6 +28,7 @@ from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts, service_role
+from shared.second_factor import SecondFactorGuard
 from shared.topics import CASE_INTAKE, CASE_ROUTING, TopicSpec, ensure_topics
 
 SERVICE = "intake"
@@ -88,6 +89,7 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
             max_bytes=settings.attachment_max_bytes, timeout_seconds=settings.media_url_timeout_seconds,
             allowed_hosts=frozenset(h.strip().lower() for h in settings.media_url_allowed_hosts.split(",") if h.strip()),
             allow_http=settings.media_url_allow_http)) if settings.media_url_fetch else None,
+        second_factor=SecondFactorGuard(pool, service="intake", limits=settings.second_factor_limits()),
         readiness=[database_reachable] if service_role(settings) == "api" else [database_reachable, consumer_polling],
     ))
 

@@ -89,7 +89,8 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
                     list_limit_max=settings.list_limit_max, body_limit=settings.max_body_bytes,
                     readiness=[consumer_ready, database_ready],
                     rate_limits=settings.public_rate_limits(PUBLIC_PATHS,
-                                                            relay=holds_scope(directory, RELAY_SCOPE)))
+                                                            relay=holds_scope(directory, RELAY_SCOPE)),
+                    second_factor=settings.second_factor_limits())
     loops = [router.egress.warm_loop, consumer.run, relay.run, watch.run, gauges.run,
              pruning_loop(pool, settings.idempotency_ttl_hours)]
     components = {"router": router, "consumer": consumer, "relay": relay, "watch": watch, "gauges": gauges,

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from services.intake.adapters import postgres as db
 from services.intake.adapters.blobstore import BlobStore
 from shared.guarded_fetch import GuardedFetcher
+from shared.second_factor import Limited, SecondFactorGuard, limited_problem
 from services.intake.domain.attachments import AttachmentLimits
 from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import (
@@ -77,6 +78,21 @@ class HttpDeps:
     attachment_limits: AttachmentLimits = field(default_factory=AttachmentLimits)
     #: Open311's media_url fetcher (None: the link is only kept)
     media: "GuardedFetcher | None" = None
+    #: attempt limits on the reporter's second factor (survey, another client's upload): shared.second_factor
+    second_factor: "SecondFactorGuard | None" = None
+
+
+async def second_factor_checked(deps: HttpDeps, request: Any, tracking_no: str,
+                                verify: Callable[[], Awaitable[bool]]) -> bool:
+    """Whether the reporter's second factor matched (`verify`), under the attempt limits per tracking
+    number and per address (shared.second_factor: 429 with Retry-After once a limit is reached)."""
+    if deps.second_factor is None:
+        return await verify()
+    try:
+        return await deps.second_factor.check(tracking_no=tracking_no, verify=verify,
+                                              address=request.client.host if request.client else None)
+    except Limited as exc:
+        raise limited_problem(exc) from None
 
 
 # -- problems ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.intake.adapters import postgres_attachments as sql
-from services.intake.adapters.http import AUTH_PROBLEMS, HttpDeps, problem_doc, require_scope
+from services.intake.adapters.http import AUTH_PROBLEMS, HttpDeps, problem_doc, require_scope, second_factor_checked
 from services.intake.domain.attachments import EXTENSIONS, Accepted, check
 from shared.text import CASE_ID_PATTERN
 
@@ -110,7 +110,8 @@ def attachments_router(deps: HttpDeps) -> APIRouter:
             "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
         responses={**AUTH_PROBLEMS, 200: {"model": AttachmentOut, "description": "the same content again: the first record"},
                    404: problem_doc(not_found), 409: problem_doc("the complaint has its maximum number of files"),
-                   413: problem_doc("the file is too large"), 415: problem_doc("not a JPEG, PNG or PDF (by content)")},
+                   413: problem_doc("the file is too large"), 415: problem_doc("not a JPEG, PNG or PDF (by content)"),
+                   429: problem_doc("too many failed checks of this tracking number or from this address")},
         summary="Add an evidence file (photo, receipt, screenshot) to a complaint",
     )
     async def upload(request: Request, tracking_no: str = Path(max_length=32),
@@ -122,6 +123,15 @@ def attachments_router(deps: HttpDeps) -> APIRouter:
         canonical = parse_tracking_no(tracking_no)
         data = await request.body()
         now = deps.clock.now()
+        pool = deps.pool
+        filed = await sql.report_for_upload(pool, canonical) if canonical else None
+        if filed is None or filed["client_id"] != client.principal_id:  # another client: the reporter's digits
+
+            async def reporter() -> bool:
+                return filed is not None and _last4_matches(filed["complainant"], last4)
+
+            if not await second_factor_checked(deps, request, canonical or tracking_no, reporter):
+                raise refused(404, "not_found", not_found)
 
         async def work(uow: Any) -> tuple[int, sql.AttachmentRow]:
             conn = uow.conn

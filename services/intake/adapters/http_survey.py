@@ -8,7 +8,8 @@ comment sealed under the complainant's own data key, `shared.vault`, so an erasu
 the masked copy is readable) and announced as ``case.survey-answered`` on intake's case topic in the same
 transaction; routing reopens the case when it asks to (``case.reopened``).
 
-Refusals: 404 (no such complaint, or the digits are wrong — the same answer for both), 409
+Refusals: 404 (no such complaint, or the digits are wrong — the same answer for both; failed checks
+are limited per tracking number and per address, 429 beyond: shared/second_factor.py), 409
 ``case_open`` / ``already_answered`` / ``window_closed``, 422 for a bad field. Counted in
 ``shuangda_intake_surveys_total``.
 """
@@ -18,11 +19,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.adapters import postgres_attachments as sql
-from services.intake.adapters.http import AUTH_PROBLEMS, HttpDeps, problem_doc, require_scope
+from services.intake.adapters.http import AUTH_PROBLEMS, HttpDeps, problem_doc, require_scope, second_factor_checked
 from services.intake.adapters.http_attachments import _last4_matches
 from services.intake.domain import survey as rules
 from services.intake.domain.text import redact
@@ -73,14 +74,23 @@ def survey_router(deps: HttpDeps) -> APIRouter:
 
     @router.post("/v1/complaints/{tracking_no}/survey", status_code=201, response_model=SurveyReceipt,
                  responses={**AUTH_PROBLEMS, 404: problem_doc(not_found),
-                            409: problem_doc("the case is open, the survey was answered, or its window closed")},
+                            409: problem_doc("the case is open, the survey was answered, or its window closed"),
+                            429: problem_doc("too many failed checks of this tracking number or from this address")},
                  summary="The complainant's satisfaction with a closed case (once; may reopen it)")
-    async def answer(body: SurveyAnswer, tracking_no: str = Path(max_length=32),
+    async def answer(request: Request, body: SurveyAnswer, tracking_no: str = Path(max_length=32),
                      client: Principal = Depends(require_scope(deps, "complaints:write"))) -> SurveyReceipt:
         assert deps.pool is not None and deps.registrar is not None
         keyring = deps.registrar.keyring
         canonical = parse_tracking_no(tracking_no)
         now = deps.clock.now()
+        pool = deps.pool
+
+        async def reporter() -> bool:
+            target = await sql.survey_target(pool, canonical) if canonical else None
+            return target is not None and _last4_matches(target["complainant"], body.last4)
+
+        if not await second_factor_checked(deps, request, canonical or tracking_no, reporter):
+            raise refused(404, "not_found", not_found)
 
         async def work(uow: Any) -> SurveyReceipt:
             target = await sql.survey_target(uow.conn, canonical) if canonical else None

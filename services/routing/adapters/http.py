@@ -316,13 +316,15 @@ def build_router(*, pool: asyncpg.Pool, router: Router, auth: Authenticator, sou
 
 def build_app(*, pool: asyncpg.Pool | None, router: Router | None, auth: Authenticator, source: str,
               list_limit_max: int, body_limit: int = 64 * 1024,
-              readiness: Iterable[Callable[[], Awaitable[bool]]] = (), rate_limits: Any = None) -> FastAPI:
+              readiness: Iterable[Callable[[], Awaitable[bool]]] = (), rate_limits: Any = None,
+              second_factor: Any = None) -> FastAPI:
     app = create_app(SERVICE, title=TITLE, description=DESCRIPTION, readiness=readiness, body_limit=body_limit,
                      rate_limits=rate_limits)
     app.include_router(build_router(pool=pool, router=router, auth=auth, source=source,  # type: ignore[arg-type]
                                     list_limit_max=list_limit_max))
     # the office's overview and assessment, the public status by tracking number (adapters/http_overview.py)
-    app.include_router(build_overview_router(pool=pool, auth=auth, router=router))  # type: ignore[arg-type]
+    app.include_router(build_overview_router(pool=pool, auth=auth, router=router,  # type: ignore[arg-type]
+                                             second_factor=second_factor))
     install_problem_schema(app)
     return app
 

@@ -18,7 +18,8 @@ public status of a complaint by tracking number + the last 4 digits of the compl
   budget instead of the key's one (shared/ratelimit.py); any other caller's header is ignored. The second factor travels in the
   body, never in a URL or a log. An unknown tracking number and a wrong second factor give the same
   404, so the answer does not tell which of the two was wrong; the read-out is masked (name and phone
-  as routing keeps them).
+  as routing keeps them). Failed checks are limited per tracking number and per address (the
+  citizen's, for the relay) across every instance (shared/second_factor.py: 429 with Retry-After).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import keyset
@@ -38,6 +39,7 @@ from shared.http import ProblemError
 from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
 from shared.openapi import problems
+from shared.second_factor import Limited, Limits, SecondFactorGuard, client_address, limited_problem
 from shared.text import CASE_ID_PATTERN
 
 from services.routing.adapters import postgres_overview as sql
@@ -272,11 +274,13 @@ class SealedComplainant(BaseModel):
     id_number: dict[str, Any] | None
 
 
-def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: Any) -> APIRouter:
+def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: Any,
+                          second_factor: Limits | None = None) -> APIRouter:
     """`router`: routing's `app.router.Router` (its office, clock and visibility rule); None only
-    when building the OpenAPI document."""
+    when building the OpenAPI document. `second_factor`: the status lookup's attempt limits."""
     api = APIRouter(prefix="/v1", responses=RESPONSES)
     reader = auth.require("cases:read")
+    guard = SecondFactorGuard(pool, service="routing", limits=second_factor or Limits())
 
     def office() -> str:
         return str(router.office)
@@ -346,12 +350,24 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: An
                           by_bureau=_rows(records, "bureau", "assignee"))
 
     @api.post("/status", tags=["public"], response_model=PublicStatus,
-              responses=problems({404: "No complaint with this tracking number and these digits (either wrong)"}),
+              responses=problems({404: "No complaint with this tracking number and these digits (either wrong)",
+                                  429: "Too many failed checks of this tracking number or from this address"}),
               summary="A complaint's status by tracking number + the last 4 phone digits (masked; rate-limited)")
-    async def status(query: StatusQuery, caller: Principal = Depends(reader)) -> PublicStatus:
-        row = await sql.status_by_tracking_no(pool, query.tracking_no)
-        if row is None or not second_factor_matches(row["phone_masked"], query.last4):
+    async def status(request: Request, query: StatusQuery, caller: Principal = Depends(reader)) -> PublicStatus:
+        found: dict[str, Any] = {}
+
+        async def verify() -> bool:
+            row = found["row"] = await sql.status_by_tracking_no(pool, query.tracking_no)
+            return row is not None and second_factor_matches(row["phone_masked"], query.last4)
+
+        try:
+            matched = await guard.check(tracking_no=query.tracking_no, verify=verify,
+                                        address=client_address(request, relayed=caller.can(RELAY_SCOPE)))
+        except Limited as exc:
+            raise limited_problem(exc) from None
+        if not matched:
             raise ProblemError(404, "Not found", "no complaint with this tracking number and these digits")
+        row = found["row"]
         return PublicStatus(tracking_no=row["tracking_no"], state=row["state"], bureau=row["assignee"],
                             category=row["category"], county=row["county"], opened_at=row["opened_at"],
                             acknowledged_at=row["acknowledged_at"], closed_at=row["closed_at"], outcome=row["outcome"],
