@@ -27,6 +27,9 @@ class ConsoleSettings(ServiceSettings):
     credit_topic: str = CREDIT.name
     #: notify's operators' API (the ops page's webhook message log); empty: not shown
     notify_url: str = "http://127.0.0.1:8003"
+    #: custody's and appraisal's APIs (a case's seized goods and appraisal requests on its page); empty: not shown
+    custody_url: str = "http://127.0.0.1:8006"
+    appraisal_url: str = "http://127.0.0.1:8007"
     #: the PII keys that open a complainant's sealed data for an audited unmasking ("kid:base64key,…",
     #: as intake's; the development key in dev mode; none outside dev mode: unmasking is unavailable)
     pii_keys: SecretStr | None = None

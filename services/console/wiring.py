@@ -20,6 +20,8 @@ from shared.reference.counties import counties
 from shared.runtime.service import Parts
 
 from services.console.adapters import crypto
+from services.console.adapters.appraisal import AppraisalClient
+from services.console.adapters.custody import CustodyClient
 from services.console.adapters import postgres as db
 from services.console.adapters.alerts import SubstitutionAlerts
 from services.console.adapters.credit import CreditClient
@@ -65,6 +67,9 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     routing = RoutingClient(settings.routing_url, timeout=settings.http_timeout_seconds)
     credit = CreditClient(settings.credit_url, timeout=settings.http_timeout_seconds) if settings.credit_url else None
     notify = NotifyClient(settings.notify_url, timeout=settings.http_timeout_seconds) if settings.notify_url else None
+    custody = CustodyClient(settings.custody_url, timeout=settings.http_timeout_seconds) if settings.custody_url else None
+    appraisal = (AppraisalClient(settings.appraisal_url, timeout=settings.http_timeout_seconds)
+                 if settings.appraisal_url else None)
     oidc = OidcClient(issuer=settings.oidc_issuer, client_id=settings.oidc_client_id or "",
                       client_secret=settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None,
                       redirect_url=settings.oidc_redirect_url or "", scopes=settings.oidc_scopes,
@@ -87,7 +92,8 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     async def database_ready() -> bool:
         return bool(await pool.fetchval("SELECT 1"))
 
-    app = build_app(accounts=accounts, workbench=Workbench(routing, clock, credit, page_size=settings.worklist_page_size), lookup=Lookup(routing),
+    app = build_app(accounts=accounts, workbench=Workbench(routing, clock, credit, page_size=settings.worklist_page_size,
+                                                              custody=custody, appraisal=appraisal), lookup=Lookup(routing),
                     dead_letters=dead_letters, office=office, clock=clock, notify=notify, credit=credit,
                     resends=Resends(notify, pool, clock) if notify is not None else None,
                     unmasking=Unmasking(routing, pool, keyring, clock, vault_schema=settings.vault_schema),
@@ -95,7 +101,7 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
                     lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),
                     prometheus_url=settings.prometheus_url, readiness=[database_ready])
-    closers = [routing.close] + [c.close for c in (credit, notify, oidc) if c is not None]
+    closers = [routing.close] + [c.close for c in (credit, notify, oidc, custody, appraisal) if c is not None]
     loops = [session_pruning(pool, clock)] + ([alerts.run] if alerts is not None else [])
     return Parts(app, loops, closers=closers,
                  components={"accounts": accounts, "routing": routing, "office": office, "dead_letters": dead_letters, "pool": pool,

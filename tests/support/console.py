@@ -54,13 +54,16 @@ class ConsoleStack:
 
 @contextlib.asynccontextmanager
 async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None, credit: bool = False,
-                        credit_overrides: dict[str, Any] | None = None, notify: Any = None,
+                        credit_overrides: dict[str, Any] | None = None, notify: Any = None, goods: bool = False,
                         **overrides: Any) -> AsyncIterator[ConsoleStack]:
     """`credit`: run credit too (its own schema, the same identity store, following routing's referral
     topic; `credit_overrides`: its settings) and point the console at it and at its credit topic;
-    `notify`: (a `tests.support.notify.NotifyWorld`, its settings) to run notify with, likewise."""
+    `notify`: (a `tests.support.notify.NotifyWorld`, its settings) to run notify with, likewise;
+    `goods`: run custody and appraisal (the same identity store) for the case page's goods and appraisals."""
     async with contextlib.AsyncExitStack() as services:
-        urls: dict[str, str] = {"credit_url": ""}
+        urls: dict[str, str] = {"credit_url": "", "custody_url": "", "appraisal_url": ""}
+        if goods:
+            urls["custody_url"], urls["appraisal_url"] = await services.enter_async_context(_goods(unique))
         if credit:
             urls["credit_url"], urls["credit_topic"] = await services.enter_async_context(
                 _credit(unique, **(credit_overrides or {})))
@@ -102,6 +105,20 @@ async def _credit(unique: str, **settings: Any) -> AsyncIterator[tuple[str, str]
     await world.create()
     async with world.running() as parts, _served(parts.app) as url:
         yield url, world.settings.credit_topic
+
+
+@contextlib.asynccontextmanager
+async def _goods(unique: str) -> AsyncIterator[tuple[str, str]]:
+    from tests.support.appraisal import AppraisalWorld
+    from tests.support.custody import CustodyWorld
+
+    custody = CustodyWorld(unique)  # identity_<unique>: routing's and the console's identity store
+    appraisal = AppraisalWorld(unique, custody_topic=custody.settings.custody_topic)
+    await custody.create()
+    await appraisal.create()
+    async with custody.running() as (_c, cparts), appraisal.running() as (_a, aparts), \
+            _served(cparts.app) as custody_url, _served(aparts.app) as appraisal_url:
+        yield custody_url, appraisal_url
 
 
 @contextlib.asynccontextmanager

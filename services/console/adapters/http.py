@@ -275,7 +275,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         body = answer.body
         referral = body.get("referral") or {}
         agency = person.role.name == "bureau" and body["bureau"] == person.role.bureau
+        goods = await workbench.goods(person.api_key, case_id)  # routing let them read the case: its goods too
         return page(request, "case.html", status, person=person, case=body, refusal=refusal, done=done,
+                    lots=goods.lots, appraisals=goods.appraisals,
+                    goods_shown=workbench.custody is not None or workbench.appraisal is not None,
                     idem=str(uuid.uuid4()), unmasked=unmasked, penalty=penalty,
                     outcomes=case_rules.OUTCOMES, penalty_types=case_rules.PENALTY_TYPES,
                     today=clock.now().astimezone(SHANGHAI).date().isoformat(),

@@ -1,18 +1,23 @@
 """The case lists and case pages of the office, bureaus, police and procuratorate, and their
 commands: acknowledge, transfer with a reason, propose a referral, the agency head's decision on it,
 its transfer to the police with the package, the police's decision, the outcome; a penalty decision
-sent to credit (as a bureau's system sends one); the procuratorate's supervision requests.
+sent to credit (as a bureau's system sends one); the procuratorate's supervision requests; a case's
+seized goods (custody's API) and appraisal requests (appraisal's API).
 
 Every read and command goes to routing's API with the person's principal's key, so routing decides
-what they may see: another bureau's case is a 404 there and here."""
+what they may see: another bureau's case is a 404 there and here. Custody and appraisal likewise
+decide which of a case's lots and appraisals the person's principal sees."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.clock import Clock
 
+from services.console.adapters.appraisal import AppraisalClient
 from services.console.adapters.credit import CreditClient
+from services.console.adapters.custody import CustodyClient
 from services.console.adapters.routing import Answer, RoutingClient, ServiceDown
 from services.console.domain.cases import as_datetime, timeline, urgency, worklist_order
 
@@ -30,13 +35,25 @@ class WorkPage:
     refusal: str | None = None
 
 
+@dataclass(frozen=True)
+class CaseGoods:
+    """A case's lots and appraisals; None: that service is not configured or did not answer (the page
+    says "unknown now", it does not fail)."""
+
+    lots: list[dict[str, Any]] | None = None
+    appraisals: list[dict[str, Any]] | None = None
+
+
 class Workbench:
     def __init__(self, routing: RoutingClient, clock: Clock, credit: CreditClient | None = None, *,
-                 page_size: int = PAGE) -> None:
+                 page_size: int = PAGE, custody: CustodyClient | None = None,
+                 appraisal: AppraisalClient | None = None) -> None:
         self.routing = routing
         self.page_size = page_size
         self.clock = clock
         self.credit = credit
+        self.custody = custody
+        self.appraisal = appraisal
 
     async def worklist(self, key: str) -> list[dict[str, Any]]:
         """The first page of `worklist_page`."""
@@ -66,6 +83,27 @@ class Workbench:
                 d["urgency"] = urgency(as_datetime(d["due_at"]), now) if d.get("state") == "open" else "none"
             answer.body["timeline"] = timeline(answer.body)
         return answer
+
+    async def goods(self, key: str, case_id: str) -> CaseGoods:
+        """The case's seized goods and appraisal requests, asked of custody and appraisal at once.
+        Call it only for a case routing let the person read."""
+        async def listed(read: Any, name: str) -> list[dict[str, Any]] | None:
+            if read is None:
+                return None
+            try:
+                answer = await read(key, case_id)
+            except ServiceDown:
+                return None
+            if answer.status == 422:
+                return []  # an id that service's own shape refuses: no lot or appraisal can carry it
+            if not answer.ok or not isinstance(answer.body, dict):
+                return None
+            return list(answer.body.get(name) or [])
+
+        lots, appraisals = await asyncio.gather(
+            listed(self.custody.lots_of_case if self.custody else None, "lots"),
+            listed(self.appraisal.of_case if self.appraisal else None, "appraisals"))
+        return CaseGoods(lots, appraisals)
 
     async def acknowledge(self, key: str, case_id: str, *, decision: str, reason: str | None,
                           idempotency_key: str | None) -> Answer:

@@ -146,6 +146,12 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, storage: StorageCosts, au
             raise ProblemError(404, "Not found", f"no lot {lot_id} the caller may see")
         return lot_view(lot) | {"deadlines": [watch.deadline_view(d) for d in deadlines], "storage": storage.of_lot(lot)}
 
+    @api.get("/lots", summary="The lots of a case the caller may see, each with its chain of custody")
+    async def of_case(case_id: CaseId, caller: Principal = Depends(reader)) -> dict[str, Any]:  # type: ignore[valid-type]
+        async with pool.acquire() as conn:
+            lots = await db.read_lots_of_case(conn, case_id)
+        return {"case_id": case_id, "lots": [lot_view(lot) for lot in lots if may_see(caller, lot)]}
+
     @api.post("/lots/{lot_id}/handovers", summary="The holder hands the goods to another party")
     async def hand_over(request: Request, lot_id: LotId, body: HandOver,  # type: ignore[valid-type]
                         caller: Principal = Depends(reader), idempotency_key: str | None = Key) -> Response:
