@@ -125,6 +125,17 @@ def lane(topic: str, *, priority: bool) -> str:
     return priority_lane(topic) if priority else topic
 
 
+def both_lanes(topic: str) -> tuple[str, str]:
+    """`topic` and its priority lane: what every reader of a case topic reads (a case's events are all on
+    one of the two, so each case stays in order while lane cases never queue behind the bulk topic)."""
+    return topic, priority_lane(topic)
+
+
+def with_lanes(specs: Iterable[TopicSpec]) -> list[TopicSpec]:
+    """Each spec followed by its priority lane (same key, partitions and retention): what topic creation makes."""
+    return [s for spec in specs for s in (spec, lane_spec(spec))]
+
+
 def lane_spec(spec: TopicSpec, name: str | None = None) -> TopicSpec:
     """The priority lane of `spec` (under its configured `name`), with the same key, partitions and retention."""
     return replace(spec, name=priority_lane(name or spec.name),

@@ -29,7 +29,7 @@ from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts, service_role
 from shared.second_factor import SecondFactorGuard
-from shared.topics import CASE_INTAKE, CASE_ROUTING, TopicSpec, ensure_topics
+from shared.topics import CASE_INTAKE, CASE_ROUTING, TopicSpec, both_lanes, ensure_topics, with_lanes
 
 SERVICE = "intake"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -48,8 +48,10 @@ async def prepare(settings: IntakeSettings) -> None:
     await vault.prepare(settings.dsn, settings.vault_schema)  # the key store of persons' data keys
     routing = CASE_ROUTING if settings.routing_topic == CASE_ROUTING.name else TopicSpec(
         settings.routing_topic, CASE_ROUTING.key, CASE_ROUTING.description, partitions=CASE_ROUTING.partitions)
-    # the routing topic too: intake reads each case's assignee from it (routing creates it as well)
-    await ensure_topics(settings.kafka, [case_topic(settings), routing], replication_factor=settings.kafka_replication_factor)
+    # the routing topic too: intake reads each case's assignee from it (routing creates it as well); each
+    # with its priority lane, where the cases a person filed go (issue 11 §4)
+    await ensure_topics(settings.kafka, with_lanes([case_topic(settings), routing]),
+                        replication_factor=settings.kafka_replication_factor)
 
 
 async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
@@ -62,7 +64,8 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     crash_at = settings.crash_at if settings.dev else None
     kafka = settings.kafka
     consumer = EventConsumer(
-        service=SERVICE, group=settings.consumer_group, routes=[routes.route(settings.ingress_pattern), assignee_route(settings.routing_topic)],
+        service=SERVICE, group=settings.consumer_group, routes=[routes.route(settings.ingress_pattern),
+                                                    *(assignee_route(t) for t in both_lanes(settings.routing_topic))],
         pool=pool,
         kafka=kafka, batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
         metadata_max_age_ms=settings.consumer_metadata_max_age_ms,

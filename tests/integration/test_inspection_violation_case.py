@@ -32,7 +32,7 @@ async def test_a_violation_found_in_an_inspection_becomes_a_case_in_intake(uniqu
             "credit_code": code, "result": "referred_to_case", "findings": "无证生产经营林木种子",
             "inspected_by": ["LY001", "LY002"]})
         assert r.status_code == 200, r.text
-        records = await stack.eventually(lambda: stack.read_all(intake.case_topic), until=lambda rs: len(rs) >= 1,
+        records = await stack.eventually(lambda: stack.read_lanes(intake.case_topic), until=lambda rs: len(rs) >= 1,
                                          timeout=60, what="the case intake opened")
     opened = CaseOpened.model_validate_json(records[0].value)
     assert opened.origin == "lead" and opened.category == "seedlings" and opened.county == "610423"

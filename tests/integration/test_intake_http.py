@@ -38,7 +38,7 @@ def auth(key: str) -> dict[str, str]:
 
 
 async def case_events(world: IntakeWorld, n: int, timeout: float = 30) -> list[Any]:
-    return await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= n,
+    return await stack.eventually(lambda: stack.read_lanes(world.case_topic), until=lambda r: len(r) >= n,
                                   timeout=timeout, what=f"{n} case events on {world.case_topic}")
 
 
@@ -91,7 +91,7 @@ async def test_the_same_idempotency_key_and_body_returns_the_first_response_and_
                                            headers={**auth(other_client), "Idempotency-Key": "call-2025-0001"})
         await case_events(world, 2)
         await asyncio.sleep(1.0)
-        records = await stack.read_all(world.case_topic)
+        records = await stack.read_lanes(world.case_topic)
     assert first.status_code == again.status_code == 201
     assert again.content == first.content, "byte for byte the first response"
     assert again.headers["idempotent-replayed"] == "true"
@@ -109,7 +109,7 @@ async def test_a_resubmission_with_the_same_source_id_is_recognised_and_not_coun
         again = await intake.http.post("/v1/complaints", json=complaint(source_id="HL-778"), headers=auth(keys["hot"]))
         await case_events(world, 1)
         await asyncio.sleep(1.0)
-        records = await stack.read_all(world.case_topic)
+        records = await stack.read_lanes(world.case_topic)
         rows = await world.fetch("SELECT reports_count FROM cases")
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["outcome"] == "duplicate"

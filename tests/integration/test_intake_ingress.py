@@ -34,7 +34,7 @@ def record(data: BaseModel | bytes, *, type: str = SubmitLead.EVENT_TYPE, actor:
 
 
 async def case_events(world: IntakeWorld, n: int) -> list[Any]:
-    return await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= n,
+    return await stack.eventually(lambda: stack.read_lanes(world.case_topic), until=lambda r: len(r) >= n,
                                   what=f"{n} case events")
 
 
@@ -100,7 +100,7 @@ async def test_the_same_lead_published_again_under_a_new_event_id_is_recognised_
         rows = await stack.eventually(lambda: world.fetch("SELECT event_id FROM inbox"), until=lambda r: len(r) >= 2,
                                       what="both records consumed")
         await asyncio.sleep(1.0)
-        events = await stack.read_all(world.case_topic)
+        events = await stack.read_lanes(world.case_topic)
         cases = await world.fetch("SELECT reports_count FROM cases")
     assert len(rows) == 2 and len(events) == 1
     assert [c["reports_count"] for c in cases] == [1]
@@ -147,7 +147,7 @@ async def test_a_record_from_a_client_that_may_not_send_it_goes_to_the_dlq(uniqu
     async with running_intake(world):
         [dead] = await dead_letters(world, "ghost", 1)
         await asyncio.sleep(0.5)
-        events = await stack.read_all(world.case_topic)
+        events = await stack.read_lanes(world.case_topic)
     expected = {"unregistered": ("topic", "unknown_client"), "revoked": ("topic", "client_revoked"),
                 "lacks_scope": ("type", "forbidden")}[situation]
     assert stack.header(dead, "dlq-field") == expected[0]

@@ -66,7 +66,7 @@ async def test_the_api_process_files_complaints_without_a_consumer_and_the_worke
         case_id = filed.json()["case_id"]
 
         # the API process's own relay publishes the complaint's case.opened: no worker is needed for it
-        opened = await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= 1, timeout=60,
+        opened = await stack.eventually(lambda: stack.read_lanes(world.case_topic), until=lambda r: len(r) >= 1, timeout=60,
                                         what="the complaint's case.opened")
         assert [CaseOpened.model_validate_json(r.value).case_id for r in opened] == [case_id]
 
@@ -76,7 +76,7 @@ async def test_the_api_process_files_complaints_without_a_consumer_and_the_worke
                                  tmp_path / "worker.log"))
         await stack.eventually(lambda: _status(worker_url, "/readyz"), until=lambda s: s == 200, timeout=120,
                                what="the worker ready (its consumer polling)")
-        events = await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= 4,
+        events = await stack.eventually(lambda: stack.read_lanes(world.case_topic), until=lambda r: len(r) >= 4,
                                         timeout=120, what="the three leads' cases opened by the worker")
         leads = [e for e in (CaseOpened.model_validate_json(r.value) for r in events) if e.case_id != case_id]
         assert sorted(e.origin for e in leads) == ["lead", "lead", "lead"]

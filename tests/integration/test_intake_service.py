@@ -120,7 +120,7 @@ async def test_a_planted_phone_name_and_id_number_never_appear_in_clear_in_kafka
         })
     assert response.status_code == 201, response.text
     case_id = response.json()["case_id"]
-    records = await stack.eventually(lambda: stack.read_all(service.world.case_topic),
+    records = await stack.eventually(lambda: stack.read_lanes(service.world.case_topic),
                                      until=lambda rs: any(r.key == case_id.encode() for r in rs), what="case.opened")
     event = CaseOpened.model_validate_json(next(r for r in records if r.key == case_id.encode()).value)
     assert event.complainant is not None and event.complainant.phone is not None

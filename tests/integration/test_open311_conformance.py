@@ -75,7 +75,7 @@ async def test_a_stock_georeport_v2_client_lists_files_by_form_and_reads_back_in
         [receipt] = created.json()
         request_id = receipt["service_request_id"]
         assert receipt["account_id"] == "123456" and receipt["service_notice"]
-        [record] = await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= 1,
+        [record] = await stack.eventually(lambda: stack.read_lanes(world.case_topic), until=lambda r: len(r) >= 1,
                                           what="case.opened")
         opened = CaseOpened.model_validate_json(record.value)
         # attribute[county] wins over the county lat/long lie in (秦都区's approximate area, nearer its seat)
@@ -179,6 +179,6 @@ async def test_a_request_without_a_county_gets_the_county_its_lat_and_long_lie_i
         fields = {k: v for k, v in example(key, lat="34.480", long="108.430").items() if k != "attribute[county]"}
         created = await intake.http.post("/open311/v2/requests.json", content=form(**fields), headers=FORM)
         assert created.status_code == 201, created.text
-        [record] = await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= 1,
+        [record] = await stack.eventually(lambda: stack.read_lanes(world.case_topic), until=lambda r: len(r) >= 1,
                                           what="case.opened")
     assert CaseOpened.model_validate_json(record.value).county == "610425"  # 礼泉县's seat

@@ -31,7 +31,7 @@ async def test_after_erasure_a_raw_kafka_copy_of_the_erased_person_no_longer_ope
         kept = await svc.http.post("/v1/complaints", headers={"X-API-Key": key}, json=complaint(
             f"shred-{unique}-b", "钱七", kept_phone, "买到假冒洗发水"))
         assert gone.status_code == 201 and kept.status_code == 201, (gone.text, kept.text)
-        records = await stack.eventually(lambda: stack.read_all(world.case_topic), until=lambda r: len(r) >= 2,
+        records = await stack.eventually(lambda: stack.read_lanes(world.case_topic), until=lambda r: len(r) >= 2,
                                          what="both case.opened records on Kafka")
     events = {e.case_id: e for e in (CaseOpened.model_validate_json(r.value) for r in records)}
     gone_copy = events[gone.json()["case_id"]].complainant.phone  # type: ignore[union-attr]

@@ -101,6 +101,18 @@ async def read_all(topic: str, *, timeout: float = 5.0, expect: int | None = Non
         await consumer.stop()
 
 
+async def read_lanes(topic: str, *, timeout: float = 5.0, expect: int | None = None) -> list[Any]:
+    """Every record in case topic `topic` and in its priority lane (``<topic>.priority``, where the events
+    of a case a person filed go): the topic's records, then the lane's, each in the order read (one case's
+    events are all on one of the two, so each case's stay in order)."""
+    from shared.topics import priority_lane
+
+    bulk = await read_all(topic, timeout=timeout)
+    lane = await read_all(priority_lane(topic), timeout=timeout,
+                          expect=None if expect is None else max(0, expect - len(bulk)))
+    return bulk + lane
+
+
 def header(record: Any, name: str) -> str | None:
     for k, v in record.headers or ():
         if k == name:

@@ -66,6 +66,17 @@ def test_a_later_report_fills_in_what_the_case_did_not_know_about_the_suspect() 
     assert case.suspect.name == "某店" and case.suspect.shop_id == "s1" and case.suspect.platform == "platform-1"
 
 
+def test_a_case_a_person_filed_opens_on_the_priority_lane_and_keeps_it_whatever_merges_into_it() -> None:
+    lead = validate_lead_payload({"source_id": "a", "category": "trademarks", "county": "610402",
+                                  "suspect": {"credit_code": "91110000600037341L"}}, client=PLATFORM, transport="kafka", now=T0)
+    complaint_case = open_case("c1", report(), T0)
+    assert complaint_case.priority_lane, "a complaint over HTTP is on the lane"
+    assert merge_into(complaint_case, lead, T0).priority_lane, "a lead merged into it follows the case"
+    lead_case = open_case("c2", lead, T0)
+    assert not lead_case.priority_lane, "a bulk lead's case is not"
+    assert not merge_into(lead_case, report(), T0).priority_lane, "the lane is decided at opening, never after"
+
+
 def test_deciding_with_a_case_about_another_suspect_is_a_programming_error() -> None:
     case = replace(open_case("case-1", report(), T0), merge_key="uscc:OTHER")
     with pytest.raises(ValueError):

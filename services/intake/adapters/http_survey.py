@@ -120,7 +120,7 @@ def survey_router(deps: HttpDeps) -> APIRouter:
             event = CaseSurveyAnswered(case_id=target["case_id"], tracking_no=canonical, score=body.score,
                                        resolved=body.resolved, reopen=decided.reopen, comment=comment, answered_at=now,
                                        rule_version=decided.rule.version)
-            uow.emit(deps.registrar.case_topic, event, key=target["case_id"], subject=target["case_id"],
+            uow.emit(deps.registrar.topic_of(target["priority_lane"]), event, key=target["case_id"], subject=target["case_id"],
                      correlationid=target["case_id"], time=now,
                      event_id=deterministic_event_id("intake", target["report_id"], "survey"))
             outcome = "reopen" if decided.reopen else "answered"

@@ -82,6 +82,7 @@ def _case(row: Mapping[str, Any]) -> CaseState:
         case_id=row["case_id"], merge_key=row["merge_key"], category=row["category"], county=row["county"],
         counties=tuple(row["counties"]), suspect=_suspect(row["suspect"]), figures=_figures(row["figures"]),
         reports_count=row["reports_count"], opened_at=row["opened_at"], last_report_at=row["last_report_at"],
+        priority_lane=row["priority_lane"],
     )
 
 
@@ -228,7 +229,7 @@ _REPORT = (
 
 async def save_registrations(conn: asyncpg.Connection, *, opened: Sequence[CaseState], merged: Sequence[CaseState],
                              slots: Mapping[bytes, str], reports: Sequence[ReportRow]) -> None:
-    """One statement for a whole batch: the cases it opened (with their totals after the batch), the
+    """One statement for a whole batch: the cases it opened (with their totals after the batch and their lane), the
     new totals of the open cases it merged into, the slots now pointing at a new case, and every report.
     The slots and cases must be locked already (`lock_slots`)."""
     if not reports:
@@ -237,13 +238,13 @@ async def save_registrations(conn: asyncpg.Connection, *, opened: Sequence[CaseS
         """
         WITH opened AS (
             INSERT INTO cases (case_id, merge_key, category, county, counties, suspect, figures, reports_count,
-                               opened_at, last_report_at)
+                               opened_at, last_report_at, priority_lane)
             SELECT u.case_id, u.merge_key, u.category, u.county, u.counties::text[], u.suspect::jsonb, u.figures::jsonb,
-                   u.reports_count, u.opened_at, u.last_report_at
+                   u.reports_count, u.opened_at, u.last_report_at, u.priority_lane
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-                        $9::timestamptz[], $10::timestamptz[])
+                        $9::timestamptz[], $10::timestamptz[], $38::boolean[])
                  AS u(case_id, merge_key, category, county, counties, suspect, figures, reports_count, opened_at,
-                      last_report_at)
+                      last_report_at, priority_lane)
         ), merged AS (
             UPDATE cases SET counties = u.counties::text[], suspect = u.suspect::jsonb, figures = u.figures::jsonb,
                              reports_count = u.reports_count, last_report_at = u.last_report_at
@@ -269,7 +270,7 @@ async def save_registrations(conn: asyncpg.Connection, *, opened: Sequence[CaseS
                   description_sealed)
         """,
         *_columns(opened, _NEW_CASE), *_columns(merged, _MERGED_CASE),
-        list(slots.keys()), list(slots.values()), *_columns(reports, _REPORT),
+        list(slots.keys()), list(slots.values()), *_columns(reports, _REPORT), [c.priority_lane for c in opened],
     )
 
 

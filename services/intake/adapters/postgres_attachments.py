@@ -103,11 +103,12 @@ async def save_progress(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]
 
 async def survey_target(conn: asyncpg.Connection, tracking_no: str) -> Any:
     """The report of a tracking number (locked: two answers at once are decided one after the other),
-    its case's progress, and whether it was answered."""
+    its case's progress and lane, and whether it was answered."""
     return await conn.fetchrow(
-        "SELECT r.report_id, r.case_id, r.complainant, p.closed_at, p.outcome, "
+        "SELECT r.report_id, r.case_id, r.complainant, p.closed_at, p.outcome, c.priority_lane, "
         "       EXISTS (SELECT 1 FROM surveys s WHERE s.report_id = r.report_id) AS answered "
-        "FROM reports r LEFT JOIN case_assignees p ON p.case_id = r.case_id WHERE r.tracking_no = $1 FOR UPDATE OF r",
+        "FROM reports r JOIN cases c ON c.case_id = r.case_id LEFT JOIN case_assignees p ON p.case_id = r.case_id "
+        "WHERE r.tracking_no = $1 FOR UPDATE OF r",
         tracking_no)
 
 

@@ -1,7 +1,8 @@
 """Registering validated reports, a batch at a time: recognise re-submissions,
 lock the suspects' merge slots, open cases or merge into the open ones, store
 the reports with their personal data sealed, and announce ``case.opened`` /
-``case.merged`` through the outbox — all in the caller's unit of work (an HTTP
+``case.merged`` through the outbox (on the case topic, or its priority lane for a case a person
+filed: the lane is decided when the case opens and kept for its every event) — all in the caller's unit of work (an HTTP
 request's transaction, or a consumer batch's).
 
 A batch costs the same few round trips whatever its size: claim every
@@ -27,6 +28,7 @@ from shared.envelope import deterministic_event_id, new_event_id
 from shared import vault
 from shared.pii import DataKey, Keyring, Sealed, new_data_key
 from shared.runtime import Message, UnitOfWork
+from shared.topics import lane
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +206,11 @@ class Registrar:
             phone_masked=c.phone_masked,
         )
 
+    def topic_of(self, on_lane: bool) -> str:
+        """Where a case's events go: the case topic, or its priority lane for a case a person filed
+        (`CaseState.priority_lane`, decided when it opened), so all of one case's events share a topic."""
+        return lane(self.case_topic, priority=on_lane)
+
     def announce(self, uow: UnitOfWork, case: CaseState, report: Report, outcome: Outcome, report_id: str,
                  tracking_no: str | None, complainant: Complainant | None, now: datetime,
                  cause: Message[Any] | None = None) -> None:
@@ -220,5 +227,5 @@ class Registrar:
             event = CaseOpened(opened_at=now, summary=report.summary, **common)
         else:
             event = CaseMerged(merged_at=now, **common)
-        uow.emit(self.case_topic, event, key=case.case_id, subject=case.case_id, correlationid=case.case_id,
+        uow.emit(self.topic_of(case.priority_lane), event, key=case.case_id, subject=case.case_id, correlationid=case.case_id,
                  event_id=deterministic_event_id("intake", report_id, outcome), time=now, cause=cause)

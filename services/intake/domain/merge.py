@@ -13,6 +13,7 @@ from typing import Literal
 
 from services.intake.domain.model import CaseState, Report
 from services.intake.domain.validation import add_figures
+from shared.topics import filed_by_person
 
 Decision = Literal["open", "merge"]
 
@@ -41,6 +42,8 @@ def open_case(case_id: str, report: Report, now: datetime) -> CaseState:
         reports_count=1,
         opened_at=now,
         last_report_at=now,
+        # the lane is the opening report's: a lead merged into a complaint's case follows it there
+        priority_lane=filed_by_person(report.origin, report.channel),
     )
 
 
@@ -58,4 +61,5 @@ def merge_into(case: CaseState, report: Report, now: datetime) -> CaseState:
         reports_count=case.reports_count + 1,
         opened_at=case.opened_at,
         last_report_at=max(case.last_report_at, now),
+        priority_lane=case.priority_lane,
     )

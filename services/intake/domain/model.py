@@ -116,3 +116,5 @@ class CaseState:
     reports_count: int
     opened_at: datetime
     last_report_at: datetime
+    #: on the priority lane: decided when the case opened (a person filed it), never changed after
+    priority_lane: bool = False
