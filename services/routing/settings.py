@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
-from shared.topics import ALERT, APPRAISAL, CASE_INTAKE, CASE_ROUTING, REFERRAL, TopicSpec
+from shared.topics import ALERT, APPRAISAL, CASE_INTAKE, CASE_ROUTING, REFERRAL, TopicSpec, with_lanes
 
 RULES_FILE = Path(__file__).resolve().parent / "rules" / "routing.yaml"
 
@@ -61,11 +61,13 @@ class RoutingSettings(ServiceSettings):
     warnings_partitions: int = Field(default=3, ge=1, le=64)
 
     def internal_topics(self) -> list[TopicSpec]:
-        """The internal topics routing reads and writes, under their configured names."""
+        """The internal topics routing reads and writes, under their configured names; the two case
+        topics with their priority lanes (issue 11 §4)."""
         pairs = ((CASE_INTAKE, self.intake_topic), (CASE_ROUTING, self.routing_topic),
                  (REFERRAL, self.referral_topic), (ALERT, self.alert_topic), (APPRAISAL, self.appraisal_topic))
-        return [TopicSpec(name, spec.key, spec.description, partitions=spec.partitions,
-                          retention_ms=spec.retention_ms) for spec, name in pairs]
+        specs = [TopicSpec(name, spec.key, spec.description, partitions=spec.partitions,
+                           retention_ms=spec.retention_ms) for spec, name in pairs]
+        return with_lanes(specs[:2]) + specs[2:]
 
     @property
     def ingress_pattern(self) -> str:

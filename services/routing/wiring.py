@@ -24,7 +24,7 @@ from shared.topics import ensure_topics
 from services.routing.adapters.egress import EgressTopics
 from services.routing.adapters.http import build_app
 from services.routing.adapters.http_overview import PUBLIC_PATHS, RELAY_SCOPE
-from services.routing.adapters.kafka import routes
+from services.routing.adapters.kafka import priority_routes, routes
 from services.routing.adapters.rules_file import load_checked
 from services.routing.adapters.watch import DeadlineWatch, Gauges, calendar_factory
 from services.routing.app.router import Router, Topics
@@ -65,6 +65,14 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
         batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
         metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
     )
+    # the priority lane (issue 11 §4): a consumer group of its own reads intake's lane through the same
+    # handling, so a case a person filed is assigned without waiting behind the bulk topic's partitions
+    priority = EventConsumer(
+        service=SERVICE, group=f"{settings.consumer_group}-priority", pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
+        source=SOURCE, routes=priority_routes(router, intake_topic=settings.intake_topic),
+        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
+        metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
+    )
     relay = OutboxRelay(
         service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka, bootstrap=kafka.bootstrap,
         batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds, crash_at=crash_at,
@@ -79,7 +87,7 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
                     calendar_interval=settings.recheck_interval_seconds)
 
     async def consumer_ready() -> bool:
-        return consumer.ready
+        return consumer.ready and priority.ready
 
     async def database_ready() -> bool:
         return bool(await pool.fetchval("SELECT 1"))
@@ -91,9 +99,9 @@ async def build(settings: RoutingSettings, pool: asyncpg.Pool, *, clock: Clock |
                     rate_limits=settings.public_rate_limits(PUBLIC_PATHS,
                                                             relay=holds_scope(directory, RELAY_SCOPE)),
                     second_factor=settings.second_factor_limits())
-    loops = [router.egress.warm_loop, consumer.run, relay.run, watch.run, gauges.run,
+    loops = [router.egress.warm_loop, consumer.run, priority.run, relay.run, watch.run, gauges.run,
              pruning_loop(pool, settings.idempotency_ttl_hours)]
-    components = {"router": router, "consumer": consumer, "relay": relay, "watch": watch, "gauges": gauges,
+    components = {"router": router, "consumer": consumer, "priority_consumer": priority, "relay": relay, "watch": watch, "gauges": gauges,
                   "pool": pool, "directory": directory}
     if settings.warnings_embedded:
         from services.routing.warnings import worker

@@ -77,7 +77,7 @@ async def test_a_complaint_with_a_photo_is_closed_rated_low_and_reopened_once_an
         reopened = await stack.eventually(lambda: routing.case_row(case_id), until=lambda r: r["state"] == "accepted",
                                           what="routing reopens the case")
         assert reopened["closed_at"] is None and reopened["outcome"] is None
-        events = await stack.eventually(lambda: stack.read_all(routing.routing_topic),
+        events = await stack.eventually(lambda: stack.read_lanes(routing.routing_topic),
                                         until=lambda rs: any(stack.header(r, "ce_type") == CaseReopened.EVENT_TYPE
                                                              for r in rs), what="case.reopened")
         reopen_events = [CaseReopened.model_validate_json(r.value) for r in events

@@ -112,11 +112,11 @@ class RoutingWorld:
         return self.egress_prefix + "egress." + Bureau.parse(bureau).client_id
 
     async def create_topics(self, *, bureaus: Sequence[str] = (), partitions: int = 3) -> None:
-        from shared.topics import TopicSpec, ensure_topics
+        from shared.topics import TopicSpec, ensure_topics, priority_lane
 
         specs = [TopicSpec(t, "case id", "test", partitions=partitions)
                  for t in (self.intake_topic, self.routing_topic, self.referral_topic, self.alert_topic,
-                           self.appraisal_topic)]
+                           self.appraisal_topic, priority_lane(self.intake_topic), priority_lane(self.routing_topic))]
         specs += [TopicSpec(self.ingress_topic(b), "case id", "test ingress", partitions=partitions) for b in bureaus]
         await ensure_topics(self.bootstrap, specs)
 

@@ -260,3 +260,12 @@ def test_a_merged_report_above_the_appraisals_takes_the_reports_figure() -> None
     merged = merge_into(fx.case, None, case_merged(event, figures={"unsold_value": 900000}), ctx=CTX,
                         appraised=[{"unsold_value": Decimal(600000)}])
     assert merged.case is not None and merged.case.figures == {"unsold_value": Decimal(900000)}
+
+
+def test_a_case_opened_from_the_priority_lane_keeps_the_lane_through_every_command() -> None:
+    fx = open_case(case_opened("C-L", category="false_advertising", opened_at=NOW), ctx=CTX, prior_cases_of_suspect=0,
+                   on_lane=True)
+    assert fx.case is not None and fx.case.priority_lane
+    after = decide(fx.case, None, fx.case.assignee, AcknowledgeCase(case_id="C-L", decision="accept"), "cmd-1", ctx=CTX)
+    assert after.case is not None and after.case.priority_lane, "set at opening, never changed"
+    assert not opened().priority_lane, "a case opened from the bulk topic is not on the lane"

@@ -1,6 +1,7 @@
 """Kafka → routing's use cases: the routes routing's consumer subscribes to.
 
-- ``case.opened`` / ``case.merged`` from intake (`settings.intake_topic`): one
+- ``case.opened`` / ``case.merged`` from intake (`settings.intake_topic`; its priority lane
+  through a second consumer, `priority_routes`): one
   `Router.intake_batch` call for the whole batch (a constant number of round trips,
   whatever its size); a ``case.merged`` of a case never opened is refused
   (dead-lettered with ``unknown_case``) without holding back the others;
@@ -28,6 +29,7 @@ from shared.contracts.bureau_actions import COMMANDS
 from shared.contracts.cases import CaseMerged, CaseOpened, CaseSurveyAnswered
 from shared.runtime import Message, NonRetryableError, UnitOfWork
 from shared.runtime.routes import Binding, TopicRoute
+from shared.topics import priority_lane
 
 from services.routing.adapters.hygiene import first_problem
 from services.routing.app.appraisals import appraised
@@ -37,9 +39,8 @@ from services.routing.app.router import Router
 from services.routing.domain.bureaus import Bureau
 
 
-def routes(router: Router, *, intake_topic: str, ingress_pattern: str,
-           appraisal_topic: str | None = None) -> list[TopicRoute]:
-    topic_re = re.compile(ingress_pattern)
+def intake_route(router: Router, topic: str) -> TopicRoute:
+    """Intake's case events on `topic` (the case topic or its priority lane: the same handling)."""
 
     async def intake(messages: Sequence[Message[Any]], uow: UnitOfWork) -> Mapping[int, Exception]:
         answers = [(i, m) for i, m in enumerate(messages) if isinstance(m.data, CaseSurveyAnswered)]
@@ -52,6 +53,26 @@ def routes(router: Router, *, intake_topic: str, ingress_pattern: str,
             got = await router.intake_batch(uow, [m for _, m in cases])
             refused.update({cases[j][0]: exc for j, exc in got.items()})
         return refused
+
+    return TopicRoute(
+        topic=topic,
+        bindings={CaseOpened.EVENT_TYPE: Binding(CaseOpened), CaseMerged.EVENT_TYPE: Binding(CaseMerged),
+                  CaseSurveyAnswered.EVENT_TYPE: Binding(CaseSurveyAnswered)},
+        on_unknown="ignore",
+        batch=intake,
+    )
+
+
+def priority_routes(router: Router, *, intake_topic: str) -> list[TopicRoute]:
+    """What routing's second consumer (group ``<group>-priority``) reads: intake's priority lane
+    (``case.intake.priority``, the cases a person filed), through the same handling as the case topic,
+    so a complaint is assigned however long the bulk topic's backlog is."""
+    return [intake_route(router, priority_lane(intake_topic))]
+
+
+def routes(router: Router, *, intake_topic: str, ingress_pattern: str,
+           appraisal_topic: str | None = None) -> list[TopicRoute]:
+    topic_re = re.compile(ingress_pattern)
 
     async def ingress(messages: Sequence[Message[Any]], uow: UnitOfWork) -> Mapping[int, Exception]:
         refused: dict[int, Exception] = {}
@@ -73,13 +94,7 @@ def routes(router: Router, *, intake_topic: str, ingress_pattern: str,
         return refused
 
     return [
-        TopicRoute(
-            topic=intake_topic,
-            bindings={CaseOpened.EVENT_TYPE: Binding(CaseOpened), CaseMerged.EVENT_TYPE: Binding(CaseMerged),
-                      CaseSurveyAnswered.EVENT_TYPE: Binding(CaseSurveyAnswered)},
-            on_unknown="ignore",
-            batch=intake,
-        ),
+        intake_route(router, intake_topic),
         TopicRoute(
             pattern=ingress_pattern,
             bindings={cmd.EVENT_TYPE: Binding(cmd) for cmd in COMMANDS},

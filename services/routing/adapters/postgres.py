@@ -19,7 +19,7 @@ _CASE_COLUMNS = (
     "case_id, origin, channel, category, county, counties, suspect, suspect_key, figures, reports_count, tracking_no,"
     " summary, complainant, opened_at, assignee, assignee_type, level, reasons, co_bureaus, state, assignment_no,"
     " transfers, assigned_at, ack_due_at, directory_version, joint_meeting_proposed, acknowledged_at, closed_at,"
-    " outcome, outcome_detail, county_label"
+    " outcome, outcome_detail, county_label, priority_lane"
 )
 ACTIVE_REFERRAL_STATES = [s for s in machine.STATES if s not in machine.CLOSED]
 POLICE_VISIBLE_STATES = sorted(machine.POLICE_INVOLVED)
@@ -38,6 +38,7 @@ def _case_args(case: Case, county_label: str) -> list[Any]:
         list(case.co_bureaus), case.state, case.assignment_no, case.transfers, case.assigned_at, case.ack_due_at,
         case.directory_version, case.joint_meeting_proposed, case.acknowledged_at, case.closed_at, case.outcome,
         json.dumps(case.outcome_detail) if case.outcome_detail is not None else None, county_label,
+        case.priority_lane,
     ]
 
 
@@ -55,6 +56,7 @@ def _case_json(case: Case, county_label: str | None = None) -> dict[str, Any]:
         "ack_due_at": _ts(case.ack_due_at), "directory_version": case.directory_version,
         "joint_meeting_proposed": case.joint_meeting_proposed, "acknowledged_at": _ts(case.acknowledged_at),
         "closed_at": _ts(case.closed_at), "outcome": case.outcome, "outcome_detail": case.outcome_detail,
+        "priority_lane": case.priority_lane,
     }
     if county_label is not None:
         row["county_label"] = county_label
@@ -71,7 +73,7 @@ _CASE_RECORD = (
     " opened_at timestamptz, assignee text, assignee_type text, level text, reasons text[], co_bureaus text[],"
     " state text, assignment_no integer, transfers integer, assigned_at timestamptz, ack_due_at timestamptz,"
     " directory_version text, joint_meeting_proposed boolean, acknowledged_at timestamptz, closed_at timestamptz,"
-    " outcome text, outcome_detail jsonb, county_label text"
+    " outcome text, outcome_detail jsonb, county_label text, priority_lane boolean"
 )
 _REFERRAL_RECORD = (
     "referral_id text, case_id text, seq integer, state text, agency text, police text, procuratorate text,"
@@ -102,6 +104,7 @@ def _case_from(row: asyncpg.Record) -> Case:
         assigned_at=row["assigned_at"], ack_due_at=row["ack_due_at"], directory_version=row["directory_version"],
         joint_meeting_proposed=row["joint_meeting_proposed"], acknowledged_at=row["acknowledged_at"],
         closed_at=row["closed_at"], outcome=row["outcome"], outcome_detail=json.loads(detail) if detail else None,
+        priority_lane=row["priority_lane"],
     )
 
 
@@ -205,7 +208,7 @@ def _deadline_arrays(specs: Sequence[DeadlineSpec]) -> list[list[Any]]:
 
 async def insert_case(conn: asyncpg.Connection, case: Case, county_label: str, deadlines: Sequence[DeadlineSpec] = ()) -> bool:
     """Insert a new case and its first deadlines in one statement; False if the case id is already known."""
-    placeholders = ", ".join(f"${i}" for i in range(14, 45))
+    placeholders = ", ".join(f"${i}" for i in range(14, 46))
     inserted = await conn.fetchval(
         f"""
         WITH c AS (

@@ -101,11 +101,11 @@ class DeadlineWatch:
         # the case rows are locked too: every writer of a case's events serialises on its row,
         # which keeps one case's events in order on the topics (a busy case is picked up next pass)
         if what == "breached":
-            sql = ("SELECT d.* FROM deadlines d JOIN cases c USING (case_id)"
+            sql = ("SELECT d.*, c.priority_lane FROM deadlines d JOIN cases c USING (case_id)"
                    " WHERE d.state = 'open' AND NOT d.breached_sent AND d.due_at < $1"
                    " ORDER BY d.due_at LIMIT $2 FOR UPDATE OF d, c SKIP LOCKED")
         else:
-            sql = ("SELECT d.* FROM deadlines d JOIN cases c USING (case_id)"
+            sql = ("SELECT d.*, c.priority_lane FROM deadlines d JOIN cases c USING (case_id)"
                    " WHERE d.state = 'open' AND NOT d.approaching_sent AND d.warn_at <= $1 AND d.due_at >= $1"
                    " ORDER BY d.warn_at LIMIT $2 FOR UPDATE OF d, c SKIP LOCKED")
         async with conn.transaction():
@@ -124,7 +124,8 @@ class DeadlineWatch:
                     payload = DeadlineApproaching(case_id=row["case_id"], deadline=info, detected_at=now)  # type: ignore[assignment]
                     emissions.append(Emission("case", payload, (row["bureau"],)))
                 ids.append(deterministic_event_id(f"deadline.{what}", row["deadline_id"]))
-            self.router.publish(uow, emissions, event_ids=ids)
+            self.router.publish(uow, emissions, event_ids=ids,
+                                on_lane={r["case_id"] for r in rows if r["priority_lane"]})
             flag = "breached_sent = true, approaching_sent = true" if what == "breached" else "approaching_sent = true"
             await conn.execute(f"UPDATE deadlines SET {flag} WHERE deadline_id = ANY($1::text[])",
                                [r["deadline_id"] for r in rows])
@@ -173,8 +174,8 @@ async def _recheck_page(conn: asyncpg.Connection, router: Router, after: str, ba
             return None
         after = page[-1]["deadline_id"]
         # cases first, then deadlines: the order every other writer locks them in
-        await conn.execute("SELECT 1 FROM cases WHERE case_id = ANY($1::text[]) ORDER BY case_id FOR UPDATE",
-                           sorted({r["case_id"] for r in page}))
+        locked = await conn.fetch("SELECT case_id, priority_lane FROM cases WHERE case_id = ANY($1::text[])"
+                                  " ORDER BY case_id FOR UPDATE", sorted({r["case_id"] for r in page}))
         rows = await conn.fetch(
             "SELECT * FROM deadlines WHERE deadline_id = ANY($1::text[]) AND state = 'open' AND provisional"
             " ORDER BY deadline_id FOR UPDATE", [r["deadline_id"] for r in page],
@@ -203,7 +204,7 @@ async def _recheck_page(conn: asyncpg.Connection, router: Router, after: str, ba
             ids.append(deterministic_event_id("case.deadline-revised", new.deadline_id, str(revision)))
             revised.append(new.deadline_id)
             counted.append(new.kind)
-        router.publish(uow, emissions, event_ids=ids)
+        router.publish(uow, emissions, event_ids=ids, on_lane={r["case_id"] for r in locked if r["priority_lane"]})
         await uow.flush()
     for kind in counted:
         DEADLINES_REVISED.labels(kind).inc()

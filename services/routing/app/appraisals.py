@@ -69,7 +69,7 @@ async def appraised(router: Router, uow: UnitOfWork, messages: Sequence[Message[
                           deadlines=[d for fx in effects for d in fx.open_deadlines])
     for fx in effects:
         assert fx.case is not None
-        router.publish(uow, fx.emissions, cause=cause[fx.case.case_id])
+        router.publish(uow, fx.emissions, cause=cause[fx.case.case_id], on_lane=fx.case.priority_lane)
     notes = [n for fx in effects for n in fx.notes]
     uow.after_commit(lambda: record(notes))
     return refused

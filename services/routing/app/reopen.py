@@ -57,7 +57,7 @@ async def surveys(router: Router, uow: UnitOfWork, messages: Sequence[tuple[int,
         assert fx.case is not None
         cases[s.case_id] = changed[s.case_id] = fx.case
         opened.extend(fx.open_deadlines)
-        router.publish(uow, fx.emissions, cause=m)
+        router.publish(uow, fx.emissions, cause=m, on_lane=case.priority_lane)
         notes.extend(fx.notes)
     await repo.insert_surveys(conn, answers)
     if changed:

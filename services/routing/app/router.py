@@ -2,21 +2,23 @@
 
 `Router` loads the aggregate (locking the case row, which serialises every
 writer of one case, so its events leave in order), asks the domain for the
-`Effects`, saves them and emits every event on its internal topic plus a copy
-on the egress topic of each bureau in its audience. Used by the Kafka handlers,
+`Effects`, saves them and emits every event on its internal topic (a case's on
+the priority lane when its case.opened came on intake's) plus a copy on the
+egress topic of each bureau in its audience. Used by the Kafka handlers,
 the HTTP API and the deadline watch alike.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Collection, Sequence, TypeVar
 
 from shared.clock import Clock
 from shared.contracts.bureau_actions import BureauCommand
 from shared.contracts.cases import CaseMerged, CaseOpened
 from shared.envelope import deterministic_event_id
 from shared.runtime import Message, NonRetryableError, UnitOfWork
+from shared.topics import is_priority_lane, lane
 from shared.workdays import WorkdayCalendar
 from services.routing.adapters import postgres as repo
 from services.routing.adapters.egress import EgressNotReady, EgressTopics
@@ -97,7 +99,8 @@ class Router:
                 if i not in claims:
                     log.info("case %s is already assigned; case.opened ignored", event.case_id)
                     continue
-                fx = domain.open_case(event, ctx=ctx, prior_cases_of_suspect=priors[i])
+                fx = domain.open_case(event, ctx=ctx, prior_cases_of_suspect=priors[i],
+                                      on_lane=is_priority_lane(m.topic))
                 new[event.case_id] = counties[i] or "unknown"
             else:
                 case = cases.get(event.case_id)
@@ -127,7 +130,8 @@ class Router:
         if inserted != len(new):  # another writer opened one of them meanwhile: decide again, record by record
             raise RuntimeError(f"{len(new) - inserted} of {len(new)} new cases were inserted concurrently")
         for m, fx in done:
-            self.publish(uow, fx.emissions, cause=m)
+            assert fx.case is not None
+            self.publish(uow, fx.emissions, cause=m, on_lane=fx.case.priority_lane)
         notes = [n for _, fx in done for n in fx.notes]
         uow.after_commit(lambda: record(notes))
         return refused
@@ -138,7 +142,7 @@ class Router:
         case = await repo.load_case(uow.conn, command.case_id, lock=True)
         referral = await repo.load_referral(uow.conn, command.case_id) if case is not None else None
         fx = domain.decide(case, referral, actor, command, command_id, ctx=self.context())
-        await self._save(uow, fx)
+        await self._save(uow, fx, on_lane=case is not None and case.priority_lane)
         return fx
 
     async def execute_batch(self, uow: UnitOfWork, received: Sequence[tuple[str, BureauCommand, Message[Any] | Any]]) -> None:
@@ -176,7 +180,8 @@ class Router:
                     closes.append(close)
                 opened.extend([spec, None] for spec in fx.open_deadlines)
                 uow.cause, uow.actor = envelope, actor
-                self.publish(uow, fx.emissions)
+                known = cases.get(case_id)
+                self.publish(uow, fx.emissions, on_lane=known is not None and known.priority_lane)
                 notes.extend(fx.notes)
         finally:
             uow.cause, uow.actor = None, None
@@ -197,7 +202,7 @@ class Router:
             return result
         event = result.emissions[0].payload
         await repo.record_joint_meeting(uow.conn, event)
-        await self._save(uow, result)
+        await self._save(uow, result, on_lane=case is not None and case.priority_lane)
         return result
 
     async def joint_meetings(self, conn: Any, limit: int) -> list[dict[str, Any]]:
@@ -217,7 +222,7 @@ class Router:
 
     # -- effects ----------------------------------------------------------------------------------
 
-    async def _save(self, uow: UnitOfWork, fx: Effects) -> None:
+    async def _save(self, uow: UnitOfWork, fx: Effects, *, on_lane: bool) -> None:
         self.egress.ready(b for e in fx.emissions for b in e.audience)
         conn = uow.conn
         now = self.clock.now()
@@ -229,20 +234,29 @@ class Router:
             await repo.close_deadlines(conn, fx.close_deadlines, now)
         if fx.open_deadlines:
             await repo.insert_deadlines(conn, fx.open_deadlines)
-        self.publish(uow, fx.emissions)
+        self.publish(uow, fx.emissions, on_lane=on_lane)
         notes = fx.notes
         uow.after_commit(lambda: record(notes))
 
     def publish(self, uow: UnitOfWork, emissions: list[Emission], *, event_ids: list[str | None] | None = None,
-                cause: Message[Any] | None = None) -> None:
+                cause: Message[Any] | None = None, on_lane: bool | Collection[str] = False) -> None:
         """Emit each event on its internal topic and a copy on each audience bureau's egress topic.
+
+        `on_lane`: whether the events' case is on the priority lane (`Case.priority_lane`), or — for
+        emissions about many cases — the ids of the cases that are; a lane case's events go on the
+        routing topic's priority lane (``case.routing.priority``), every one of them, so they stay in
+        order on one topic. (Referral steps stay on the referral topic.)
 
         Raises `EgressNotReady` (before emitting anything) when an audience bureau's topic is not
         known to exist: the caller's transaction must roll back and be run again once it does."""
         self.egress.ready(b for e in emissions for b in e.audience)
         for i, e in enumerate(emissions):
-            topic = self.topics.routing if e.stream == "case" else self.topics.referral
             case_id = getattr(e.payload, "case_id")
+            if e.stream == "case":
+                topic = lane(self.topics.routing,
+                             priority=on_lane if isinstance(on_lane, bool) else case_id in on_lane)
+            else:
+                topic = self.topics.referral
             event_id = event_ids[i] if event_ids is not None else None
             envelope = uow.emit(topic, e.payload, key=case_id, correlationid=case_id, event_id=event_id, cause=cause)
             if not e.audience:

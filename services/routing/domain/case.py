@@ -108,6 +108,9 @@ class Case:
     closed_at: dt.datetime | None = None
     outcome: str | None = None
     outcome_detail: dict[str, Any] | None = None
+    #: its events go on the routing topic's priority lane: its case.opened came on intake's (a case a
+    #: person filed); set when the case opens, never changed, so all its events stay on one topic
+    priority_lane: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -223,9 +226,10 @@ def suspect_key(suspect: Suspect, county: str) -> str | None:
 # -- case opened ----------------------------------------------------------------------------
 
 
-def open_case(event: CaseOpened, *, ctx: Context, prior_cases_of_suspect: int) -> Effects:
+def open_case(event: CaseOpened, *, ctx: Context, prior_cases_of_suspect: int, on_lane: bool = False) -> Effects:
     """Assign a newly opened case: lead bureau, co-operating bureaus, acknowledgement deadline;
-    propose a referral when its figures cross the threshold and a joint meeting when it is major."""
+    propose a referral when its figures cross the threshold and a joint meeting when it is major.
+    `on_lane`: the case.opened came on intake's priority lane, so the case's events go on routing's."""
     figures = dict(event.figures)
     placement = ctx.place(CaseFacts(event.case_id, event.category, event.county, tuple(event.counties), figures),
                           prior_cases_of_suspect)
@@ -239,7 +243,7 @@ def open_case(event: CaseOpened, *, ctx: Context, prior_cases_of_suspect: int) -
         complainant=event.complainant, opened_at=event.opened_at, assignee=lead, level=placement.level,
         reasons=placement.reasons, co_bureaus=tuple(str(b) for b in placement.co_bureaus), state="assigned",
         assignment_no=1, transfers=0, assigned_at=ctx.now, ack_due_at=ack.due_at,
-        directory_version=placement.directory_version,
+        directory_version=placement.directory_version, priority_lane=on_lane,
     )
     fx = Effects(case=case, open_deadlines=[ack])
     fx.emit("case", _assigned_event(case, ctx, [ack], transferred_from=None), lead)

@@ -5,8 +5,8 @@ through — faust would ack the message of an agent that raised — so each even
 is handled inside ``try``: a record that cannot be read is logged and counted
 in ``shuangda_warning_errors_total``, never silently skipped)::
 
-    case.intake ──(split)──▶ <app>-by-county-category ──▶ counts (hopping window) ──▶ alert.hotspot
-                        └──▶ <app>-by-suspect         ──▶ counts (hopping window) ──▶ alert.hotspot
+    case.intake (+ .priority) ──(split)──▶ <app>-by-county-category ──▶ counts (hopping window) ──▶ alert.hotspot
+                                      └──▶ <app>-by-suspect         ──▶ counts (hopping window) ──▶ alert.hotspot
 
 The split re-keys each report by what is counted, so a table key always lives
 in one partition (co-partitioned tables), whatever the number of workers.
@@ -27,6 +27,7 @@ from shared.contracts.alerts import HotspotDetected
 from shared.contracts.cases import CaseMerged, CaseOpened
 from shared.envelope import Envelope, EnvelopeError, new_envelope
 from shared.reference import UnknownCode, load_counties
+from shared.topics import both_lanes
 from services.routing.adapters.rules_file import load_rules
 from services.routing.domain import surge
 from services.routing.domain.bureaus import Bureau
@@ -82,7 +83,8 @@ def build_app(settings: RoutingSettings, *, loop: asyncio.AbstractEventLoop | No
         loop=loop,
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    intake = app.topic(settings.intake_topic, **raw)
+    # the case topic and its priority lane: a hotspot counts every report, whichever lane its case is on
+    intake = app.topic(*both_lanes(settings.intake_topic), **raw)
     alerts = app.topic(settings.alert_topic, **raw)
     by_cc = app.topic(f"{settings.warnings_app_id}-by-county-category", internal=True,
                       partitions=settings.warnings_partitions, **raw)
