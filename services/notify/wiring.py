@@ -1,4 +1,5 @@
-"""Building notify's parts from settings: the consumer (events → deliveries),
+"""Building notify's parts from settings: the consumers (events → deliveries; a second one, group
+``<group>-priority``, for the case topics' priority lanes),
 the dispatcher and its sweep, the digest assembler, the directory watcher, the
 outbox relay (status events) and the HTTP app (operators' API, authenticated
 through the identity store, whose pool `build` opens and registers to close). `__main__` (through
@@ -37,7 +38,7 @@ from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
-from shared.topics import NOTIFICATION, ensure_topics
+from shared.topics import NOTIFICATION, ensure_topics, priority_lane
 
 SERVICE = "notify"
 SOURCE = f"/shuangda/{SERVICE}"
@@ -61,6 +62,12 @@ def consumed_topics(settings: NotifySettings) -> dict[str, str]:
     """Contract family → the topic notify reads it from (adapters.kafka.FAMILIES)."""
     return {"cases": settings.intake_topic, "routing": settings.routing_topic, "referral": settings.referral_topic,
             "alerts": settings.alert_topic, "credit": settings.credit_topic}
+
+
+def priority_topics(settings: NotifySettings) -> dict[str, str]:
+    """Contract family → the priority lane notify's second consumer reads it from: the lanes of the two
+    case topics, where the events of the cases a person filed go (issue 11 §4)."""
+    return {"cases": priority_lane(settings.intake_topic), "routing": priority_lane(settings.routing_topic)}
 
 
 def _check_targets(settings: NotifySettings) -> None:
@@ -88,6 +95,15 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
     connection = settings.kafka
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, routes=kafka.routes(planner, consumed_topics(settings)),
+        pool=pool, bootstrap=connection.bootstrap, kafka=connection, source=SOURCE,
+        batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
+        metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
+    )
+    # the priority lane: a consumer group of its own reads the lanes through the same routes and planner, so a
+    # complaint's notice is planned without waiting behind the bulk topics' partitions
+    priority = EventConsumer(
+        service=SERVICE, group=f"{settings.consumer_group}-priority",
+        routes=kafka.routes(planner, priority_topics(settings)),
         pool=pool, bootstrap=connection.bootstrap, kafka=connection, source=SOURCE,
         batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
         metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
@@ -130,7 +146,7 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
         return await pool.fetchval("SELECT true") is True
 
     async def consumer_polling() -> bool:
-        return consumer.ready and time.monotonic() - consumer.last_loop_at < 60
+        return all(c.ready and time.monotonic() - c.last_loop_at < 60 for c in (consumer, priority))
 
     async def dispatcher_listening() -> bool:
         return dispatcher.listening
@@ -142,9 +158,9 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
                     readiness=[database_reachable, consumer_polling, dispatcher_listening])
     return Parts(
         app=app,
-        loops=[consumer.run, relay.run, dispatcher.run, dispatcher.sweep, digests.run, directory.watch,
+        loops=[consumer.run, priority.run, relay.run, dispatcher.run, dispatcher.sweep, digests.run, directory.watch,
                pruning_loop(pool, settings.idempotency_ttl_hours)],
         closers=[webhook.close, sms.close, identities.close],
-        components={"consumer": consumer, "relay": relay, "dispatcher": dispatcher, "digests": digests,
+        components={"consumer": consumer, "priority_consumer": priority, "relay": relay, "dispatcher": dispatcher, "digests": digests,
                     "directory": directory, "planner": planner},
     )

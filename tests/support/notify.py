@@ -396,9 +396,10 @@ class NotifyWorld:
         from services.notify.wiring import prepare
         from shared.db import migrate
         from shared.identity import store
-        from shared.topics import TopicSpec, ensure_topics
+        from shared.topics import TopicSpec, ensure_topics, priority_lane
 
         consumed = [t for name, t in self.topics.items() if name != "notification_topic"]
+        consumed += [priority_lane(self.topics[name]) for name in ("intake_topic", "routing_topic")]
         await ensure_topics(bootstrap, [TopicSpec(t, "key", "notify test topic", partitions=3, has_dlq=False)
                                         for t in consumed])
         await prepare(self.settings(dsn, bootstrap))
