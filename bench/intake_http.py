@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from shared.config import REPO_ROOT
 from shared.contracts.intake import SubmitComplaint
 from shared.identifiers import USCC_ALPHABET, uscc_check_character
+from shared.topics import both_lanes
 
 COUNTIES = ["610402", "610403", "610404", "610422", "610423", "610424", "610481", "610482"]
 
@@ -114,7 +115,9 @@ async def post_to_kafka(url: str, key: str, bootstrap: str, topic: str, rate: fl
     codes = credit_codes(int(rate * seconds) + 10, seed=7)
     sent_at: dict[bytes, float] = {}
     arrived: dict[bytes, float] = {}
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest", enable_auto_commit=False)
+    # complaints filed over HTTP open cases on the case topic's priority lane
+    consumer = AIOKafkaConsumer(*both_lanes(topic), bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                                enable_auto_commit=False)
     await consumer.start()
     await asyncio.sleep(2)  # partitions assigned and positioned before the first POST
 

@@ -86,7 +86,8 @@ async def publish_leads(bootstrap: str, topic: str, n: int, tag: str) -> float:
 
 
 async def count_routed(bootstrap: str, topic: str, n: int, timeout: float) -> tuple[int, float | None]:
-    """Read case.routing until `n` case.assigned arrived; returns (count, perf_counter of the last)."""
+    """Read case.routing until `n` case.assigned arrived; returns (count, perf_counter of the last). The bulk
+    topic only: the leads' cases are there (complaints' are on its priority lane)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen, last = 0, None
@@ -316,16 +317,18 @@ async def notify_drained(dsn: str, schema: str, timeout: float) -> tuple[float, 
 
 
 async def first_of_type(bootstrap: str, topic: str, ce_type: bytes, cases: set[str]) -> dict[str, float]:
-    """The broker timestamp (epoch seconds) of the first `ce_type` record about each of `cases` on `topic`
-    (the topic read from its beginning to its end)."""
+    """The broker timestamp (epoch seconds) of the first `ce_type` record about each of `cases` on case topic
+    `topic` and its priority lane (both read from their beginning to their end)."""
     from aiokafka import TopicPartition
+
+    from shared.topics import both_lanes
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     out: dict[str, float] = {}
     try:
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 (the public topics() drops it)
-        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        tps = [TopicPartition(t, p) for t in both_lanes(topic) for p in sorted(cluster.partitions_for_topic(t) or ())]
         if not tps:
             return out
         consumer.assign(tps)

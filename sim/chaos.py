@@ -6,7 +6,8 @@ service instance (``--kills`` times each), crash-restarts the broker and Postgre
 moments (supervisord brings each back), then waits for the system to drain. It reads the outcome
 back through paths independent of the services' own bookkeeping:
 
-* the topics, with a consumer of its own from the offsets they had when the run began:
+* the topics (each case topic and its priority lane), with a consumer of its own from the offsets
+  they had when the run began:
   ``case.opened`` and ``case.assigned`` per case, counted by distinct event id;
 * each service's schema: intake's reports, routing's cases, notify's deliveries.
 
@@ -132,7 +133,7 @@ def plan(cfg: ChaosConfig, run_id: str) -> tuple[list[dict[str, Any]], list[dict
 
 
 async def run(cfg: ChaosConfig, stack: Stack, *, on_line: Callable[[str], None] = lambda _line: None) -> ChaosFigures:
-    from shared.topics import ensure_topics, ingress
+    from shared.topics import both_lanes, ensure_topics, ingress
     from sim.registration import register_intake_clients
 
     run_id = "x" + secrets.token_hex(4)
@@ -143,7 +144,9 @@ async def run(cfg: ChaosConfig, stack: Stack, *, on_line: Callable[[str], None] 
                                          {monitor: "platform", hotline: "hotline"}, [monitor])
     leads, complaints = plan(cfg, run_id)
     figures.reports_sent = len(leads) + len(complaints)
-    start_offsets = await _end_offsets(stack.kafka, [stack.topics["case_intake"], stack.topics["case_routing"]])
+    # each case topic and its priority lane (the complaints' cases are on the lanes, the leads' on the topics)
+    start_offsets = await _end_offsets(stack.kafka, [t for name in ("case_intake", "case_routing")
+                                                     for t in both_lanes(stack.topics[name])])
     on_line(f"chaos run {run_id}: {len(leads)} leads on {ingress(monitor).name}, {len(complaints)} complaints over "
             f"HTTP, {len(stack.faults)} fault targets over {cfg.window_seconds:.0f} s")
     # intake picks the new ingress topic up within its metadata refresh (5 s)

@@ -118,7 +118,7 @@ async def _prepare_schemas_and_topics(dsn: str, bootstrap: str, settings: dict[s
 
     from deploy.setup_stack import service_migrations
     from shared.db import migrate
-    from shared.topics import INTERNAL, ensure_topics
+    from shared.topics import INTERNAL, ensure_topics, priority_lane
 
     for name, s in settings.items():
         await migrate(dsn, s.schema, service_migrations(name))
@@ -131,6 +131,8 @@ async def _prepare_schemas_and_topics(dsn: str, bootstrap: str, settings: dict[s
                                                           ("credit_topic", "credit.records"))},
         **{getattr(settings["credit"], f): d for f, d in (("penalty_topic", "penalty.decisions"), ("credit_topic", "credit.records"))},
     }
+    # the case topics' priority lanes under the same names (``<topic>.priority``)
+    names.update({priority_lane(n): priority_lane(d) for n, d in list(names.items()) if d in ("case.intake", "case.routing")})
     await ensure_topics(bootstrap, [replace(by_default[d], name=n) for n, d in names.items()])
 
 

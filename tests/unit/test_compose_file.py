@@ -464,6 +464,19 @@ def test_internal_topics_and_their_dlqs_belong_to_the_service_principals_and_the
     assert who_may(acl_run, "Create", "case.intake") == {"User:migrate"}
 
 
+def test_the_priority_lanes_and_their_consumer_groups_are_granted_like_the_case_topics(acl_run):
+    from shared.topics import CASE_INTAKE, CASE_ROUTING, priority_lane
+
+    for topic in (CASE_INTAKE.name, CASE_ROUTING.name):
+        for op in ("Read", "Write", "Describe"):
+            assert who_may(acl_run, op, priority_lane(topic)) == who_may(acl_run, op, topic), (op, topic)
+            assert who_may(acl_run, op, priority_lane(topic) + ".dlq") == who_may(acl_run, op, topic + ".dlq")
+        assert who_may(acl_run, "Create", priority_lane(topic)) == {"User:migrate"}
+    for svc in ("routing", "notify"):  # the lanes' second consumer groups: <group>-priority
+        assert any(g["pattern"] == "prefixed" and g["principals"] == {f"User:{svc}"} and "Read" in g["ops"]
+                   and any(f"{svc}-priority".startswith(p) for p in g["groups"]) for g in grants(acl_run)), svc
+
+
 def test_each_service_owns_its_consumer_groups_and_private_topics(acl_run):
     for svc in SERVICES:
         [g] = [g for g in grants(acl_run) if g["groups"] == {svc}]
