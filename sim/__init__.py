@@ -13,6 +13,8 @@ services (not a service itself; it may print, the services may not).
     receiver.py     the bureaus' webhook gateway (Standard Webhooks verification) and the SMS gateway
     backends.py     bureau back ends, the office and the police: webhooks in, bureau API and
                     credit's penalty API out
+    goods.py        seized goods and their appraisal: custody's and appraisal's APIs, the centre's key
+    inspections.py  random inspections of the day: pools, a seeded draw, results, publication
     registration.py API clients, bureau keys and credit clients through the services' own code
     directory.py    notify's directory pointing at the gateway
     schedule.py     actions at simulated instants
@@ -20,7 +22,7 @@ services (not a service itself; it may print, the services may not).
     observe.py      figures for the live view, read from Postgres
     live.py         the rich live view, plain lines without a terminal
     report.py       the assessment report (HTML with inline SVG, and JSON)
-    stackenv.py     the four services in a namespace of their own (tests, benchmark)
+    stackenv.py     the services in a namespace of their own (tests, benchmark)
 
 `shuangda demo` (deploy/commands/demo.py) drives all of it; docs/operations.md explains the run and the report.
 """

@@ -21,6 +21,7 @@ from shared.workdays import SHANGHAI
 from sim import behaviour as bh
 from sim.api import Answer, call
 from sim.clock import SimClock
+from sim.goods import SeizedGoods
 from sim.population import Business, Population
 from sim.registration import Keys
 from sim.scenario import stable_random
@@ -66,6 +67,8 @@ class Backends:
     office: str
     lead_of: Callable[[str], str]             # category → lead bureau type (directory in force)
     stats: SimStats = field(default_factory=SimStats)
+    #: seized goods and their appraisal (custody and appraisal running), else None
+    goods: SeizedGoods | None = None
     cases: dict[str, CaseView] = field(default_factory=dict)
     _decisions: int = 0
     _by_code: dict[str, Business] = field(default_factory=dict)
@@ -240,6 +243,8 @@ class Backends:
         self.stats.decisions[body["decision"]] += 1
         if body["decision"] == "accept":
             view.accepted = True
+            if self.goods is not None:
+                self.goods.on_accepted(facts)
             inv = bh.plan_investigation(self.seed, facts, self.business(facts))
             self.scheduler.at(self._office_hours_later(inv.office_hours), lambda: self._conclude(case_id, assignment_no),
                               "conclude")
@@ -343,6 +348,8 @@ class Backends:
             self.stats.refusals[f"penalty:{answer.reason}"] += 1
             log.info("penalty %s refused: %s %s", decision_no, answer.status, answer.body)
         await self._record(view, "penalty_decided", detail=p.content, decision_no=decision_no, amount=p.fine)
+        if self.goods is not None and view.closed:
+            self.goods.on_concluded(view.facts.case_id)
 
     # -- criminal referral (两法衔接) ----------------------------------------------------------------
 
@@ -465,6 +472,8 @@ class Backends:
         view = self._agency_view(recipient, e, "accepted")
         if view is None:
             return
+        if self.goods is not None:
+            self.goods.on_police_accepted(view.facts.case_id, e.get("police"))
         plan = bh.plan_handover(self.seed, view.facts)
         body = {"goods_list": {"doc_no": f"移交清单-{view.facts.case_id[:8]}", "title": "涉案物品移交清单"},
                 "files": [{"doc_no": f"卷宗-{view.facts.case_id[:8]}", "title": "案件卷宗"}], "note": "涉案物品及材料已移交"}

@@ -4,9 +4,8 @@ turnaround (快速鉴定), random inspections (双随机、一公开) and the co
 `gather_sections` reads what the services stored — custody's lots and destruction plans and
 appraisal's requests of the run's cases, inspection's plans drawn in the period, routing's survey
 answers of the run's cases — and each `*_section` function turns those rows into the figures
-(pure, unit-tested). A service whose schema does not exist in the run's database (the isolated
-simulation stack runs intake, routing, notify and credit only) gives ``{"ran": False}``: the
-report says so instead of showing zeros. Storage costs are custody's own report
+(pure, unit-tested). A service whose schema does not exist in the run's database (a stack run
+without it) gives ``{"ran": False}``: the report says so instead of showing zeros. Storage costs are custody's own report
 (`GET /v1/reports/costs`); here the section counts lots, kept days and the destruction cost.
 
 Definitions (also printed in the report):

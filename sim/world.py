@@ -26,6 +26,8 @@ from sim.api import call, client as http_client
 from sim.backends import Backends
 from sim.clock import SimClock, accelerated_spec
 from sim.directory import build_directory, office_bureau, write_directory
+from sim.goods import SeizedGoods
+from sim.inspections import Inspections
 from sim.observe import Observer, Schemas, Scope, Snapshot
 from sim.outside import Outside
 from sim.receiver import Receiver, ReceiverStats
@@ -34,9 +36,11 @@ from sim.registration import (
     all_bureaus,
     create_egress_topics,
     likely_bureaus,
+    register_appraisers,
     register_bureau_keys,
     register_credit_bureaus,
     register_intake_clients,
+    register_kafka_submitter,
 )
 from sim.scenario import CLIENTS, SIZES, DayPlan, Size, plan_day
 from sim.schedule import Scheduler
@@ -195,7 +199,18 @@ class World:
         bureaus = all_bureaus(self.cfg.day)
         self.keys.routing = await register_bureau_keys(t.dsn, t.schemas.identity, bureaus, label=f"sim {self.run_id}")
         self.keys.credit = await register_credit_bureaus(t.dsn, t.schemas.identity, bureaus)
+        if t.appraisal:
+            self.keys.appraisal = await register_appraisers(t.dsn, t.schemas.identity, [self.centre])
+        if t.inspection and t.namespace:
+            # inspection's leads come on ingress.inspection-<namespace> (sim.stackenv), owned by this principal;
+            # without a namespace `shuangda migrate` registers ``inspection``
+            await register_kafka_submitter(t.dsn, t.schemas.identity, self.client_id("inspection"))
         return Prepared(path, f"{base}/sms", port)
+
+    @property
+    def centre(self) -> str:
+        """The appraisal centre's principal (kind ``appraisal``)."""
+        return self.client_id("appraisal-centre")
 
     # -- the run -------------------------------------------------------------------------------------
 
@@ -221,6 +236,8 @@ class World:
         stop = stop or asyncio.Event()
         started = time.monotonic()
         intake, routing, credit = http_client(t.intake), http_client(t.routing), http_client(t.credit)
+        extra = {name: http_client(url) for name, url in (("custody", t.custody), ("appraisal", t.appraisal),
+                                                          ("inspection", t.inspection)) if url}
         scheduler = Scheduler(clock)
         view = directory(at=cfg.day)
         from shared.reference import category
@@ -230,6 +247,13 @@ class World:
             keys=self.keys, population=self.plan.population, city=city().code, office=office_bureau(cfg.day),
             lead_of=lambda cat: view.resolve(category(cat).lead), stats=self.stats,
         )
+        if "custody" in extra and "appraisal" in extra:
+            backends.goods = SeizedGoods(seed=cfg.seed, run_id=self.run_id, clock=clock, scheduler=scheduler,
+                                         custody=extra["custody"], appraisal=extra["appraisal"], keys=self.keys,
+                                         centre=self.centre, office=office_bureau(cfg.day), stats=self.stats)
+        if "inspection" in extra:
+            Inspections(seed=cfg.seed, run_id=self.run_id, clock=clock, scheduler=scheduler, http=extra["inspection"],
+                        keys=self.keys, population=self.plan.population, stats=self.stats).plan_day(cfg.start)
         self.receiver.on_webhook = backends.on_webhook
         self.outside = outside = Outside(plan=self.plan, clock=clock, scheduler=scheduler, intake=intake,
                                          client_ids=self.client_ids, api_keys=self.keys.intake, bootstrap=t.bootstrap,
@@ -284,7 +308,7 @@ class World:
             await asyncio.gather(*tasks, return_exceptions=True)
             await scheduler.drain(timeout=15)
             await outside.close()
-            for c in (intake, routing, credit):
+            for c in (intake, routing, credit, *extra.values()):
                 await c.aclose()
         final = await observer.snapshot()
         tick(final)

@@ -111,6 +111,16 @@ def _settings() -> dict[str, Any]:
     return {"intake": IntakeSettings(), "routing": RoutingSettings(), "notify": NotifySettings(), "credit": CreditSettings()}
 
 
+def _issue15_schemas() -> dict[str, str]:
+    """The schemas of custody, appraisal and inspection under the names in effect (the report's sections)."""
+    from services.appraisal.settings import AppraisalSettings
+    from services.custody.settings import CustodySettings
+    from services.inspection.settings import InspectionSettings
+
+    return {"custody": CustodySettings().schema, "appraisal": AppraisalSettings().schema,
+            "inspection": InspectionSettings().schema}
+
+
 async def _prepare_schemas_and_topics(dsn: str, bootstrap: str, settings: dict[str, Any]) -> None:
     """Migrate the services' schemas and create their topics under the names in effect
     (notify does not migrate by itself; tests rename everything)."""
@@ -176,8 +186,10 @@ async def _demo(args: argparse.Namespace) -> int:
 
     # 2. the simulated world: gateway, directory, registrations
     schemas = Schemas(*(settings[n].schema for n in ("intake", "routing", "notify", "credit")),
-                      identity=settings["intake"].identity_schema)
+                      identity=settings["intake"].identity_schema, **_issue15_schemas())
     target = Target(intake=ep.services["intake"], routing=ep.services["routing"], credit=ep.services["credit"],
+                    custody=ep.services["custody"], appraisal=ep.services["appraisal"],
+                    inspection=ep.services["inspection"],
                     dsn=ep.pg_dsn, bootstrap=ep.kafka_bootstrap, schemas=schemas, namespace=args.namespace,
                     egress_prefix=settings["routing"].egress_prefix, precreate_egress=not args.namespace)
     cfg = RunConfig(seed=args.seed, day=day, size=size, speed=args.speed, follow_days=args.follow_days,

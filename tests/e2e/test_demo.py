@@ -96,3 +96,22 @@ async def test_the_reports_figures_match_the_database(demo: dict[str, Any]) -> N
     assert t["penalties"] == penalties
     assert t["cases_by_state"].get("closed", 0) == closed
     assert t["deadlines_on_time"] > 0
+
+
+async def test_the_reports_custody_appraisal_and_inspection_sections_are_filled_from_the_run(demo: dict[str, Any]) -> None:
+    figures = json.loads(report_path(demo["run"].stdout).with_suffix(".json").read_text(encoding="utf-8"))
+    sections, s, like = figures["sections"], demo["iso"].schemas, figures["run_id"] + "-%"
+    import asyncpg
+
+    conn = await asyncpg.connect(stack.dsn())
+    try:
+        run = f'SELECT DISTINCT case_id FROM "{s.intake}".reports WHERE source_id LIKE $1'
+        lots = await conn.fetchval(f'SELECT count(*) FROM "{s.custody}".lots WHERE case_id IN ({run})', like)
+        appraisals = await conn.fetchval(f'SELECT count(*) FROM "{s.appraisal}".appraisals WHERE case_id IN ({run})', like)
+        targets = await conn.fetchval(f'SELECT count(*) FROM "{s.inspection}".tasks')
+    finally:
+        await conn.close()
+    custody, appraisal, inspections = sections["custody"], sections["appraisal"], sections["inspections"]
+    assert custody["ran"] and custody["lots"] == lots > 0, custody
+    assert appraisal["ran"] and sum(r["requested"] for r in appraisal["by_provider_kind"].values()) == appraisals > 0
+    assert inspections["ran"] and inspections["targets"] == targets > 0 and inspections["inspected"] > 0, inspections
