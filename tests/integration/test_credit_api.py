@@ -153,21 +153,41 @@ async def test_the_name_search_returns_scored_candidates_with_an_explanation(uni
     assert by_code["candidates"][0]["credit_code"] == CODE and by_code["candidates"][0]["score"] == 100.0
 
 
-async def test_the_public_feed_masks_persons_and_is_served_as_json_and_csv(unique: str) -> None:
+async def test_the_public_feed_the_export_and_a_department_show_a_person_by_surname_without_the_id_number(
+        unique: str) -> None:
     world = CreditWorld(unique)
     await world.create()
     market = await world.add_bureau()
+    platform = await world.add_client(f"platform-{unique}", "platform")
+    department = await world.add_client(f"department-{unique}", "department")
+    since = (await world.fetch("SELECT clock_timestamp() AS t"))[0]["t"]
     person = decision("咸罚〔2024〕901号", dt.date(2024, 2, 1), code=None, category="false_advertising",
                       party={"kind": "natural_person", "name": "张三丰", "resident_id": "11010519491231002X"})
     async with world.running(ManualClock(dt.datetime(2024, 2, 5, 2, tzinfo=UTC))) as parts:
         async with http(parts, market) as client:
-            assert (await client.post("/v1/penalties", json=body(person))).status_code == 201
+            recorded = await client.post("/v1/penalties", json=body(person))
+            assert recorded.status_code == 201, recorded.text
         await world.events(world.settings.credit_topic, until=lambda e: "credit.record-disclosed" in types(e))
         async with http(parts) as public:
             feed = (await public.get("/v1/disclosures")).json()
             csv_text = (await public.get("/v1/disclosures", params={"format": "csv", "labels": "zh"})).text
+        async with http(parts, platform) as client:
+            exported = (await client.get("/v1/exports/platform", params={"since": since.isoformat()})).text
+            exported_csv = (await client.get("/v1/exports/platform", params={"since": since.isoformat(),
+                                                                            "format": "csv"})).text
+        async with http(parts, department) as client:
+            [ids] = await world.fetch("SELECT record_id, entity_id FROM records")
+            record = (await client.get(f"/v1/records/{ids['record_id']}")).json()
+            entity_id = ids["entity_id"]
+            entity = (await client.get(f"/v1/entities/{entity_id}")).json()
     [item] = feed["items"]
-    assert item["party_name"] == "张**" and item["resident_id_masked"] == "**************002X"
+    assert item["party_name"] == "张**" and item["resident_id_masked"] is None, "rules/party_names.yaml: no ID number"
+    assert "002X" not in csv_text
+    [line] = [json.loads(x) for x in exported.splitlines()]
+    assert line["party_name"] == "张**" and line["resident_id_masked"] is None
+    assert "张三丰" not in exported_csv and "002X" not in exported_csv
+    assert entity["name"] == "张**", "a department's view of the registry"
+    assert record["party"]["name"] == "张**" and record["party"]["resident_id_masked"] is None
     assert item["bureau"].endswith("市场监督管理局")
     assert "张三丰" not in csv_text and "11010519491231002X" not in csv_text
     assert csv_text.startswith("行政处罚决定书文号,")

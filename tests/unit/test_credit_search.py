@@ -1,6 +1,7 @@
 """Enterprise names, the in-memory name search and the masked disclosure rows (issue #5)."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -93,16 +94,16 @@ def test_when_every_bigram_is_common_the_least_common_selects_and_unknown_ones_a
     assert INDEX.plan("无人知晓", {}, 1_000_000) is None
 
 
-def test_a_persons_name_and_id_number_are_masked_for_the_public() -> None:
+def test_a_persons_name_is_masked_and_the_id_number_withheld_for_the_public() -> None:
     party = public_party(kind="natural_person", credit_code=None, name="张三丰", legal_representative=None,
-                         resident_id="11010519491231002X")
+                         resident_id="11010519491231002X", rule=BOOK.party_names.at(dt.date(2026, 1, 5)))
     assert party["name"] == "张**"
-    assert party["resident_id_masked"] == "**************002X"
+    assert party["resident_id_masked"] is None, "no ID number (rules/party_names.yaml)"
 
 
 def test_an_organisation_is_published_by_name_with_its_representative_masked() -> None:
     party = public_party(kind="organisation", credit_code="91110000600037341L", name="华泰商贸有限公司",
-                         legal_representative="李四", resident_id=None)
+                         legal_representative="李四", resident_id=None, rule=BOOK.party_names.at(dt.date(2026, 1, 5)))
     assert party["name"] == "华泰商贸有限公司" and party["legal_representative"] == "李*"
 
 
@@ -127,5 +128,5 @@ def test_the_feed_publishes_only_the_fields_the_rules_list_in_their_order() -> N
 def test_an_individual_trader_known_by_its_operator_s_name_is_published_masked_and_a_shop_name_as_it_is(
         name: str, shown: str) -> None:
     party = public_party(kind="individual_trader", credit_code="92610400MA6XXXXXX0", name=name,
-                         legal_representative="张三", resident_id=None)
+                         legal_representative="张三", resident_id=None, rule=BOOK.party_names.at(dt.date(2026, 1, 5)))
     assert party["name"] == shown and party["legal_representative"] == "张*"

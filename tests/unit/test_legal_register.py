@@ -60,7 +60,7 @@ def test_the_2025_holiday_rule_gives_the_spring_festival_four_days() -> None:
 
 def test_credit_rules_are_in_the_register_and_unverified_ones_say_so() -> None:
     rows = figures(D(2026, 12, 7), areas=["credit"])
-    assert {r.area for r in rows} == {"credit.publicity", "credit.heavy_penalty", "credit.blacklist"}
+    assert {r.area for r in rows} == {"credit.publicity", "credit.heavy_penalty", "credit.blacklist", "credit.party_names"}
     assert all(r.verified_note for r in rows if not r.verified)
 
 

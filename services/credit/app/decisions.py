@@ -267,7 +267,8 @@ class DecisionBatch:
                                fine_amount=cmd.fine_amount, party_kind=cmd.party.kind, decided_on=cmd.decided_on)
         plan = self.plan("penalty", heavy.heavy, cmd.decided_on, now)
         party_public = public_party(kind=cmd.party.kind, credit_code=cmd.party.credit_code, name=cmd.party.name,
-                                    legal_representative=cmd.party.legal_representative, resident_id=cmd.party.resident_id)
+                                    legal_representative=cmd.party.legal_representative, resident_id=cmd.party.resident_id,
+                                    rule=c.book.party_names.at(local_day(now)))
         record_id = new_id("rec")
         due = plan.disclosure_due
         due_on = due.due_date_local if due else None

@@ -1,6 +1,6 @@
 """Disclosure (双公示): publishing recorded penalties — by the scheduler when auto-disclosure is on,
-or by the deciding bureau — and the public feed (JSON or CSV, masked as the publication rules
-in services/credit/rules/disclosure.yaml say) and the platform export built from it.
+or by the deciding bureau — and the public feed (JSON or CSV, the fields of
+services/credit/rules/disclosure.yaml, a person shown as rules/party_names.yaml says) and the platform export built from it.
 
 Text in a CSV cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, or a
 tab or carriage return first) is prefixed with an apostrophe (OWASP's CSV injection advice)."""
@@ -23,10 +23,11 @@ from services.credit import metrics
 from services.credit.adapters.postgres import entities as entities_db
 from services.credit.adapters.postgres import penalties as penalties_db
 from services.credit.adapters.postgres import read_models
-from services.credit.app.context import Credit
+from services.credit.app.context import Credit, local_day
 from services.credit.app.errors import Conflict, Invalid, NotAllowed, NotFound
-from services.credit.domain.disclosure import project, to_csv
+from services.credit.domain.disclosure import project, published_party, to_csv
 from services.credit.domain.model import Bureau
+from services.credit.rules import PartyNameVersion
 
 #: the export's next page starts this long before "now", so rows committed late are never missed
 EXPORT_OVERLAP = dt.timedelta(seconds=120)
@@ -112,8 +113,14 @@ def uncursor(text: str | None) -> tuple[dt.datetime, str] | None:
         raise Invalid("bad_cursor", "not a cursor returned by this feed", field="after") from None
 
 
-def penalty_row(r: Any) -> dict[str, Any]:
-    party = r["party"]
+def party_rule(credit: Credit) -> PartyNameVersion:
+    """What may be shown of a person today (rules/party_names.yaml): the feed, the export and the
+    department views read every stored party through it."""
+    return credit.book.party_names.at(local_day(credit.clock.now()))
+
+
+def penalty_row(r: Any, rule: PartyNameVersion) -> dict[str, Any]:
+    party = published_party(r["party"], rule)
     return {
         "record_id": r["record_id"], "decision_no": r["decision_no"], "party_name": party.get("name"),
         "party_kind": party.get("kind"), "credit_code": party.get("credit_code"),
@@ -152,7 +159,8 @@ async def feed(credit: Credit, conn: asyncpg.Connection, kind: Literal["penalty"
     position = uncursor(after)
     if kind == "penalty":
         rows = await read_models.feed_penalties(conn, position, limit)
-        items = [penalty_row(r) for r in rows]
+        rule = party_rule(credit)
+        items = [penalty_row(r, rule) for r in rows]
         fields = credit.book.disclosure.penalty_fields
         last = (rows[-1]["disclosed_at"], rows[-1]["record_id"]) if rows else None
     else:
@@ -170,8 +178,8 @@ def _wan(amount: Decimal | None) -> Decimal | None:
     return None if amount is None else (amount / Decimal(10000)).quantize(Decimal("0.000001"))
 
 
-def export_line(r: Any) -> dict[str, Any]:
-    party = r["party"] or {}
+def export_line(r: Any, rule: PartyNameVersion) -> dict[str, Any]:
+    party = published_party(r["party"], rule) if r["party"] else {}
     live = r["status"] in ("active", "listed") and r["published"]
     return {
         "op": "publish" if live else "withdraw", "item": r["item"], "id": r["id"], "version": r["version"],
@@ -193,11 +201,12 @@ def export_csv(lines: list[dict[str, Any]]) -> str:
     return safe_csv(lines, [PublishedField(key=c, label_zh=c) for c in EXPORT_COLUMNS])
 
 
-async def export(conn: asyncpg.Connection, since: dt.datetime, limit: int) -> tuple[list[dict[str, Any]], dt.datetime]:
-    """Export lines changed at or after `since`, and where the next page starts."""
+async def export(conn: asyncpg.Connection, since: dt.datetime, limit: int,
+                 rule: PartyNameVersion) -> tuple[list[dict[str, Any]], dt.datetime]:
+    """Export lines changed at or after `since` (parties as `rule` shows them), and where the next page starts."""
     rows = await read_models.export_changes(conn, since, limit)
     if len(rows) == limit:
         next_since = rows[-1]["changed_at"]
     else:
         next_since = max(since, await read_models.server_now(conn) - EXPORT_OVERLAP)
-    return [export_line(r) for r in rows], next_since
+    return [export_line(r, rule) for r in rows], next_since

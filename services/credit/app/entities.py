@@ -14,7 +14,8 @@ from services.credit.adapters.postgres import entities as entities_db
 from services.credit.adapters.postgres import name_search as name_search_db
 from services.credit.adapters.postgres import read_models
 from services.credit.app.context import Credit, local_day
-from services.credit.app.disclosure import bureau_display
+from services.credit.app.disclosure import bureau_display, party_rule
+from services.credit.domain.disclosure import published_name
 from services.credit.app.errors import Invalid, NotFound
 from services.credit.domain.measures import applicable
 from services.credit.domain.search import NameIndex, rank
@@ -47,7 +48,8 @@ async def view(credit: Credit, conn: asyncpg.Connection, code: str) -> dict[str,
     measures = applicable(credit.book, listing_rules=rules, has_heavy_record=any(r["heavy"] for r in records),
                           today=local_day(now))
     return {
-        "entity_id": e["entity_id"], "credit_code": e["credit_code"], "name": e["name"], "kind": e["kind"],
+        "entity_id": e["entity_id"], "credit_code": e["credit_code"], "kind": e["kind"],
+        "name": published_name(e["kind"], e["name"], party_rule(credit)),  # a person by surname (party_names.yaml)
         "status": "blacklisted" if listings else "has_records" if records else "clear",
         "names": [dict(n) for n in names],
         "records": [dict(r) | {"bureau_name": bureau_display(r["bureau"])} for r in records],

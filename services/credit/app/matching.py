@@ -12,7 +12,7 @@ from shared.contracts.credit import EntityIdentified
 
 from services.credit.adapters.postgres import entities as entities_db
 from services.credit.adapters.postgres import new_id
-from services.credit.app.context import EntityState
+from services.credit.app.context import EntityState, local_day
 from services.credit.domain.disclosure import public_party
 
 if TYPE_CHECKING:
@@ -69,15 +69,16 @@ def codeless_by_name(b: "DecisionBatch", name_key: str, kind: str) -> EntityStat
 
 def create(b: "DecisionBatch", p: PartyKeys, code: str | None, now: dt.datetime, source: str) -> EntityState:
     party = p.party
+    rule = b.c.book.party_names.at(local_day(now))  # what may be shown of a person (rules/party_names.yaml)
     display = public_party(kind=party.kind, credit_code=party.credit_code, name=party.name, legal_representative=None,
-                           resident_id=None)["name"]
+                           resident_id=None, rule=rule)["name"]
     sealed = None
     if party.resident_id:
         sealed = {"resident_id": b.c.keyring.seal(party.resident_id, field="resident_id").model_dump(mode="json")}
     if display != party.name:  # a person's own name (a natural person's, a trader's known by it): only sealed
         sealed = (sealed or {}) | {"name": b.c.keyring.seal(party.name, field="name").model_dump(mode="json")}
     masked = public_party(kind=party.kind, credit_code=None, name=party.name, legal_representative=None,
-                          resident_id=party.resident_id)["resident_id_masked"]
+                          resident_id=party.resident_id, rule=rule)["resident_id_masked"]
     e = EntityState(new_id("ent"), code, party.kind, display, p.name_key, p.person_hash, now)
     b.new_entities.append({
         "entity_id": e.entity_id, "credit_code": code, "kind": party.kind, "name": display, "name_key": p.name_key,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,8 @@ from services.credit import metrics
 from services.credit.adapters.postgres import penalties as penalties_db
 from services.credit.app.context import Credit
 from services.credit.app.errors import NotFound
+from services.credit.domain.disclosure import published_party
+from services.credit.rules import PartyNameVersion
 
 _VIEW = ("record_id", "kind", "decision_no", "bureau", "category", "penalty_types", "fine_amount", "confiscated_amount",
          "decided_on", "heavy", "heavy_rules", "severity", "repairable", "disclose", "disclosure_due_on",
@@ -22,11 +25,16 @@ _VIEW = ("record_id", "kind", "decision_no", "bureau", "category", "penalty_type
          "end_reason", "party", "rules_version", "case_id", "created_at")
 
 
-async def record_view(conn: asyncpg.Connection, record_id: str) -> dict[str, Any]:
+async def record_view(conn: asyncpg.Connection, record_id: str, rule: PartyNameVersion) -> dict[str, Any]:
+    """One record, its party as `rule` (rules/party_names.yaml, in force today) shows it."""
     r = await penalties_db.record_by_id(conn, record_id)
     if r is None:
         raise NotFound("unknown_record", f"no record {record_id}")
-    return {k: r[k] for k in _VIEW}
+    view = {k: r[k] for k in _VIEW}
+    if view["party"]:
+        party = view["party"]
+        view["party"] = published_party(json.loads(party) if isinstance(party, str) else party, rule)
+    return view
 
 
 async def expire_record(credit: Credit, uow: UnitOfWork, row: Any, now: dt.datetime) -> bool:

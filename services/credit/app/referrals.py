@@ -38,7 +38,8 @@ def record(b: "DecisionBatch", item: Item, p: PartyKeys, now: dt.datetime) -> Ou
     bureau_type = ref.agency.partition("@")[0]
     plan = b.plan("criminal_referral", False, decided_on, now)
     record_id = new_id("rec")
-    party_public = public_party(kind=kind, credit_code=code, name=party.name, legal_representative=None, resident_id=None)
+    party_public = public_party(kind=kind, credit_code=code, name=party.name, legal_representative=None, resident_id=None,
+                                rule=c.book.party_names.at(local_day(now)))
     b.add_record({
         "record_id": record_id, "entity_id": entity.entity_id, "kind": "criminal_referral", "decision_no": decision_no,
         "bureau": ref.agency, "bureau_type": bureau_type, "category": ref.category, "decided_on": decided_on,

@@ -1,7 +1,10 @@
 """The public disclosure feed: rows with the published fields only, persons masked.
 
-Masking happens once, when a record is created (`public_party`): the feed and
-the export read the stored public form and never see a clear identity number.
+Which fields of a party are shown, and how, is versioned data (rules/party_names.yaml, a
+`PartyNameVersion`). Masking happens when a record is created (`public_party`): the feed and
+the export read the stored public form and never see a clear identity number; when they read it,
+the version in force then applies again (`published_party`), so a stricter later version
+withholds what an older one let through.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from shared.identifiers import IdentifierError, mask_name, mask_resident_id, normalise_text
 
-from services.credit.rules import PublishedField
+from services.credit.rules import PartyNameVersion, PublishedField
 
 
 #: how a 个体工商户's name with a 字号 ends (行业 or 组织形式): such a name is the shop's, not a person's
@@ -37,12 +40,26 @@ def is_personal_name(kind: str, name: str) -> bool:
     return 2 <= len(text) <= 4 or ("·" in text and len(text) <= 16)
 
 
+def _shown_name(form: str, kind: str, name: str) -> str:
+    if form == "surname" or (form == "surname_if_own_name" and is_personal_name(kind, name)):
+        return mask_name(name)
+    return name
+
+
+def _shown_representative(form: str, name: str | None) -> str | None:
+    if not name or form == "withheld":
+        return None
+    return mask_name(name) if form == "surname" else name
+
+
 def public_party(*, kind: str, credit_code: str | None, name: str, legal_representative: str | None,
-                 resident_id: str | None) -> dict[str, Any]:
-    """The party as the rules let it be published: a person's own name (a natural person's, or an
-    individual trader's known by its operator's name) and ID number masked, the representative masked."""
+                 resident_id: str | None, rule: PartyNameVersion) -> dict[str, Any]:
+    """The party as the publication rule in force (`rule`, rules/party_names.yaml) lets it be shown,
+    made once when a record is created: a person's own name by its surname, the representative as the
+    rule says, the ID number withheld (or its last 4 characters, if a version allowed that)."""
+    form = rule.of(kind)
     masked_id = None
-    if resident_id:
+    if resident_id and form.resident_id == "last4":
         try:
             masked_id = mask_resident_id(resident_id)
         except IdentifierError:
@@ -50,10 +67,31 @@ def public_party(*, kind: str, credit_code: str | None, name: str, legal_represe
     return {
         "kind": kind,
         "credit_code": credit_code,
-        "name": mask_name(name) if is_personal_name(kind, name) else name,
-        "legal_representative": mask_name(legal_representative) if legal_representative else None,
+        "name": _shown_name(form.name, kind, name),
+        "legal_representative": _shown_representative(form.legal_representative, legal_representative),
         "resident_id_masked": masked_id,
     }
+
+
+def published_party(party: Mapping[str, Any], rule: PartyNameVersion) -> dict[str, Any]:
+    """A stored public party (`public_party` of an earlier day) as the rule in force now shows it: a
+    field the rule withholds is dropped, a name it masks is masked (masking is idempotent: 张** stays
+    张**). What was stored masked is never unmasked by a later, looser version."""
+    kind = str(party.get("kind") or "organisation")
+    form = rule.of(kind) if kind in ("organisation", "individual_trader", "natural_person") else rule.of("natural_person")
+    name = party.get("name")
+    return {
+        **party,
+        "name": _shown_name(form.name, kind, name) if name else name,
+        "legal_representative": _shown_representative(form.legal_representative, party.get("legal_representative")),
+        "resident_id_masked": party.get("resident_id_masked") if form.resident_id == "last4" else None,
+    }
+
+
+def published_name(kind: str, name: str, rule: PartyNameVersion) -> str:
+    """An entity's name as the rule in force shows it (a department's view of the registry)."""
+    form = rule.of(kind) if kind in ("organisation", "individual_trader", "natural_person") else rule.of("natural_person")
+    return _shown_name(form.name, kind, name)
 
 
 def _text(value: Any) -> str:

@@ -375,6 +375,64 @@ class DisclosureRules(RuleSetFile):
     listing_fields: tuple[PublishedField, ...]
 
 
+# -- natural persons: which party fields are published, and how (party_names.yaml) -------------
+
+class PartyFields(Frozen):
+    """How each field of a party of one kind is shown to the public, the platforms and departments."""
+
+    name: Literal["clear", "surname", "surname_if_own_name"]
+    legal_representative: Literal["clear", "surname", "withheld"]
+    resident_id: Literal["last4", "withheld"]
+
+
+class PartyNameVersion(Frozen):
+    version: str = Field(min_length=1)
+    effective_from: dt.date
+    citation: str = Field(min_length=1)
+    article: str = ""
+    #: read in the rule's own text (verified_note names the text, or what was not found)
+    verified: bool = False
+    verified_note: str = ""
+    parties: dict[PartyKind, PartyFields]
+
+    @model_validator(mode="after")
+    def _every_kind(self) -> "PartyNameVersion":
+        missing = {"organisation", "individual_trader", "natural_person"} - set(self.parties)
+        if missing:
+            raise ValueError(f"version {self.version}: no publication form for {sorted(missing)}")
+        return self
+
+    def of(self, kind: str) -> PartyFields:
+        return self.parties[kind]  # type: ignore[index]
+
+
+class PartyNameExample(Frozen):
+    """A worked example: the party as given, and what is shown of it on `day`."""
+
+    day: dt.date
+    kind: PartyKind
+    name: str
+    legal_representative: str | None = None
+    resident_id: str | None = None
+    shown: dict[Literal["name", "legal_representative", "resident_id_masked"], str | None]
+
+
+class PartyNameRules(RuleSetFile):
+    versions: tuple[PartyNameVersion, ...] = Field(min_length=1)
+    examples: tuple[PartyNameExample, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PartyNameRules":
+        check_versions(self.versions, "party names")
+        return self
+
+    def at(self, day: dt.date) -> PartyNameVersion:
+        """The version in force on `day`; before the first version, the first (the file has no older rule)."""
+        if day < self.versions[0].effective_from:
+            return self.versions[0]
+        return pick_version(self.versions, day, "party_names", "party_names")
+
+
 # -- applications (repair, early removal) ---------------------------------------
 
 class ApplicationRule(Frozen):
@@ -416,6 +474,7 @@ class RuleBook:
     names: NameRules
     disclosure: DisclosureRules
     applications: ApplicationRules
+    party_names: PartyNameRules
     #: a short digest of the files, recorded with every decision taken under them
     version: str
 
@@ -443,6 +502,7 @@ _FILES = {
     "names": ("names.yaml", NameRules),
     "disclosure": ("disclosure.yaml", DisclosureRules),
     "applications": ("applications.yaml", ApplicationRules),
+    "party_names": ("party_names.yaml", PartyNameRules),
 }
 
 

@@ -1,5 +1,6 @@
 """Credit's rule files as entries of the legal register (``shared.reference.register``):
-publicity periods, heavy-penalty rules, serious-violation list rules. Pure."""
+publicity periods, heavy-penalty rules, serious-violation list rules, what is published of a
+natural person. Pure."""
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,7 @@ def _period(spec: PeriodSpec, at: dt.date) -> str:
 
 def credit_figures(at: dt.date, book: RuleBook | None = None) -> list[LegalFigure]:
     book = book or load_rulebook()
-    return [*_publicity(book, at), *_heavy(book, at), *_blacklist(book, at)]
+    return [*_publicity(book, at), *_heavy(book, at), *_blacklist(book, at), *_party_names(book, at)]
 
 
 def _publicity(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
@@ -99,3 +100,16 @@ def _blacklist(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
             citation=cite, article="" if sid == "notice_hearing" else step.article, version=p.version,
             effective_from=p.effective_from, effective_until=until, verified=step.verified,
             verified_note=step.verified_note or _NO_RECORD)
+
+
+def _party_names(book: RuleBook, at: dt.date) -> Iterable[LegalFigure]:
+    found = in_force(book.party_names.versions, at)
+    if found is None:
+        return
+    v, until = found
+    for kind, form in v.parties.items():
+        yield LegalFigure(
+            area="credit.party_names", id=kind, governs=f"what the disclosure, the export and department views show of a {kind} party",
+            value=f"name: {form.name}; legal_representative: {form.legal_representative}; resident_id: {form.resident_id}",
+            citation=v.citation, article=v.article, version=v.version, effective_from=v.effective_from,
+            effective_until=until, verified=v.verified, verified_note=v.verified_note or _NO_RECORD)

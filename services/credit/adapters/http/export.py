@@ -40,7 +40,7 @@ def router(deps: HttpDeps) -> APIRouter:
                                         "detail": "give a UTC offset (e.g. 2025-01-01T00:00:00Z)"}])
         clean(("since", since))
         async with deps.pool.acquire() as conn:
-            lines, next_since = await disclosure.export(conn, since, limit)
+            lines, next_since = await disclosure.export(conn, since, limit, disclosure.party_rule(deps.credit))
         headers = {"x-next-since": next_since.isoformat()}
         if format == "csv":
             return Response(disclosure.export_csv(lines), media_type="text/csv; charset=utf-8", headers=headers)

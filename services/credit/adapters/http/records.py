@@ -8,7 +8,7 @@ from shared.identity.model import Principal
 
 from services.credit.adapters.hygiene import RECORD_ID
 from services.credit.adapters.http.common import READ_RESPONSES, HttpDeps, json_response
-from services.credit.app import records
+from services.credit.app import disclosure, records
 
 
 def router(deps: HttpDeps) -> APIRouter:
@@ -18,6 +18,6 @@ def router(deps: HttpDeps) -> APIRouter:
     async def get_record(record_id: str = Path(pattern=RECORD_ID, max_length=24),
                          _: Principal = Depends(deps.auth.require("credit:read"))) -> JSONResponse:
         async with deps.pool.acquire() as conn:
-            return json_response(await records.record_view(conn, record_id))
+            return json_response(await records.record_view(conn, record_id, disclosure.party_rule(deps.credit)))
 
     return r
