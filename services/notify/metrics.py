@@ -54,6 +54,12 @@ NOTICES = Counter(
     "Notices planned from consumed events, by event type and how (delivery, digest, no_recipient)",
     ["event_type", "outcome"],
 )
+ERASED_RECIPIENT_SKIPPED = Counter(
+    "shuangda_notification_erased_recipient_skipped_total",
+    "Messages not sent because their recipient's personal data was erased (the data key destroyed, "
+    "shuangda pii erase or retention), by channel; counted once the skip is recorded",
+    ["channel"],
+)
 LEASES_EXPIRED = Counter(
     "shuangda_notification_leases_expired_total", "In-flight deliveries taken back after their lease expired", ["channel"],
 )
@@ -73,3 +79,4 @@ def initialise() -> None:
             NOTIFICATIONS.labels(channel, outcome)
         BACKLOG.labels(channel).set(0)
         BACKLOG_AGE.labels(channel).set(0)
+        ERASED_RECIPIENT_SKIPPED.labels(channel)

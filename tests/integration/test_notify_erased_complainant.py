@@ -1,5 +1,6 @@
 """Notify after an erasure (issue 12 §4, crypto-shredding): a complainant whose data key is destroyed gets
-no SMS — the delivery fails as no target ("erased"), counted in the failed events — while another
+no SMS — the delivery fails as no target ("erased"), counted in the failed events and in
+``shuangda_notification_erased_recipient_skipped_total{channel}`` once recorded — while another
 complainant, whose key stands, still gets theirs. The phones open through the key store (shared.vault)."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shared import vault
 from shared.contracts.cases import CaseOpened, Complainant
@@ -20,7 +22,11 @@ from tests.support.notify import HttpSink, NotifyWorld, probe, record_for, sampl
 pytestmark = pytest.mark.stack
 
 
-async def test_an_erased_complainant_gets_no_sms_and_the_delivery_fails_as_erased_while_another_still_gets_theirs(
+def skipped(channel: str) -> float:
+    return REGISTRY.get_sample_value("shuangda_notification_erased_recipient_skipped_total", {"channel": channel}) or 0.0
+
+
+async def test_an_erased_complainant_gets_no_sms_the_skip_is_counted_and_another_complainant_still_gets_theirs(
         unique: str, tmp_path: Path, sink: HttpSink) -> None:
     ring = Keyring.development()
     schema = f"vault_{unique}"
@@ -43,10 +49,14 @@ async def test_an_erased_complainant_gets_no_sms_and_the_delivery_fails_as_erase
         phone=kept.seal("13833334444", field="phone"), phone_masked="4444"))
     settings = world.settings(stack.dsn(), stack.bootstrap(), sms_gateway_url=sink.url("/sms"), sms_api_key="k",
                               vault_schema=schema)
+    before = skipped("sms"), skipped("email")
     async with world.running(settings):
         await stack.produce(world.topics["intake_topic"], [record_for(erased_case), record_for(kept_case)])
         events = await stack.eventually(lambda: stack.read_all(world.topics["notification_topic"]),
                                         until=lambda r: len(r) >= 2, what="one delivered and one failed event")
+        counted = await stack.eventually(probe(lambda: skipped("sms") - before[0]), until=lambda n: n >= 1,
+                                         what="the erased recipient's skip counted")
+    assert counted == 1 and skipped("email") == before[1], "one skip, on its channel only"
     failed = [NotificationFailed.model_validate_json(e.value) for e in events if "reason" in json.loads(e.value)]
     delivered = [NotificationDelivered.model_validate_json(e.value) for e in events if "reason" not in json.loads(e.value)]
     assert [f.case_id for f in failed] == [erased_case.case_id]

@@ -50,6 +50,7 @@ from services.notify.metrics import (
     CIRCUIT_OPEN,
     DELIVERY_LATENCY,
     DIGEST_ITEMS_WAITING,
+    ERASED_RECIPIENT_SKIPPED,
     LEASES_EXPIRED,
     NOTIFICATIONS,
 )
@@ -112,6 +113,11 @@ class _NoTarget(Exception):
     pass
 
 
+class _ErasedRecipient(_NoTarget):
+    """The recipient's personal data was erased (their data key destroyed): the message is skipped,
+    and counted once the skip is recorded (``shuangda_notification_erased_recipient_skipped_total``)."""
+
+
 def _sealed_json(address: str) -> object:
     """A complainant delivery's address (a sealed phone, JSON) for the key store's look-up; junk is None
     (its delivery fails as no target, see `_target`)."""
@@ -130,6 +136,8 @@ class _Outcome:
     target: _Target | None
     started: datetime
     attempted: bool
+    #: skipped because the recipient's data key is destroyed (counted after the commit)
+    erased: bool = False
 
 
 class Dispatcher:
@@ -300,6 +308,7 @@ class Dispatcher:
         started_wall = self.wall.now()
         started = time.perf_counter()
         attempted = True
+        erased = False
         try:
             with log_context(event_id=row.event_id, case_id=row.case_id, delivery_id=row.message_id, channel=row.channel):
                 try:
@@ -311,6 +320,7 @@ class Dispatcher:
                         result = await self._send(row, target)
                 except _NoTarget as exc:
                     attempted = False
+                    erased = isinstance(exc, _ErasedRecipient)
                     result, target = AttemptResult(Verdict.REJECTED, "no_target", detail=str(exc)), None
                 except Exception as exc:  # a bug in a sender must not kill the loop; the attempt failed
                     log.exception("send failed unexpectedly")
@@ -320,7 +330,7 @@ class Dispatcher:
                     ATTEMPTS.labels(row.channel, result.result).inc()
                     ATTEMPT_DURATION.labels(row.channel).observe(elapsed)
                 self._judge_endpoint(row, result)
-                self._enqueue(_Outcome(row, result, target, started_wall, attempted))
+                self._enqueue(_Outcome(row, result, target, started_wall, attempted, erased))
         finally:
             self.bulk_busy = max(0, self.bulk_busy - _is_bulk(row))
             self.busy[row.endpoint] = max(0, self.busy.get(row.endpoint, 1) - 1)
@@ -366,7 +376,7 @@ class Dispatcher:
             try:
                 phone = (opener or Opener(self.keyring, {})).open(Sealed.model_validate_json(row.address), field="phone")
             except Erased:
-                raise _NoTarget("erased: the complainant's data key is destroyed (shuangda pii erase)") from None
+                raise _ErasedRecipient("erased: the complainant's data key is destroyed (shuangda pii erase)") from None
             except (PiiError, ValueError) as exc:
                 raise _NoTarget(f"the complainant's phone cannot be opened: {type(exc).__name__}") from None
             return _Target(endpoint=endpoint_key("sms"), address=row.address, to=(phone,))
@@ -438,6 +448,8 @@ class Dispatcher:
                 continue
             row, result = o.row, o.result
             NOTIFICATIONS.labels(row.channel, outcome).inc()
+            if o.erased:
+                ERASED_RECIPIENT_SKIPPED.labels(row.channel).inc()
             if outcome == "delivered":
                 DELIVERY_LATENCY.labels(row.channel).observe(max(0.0, (now - row.event_time).total_seconds()))
             if log.isEnabledFor(logging.INFO if outcome in ("delivered", "retry") else logging.WARNING):
