@@ -6,6 +6,11 @@
         remove it (deletion, 第四十七条): the sealed name, phone, id number, the sealed original
         description, the evidence files (rows and blobs) and the sealed survey comments go, and the person's data keys are destroyed in the key store (shared.vault) in
         the same transaction; the case, its figures and the masked summary stay
+    shuangda pii correct --tracking-no T | --phone P | --id-number N  --field name|phone|id_number
+                         --value V|-  --reason R [--actor A]
+        correct one field (更正, 第四十六条): the value is checked as a complaint's is, sealed under the
+        complainant's own data key (so an erasure still shreds it) and its masked form updated; the
+        audit entry names the field and the reason, never the value
     shuangda pii retention [--today YYYY-MM-DD] [--apply]
         reports past the retention rule (services/intake/domain/retention.py, versioned with its
         citation): listed, and with --apply erased as by ``erase`` (evidence files, survey comments
@@ -14,8 +19,10 @@
         the retention rules in force, with their citations
 
 Every export and erasure is appended to intake's hash-chained audit log (``shuangda audit verify
---schema intake``) with the actor and the reason, never the personal data itself. A correction
-(第四十六条) is an erasure followed by the complainant's corrected report. Finding a person by phone
+--schema intake``) with the actor and the reason, never the personal data itself; so is every correction.
+A correction reaches intake's record (what access requests return, what the last-4-digits checks of
+uploads and the survey use); the copies already published (Kafka, routing, notify) keep the value
+they were sent, sealed under the same key, so they go with an erasure. Finding a person by phone
 or id number opens every sealed complainant intake holds (there is no index of them in clear), so it
 takes a while on a large table. Keys: SHUANGDA_INTAKE_PII_KEYS or SHUANGDA_PII_KEYS (the development
 key in dev mode). Endpoints come from the launcher (``SHUANGDA_PG_DSN`` when set).
@@ -37,7 +44,7 @@ from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("pii", help="personal-information requests (export, erase) and retention",
+    p = subparsers.add_parser("pii", help="personal-information requests (export, correct, erase) and retention",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="pii_verb", metavar="ACTION", required=True)
     for name, help_text in (("export", "the complainant's personal data, opened (audited)"),
@@ -52,6 +59,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         sp.add_argument("--actor", default="operator", help="who handles the request (recorded)")
         sp.add_argument("--schema", default=None, help="intake's schema (default: from settings)")
         sp.set_defaults(func=run)
+    cr = sub.add_parser("correct", help="correct one of the complainant's fields, sealed again under their own data key (audited)")
+    who = cr.add_mutually_exclusive_group(required=True)
+    who.add_argument("--tracking-no", help="the tracking number the complainant was given")
+    who.add_argument("--phone", help="the complainant's mobile number (as intake holds it now)")
+    who.add_argument("--id-number", help="the complainant's resident identity number (as intake holds it now)")
+    cr.add_argument("--field", required=True, choices=("name", "phone", "id_number"), help="the field to correct")
+    cr.add_argument("--value", required=True,
+                    help="the corrected value; '-' reads it from standard input (kept out of the shell's history)")
+    cr.add_argument("--reason", required=True, help="why (recorded in the audit log), e.g. the request's reference")
+    cr.add_argument("--actor", default="operator", help="who handles the request (recorded)")
+    cr.add_argument("--schema", default=None, help="intake's schema (default: from settings)")
+    cr.set_defaults(func=run)
     rt = sub.add_parser("retention", help="reports past the retention rule: list, or erase with --apply")
     rt.add_argument("--today", type=dt.date.fromisoformat, default=None, help="the day to judge on (default: today)")
     rt.add_argument("--apply", action="store_true", help="erase them (otherwise only list)")
@@ -95,6 +114,8 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         if args.pii_verb == "retention":
             return await _retention(conn, keyring, args)
+        if args.pii_verb == "correct":
+            return await _correct(conn, keyring, args)
         return await _request(conn, keyring, args)
     finally:
         await conn.close()
@@ -197,6 +218,45 @@ async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
     print(json.dumps({"reports_found": len(reports), "reports_erased": erased, "data_keys_destroyed": keys_destroyed,
                       **reporter_files.summary(files, blobs)}))
     return 0 if reports else 1
+
+
+async def _correct(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
+    """A correction request (第四十六条): the field checked as a complaint's is, sealed under each found
+    report's own data key (the service key for a report sealed before data keys), the masked forms
+    updated, one ``pii.corrected`` audit entry per report. A report whose person was erased is not
+    corrected (there is nothing left to correct, and its key is gone)."""
+    import sys
+
+    from services.intake.adapters import postgres_pii as db
+    from services.intake.domain.correction import Correction, correction
+    from shared.pii import Erased
+    from shared.workdays import SHANGHAI
+
+    raw = sys.stdin.readline().rstrip("\r\n") if args.value == "-" else args.value
+    now = dt.datetime.now(dt.timezone.utc)
+    fixed = correction(args.field, raw, today=now.astimezone(SHANGHAI).date())
+    if not isinstance(fixed, Correction):
+        print(f"shuangda pii correct: {fixed.field}: {fixed.reason}: {fixed.detail}", file=sys.stderr)
+        return 2
+    reports = await find(conn, keyring, tracking_no=args.tracking_no, phone=args.phone, id_number=args.id_number,
+                         vault_schema=args.vault_schema)
+    held = [r for r in reports if r.get("complainant")]
+    report_opener = await opener(conn, keyring, held, vault_schema=args.vault_schema)  # one read of the key store
+    corrected: dict[str, dict[str, Any]] = {}
+    erased = 0
+    for r in held:
+        try:
+            sealer = report_opener.sealer(r["complainant"])
+        except Erased:
+            erased += 1
+            continue
+        sealed = sealer.seal(fixed.value, field=fixed.field).model_dump(mode="json")
+        corrected[r["report_id"]] = {**r["complainant"], fixed.field: sealed, **fixed.masked}
+    done = await db.correct(conn, corrected, field=fixed.field, why=args.reason, at=now, actor=args.actor,
+                            facts={"found_by": _found_by(args)}) if corrected else 0
+    print(json.dumps({"reports_found": len(reports), "reports_corrected": done, "field": fixed.field,
+                      "not_held": len(reports) - len(held) + erased}))
+    return 0 if done else 1
 
 
 def _found_by(args: argparse.Namespace) -> str:
