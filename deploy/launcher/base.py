@@ -94,8 +94,10 @@ class Component:
 
     #: short name: the pid file, the log file and the CLI's component argument
     name: str = ""
-    #: seconds to wait for readiness after a launch
+    #: seconds to wait for readiness after a launch (of the process's own: see :meth:`wait_ready`)
     ready_timeout: float = 60.0
+    #: however starved of CPU, a start is given up after this many times ``ready_timeout``
+    starved_cap: float = 5.0
     #: seconds between SIGTERM and SIGKILL
     stop_timeout: float = 30.0
     #: run under supervisord (restarted when it dies); False only for supervisord itself
@@ -307,12 +309,30 @@ class Component:
         return Launch(pid, started=True, log_offset=offset)
 
     def wait_ready(self, launched: Launch, timeout: float | None = None) -> None:
-        """Poll the probe until ready; raise :class:`NotReady` with the log tail otherwise."""
+        """Poll the probe until ready; raise :class:`NotReady` with the log tail otherwise.
+
+        ``timeout`` is the process's own time: seconds its main thread spent runnable but waiting
+        for a CPU (:func:`proc.cpu_wait_seconds`) do not count. ``up`` starts every service at once,
+        and on a loaded two-core machine nine Python start-ups at once each get a few percent of a
+        CPU: the first one waited for (intake) was killed after 60 s of wall clock before it had
+        even finished importing, while the processes starting beside it took its CPU. A process
+        that hangs (a broker that does not answer, a deadlock) still fails after ``timeout``; a
+        starved one is waited for, up to :attr:`starved_cap` × ``timeout`` of wall clock."""
         timeout = self.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        hard_deadline = started + timeout * self.starved_cap
+        waited_before = proc.cpu_wait_seconds(launched.pid) if launched.pid else None
+
+        def starved() -> float:
+            now = proc.cpu_wait_seconds(launched.pid) if launched.pid and waited_before is not None else None
+            return max(0.0, now - waited_before) if now is not None and waited_before is not None else 0.0
+
+        def left() -> float:
+            return timeout - (time.monotonic() - started - starved())
+
         interval = 0.2
         while True:
-            if self.is_ready(timeout=min(5.0, max(0.5, deadline - time.monotonic()))):
+            if self.is_ready(timeout=min(5.0, max(0.5, left()))):
                 return
             info = self.supervisor_info()
             if info is not None:
@@ -324,11 +344,13 @@ class Component:
             elif launched.pid is not None and not proc.is_alive(launched.pid):
                 proc.remove_pid(self.pid_path)
                 raise NotReady(self._failure(f"{self.name} exited during start-up", launched))
-            if time.monotonic() >= deadline:
+            if left() <= 0 or time.monotonic() >= hard_deadline:
+                waited = f" (and {starved():.0f} s more waiting for a CPU)" if starved() >= 1 else ""
                 if launched.started and launched.pid is not None:
-                    log.warning("%s: not ready after %.0f s; stopping pid %s", self.name, timeout, launched.pid)
+                    log.warning("%s: not ready after %.0f s%s; stopping pid %s", self.name, timeout, waited,
+                                launched.pid)
                     self.stop()
-                raise NotReady(self._failure(f"{self.name} was not ready after {timeout:.0f} s", launched))
+                raise NotReady(self._failure(f"{self.name} was not ready after {timeout:.0f} s{waited}", launched))
             time.sleep(interval)
             interval = min(interval * 1.5, 1.0)
 

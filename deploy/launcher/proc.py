@@ -116,6 +116,16 @@ def cmdline(pid: int) -> list[str] | None:
 
 # -- spawning ----------------------------------------------------------------
 
+def cpu_wait_seconds(pid: int) -> float | None:
+    """Seconds the process's main thread has spent runnable but waiting for a CPU (the second
+    field of Linux's ``/proc/<pid>/schedstat``, in ns); None when it is gone or the kernel has no
+    scheduler statistics."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def spawn(
     argv: Sequence[str],
     log_path: Path,
