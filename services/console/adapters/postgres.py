@@ -60,6 +60,12 @@ async def record_success(conn: Conn, username: str, at: datetime) -> None:
                        " WHERE username = $1", username, at)
 
 
+async def set_password(conn: Conn, username: str, password_hash: str) -> bool:
+    """A new password for the account; a lockout and the failures counted towards one are cleared."""
+    return bool(await conn.fetchval("UPDATE accounts SET password_hash = $2, failed_count = 0, locked_until = NULL"
+                                    " WHERE username = $1 RETURNING true", username, password_hash))
+
+
 async def unlock(conn: Conn, username: str) -> bool:
     return bool(await conn.fetchval("UPDATE accounts SET failed_count = 0, locked_until = NULL WHERE username = $1"
                                     " RETURNING true", username))

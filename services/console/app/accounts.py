@@ -75,6 +75,24 @@ async def create_account(console: asyncpg.Connection, identity_conn: asyncpg.Con
     return principal_id
 
 
+async def ensure_account(console: asyncpg.Connection, identity_conn: asyncpg.Connection, seal: crypto.KeySeal, *,
+                         username: str, password: str, role: Role, display_name: str = "") -> tuple[str, bool]:
+    """The account with this role, signing in with `password` from now on: created (with its principal)
+    when missing, else given the new password and unlocked. Returns (principal id, created). An account
+    of that name with another role is refused, never changed (what ``shuangda demo`` calls each run)."""
+    check_username(username)
+    check_password(password)
+    row = await db.account(console, username)
+    if row is None:
+        return await create_account(console, identity_conn, seal, username=username, password=password, role=role,
+                                    display_name=display_name), True
+    if (row["role"], row["bureau"]) != (role.name, role.bureau):
+        raise ValueError(f"account {username} exists with the role {role_from_stored(row['role'], row['bureau']).label},"
+                         f" not {role.label}")
+    await db.set_password(console, username, await crypto.hash_password(password))
+    return str(row["principal_id"]), False
+
+
 async def ensure_public_reader(console: asyncpg.Connection, identity_conn: asyncpg.Connection,
                                seal: crypto.KeySeal) -> None:
     """The console's own principal for the public status lookup (created once; rotated if lost)."""
