@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,10 @@ class Answer:
         return f"http_{self.status}" if self.status else "unreachable"
 
 
-def client(base_url: str, *, connections: int = 32, timeout: float = 30.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=httpx.Timeout(timeout),
+def client(base_url: str, *, connections: int = 32, timeout: float = 30.0, ca_file: str | None = None) -> httpx.AsyncClient:
+    """`ca_file`: the CA the service's HTTPS certificate is checked against (the secure profile's own)."""
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    return httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=httpx.Timeout(timeout), verify=verify,
                              limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
 
 

@@ -22,18 +22,21 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from shared.contracts.intake import SubmitLead
 from shared.envelope import new_envelope
+from shared.kafka import KafkaConnection
 from sim.api import call
 from sim.clock import SimClock
 from sim.scenario import DayPlan, Submission, stable_random
 from sim.schedule import Scheduler
 from sim.stats import SimStats
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +53,18 @@ class Outside:
     #: logical client (``hotline-12315``) → registered client id (with the run's namespace)
     client_ids: dict[str, str]
     api_keys: dict[str, str]          # registered client id → API key
-    bootstrap: str
+    #: a bootstrap string or a shared.kafka.KafkaConnection
+    bootstrap: Any
     stats: SimStats = field(default_factory=SimStats)
+    #: how a client (its registered id) reaches Kafka (sim.world.Target.client_kafka); None: as `bootstrap`
+    client_kafka: Callable[[str], Any] | None = None
     #: source id → case id, as intake answered
     case_of: dict[str, str] = field(default_factory=dict)
     concurrency: int = 16
     _buffers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _batches: int = 0
-    _producer: AIOKafkaProducer | None = None
+    #: one producer per publishing client: each is its own principal on a secure cluster
+    _producers: dict[str, AIOKafkaProducer] = field(default_factory=dict)
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
     finished: bool = False
 
@@ -67,9 +74,11 @@ class Outside:
     async def run(self, stop: asyncio.Event) -> None:
         """Send every submission at its time; returns when the day's last one is sent."""
         sem = asyncio.Semaphore(self.concurrency)
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
-                                          linger_ms=5)
-        await self._producer.start()
+        for logical in sorted({s.client for s in self.plan.submissions if s.transport == "lead_kafka"}):
+            client = self.client_ids[logical]
+            kafka = self.client_kafka(client) if self.client_kafka else KafkaConnection.of(self.bootstrap)
+            producer = self._producers[logical] = kafka.producer(acks="all", enable_idempotence=True, linger_ms=5)
+            await producer.start()
         flusher = asyncio.create_task(self._flush_loop(stop))
         try:
             for s in self.plan.submissions:
@@ -89,8 +98,8 @@ class Outside:
             self.finished = True
 
     async def close(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
+        for producer in self._producers.values():
+            await producer.stop()
 
     def _task(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -168,10 +177,10 @@ class Outside:
             log.warning("lead batch from %s: %s %s", client, answer.status, answer.body)
 
     async def _publish(self, s: Submission, body: dict[str, Any]) -> None:
-        assert self._producer is not None
+        producer = self._producers[s.client]
         env = new_envelope(type=SubmitLead.EVENT_TYPE, source=f"/sim/{self.client_ids[s.client]}", subject=s.source_id)
         try:
-            await (await self._producer.send(self.ingress_topic(s.client), value=json.dumps(body, ensure_ascii=False).encode(),
+            await (await producer.send(self.ingress_topic(s.client), value=json.dumps(body, ensure_ascii=False).encode(),
                                               key=s.source_id.encode(), headers=env.to_headers()))
             self.stats.kafka_published += 1
         except Exception as exc:  # the broker's own retries are exhausted

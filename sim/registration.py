@@ -53,8 +53,8 @@ def likely_bureaus(day: dt.date) -> list[str]:
     return [f"{t}@{p}" for t in sorted(types) for p in places]
 
 
-async def create_egress_topics(bootstrap: str, bureaus: list[str], *, prefix: str = "",
-                               partitions: int | None = None) -> list[str]:
+async def create_egress_topics(bootstrap: Any, bureaus: list[str], *, prefix: str = "",
+                               partitions: int | None = None, replication_factor: int = 1) -> list[str]:
     """Create the bureaus' ``egress.<bureau>`` topics up front, in one request (routing creates a
     missing one inline, one broker round trip per bureau, while it holds up its consumer)."""
     from dataclasses import replace
@@ -68,7 +68,7 @@ async def create_egress_topics(bootstrap: str, bureaus: list[str], *, prefix: st
         if partitions is not None:
             spec = spec.with_partitions(partitions)
         specs.append(spec)
-    return await ensure_topics(bootstrap, specs)
+    return await ensure_topics(bootstrap, specs, replication_factor=replication_factor)
 
 
 _ISSUED: dict[tuple[str, str, str], str] = {}
@@ -107,13 +107,13 @@ async def principal_tokens(dsn: str, identity_schema: str, wanted: dict[str, Any
     return out
 
 
-async def register_intake_clients(dsn: str, identity_schema: str, bootstrap: str, clients: dict[str, str],
-                                  kafka_clients: list[str]) -> dict[str, str]:
+async def register_intake_clients(dsn: str, identity_schema: str, bootstrap: Any, clients: dict[str, str],
+                                  kafka_clients: list[str], *, replication_factor: int = 1) -> dict[str, str]:
     """`clients`: id → kind (hotline or platform), registered as principals of the identity store (with
-    their kind's scopes, as ``shuangda keys create`` gives them), and the ingress topics of `kafka_clients`.
-    Returns id → API key."""
+    their kind's scopes, as ``shuangda keys create`` gives them), and the ingress topics of `kafka_clients`
+    (`bootstrap`: a bootstrap string or a shared.kafka.KafkaConnection). Returns id → API key."""
     if kafka_clients:
-        await ensure_topics(bootstrap, [ingress(c) for c in kafka_clients])
+        await ensure_topics(bootstrap, [ingress(c) for c in kafka_clients], replication_factor=replication_factor)
     return await principal_tokens(dsn, identity_schema, {client_id: (kind, None) for client_id, kind in clients.items()})
 
 

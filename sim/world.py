@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from shared.reference import categories, city, counties, directory
 from sim.api import call, client as http_client
@@ -74,6 +74,16 @@ class Target:
     custody: str = ""
     appraisal: str = ""
     inspection: str = ""
+    #: the secure profile: the CA of the services' HTTPS certificates (None: plain http) …
+    ca_file: str | None = None
+    #: … the replication factor of the topics the simulator creates (`bootstrap` may then be a
+    #: shared.kafka.KafkaConnection, the operator's) …
+    replication_factor: int = 1
+    #: … how an outside client (by its id) reaches Kafka: its own principal, which the ACLs let write
+    #: only its ``ingress.<id>`` (None: as `bootstrap`) …
+    client_kafka: Callable[[str], Any] | None = None
+    #: … and the webhook gateway's certificate chain and key (notify then delivers over HTTPS)
+    gateway_tls: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,17 +195,19 @@ class World:
 
     async def prepare(self, work_dir: Path) -> Prepared:
         """Start the gateway, write notify's directory, register every client and bureau."""
-        port = await self.receiver.start()
-        base = f"http://127.0.0.1:{port}"
+        t = self.target
+        certfile, keyfile = t.gateway_tls or (None, None)
+        port = await self.receiver.start(tls_certfile=certfile, tls_keyfile=keyfile)
+        base = f"{'https' if t.gateway_tls else 'http'}://127.0.0.1:{port}"
         document, secrets = build_directory(base, self.cfg.day, version=f"sim-{self.run_id}")
         self.secrets.update(secrets)
         path = write_directory(work_dir / "directory.yaml", document)
-        t = self.target
         self.keys.intake = await register_intake_clients(
             t.dsn, t.schemas.identity, t.bootstrap, {self.client_id(c): kind for c, (kind, _, _) in CLIENTS.items()},
-            self.kafka_clients)
+            self.kafka_clients, replication_factor=t.replication_factor)
         if t.precreate_egress:
-            await create_egress_topics(t.bootstrap, likely_bureaus(self.cfg.day), prefix=t.egress_prefix)
+            await create_egress_topics(t.bootstrap, likely_bureaus(self.cfg.day), prefix=t.egress_prefix,
+                                       replication_factor=t.replication_factor)
         bureaus = all_bureaus(self.cfg.day)
         self.keys.routing = await register_bureau_keys(t.dsn, t.schemas.identity, bureaus, label=f"sim {self.run_id}")
         self.keys.credit = await register_credit_bureaus(t.dsn, t.schemas.identity, bureaus)
@@ -235,9 +247,10 @@ class World:
         clock = self.clock = SimClock(spec)
         stop = stop or asyncio.Event()
         started = time.monotonic()
-        intake, routing, credit = http_client(t.intake), http_client(t.routing), http_client(t.credit)
-        extra = {name: http_client(url) for name, url in (("custody", t.custody), ("appraisal", t.appraisal),
-                                                          ("inspection", t.inspection)) if url}
+        intake, routing, credit = (http_client(url, ca_file=t.ca_file) for url in (t.intake, t.routing, t.credit))
+        extra = {name: http_client(url, ca_file=t.ca_file) for name, url in (("custody", t.custody),
+                                                                            ("appraisal", t.appraisal),
+                                                                            ("inspection", t.inspection)) if url}
         scheduler = Scheduler(clock)
         view = directory(at=cfg.day)
         from shared.reference import category
@@ -257,7 +270,7 @@ class World:
         self.receiver.on_webhook = backends.on_webhook
         self.outside = outside = Outside(plan=self.plan, clock=clock, scheduler=scheduler, intake=intake,
                                          client_ids=self.client_ids, api_keys=self.keys.intake, bootstrap=t.bootstrap,
-                                         stats=self.stats)
+                                         stats=self.stats, client_kafka=t.client_kafka)
         observer = Observer(t.dsn, self.scope())
         last = Snapshot()
         rate = 0.0

@@ -17,7 +17,8 @@ secure
     ``<state>/secure/credentials.json`` (mode 600) and never printed.
 
 Public API: ``current() -> str``, ``is_secure() -> bool``, ``choose(name)`` (record, refusing a
-switch), ``credentials() -> Credentials``.
+switch), ``credentials() -> Credentials``, ``outside_client(name) -> str`` / ``outside_clients()``
+(outside Kafka publishers recorded in the state dir, granted by the ACL job).
 """
 from __future__ import annotations
 
@@ -134,11 +135,38 @@ def credentials() -> Credentials:
     if not raw.get("pg_owner"):
         raw["pg_owner"], changed = _new(), True
     if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(raw, fh, indent=1, sort_keys=True)
-        tmp.replace(path)
+        _write(path, raw)
     return Credentials(raw["kafka_admin"], dict(raw["kafka"]), raw["pg_owner"], dict(raw["pg"]))
+
+
+def _write(path: Path, raw: dict) -> None:  # type: ignore[type-arg]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(raw, fh, indent=1, sort_keys=True)
+    tmp.replace(path)
+
+
+def outside_clients() -> dict[str, str]:
+    """The outside Kafka publishers recorded in this state dir (``shuangda demo``'s simulated monitor),
+    name → SCRAM password: acls.sh gives each one its own ``ingress.<name>`` (deploy.launcher.secure)."""
+    try:
+        raw = json.loads(credentials_file().read_text())
+    except FileNotFoundError:
+        return {}
+    return dict(raw.get("clients") or {})
+
+
+def outside_client(name: str) -> str:
+    """The SCRAM password of outside client `name`, recorded (mode 600, with the other credentials)
+    on first use, so every later ``up`` grants it its ingress topic (the ACL job runs again once)."""
+    credentials()  # the file exists, with its mode
+    path = credentials_file()
+    raw = json.loads(path.read_text())
+    clients = raw.setdefault("clients", {})
+    if not clients.get(name):
+        clients[name] = _new()
+        _write(path, raw)
+    return str(clients[name])

@@ -729,11 +729,7 @@ def apply_acls(config: ClusterConfig | None = None) -> subprocess.CompletedProce
     config = config or cluster()
     libs = launcher_kafka.KafkaBroker().ensure_jars()
     write_tool_wrappers(kafka_home(), libs, ensure_tools_jar())
-    env = profile.credentials().acl_env()
-    for var, value in os.environ.items():
-        if var in ("SHUANGDA_KAFKA_INGRESS_CLIENTS", "SHUANGDA_KAFKA_EGRESS_BUREAUS") or \
-                var.startswith("SHUANGDA_KAFKA_PASSWORD_"):
-            env[var] = value
+    env = {**profile.credentials().acl_env(), **outsiders_env()}
     result = config.run_acl_job(kafka_home(), env, workdir=home())
     (home() / "acls.done").write_text(acls_fingerprint() + "\n" + result.stdout)
     return result
@@ -748,9 +744,34 @@ def acls_fingerprint() -> str:
     digest = hashlib.sha256(ACL_SCRIPT.read_bytes())
     for name in sorted(profile.credentials().kafka):
         digest.update(b"principal:" + name.encode())
+    outsiders = outsiders_env()
     for var in ("SHUANGDA_KAFKA_INGRESS_CLIENTS", "SHUANGDA_KAFKA_EGRESS_BUREAUS"):
-        digest.update(f"{var}={os.environ.get(var, '')}".encode())
+        digest.update(f"{var}={outsiders.get(var, '')}".encode())
     return "fingerprint " + digest.hexdigest()
+
+
+def password_var(name: str) -> str:
+    """acls.sh's password variable of an outside client or bureau (its ``password_var``)."""
+    return "SHUANGDA_KAFKA_PASSWORD_" + name.upper().replace("-", "_").replace(".", "_")
+
+
+def outsiders_env() -> dict[str, str]:
+    """acls.sh's outside clients and bureaus: the operator's ``SHUANGDA_KAFKA_INGRESS_CLIENTS`` /
+    ``EGRESS_BUREAUS`` and ``SHUANGDA_KAFKA_PASSWORD_*``, plus the clients recorded in the state dir
+    (:func:`deploy.launcher.profile.outside_clients`, e.g. the demo's simulated monitor)."""
+    from deploy.launcher import profile
+
+    env = {var: value for var, value in os.environ.items() if var.startswith("SHUANGDA_KAFKA_PASSWORD_")}
+    clients = [c for c in re.split(r"[\s,]+", os.environ.get("SHUANGDA_KAFKA_INGRESS_CLIENTS", "")) if c]
+    for name, password in sorted(profile.outside_clients().items()):
+        if name not in clients:
+            clients.append(name)
+        env.setdefault(password_var(name), password)
+    if clients:
+        env["SHUANGDA_KAFKA_INGRESS_CLIENTS"] = ",".join(clients)
+    if os.environ.get("SHUANGDA_KAFKA_EGRESS_BUREAUS"):
+        env["SHUANGDA_KAFKA_EGRESS_BUREAUS"] = os.environ["SHUANGDA_KAFKA_EGRESS_BUREAUS"]
+    return env
 
 
 def acls_current() -> bool:
