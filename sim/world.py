@@ -329,21 +329,28 @@ class World:
         return Result(self.run_id, self.plan, final, self.stats, self.receiver.stats, time.monotonic() - started, spec,
                       skews)
 
-    async def _settle(self, observer: Observer, *, every: float = 2.0, limit: float = 60.0) -> None:
+    async def _settle(self, observer: Observer, *, every: float = 2.0, stalled: float = 60.0,
+                      limit: float = 900.0) -> None:
         """Let what is in flight reach the databases: every report routed, no notice waiting, and
         nothing changing between two looks (the services' clocks run on — deadlines keep coming
-        due — so the report reads its figures as of the end of the period)."""
-        deadline = time.monotonic() + limit
+        due — so the report reads its figures as of the end of the period). Gives up when nothing
+        has moved for `stalled` seconds (or after `limit`): on a loaded machine the services may
+        still be working through the day well after it ended, and a report read then would count
+        only part of the cases."""
+        started = moved = time.monotonic()
         previous: tuple[int, ...] | None = None
-        while time.monotonic() < deadline:
+        while time.monotonic() - moved < stalled and time.monotonic() - started < limit:
             snap = await observer.snapshot()
             waiting = snap.deliveries_by_state.get("pending", 0) + snap.deliveries_by_state.get("in_flight", 0)
-            now = (snap.reports, snap.opened, snap.cases, snap.penalties, snap.referrals)
+            now = (snap.reports, snap.opened, snap.cases, snap.penalties, snap.referrals, waiting)
             if now == previous and snap.cases == snap.opened and waiting == 0:
                 return
+            if now != previous:
+                moved = time.monotonic()
             previous = now
             await asyncio.sleep(every)
-        log.warning("the pipeline had not caught up %.0f s after the period ended; the report shows what it had", limit)
+        log.warning("the pipeline had not caught up (nothing moved for %.0f s, or %.0f s passed) after the period "
+                    "ended; the report shows what it had", stalled, limit)
 
     async def close(self) -> None:
         await self.receiver.stop()

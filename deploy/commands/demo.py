@@ -11,8 +11,11 @@
    stdout is not a terminal);
 5. writes the assessment report (HTML with inline SVG, and JSON) under
    ``<state>/reports/`` and prints its path;
-6. restarts the services in their normal configuration (unless
-   ``--keep-demo-services``) and leaves the stack and Prometheus running.
+6. creates (once) a console account per role — the office, the busiest county bureau, that
+   county's police and procuratorate, ops — with a fresh random password each run;
+7. restarts the services in their normal configuration (unless
+   ``--keep-demo-services``) and leaves the stack, the console (pointed at this stack's
+   ports) and Prometheus running; prints the console's address and the sign-ins.
 
     shuangda demo                          # medium day, 6000× (a day in 14 s, ~3 min in all)
     shuangda demo --size small --speed 3000
@@ -25,6 +28,7 @@ import datetime as dt
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--report-dir", default=None, help="where the report goes (default <state>/reports)")
     p.add_argument("--lead-in", type=float, default=30.0, metavar="SECONDS",
                    help="wall-clock seconds the services' clocks start before the day (covers their start-up)")
+    p.add_argument("--profile", choices=("dev", "secure"), default=None,
+                   help="the stack's profile (default: the one the state dir records; `secure`: 3 SASL_SSL brokers, "
+                        "HTTPS, a Postgres role per service, as `shuangda up --profile secure`)")
     p.set_defaults(func=run)
 
 
@@ -91,15 +98,34 @@ def run(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is in the lock file
         pass
-    from deploy.launcher import profile
-    from deploy.launcher.errors import LauncherError
+    from deploy.launcher import profile, settings
 
-    if profile.is_secure():
-        # its simulator (sim/outside.py, sim/world.py) builds Kafka and HTTP clients from bare addresses
-        raise LauncherError(f"shuangda demo runs on the dev profile only; {profile.settings.state_dir()} holds a "
-                            f"secure stack (use another SHUANGDA_STATE_DIR for the demo)")
+    profile.choose(args.profile)  # None: the state dir's (``up --profile secure`` recorded it)
+    settings.apply_client_env()  # the operator's Kafka settings on the secure profile (as the CLI gives every verb)
     os.environ["SHUANGDA_DEV"] = "true"  # the demo is a development stack (accelerated clock, inline secrets)
     return asyncio.run(_demo(args))
+
+
+def simulated_kafka_clients(namespace: str) -> list[str]:
+    """The ids of the simulated clients that publish on Kafka (the big-data monitor), as World names them."""
+    from sim.scenario import CLIENTS
+
+    return [f"{c}-{namespace}" if namespace else c for c, (_, transport, _) in CLIENTS.items() if transport == "lead_kafka"]
+
+
+def secure_reach(ep: Any) -> dict[str, Any]:
+    """What the simulator needs on the secure profile (sim.world.Target's fields): the stack's CA for
+    HTTPS, the replication factor, each simulated Kafka publisher as its own SCRAM principal (acls.sh
+    grants it its ingress topic: deploy.launcher.profile.outside_client) and the gateway's certificate,
+    so notify delivers the webhooks over TLS too. Nothing on the dev profile."""
+    from deploy.launcher import profile, secure
+
+    if not profile.is_secure():
+        return {}
+    cluster, material = secure.cluster(), secure.tls()
+    return {"ca_file": ep.ca_file, "replication_factor": cluster.replication_factor(),
+            "client_kafka": lambda client: cluster.connection(client, profile.outside_client(client)),
+            "gateway_tls": (str(material.server_cert), str(material.server_key))}
 
 
 def _settings() -> dict[str, Any]:
@@ -121,7 +147,8 @@ def _issue15_schemas() -> dict[str, str]:
             "inspection": InspectionSettings().schema}
 
 
-async def _prepare_schemas_and_topics(dsn: str, bootstrap: str, settings: dict[str, Any]) -> None:
+async def _prepare_schemas_and_topics(dsn: str, kafka: Any, settings: dict[str, Any], *,
+                                      replication_factor: int = 1) -> None:
     """Migrate the services' schemas and create their topics under the names in effect
     (notify does not migrate by itself; tests rename everything)."""
     from dataclasses import replace
@@ -143,7 +170,8 @@ async def _prepare_schemas_and_topics(dsn: str, bootstrap: str, settings: dict[s
     }
     # the case topics' priority lanes under the same names (``<topic>.priority``)
     names.update({priority_lane(n): priority_lane(d) for n, d in list(names.items()) if d in ("case.intake", "case.routing")})
-    await ensure_topics(bootstrap, [replace(by_default[d], name=n) for n, d in names.items()])
+    await ensure_topics(kafka, [replace(by_default[d], name=n) for n, d in names.items()],
+                        replication_factor=replication_factor)
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -177,11 +205,19 @@ async def _demo(args: argparse.Namespace) -> int:
         what = "started" if result.started else st.state
         _say(f"    {st.component:<11} {what:<8} {st.address}")
 
+    from deploy.launcher import profile
+    from shared.config import StackSettings
+
+    if profile.is_secure():  # recorded before the infrastructure comes up: its ACL job grants them their topics
+        for client in simulated_kafka_clients(args.namespace):
+            profile.outside_client(client)
     await asyncio.to_thread(launcher.up, only=["kafka", "postgres", "prometheus"], report=report_up)
     ep = launcher.endpoints()
+    # the operator's connection (the CLI put the profile's Kafka settings in the environment)
+    stack = StackSettings(kafka_bootstrap=ep.kafka_bootstrap, pg_dsn=ep.pg_dsn, dev=True)
     migrated = await migrate_all(ep.pg_dsn, ep.kafka_bootstrap)
     settings = _settings()
-    await _prepare_schemas_and_topics(ep.pg_dsn, ep.kafka_bootstrap, settings)
+    await _prepare_schemas_and_topics(ep.pg_dsn, stack.kafka, settings, replication_factor=stack.kafka_replication_factor)
     _say(f"    migrate     done     {sum(len(v) for v in migrated.applied.values())} migration(s) applied")
 
     # 2. the simulated world: gateway, directory, registrations
@@ -190,8 +226,9 @@ async def _demo(args: argparse.Namespace) -> int:
     target = Target(intake=ep.services["intake"], routing=ep.services["routing"], credit=ep.services["credit"],
                     custody=ep.services["custody"], appraisal=ep.services["appraisal"],
                     inspection=ep.services["inspection"],
-                    dsn=ep.pg_dsn, bootstrap=ep.kafka_bootstrap, schemas=schemas, namespace=args.namespace,
-                    egress_prefix=settings["routing"].egress_prefix, precreate_egress=not args.namespace)
+                    dsn=ep.pg_dsn, bootstrap=stack.kafka, schemas=schemas, namespace=args.namespace,
+                    egress_prefix=settings["routing"].egress_prefix, precreate_egress=not args.namespace,
+                    **secure_reach(ep))
     cfg = RunConfig(seed=args.seed, day=day, size=size, speed=args.speed, follow_days=args.follow_days,
                     lead_in_wall_seconds=args.lead_in)
     world = World(cfg, target)
@@ -202,21 +239,37 @@ async def _demo(args: argparse.Namespace) -> int:
          f"{len(world.keys.credit)} credit clients; webhook gateway on 127.0.0.1:{prepared.gateway_port}")
 
     restored = False
+    sign_ins: list[tuple[str, str, str]] = []
     try:
         # 3. the services, on the demo's clock
-        spec = cfg.clock_spec()
-        demo_env = {"SHUANGDA_CLOCK": spec, "SHUANGDA_NOTIFY_DIRECTORY_PATH": str(prepared.directory_path),
+        demo_env = {"SHUANGDA_NOTIFY_DIRECTORY_PATH": str(prepared.directory_path),
                     "SHUANGDA_NOTIFY_SMS_GATEWAY_URL": prepared.sms_url, **demo_tuning(fast_polls=False)}
         if "SHUANGDA_INTAKE_INGRESS_PATTERN" not in os.environ:
             # read only registered clients' ingress topics: a development broker also holds every test's
             # throw-away ingress topics, and working through those would hold the day up
             demo_env["SHUANGDA_INTAKE_INGRESS_PATTERN"] = await _registered_clients_pattern(
                 ep.pg_dsn, settings["intake"].identity_schema)
-        _say(f"· starting the services with SHUANGDA_CLOCK={spec}")
-        os.environ.update(demo_env)
+        for name, value in console_env(ep).items():  # kept after the demo: the console stays on this stack
+            os.environ.setdefault(name, value)
         services = [s.name for s in launcher.components.SERVICES if s.exists()]
-        await asyncio.to_thread(launcher.down, only=services)
-        await asyncio.to_thread(launcher.up, only=services, report=report_up)
+        for attempt in (1, 2):
+            spec = cfg.clock_spec()  # anchored now: the day begins --lead-in wall seconds from here
+            anchored = time.monotonic()
+            _say(f"· starting the services with SHUANGDA_CLOCK={spec}")
+            os.environ.update({**demo_env, "SHUANGDA_CLOCK": spec})
+            await asyncio.to_thread(launcher.down, only=services)
+            await asyncio.to_thread(launcher.up, only=services, report=report_up)
+            took = time.monotonic() - anchored
+            if took <= cfg.lead_in_wall_seconds or attempt == 2:
+                break
+            # the day began before the services could take part (a loaded machine starts them slowly):
+            # its submissions would all go out at once and the report count only what fell in the period
+            lead_in = float(round(took * 1.5 + 10))
+            _say(f"  the services took {took:.0f} s to be ready, more than the lead-in ({cfg.lead_in_wall_seconds:g} s): "
+                 f"starting them again with a lead-in of {lead_in:g} s")
+            cfg = world.cfg = replace(cfg, lead_in_wall_seconds=lead_in)
+        if took > cfg.lead_in_wall_seconds:
+            _say(f"  (the services took {took:.0f} s to be ready: the day had begun without them)")
 
         # 4. the day
         title = f"双打 demo — {day} 双11 · seed {args.seed} · {args.speed:g}× · run {world.run_id}"
@@ -244,6 +297,8 @@ async def _demo(args: argparse.Namespace) -> int:
         _say(f"· assessment report: {path}")
         _say(f"  figures as JSON:   {path.with_suffix('.json')}")
 
+        sign_ins = await ensure_console_sign_ins(ep, busiest_county_bureau(figures.bureaus, day))
+
         # 6. back to normal
         if not args.keep_demo_services:
             await _restore(launcher, services, report_up)
@@ -256,8 +311,75 @@ async def _demo(args: argparse.Namespace) -> int:
             except Exception as exc:  # the original error matters more
                 _say(f"  (could not restore the services: {exc})")
     _say(f"· Prometheus: {ep.prometheus_url}  (the stack keeps running; `shuangda down` stops it)")
+    if sign_ins:
+        _say(f"· console: {ep.services['console']}  (left running; one sign-in per role, passwords new each run)")
+        for role, username, password in sign_ins:
+            _say(f"    sign-in: {role:<40} {username} / {password}")
     _say(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def console_env(ep: Any) -> dict[str, str]:
+    """The console pointed at this stack's own services and Prometheus (their ports may be moved)."""
+    env = {f"SHUANGDA_CONSOLE_{name.upper()}_URL": ep.services[name] for name in ("routing", "intake", "credit", "notify")}
+    env["SHUANGDA_CONSOLE_PROMETHEUS_URL"] = ep.prometheus_url
+    return env
+
+
+#: bureau types with a console role of their own (not ``bureau@…``)
+_OWN_ROLE_TYPES = ("office", "public_security", "procuratorate")
+
+
+def busiest_county_bureau(bureaus: list[Any], day: dt.date) -> str:
+    """The county bureau (``type@division``) with the most of the run's cases: its workbench has work on it."""
+    from shared.reference import city, counties
+
+    city_code = city().code
+    for row in sorted(bureaus, key=lambda r: (-r.cases, r.key)):
+        btype, _, division = str(row.key).partition("@")
+        if btype not in _OWN_ROLE_TYPES and division and division != city_code and row.cases > 0:
+            return f"{btype}@{division}"
+    return f"market_regulation@{counties()[0].code}"
+
+
+def console_accounts(bureau: str) -> list[tuple[str, str]]:
+    """(role, username) of the demo's sign-ins: the office, the bureau's workbench, the police and the
+    procuratorate of its county, ops. (The console has no appraisal-centre role.)"""
+    btype, _, division = bureau.partition("@")
+    username = f"demo.{btype}.{division}"
+    if len(username) > 40:  # the console's limit on a username
+        username = f"demo.bureau.{division}"
+    return [("office", "demo.office"), (f"bureau@{bureau}", username),
+            (f"police@{division}", f"demo.police.{division}"),
+            (f"procuratorate@{division}", f"demo.procuratorate.{division}"), ("ops", "demo.ops")]
+
+
+async def ensure_console_sign_ins(ep: Any, bureau: str) -> list[tuple[str, str, str]]:
+    """One console account per role (created once, a fresh random password each run, unlocked):
+    (role, username, password)."""
+    import secrets
+
+    from services.console.adapters.crypto import KeySeal
+    from services.console.app.accounts import ensure_account
+    from services.console.domain.accounts import parse_role
+    from services.console.settings import ConsoleSettings
+    from shared.db import connect
+
+    s = ConsoleSettings(dev=True, pg_dsn=ep.pg_dsn, kafka_bootstrap=ep.kafka_bootstrap)
+    console = await connect(s.dsn, s.schema)
+    identity = await connect(s.dsn, s.identity_schema)
+    out = []
+    try:
+        for role_text, username in console_accounts(bureau):
+            role = parse_role(role_text, office_bureau=s.office_bureau, city_division=s.city_division)
+            password = secrets.token_urlsafe(12)
+            await ensure_account(console, identity, KeySeal(s.secret), username=username, password=password, role=role,
+                                 display_name=f"demo {role.label}")
+            out.append((role.label, username, password))
+    finally:
+        await console.close()
+        await identity.close()
+    return out
 
 
 async def _registered_clients_pattern(dsn: str, schema: str) -> str:

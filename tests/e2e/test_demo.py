@@ -1,6 +1,7 @@
 """`shuangda demo` at a small size, as a user runs it (the CLI, the launcher, real
 services), in its own namespace: the shared Kafka and Postgres, its own state
-directory, ports, schemas, topics and Prometheus — stopped again afterwards."""
+directory, ports, schemas, topics and Prometheus — stopped again afterwards.
+The console the demo leaves running is signed in to with each sign-in the demo printed."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import asyncpg
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -20,6 +23,11 @@ from sim.stackenv import Isolated, cleanup, free_port, new_unique
 from tests.support import stack
 
 pytestmark = pytest.mark.stack
+
+#: the launcher's components besides the four services Isolated gives ports (``SHUANGDA_<NAME>_PORT``)
+OTHER_COMPONENTS = ("console", "custody", "appraisal", "inspection", "intake_worker")
+#: each role's main page (the console's HOME)
+HOME = {"office": "/office", "bureau": "/cases", "police": "/referrals", "procuratorate": "/supervision", "ops": "/ops"}
 
 
 def cli(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -34,16 +42,24 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[s
     state = tmp_path_factory.mktemp("demo-state")
     env = {**os.environ, **iso.env(), "PYTHONPATH": str(REPO_ROOT), "SHUANGDA_STATE_DIR": str(state),
            "SHUANGDA_KAFKA_BOOTSTRAP": stack.bootstrap(), "SHUANGDA_PG_DSN": stack.dsn(),
-           "SHUANGDA_PROMETHEUS_PORT": str(free_port()), "SHUANGDA_DEMO_NAMESPACE": unique}
+           "SHUANGDA_PROMETHEUS_PORT": str(free_port()), "SHUANGDA_DEMO_NAMESPACE": unique,
+           # the launcher's other processes on ports of their own too, and the console on a schema of its own
+           **{f"SHUANGDA_{name.upper()}_PORT": str(free_port()) for name in OTHER_COMPONENTS},
+           "SHUANGDA_CONSOLE_SCHEMA": f"console_{unique}",
+           # ops' dead letters: the demo's monitor's only (the shared broker holds every test's)
+           "SHUANGDA_CONSOLE_DLQ_TOPIC_PREFIX": f"ingress.monitor-bigdata-{unique}"}
     try:
-        try:
-            run = await asyncio.to_thread(cli, env, "demo", "--complaints", "40", "--speed", "8000", "--follow-days", "3",
-                                          "--lead-in", "20", "--keep-demo-services", timeout=600)
-        finally:
-            down = await asyncio.to_thread(cli, env, "down", timeout=120)
-        yield {"run": run, "down": down, "iso": iso, "state": state}
+        run = await asyncio.to_thread(cli, env, "demo", "--complaints", "40", "--speed", "8000", "--follow-days", "3",
+                                      "--lead-in", "20", "--keep-demo-services", timeout=900)
+        yield {"run": run, "iso": iso, "state": state, "env": env}
     finally:
+        await asyncio.to_thread(cli, env, "down", timeout=120)
         await cleanup(iso, stack.dsn(), stack.bootstrap())
+        conn = await asyncpg.connect(stack.dsn())
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "console_{unique}" CASCADE')
+        finally:
+            await conn.close()
 
 
 def report_path(stdout: str) -> Path:
@@ -58,8 +74,47 @@ def test_a_small_demo_runs_to_completion_without_a_terminal(demo: dict[str, Any]
     progress = [line for line in run.stdout.splitlines() if line.startswith("[20")]
     assert progress, "plain progress lines when stdout is not a terminal"
     assert "\x1b[" not in run.stdout
-    assert demo["down"].returncode == 0
-    assert "prometheus" in demo["down"].stdout and "intake" in demo["down"].stdout
+
+
+def printed_sign_ins(stdout: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The console's address and role → (username, password), as the demo printed them."""
+    match = re.search(r"· console: (https?://\S+)", stdout)
+    assert match, stdout[-3000:]
+    return match.group(1), {m[1]: (m[2], m[3]) for m in re.finditer(r"sign-in: (\S+)\s+(\S+) / (\S+)", stdout)}
+
+
+async def sign_in(url: str, username: str, password: str) -> httpx.Response:
+    """Sign in as a browser does (the CSRF cookie from the form, then the session cookie) and follow
+    the console to the person's page. The cookies are Secure (a browser keeps them on localhost's
+    plain http; httpx does not send them there), so they are passed by hand."""
+    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=30) as http:
+        form = await http.get("/login")
+        assert form.status_code == 200, form.text[:500]
+        csrf = form.cookies["sd_csrf"]
+        answer = await http.post("/login", data={"username": username, "password": password, "csrf": csrf},
+                                 headers={"Cookie": f"sd_csrf={csrf}"})
+        assert answer.status_code == 303, (username, answer.status_code, answer.text[:500])
+        session = answer.cookies["sd_session"]
+        return await http.get(answer.headers["location"], headers={"Cookie": f"sd_session={session}"})
+
+
+async def test_each_printed_sign_in_opens_its_roles_page_on_the_console_the_demo_left_running(
+        demo: dict[str, Any]) -> None:
+    url, sign_ins = printed_sign_ins(demo["run"].stdout)
+    assert {role.partition("@")[0] for role in sign_ins} == set(HOME), sign_ins
+    for role, (username, password) in sign_ins.items():
+        page = await sign_in(url, username, password)
+        assert page.status_code == 200, (role, page.status_code, page.text[:1000])
+        assert page.url.path == HOME[role.partition("@")[0]], (role, str(page.url))
+        assert f"<strong>{username}</strong>" in page.text, role
+    bureau = next(r for r in sign_ins if r.startswith("bureau@"))
+    assert re.fullmatch(r"bureau@[a-z_]+@\d{6}", bureau) and not bureau.endswith("@610400"), "a county bureau"
+    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=30) as http:  # and only that password
+        form = await http.get("/login")
+        refused = await http.post("/login", data={"username": sign_ins[bureau][0], "password": "not-the-password",
+                                                  "csrf": form.cookies["sd_csrf"]},
+                                  headers={"Cookie": f"sd_csrf={form.cookies['sd_csrf']}"})
+    assert refused.status_code == 401, refused.status_code
 
 
 def test_the_demo_writes_a_non_empty_html_report_under_the_state_directory(demo: dict[str, Any]) -> None:
@@ -115,3 +170,9 @@ async def test_the_reports_custody_appraisal_and_inspection_sections_are_filled_
     assert custody["ran"] and custody["lots"] == lots > 0, custody
     assert appraisal["ran"] and sum(r["requested"] for r in appraisal["by_provider_kind"].values()) == appraisals > 0
     assert inspections["ran"] and inspections["targets"] == targets > 0 and inspections["inspected"] > 0, inspections
+
+
+def test_shuangda_down_stops_everything_the_demo_left_running(demo: dict[str, Any]) -> None:
+    down = cli(demo["env"], "down", timeout=120)
+    assert down.returncode == 0, down.stdout[-2000:] + down.stderr[-2000:]
+    assert all(name in down.stdout for name in ("prometheus", "intake", "intake-worker", "console")), down.stdout
