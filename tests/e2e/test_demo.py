@@ -24,7 +24,7 @@ from tests.support import stack
 
 pytestmark = pytest.mark.stack
 
-#: the launcher's components besides the four services Isolated gives ports (``SHUANGDA_<NAME>_PORT``)
+#: the launcher's components that need ports of their own when Isolated gives them none (``SHUANGDA_<NAME>_PORT``)
 OTHER_COMPONENTS = ("console", "custody", "appraisal", "inspection", "intake_worker")
 #: each role's main page (the console's HOME)
 HOME = {"office": "/office", "bureau": "/cases", "police": "/referrals", "procuratorate": "/supervision", "ops": "/ops"}
@@ -44,7 +44,7 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[s
            "SHUANGDA_KAFKA_BOOTSTRAP": stack.bootstrap(), "SHUANGDA_PG_DSN": stack.dsn(),
            "SHUANGDA_PROMETHEUS_PORT": str(free_port()), "SHUANGDA_DEMO_NAMESPACE": unique,
            # the launcher's other processes on ports of their own too, and the console on a schema of its own
-           **{f"SHUANGDA_{name.upper()}_PORT": str(free_port()) for name in OTHER_COMPONENTS},
+           **{f"SHUANGDA_{name.upper()}_PORT": str(free_port()) for name in OTHER_COMPONENTS if name not in iso.ports},
            "SHUANGDA_CONSOLE_SCHEMA": f"console_{unique}",
            # ops' dead letters: the demo's monitor's only (the shared broker holds every test's)
            "SHUANGDA_CONSOLE_DLQ_TOPIC_PREFIX": f"ingress.monitor-bigdata-{unique}"}
