@@ -3,7 +3,7 @@ Postgres, under their own schemas, consumer groups, topics and ports
 (`sim.stackenv.Isolated`), with notify delivering to a loopback webhook and
 SMS gateway that verifies every signature (`sim.receiver`).
 
-One stack serves the whole e2e session (starting four services costs tens of
+One stack serves the whole e2e session (starting seven services costs tens of
 seconds on a small machine); each test makes its own businesses and cases, so
 tests never see each other's records.
 """
