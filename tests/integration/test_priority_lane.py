@@ -5,10 +5,12 @@ reads with a second consumer too — so a complaint filed over HTTP is assigned 
 while thousands of bulk leads queued ahead of it are still waiting."""
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.contracts.cases import CaseMerged, CaseOpened
@@ -19,7 +21,7 @@ from shared.topics import priority_lane
 from shared.webhooks import generate_secret
 from tests.support import stack
 from tests.support.intake import IntakeWorld, running_intake
-from tests.support.notify import HttpSink, NotifyWorld
+from tests.support.notify import HttpSink, NotifyWorld, free_port
 from tests.support.routing import RoutingWorld
 
 pytestmark = pytest.mark.stack
@@ -78,10 +80,22 @@ async def test_a_complaint_opens_its_case_on_the_lane_and_a_lead_merged_into_it_
     assert [(r["case_id"], r["priority_lane"]) for r in rows] == [(case_id, True), (other.key.decode(), False)]
 
 
+async def ready(port: int) -> bool:
+    try:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            return (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=1)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 async def test_a_complaint_filed_behind_five_thousand_bulk_leads_is_assigned_and_its_webhook_delivered_first(
         unique: str, tmp_path: Path, sink: HttpSink) -> None:
+    """Routing and notify run as processes of their own, as deployed (in one event loop with the test, their
+    bulk batches would hold up every step of the complaint's path, which no deployment shares)."""
     routing = RoutingWorld(unique, bootstrap=stack.bootstrap(), dsn=stack.dsn())
     await routing.create_topics()
+    await routing.prepare()
+    await routing.identity()
     intake_world = IntakeWorld(unique, case_topic=routing.intake_topic, routing_topic=routing.routing_topic)
     await intake_world.create()
     hotline = await intake_world.add_client("hot", "hotline", ["complaints:write"], topic=False)
@@ -105,8 +119,18 @@ async def test_a_complaint_filed_behind_five_thousand_bulk_leads_is_assigned_and
             rows = await routing.fetch("SELECT count(*) AS n FROM cases WHERE origin = 'lead'")
             return int(rows[0]["n"])
 
-        async with routing.running(watch=False), notify.running(notify.settings(stack.dsn(), stack.bootstrap())):
-            await stack.eventually(leads_assigned, until=lambda n: n > 0, timeout=120, what="routing working the backlog")
+        routing_port, notify_port = free_port(), free_port()
+        procs = [
+            stack.spawn("services.routing", routing.env(SHUANGDA_ROUTING_HTTP_PORT=str(routing_port),
+                                                        SHUANGDA_ROUTING_WARNINGS_EMBEDDED="false"),
+                        tmp_path / "routing.log"),
+            stack.spawn("services.notify", notify.env(http_port=notify_port), tmp_path / "notify.log"),
+        ]
+        try:
+            for port in (routing_port, notify_port):  # both consumers of each polling
+                await stack.eventually(lambda: ready(port), until=bool, timeout=90, what=f"ready on {port}")
+            await stack.eventually(leads_assigned, until=lambda n: n > 0, timeout=120, interval=0.05,
+                                   what="routing working the backlog")
             filed = await intake.http.post("/v1/complaints", headers=bearer(hotline), json=complaint(f"咸阳某某鞋店{unique}"))
             assert filed.status_code == 201, filed.text
             case_id = filed.json()["case_id"]
@@ -116,12 +140,17 @@ async def test_a_complaint_filed_behind_five_thousand_bulk_leads_is_assigned_and
                 return [b for b in bodies if b["type"] == CaseAssigned.EVENT_TYPE and b["data"]["case_id"] == case_id]
 
             async def delivered() -> tuple[list[Any], int]:
-                return assigned_hook(), await leads_assigned()
+                return assigned_hook(), await leads_assigned()  # counted after the webhook was seen: never fewer
 
             hooks, assigned_then = await stack.eventually(delivered, until=lambda got: bool(got[0]), timeout=120,
-                                                          interval=0.1, what="the complaint's case.assigned webhook")
+                                                          interval=0.05, what="the complaint's case.assigned webhook")
             assert assigned_then < BULK, "the complaint's webhook came only after every bulk lead was assigned"
             assert len(hooks) == 1
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                await asyncio.to_thread(proc.wait, 30)
 
     lane = await stack.read_all(priority_lane(routing.routing_topic))
     assert (case_id, CaseAssigned.EVENT_TYPE) in types_of(lane), "routing announced the complaint on its lane"
