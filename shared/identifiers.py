@@ -24,12 +24,18 @@ number's last 4 characters.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
 __all__ = [
+    "CASE_ID_MAX_LENGTH",
+    "CASE_ID_PATTERN",
+    "TRACKING_NO_LENGTH",
+    "TRACKING_NO_PATTERN",
     "IdentifierError",
+    "canonical_tracking_no",
     "USCC_ALPHABET",
     "mask_name",
     "mask_phone",
@@ -92,6 +98,36 @@ def _text(s: object, field: str) -> str:
 def _show(ch: str) -> str:
     """A printable rendering of one character for messages."""
     return ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+
+
+# --- Case ids and tracking numbers ---------------------------------------------------------
+
+#: a case id as intake issues it (a UUID today) and routing, credit, custody, appraisal, notify and the
+#: console pass on: visible ASCII, no space, no slash, 1-64 characters — so a NUL or a path never
+#: reaches SQL or a URL. Every HTTP and Kafka model takes it as `shared.text.CaseId`.
+CASE_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
+CASE_ID_MAX_LENGTH: Final = 64
+#: a tracking number as intake issues it for a caller to read out: ``SD`` + the Asia/Shanghai date
+#: (YYMMDD) + ``-`` + 8 characters of Crockford base32 (no I, L, O, U). Models: `shared.text.TrackingNo`.
+TRACKING_NO_PATTERN: Final = r"^SD[0-9]{6}-[0-9A-HJKMNP-TV-Z]{8}$"
+TRACKING_NO_LENGTH: Final = 17
+_TRACKING_NO: Final = re.compile(TRACKING_NO_PATTERN)
+_READ_AS: Final = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def canonical_tracking_no(text: str) -> str | None:
+    """The canonical tracking number for what a caller typed or said (full-width, lower case, spaces
+    anywhere, O for 0 and I/L for 1 forgiven), or None if it cannot be one.
+
+    >>> canonical_tracking_no(" sd250602-7kq3m9xw ")
+    'SD250602-7KQ3M9XW'
+    """
+    if not isinstance(text, str) or len(text) > 64:
+        return None
+    compact = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    if len(compact) == TRACKING_NO_LENGTH and compact[:2] == "SD" and compact[8] == "-":
+        compact = compact[:9] + compact[9:].translate(_READ_AS)
+    return compact if _TRACKING_NO.match(compact) else None
 
 
 # --- Unified social credit code (GB 32100-2015) -----------------------------------------

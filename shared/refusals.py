@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.text import Ident
+from shared.text import CaseId, Ident
 
 A = TypeVar("A")
 
-#: a case id as routing gives it, and a custody lot id (custody, appraisal)
-CaseId = Ident(r"[A-Za-z0-9_-]{4,64}", max_len=64, what="case id")
+__all__ = ["CaseId", "LotId", "NotFound", "Refused", "StrictIn", "command_responses", "write_command"]
+
+#: a custody lot id (custody, appraisal); the case id is the shared one (shared.text.CaseId)
 LotId = Ident(r"lot_[0-9a-f]{20}", max_len=24, what="lot id")
 
 

@@ -7,7 +7,8 @@ types, so the next service gets them for free:
   format characters (zero-width, bidi overrides such as U+202E) removed; NUL and other
   control characters (C0, DEL, C1), lone surrogates and noncharacters refused; the length
   checked *after* normalisation. A multiline text keeps ``\\n`` and ``\\t`` (CRLF → LF).
-- `Ident(pattern, max_len)`: an id with a declared shape (path parameters and fields alike).
+- `Ident(pattern, max_len)`: an id with a declared shape (path parameters and fields alike);
+  `CaseId` and `TrackingNo` are the two every service shares (shapes in shared/identifiers.py).
 - `PageOffset`, `PageLimit(max)`: bounded paging integers.
 - `SaneDate`: a date between 1949-10-01 and 2100-12-31.
 - `Hygiene(default_max=…)`: the edge check of an already parsed payload (a model, lists, dicts):
@@ -29,9 +30,8 @@ from annotated_types import MaxLen
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-#: a case id as intake issues it (and routing, custody and the console pass it on): visible ASCII,
-#: no space, no slash, 1-64 characters; path parameters use it so a NUL never reaches SQL
-CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+from shared.identifiers import CASE_ID_MAX_LENGTH, CASE_ID_PATTERN, TRACKING_NO_LENGTH, TRACKING_NO_PATTERN
+
 
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 MIN_DATE = dt.date(1949, 10, 1)
@@ -133,6 +133,15 @@ def Ident(pattern: str, *, max_len: int = 64, what: str = "id") -> Any:  # noqa:
             raise _pydantic(exc) from None
 
     return Annotated[str, Field(max_length=max_len), BeforeValidator(check)]
+
+
+#: the one case id type of every HTTP and Kafka model (shape: shared.identifiers.CASE_ID_PATTERN)
+CaseId = Annotated[Ident(CASE_ID_PATTERN, max_len=CASE_ID_MAX_LENGTH, what="case id"),
+                   Field(json_schema_extra={"pattern": CASE_ID_PATTERN})]
+#: the one tracking number type (as intake issues it: shared.identifiers.TRACKING_NO_PATTERN); what a
+#: caller typed is read with shared.identifiers.canonical_tracking_no first
+TrackingNo = Annotated[Ident(TRACKING_NO_PATTERN, max_len=TRACKING_NO_LENGTH, what="tracking number"),
+                       Field(json_schema_extra={"pattern": TRACKING_NO_PATTERN})]
 
 
 def _sane_date(value: dt.date) -> dt.date:

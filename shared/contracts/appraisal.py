@@ -20,6 +20,7 @@ from shared.contracts.cases import Figures
 from shared.contracts.deadlines import ServiceDeadline
 from shared.contracts.referral import DocumentRef
 from shared.topics import APPRAISAL
+from shared.text import CaseId
 
 _KEY = "appraisal id"
 Kind = Literal["authenticity", "quality", "value"]
@@ -28,7 +29,7 @@ ProviderKind = Literal["appraisal_centre", "rights_holder"]
 
 class _AppraisalEvent(EventModel):
     appraisal_id: str
-    case_id: str
+    case_id: CaseId
     bureau: str = Field(description="the requesting bureau")
     provider: str = Field(description="the provider's principal id")
     provider_kind: ProviderKind
@@ -86,7 +87,7 @@ class AppraisalDeadlineApproaching(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.appraisal.deadline-approaching.v1"
     appraisal_id: str
-    case_id: str
+    case_id: CaseId
     deadline: ServiceDeadline
     detected_at: datetime
 
@@ -97,6 +98,6 @@ class AppraisalDeadlineBreached(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.appraisal.deadline-breached.v1"
     appraisal_id: str
-    case_id: str
+    case_id: CaseId
     deadline: ServiceDeadline
     detected_at: datetime

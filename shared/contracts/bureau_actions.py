@@ -17,6 +17,7 @@ from pydantic import Field
 
 from shared.contracts import CommandModel, contract
 from shared.contracts.referral import DocumentRef, TransferPackage
+from shared.text import CaseId
 
 INGRESS_FAMILY = "ingress.<bureau-client>"
 _KEY = "case id"
@@ -29,7 +30,7 @@ BureauId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*@[0-9]{6}$", max_lengt
 
 class BureauCommand(CommandModel):
     EVENT_TYPE: ClassVar[str]
-    case_id: str = Field(min_length=1, max_length=64)
+    case_id: CaseId
 
 
 @contract(topic=INGRESS_FAMILY, key=_KEY, kind="command")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import EventModel, contract
 from shared.topics import CASE_INTAKE
+from shared.text import CaseId, TrackingNo
 
 Origin = Literal["complaint", "report", "lead"]
 Channel = Literal["hotline", "web", "open311", "platform", "monitoring", "bureau", "kafka"]
@@ -60,7 +61,7 @@ class CaseOpened(EventModel):
     """A new case was opened from a complaint, report or lead."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.opened.v1"
-    case_id: str
+    case_id: CaseId
     opened_at: datetime
     origin: Origin
     channel: Channel
@@ -71,7 +72,7 @@ class CaseOpened(EventModel):
     suspect: Suspect
     figures: Figures = Field(default_factory=dict)
     reports_count: int = 1
-    tracking_no: str | None = None
+    tracking_no: TrackingNo | None = None
     source_id: str | None = None
     summary: str = ""
     complainant: Complainant | None = None
@@ -82,7 +83,7 @@ class CaseMerged(EventModel):
     """Another report about the same suspect and category joined an open case."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.merged.v1"
-    case_id: str
+    case_id: CaseId
     merged_at: datetime
     origin: Origin
     channel: Channel
@@ -93,7 +94,7 @@ class CaseMerged(EventModel):
     suspect: Suspect
     figures: Figures = Field(default_factory=dict, description="running totals of the case")
     reports_count: int
-    tracking_no: str | None = None
+    tracking_no: TrackingNo | None = None
     source_id: str | None = None
     complainant: Complainant | None = None
 
@@ -104,8 +105,8 @@ class CaseSurveyAnswered(EventModel):
     send it back (a low score or "not resolved", with a request to reopen, within the window)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.survey-answered.v1"
-    case_id: str
-    tracking_no: str
+    case_id: CaseId
+    tracking_no: TrackingNo
     score: int = Field(ge=1, le=5)
     resolved: bool
     reopen: bool = Field(description="intake's rule asks for a reopening (routing still refuses a police case)")

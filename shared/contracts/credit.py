@@ -29,6 +29,7 @@ from pydantic import Field
 
 from shared.contracts import EventModel, contract
 from shared.topics import CREDIT
+from shared.text import CaseId
 
 RecordKind = Literal["penalty", "criminal_referral"]
 ApplicationKind = Literal["repair", "early_removal"]
@@ -259,7 +260,7 @@ class PenaltySubstitutesProsecution(EventModel):
     credit_code: str | None = None
     party_name: str
     category: str
-    case_id: str | None = None
+    case_id: CaseId | None = None
     decided_on: date
     figures: dict[str, Decimal] = Field(description="the figures evaluated (the decision's, plus prior_penalties_2y from credit's record)")
     family: str = Field(description="the threshold family crossed (shared reference thresholds)")

@@ -16,6 +16,7 @@ from typing import ClassVar, Literal
 from shared.contracts import EventModel, contract
 from shared.contracts.deadlines import ServiceDeadline
 from shared.topics import CUSTODY
+from shared.text import CaseId
 
 _KEY = "lot id"
 
@@ -26,7 +27,7 @@ class LotRegistered(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.custody.lot-registered.v1"
     lot_id: str
-    case_id: str
+    case_id: CaseId
     bureau: str
     hazard: Literal["toxic_harmful", "perishable", "ordinary"]
     items_count: int
@@ -41,7 +42,7 @@ class CustodyChanged(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.custody.changed.v1"
     lot_id: str
-    case_id: str
+    case_id: CaseId
     step: Literal["handed_over", "received"]
     seq: int
     from_party: str
@@ -56,7 +57,7 @@ class LotOutcomeDecided(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.custody.outcome-decided.v1"
     lot_id: str
-    case_id: str
+    case_id: CaseId
     outcome: Literal["returned", "confiscated_auctioned", "destroyed"]
     document_no: str
     decided_on: date
@@ -68,7 +69,7 @@ class LotDisposed(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.custody.lot-disposed.v1"
     lot_id: str
-    case_id: str
+    case_id: CaseId
     outcome: Literal["returned", "confiscated_auctioned", "destroyed"]
     plan_id: str | None = None
     at: datetime
@@ -94,7 +95,7 @@ class CustodyDeadlineApproaching(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.custody.deadline-approaching.v1"
     lot_id: str
-    case_id: str
+    case_id: CaseId
     deadline: ServiceDeadline
     detected_at: datetime
 
@@ -105,6 +106,6 @@ class CustodyDeadlineBreached(EventModel):
 
     EVENT_TYPE: ClassVar[str] = "shuangda.custody.deadline-breached.v1"
     lot_id: str
-    case_id: str
+    case_id: CaseId
     deadline: ServiceDeadline
     detected_at: datetime

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from shared.contracts import EventModel, contract
 from shared.topics import NOTIFICATION
+from shared.text import CaseId
 
 _KEY = "recipient"
 
@@ -45,7 +46,7 @@ class NotificationDelivered(EventModel):
     event_id: str = Field(description="the event notified, or the digest's id")
     event_type: str
     event_ids: list[str] = Field(default_factory=list, description="for a digest: the events it carried")
-    case_id: str | None = None
+    case_id: CaseId | None = None
     recipient: str
     channel: NotificationChannel
     attempts: int = Field(ge=1)
@@ -64,7 +65,7 @@ class NotificationFailed(EventModel):
     event_id: str
     event_type: str
     event_ids: list[str] = Field(default_factory=list)
-    case_id: str | None = None
+    case_id: CaseId | None = None
     recipient: str
     channel: NotificationChannel
     attempts: int = Field(ge=0)

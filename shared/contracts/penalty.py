@@ -26,6 +26,7 @@ from shared.contracts import CommandModel, EventModel, contract
 from shared.contracts.cases import Sealed
 from shared.identifiers import IdentifierError, normalise_text, parse_resident_id, parse_uscc
 from shared.topics import PENALTY
+from shared.text import CaseId
 
 #: 《行政处罚法》(2021) 第九条 penalty kinds, as stable wire ids.
 PenaltyType = Literal[
@@ -127,7 +128,7 @@ class PenaltyDecided(CommandModel):
     decided_on: date = Field(description="处罚决定日期 (Asia/Shanghai)")
     aggravated: bool = Field(default=False, description="从重处罚 under the discretion benchmark")
     intentional: bool = Field(default=False, description="the decision finds the infringement intentional (故意)")
-    case_id: str | None = Field(default=None, max_length=64, description="the routed case this decision closes")
+    case_id: CaseId | None = Field(default=None, description="the routed case this decision closes")
     figures: dict[str, Money] = Field(
         default_factory=dict, max_length=20,
         description="the figures the decision found (shared reference threshold figures: illegal_turnover, "
@@ -238,7 +239,7 @@ class PenaltyRecorded(EventModel):
     publicity_min_until: date
     publicity_max_until: date
     rules_version: str
-    case_id: str | None = None
+    case_id: CaseId | None = None
     recorded_at: datetime
 
 

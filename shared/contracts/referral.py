@@ -25,6 +25,7 @@ from shared.contracts import EventModel, contract
 from shared.contracts.cases import Figures, Suspect
 from shared.contracts.routing import DeadlineInfo
 from shared.topics import REFERRAL
+from shared.text import CaseId
 
 _KEY = "case id"
 
@@ -69,7 +70,7 @@ class ThresholdBasis(BaseModel):
 
 
 class _ReferralEvent(EventModel):
-    case_id: str
+    case_id: CaseId
     referral_id: str
     state: ReferralState
     agency: str = Field(description="the administrative bureau referring the case")

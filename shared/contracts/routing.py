@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts import EventModel, contract
 from shared.contracts.cases import Complainant, Figures, Origin, Suspect
 from shared.topics import CASE_ROUTING
+from shared.text import CaseId, TrackingNo
 
 _KEY = "case id"
 
@@ -81,7 +82,7 @@ class CaseAssigned(EventModel):
     """A case was assigned to a lead bureau (first assignment, transfer or escalation)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.assigned.v1"
-    case_id: str
+    case_id: CaseId
     assignment_no: int = Field(description="1 for the first assignment, +1 for every re-assignment")
     assigned_at: datetime
     bureau: str = Field(description="lead bureau, <bureau_type>@<jurisdiction>")
@@ -94,7 +95,7 @@ class CaseAssigned(EventModel):
     county: str
     counties: list[str]
     origin: Origin
-    tracking_no: str | None = None
+    tracking_no: TrackingNo | None = None
     summary: str = ""
     suspect: Suspect
     figures: Figures = Field(default_factory=dict)
@@ -110,7 +111,7 @@ class CaseAcknowledged(EventModel):
     """The assignee accepted the case, or refused it (不予受理) with a reason."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.acknowledged.v1"
-    case_id: str
+    case_id: CaseId
     bureau: str
     decision: Literal["accept", "refuse"]
     reason: str | None = None
@@ -124,7 +125,7 @@ class CaseTransferred(EventModel):
     """The case moved from one bureau to another (on request, or escalated to the office)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.transferred.v1"
-    case_id: str
+    case_id: CaseId
     from_bureau: str
     to_bureau: str
     requested_bureau: str = Field(description="what the transfer asked for (differs when escalated or redirected by a merge)")
@@ -139,7 +140,7 @@ class CaseEscalated(EventModel):
     """The case was sent to the leading-group office (bounced too often)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.escalated.v1"
-    case_id: str
+    case_id: CaseId
     office: str
     reason: Literal["too_many_transfers"]
     detail: str
@@ -152,7 +153,7 @@ class CaseFiguresUpdated(EventModel):
     """Another report joined the case: its running figures and counties changed."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.figures-updated.v1"
-    case_id: str
+    case_id: CaseId
     bureau: str
     figures: Figures
     counties: list[str]
@@ -171,7 +172,7 @@ class CasePenaltyOverThreshold(EventModel):
     raises `PenaltySubstitutesProsecution` when the bureau's decision itself reaches it."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.penalty-over-threshold.v1"
-    case_id: str
+    case_id: CaseId
     bureau: str = Field(description="the assignee that recorded the penalty outcome")
     category: str
     decision_no: str | None = None
@@ -195,7 +196,7 @@ class CaseOutcomeRecorded(EventModel):
     """The assignee closed the case with an outcome (or the referral's handover closed it)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.outcome-recorded.v1"
-    case_id: str
+    case_id: CaseId
     bureau: str
     outcome: Outcome
     decision_no: str | None = None
@@ -211,14 +212,14 @@ class CaseReopened(EventModel):
     """A closed case went back to its bureau after the complainant's survey (low score or not resolved)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.reopened.v1"
-    case_id: str
+    case_id: CaseId
     bureau: str = Field(description="the bureau that handles it again")
     state: Literal["assigned", "accepted"] = Field(description="accepted again, or back to be acknowledged (a refused case)")
     previous_outcome: str
     score: int
     resolved: bool
     comment: str = ""
-    tracking_no: str | None = None
+    tracking_no: TrackingNo | None = None
     reopened_at: datetime
     deadline: DeadlineInfo | None = Field(default=None, description=(
         "the period the bureau has again: to acknowledge a refused case anew, or to handle an accepted one"))
@@ -229,7 +230,7 @@ class CaseCommandRefused(EventModel):
     """A bureau's command could not be honoured; the reason says why."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.command-refused.v1"
-    case_id: str
+    case_id: CaseId
     command: str = Field(description="the command's type")
     command_id: str | None = Field(default=None, description="the command's event id or idempotency key")
     actor: str = Field(description="the authenticated bureau that sent it")
@@ -243,7 +244,7 @@ class CaseDeadlineRevised(EventModel):
     """A provisional deadline was recomputed once the holiday data for its year arrived."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.deadline-revised.v1"
-    case_id: str
+    case_id: CaseId
     previous_due_at: datetime
     previous_provisional: bool
     deadline: DeadlineInfo
@@ -255,7 +256,7 @@ class DeadlineApproaching(EventModel):
     """A deadline is near and the bureau has not acted (emitted once per deadline)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.deadline.approaching.v1"
-    case_id: str
+    case_id: CaseId
     deadline: DeadlineInfo
     detected_at: datetime
 
@@ -265,7 +266,7 @@ class DeadlineBreached(EventModel):
     """A deadline passed without the act it requires (emitted once per deadline; the office is told)."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.deadline.breached.v1"
-    case_id: str
+    case_id: CaseId
     deadline: DeadlineInfo
     escalated_to: str = Field(description="the leading-group office")
     detected_at: datetime
@@ -276,7 +277,7 @@ class JointMeetingProposed(EventModel):
     """A major case needs a joint enforcement meeting convened by the office."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.joint-meeting-proposed.v1"
-    case_id: str
+    case_id: CaseId
     office: str
     bureaus: list[str] = Field(description="lead and co-operating bureaus to invite")
     reasons: list[Literal["several_bureaus", "cross_county", "major_amount", "repeat_suspect"]]
@@ -291,7 +292,7 @@ class JointMeetingDecided(EventModel):
     (once per case: a decision is final). The bureaus concerned are told."""
 
     EVENT_TYPE: ClassVar[str] = "shuangda.case.joint-meeting-decided.v1"
-    case_id: str
+    case_id: CaseId
     office: str
     decision: Literal["convene", "dismiss"]
     reason: str | None = Field(default=None, description="why it was dismissed (required then), or a note")

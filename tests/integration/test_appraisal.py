@@ -157,7 +157,7 @@ async def test_a_request_with_hostile_fields_is_refused_naming_each_field(unique
     bureau = await world.key("bureau", "market_regulation")
     async with world.running() as (http, _parts):
         r = await http.post("/v1/appraisals", headers=bureau, json={
-            "case_id": "x", "kind": "astrology", "provider": "BAD ID", "subject": "鞋\x00", "lot_id": "lot_zz",
+            "case_id": "x/../y", "kind": "astrology", "provider": "BAD ID", "subject": "鞋\x00", "lot_id": "lot_zz",
             "wanted_by": "1900-01-01", "extra": 1})
         assert r.status_code == 422
         fields = {e["field"] for e in r.json()["errors"]}

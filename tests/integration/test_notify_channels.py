@@ -62,7 +62,7 @@ async def test_a_complainant_gets_progress_sms_through_the_gateway_and_the_phone
         "channel": "sms", "events": [CaseOpened.EVENT_TYPE, CaseAcknowledged.EVENT_TYPE]}})
     phone = sealed_phone(Keyring.development(), "13800138000")
     case_id = f"C-{unique}"
-    opened = sample(CaseOpened, case_id=case_id, tracking_no="T-7788",
+    opened = sample(CaseOpened, case_id=case_id, tracking_no="SD250603-00007788",
                     complainant=Complainant(phone=phone, phone_masked="8000"))
     acknowledged = sample(CaseAcknowledged, case_id=case_id)
     settings = world.settings(stack.dsn(), stack.bootstrap(), sms_gateway_url=sink.url("/sms"), sms_api_key="k-123")
@@ -75,8 +75,8 @@ async def test_a_complainant_gets_progress_sms_through_the_gateway_and_the_phone
                                         until=lambda r: len(r) >= 2, what="delivered events")
     first, second = (json.loads(r.body) for r in sink.on("/sms"))
     assert first["to"] == ["13800138000"] and second["to"] == ["13800138000"]
-    assert "查询编号T-7788" in first["text"] and first["text"].startswith("【双打办】")
-    assert "已由秦都区市场监督管理局受理" in second["text"] and "T-7788" in second["text"]
+    assert "查询编号SD250603-00007788" in first["text"] and first["text"].startswith("【双打办】")
+    assert "已由秦都区市场监督管理局受理" in second["text"] and "SD250603-00007788" in second["text"]
     assert sink.on("/sms")[0].headers["authorization"] == "Bearer k-123"
     assert sink.on("/sms")[0].headers["idempotency-key"] == first["message_id"]
     stored = await world.fetch(stack.dsn(), "SELECT address, recipient FROM deliveries")

@@ -43,9 +43,9 @@ async def test_an_erased_complainant_gets_no_sms_the_skip_is_counted_and_another
     await world.create(stack.dsn(), stack.bootstrap())
     world.write_directory({"version": "t", "recipients": [], "complainants": {
         "channel": "sms", "events": [CaseOpened.EVENT_TYPE]}})
-    erased_case = sample(CaseOpened, case_id=f"C-{unique}-gone", tracking_no="T-0001", complainant=Complainant(
+    erased_case = sample(CaseOpened, case_id=f"C-{unique}-gone", tracking_no="SD250603-00000011", complainant=Complainant(
         phone=gone.seal("13911112222", field="phone"), phone_masked="2222"))
-    kept_case = sample(CaseOpened, case_id=f"C-{unique}-kept", tracking_no="T-0002", complainant=Complainant(
+    kept_case = sample(CaseOpened, case_id=f"C-{unique}-kept", tracking_no="SD250603-00000012", complainant=Complainant(
         phone=kept.seal("13833334444", field="phone"), phone_masked="4444"))
     settings = world.settings(stack.dsn(), stack.bootstrap(), sms_gateway_url=sink.url("/sms"), sms_api_key="k",
                               vault_schema=schema)

@@ -78,9 +78,10 @@ async def test_a_batch_re_run_one_record_at_a_time_around_a_poison_record_counts
     w = RoutingWorld(uuid.uuid4().hex[:10], bootstrap=stack.bootstrap(), dsn=stack.dsn())
     await w.create_topics(partitions=1)  # one partition: the poison record and the good ones arrive in one batch
     good = [case_opened(f"G{i}-{w.unique}", county="610402") for i in range(5)]
-    # valid JSON and a valid contract model, but Postgres refuses NUL in text: the batch handler fails on it,
-    # so the consumer rolls the batch back and re-runs it a record at a time (until it dead-letters this one)
-    poison = case_opened(f"P-{w.unique}\u0000", county="610402")
+    # valid JSON and a valid contract model (the case id has its shape), but Postgres refuses NUL in text: the
+    # batch handler fails on it, so the consumer rolls the batch back and re-runs it a record at a time (until
+    # it dead-letters this one)
+    poison = case_opened(f"P-{w.unique}", county="610402").model_copy(update={"summary": "test\u0000case"})
     await w.open_cases(*good[:2], poison, *good[2:])
     before = assignments_counted()
     async with w.running(watch=False):

@@ -77,19 +77,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "shuangda.case.opened.v1": {
         "case_id": "C-2025-000123", "opened_at": NOW, "origin": "complaint", "channel": "hotline",
         "client_id": "hotline-12345", "category": "trademarks", "county": "610402", "counties": ["610402"],
-        "suspect": SUSPECT, "figures": {"illegal_turnover": Decimal("60000")}, "tracking_no": "T20250603-0001",
+        "suspect": SUSPECT, "figures": {"illegal_turnover": Decimal("60000")}, "tracking_no": "SD250603-00000001",
         "summary": "销售假冒注册商标的运动鞋",
     },
     "shuangda.case.merged.v1": {
         "case_id": "C-2025-000123", "merged_at": NOW, "origin": "report", "channel": "web", "client_id": "web",
         "category": "trademarks", "county": "610404", "counties": ["610402", "610404"], "suspect": SUSPECT,
-        "figures": {"illegal_turnover": Decimal("90000")}, "reports_count": 2, "tracking_no": "T20250603-0002",
+        "figures": {"illegal_turnover": Decimal("90000")}, "reports_count": 2, "tracking_no": "SD250603-00000002",
     },
     "shuangda.case.assigned.v1": {
         "case_id": "C-2025-000123", "assignment_no": 1, "assigned_at": NOW, "bureau": "market_regulation@610402",
         "bureau_type": "market_regulation", "jurisdiction": "610402", "level": "county", "reasons": [],
         "co_bureaus": ["public_security@610402"], "category": "trademarks", "county": "610402",
-        "counties": ["610402"], "origin": "complaint", "tracking_no": "T20250603-0001",
+        "counties": ["610402"], "origin": "complaint", "tracking_no": "SD250603-00000001",
         "summary": "销售假冒注册商标的运动鞋", "suspect": SUSPECT, "figures": {"illegal_turnover": Decimal("60000")},
         "deadlines": [_deadline()], "directory_version": "2018-market-regulation", "rules_version": "2025.1",
     },
@@ -215,11 +215,15 @@ def sealed_phone(keyring: Any, phone: str = "13800138000") -> Sealed:
     return keyring.seal(phone, field="phone")
 
 
+#: a tracking number of the shape intake issues (shared.identifiers.TRACKING_NO_PATTERN)
+TRACKING_NO = "SD250603-00000001"
+
+
 def _defaults(model: type[BaseModel]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         if info.is_required():
-            out[name] = _value_for(info.annotation)
+            out[name] = TRACKING_NO if name == "tracking_no" else _value_for(info.annotation)
     return out
 
 

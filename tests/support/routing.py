@@ -30,6 +30,15 @@ from services.routing.domain.bureaus import Bureau
 from services.routing.settings import RoutingSettings
 
 
+def tracking_no_for(key: str) -> str:
+    """A tracking number of the shape intake issues, derived from `key` (a case id): unique per key."""
+    import hashlib
+
+    from services.intake.domain.tracking import new_tracking_no
+
+    return new_tracking_no(dt.datetime(2026, 12, 7, 4, tzinfo=dt.timezone.utc), hashlib.sha256(key.encode()).digest())
+
+
 def case_opened(case_id: str, *, category: str = "trademarks", county: str = "610402", origin: str = "complaint",
                 opened_at: dt.datetime | None = None, figures: dict[str, Any] | None = None,
                 counties: list[str] | None = None, suspect: Suspect | None = None) -> CaseOpened:
@@ -37,7 +46,7 @@ def case_opened(case_id: str, *, category: str = "trademarks", county: str = "61
         case_id=case_id, opened_at=opened_at or dt.datetime.now(dt.timezone.utc), origin=origin,  # type: ignore[arg-type]
         channel="hotline", client_id="hotline-12315", category=category, county=county, counties=counties or [county],
         suspect=suspect or Suspect(name=f"shop of {case_id}"),
-        figures={k: Decimal(str(v)) for k, v in (figures or {}).items()}, tracking_no=f"T-{case_id}",
+        figures={k: Decimal(str(v)) for k, v in (figures or {}).items()}, tracking_no=tracking_no_for(case_id),
         summary="test case",
     )
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Literal, Mapping, get_args
 
+from shared import identifiers
 from shared.contracts.bureau_actions import RecordOutcome
 
 Urgency = Literal["breached", "due_soon", "ok", "none"]
 #: a deadline due within this is "due soon"
 DUE_SOON = timedelta(hours=24)
-_TRACKING = re.compile(r"^SD\d{6}-[0-9A-HJKMNP-TV-Z]{8}$")
 _LAST4 = re.compile(r"^\d{4}$")
 
 
@@ -56,9 +56,9 @@ def worklist_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def canonical_tracking_no(text: str) -> str | None:
-    """A tracking number as intake issues it (``SD250601-7KQ3M9XW``), upper-cased and trimmed, or None."""
-    compact = "".join(text.split()).upper()
-    return compact if len(compact) <= 32 and _TRACKING.match(compact) else None
+    """A tracking number as intake issues it (``SD250601-7KQ3M9XW``) read from what a citizen typed, or
+    None (the one reader: shared.identifiers)."""
+    return identifiers.canonical_tracking_no(text)
 
 
 def valid_last4(text: str) -> bool:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.intake import SubmitLead
 from shared.openapi import Problem, ProblemField
+from shared.text import CaseId, TrackingNo
 
 
 class LeadBatch(BaseModel):
@@ -20,8 +21,9 @@ class LeadBatch(BaseModel):
 
 
 class ComplaintReceipt(BaseModel):
-    tracking_no: str = Field(description="read this out to the caller")
-    case_id: str
+    tracking_no: TrackingNo = Field(  # type: ignore[valid-type]
+        description="read this out to the caller")
+    case_id: CaseId  # type: ignore[valid-type]
     outcome: Literal["opened", "merged", "duplicate"] = Field(
         description="opened a new case, joined the open case about the same suspect, or a re-submission of an earlier one")
     received_at: datetime
@@ -34,8 +36,8 @@ class ComplainantMasked(BaseModel):
 
 
 class ComplaintStatus(BaseModel):
-    tracking_no: str
-    case_id: str
+    tracking_no: TrackingNo  # type: ignore[valid-type]
+    case_id: CaseId  # type: ignore[valid-type]
     kind: Literal["complaint", "report"]
     status: str = Field(description="registered: accepted and passed on for routing to the responsible bureau")
     joined_existing_case: bool
@@ -54,7 +56,7 @@ class LeadResult(BaseModel):
     index: int
     source_id: str | None = None
     outcome: Literal["opened", "merged", "duplicate", "rejected"]
-    case_id: str | None = None
+    case_id: CaseId | None = None  # type: ignore[valid-type]
     errors: list[ProblemField] | None = None
 
 

@@ -48,6 +48,7 @@ from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
 from shared.openapi import install_problem_schema, problems
 from shared.runtime import UnitOfWork
+from shared.text import CaseId
 
 from services.routing.adapters import postgres as repo
 from services.routing.adapters.egress import EgressNotReady
@@ -129,13 +130,13 @@ class JointMeetingIn(BaseModel):
 
 
 class JointMeetingDone(BaseModel):
-    case_id: str
+    case_id: CaseId  # type: ignore[valid-type]
     decision: Literal["convene", "dismiss"]
     events: list[str]
 
 
 class JointMeetingOut(BaseModel):
-    case_id: str
+    case_id: CaseId  # type: ignore[valid-type]
     assignee: str
     co_bureaus: list[str]
     category: str

@@ -40,7 +40,7 @@ from shared.identity.http import AUTH_RESPONSES, Authenticator
 from shared.identity.model import Principal
 from shared.openapi import problems
 from shared.second_factor import Limited, Limits, SecondFactorGuard, client_address, limited_problem
-from shared.text import CASE_ID_PATTERN
+from shared.text import CASE_ID_PATTERN, CaseId, TrackingNo
 
 from services.routing.adapters import postgres_overview as sql
 from services.routing.adapters.hygiene import CaseIdPath
@@ -58,7 +58,6 @@ HOTSPOT_WINDOW = dt.timedelta(hours=24)
 HOTSPOTS = 10
 #: the longest assessment period, in days
 MAX_PERIOD_DAYS = 366
-TRACKING = r"^SD\d{6}-[0-9A-HJKMNP-TV-Z]{8}$"
 _LAST4 = re.compile(r"^\d{4}$")
 RESPONSES: dict[int | str, dict[str, Any]] = {**AUTH_RESPONSES, **problems(401, 403, 404, 422, 429, 503)}
 
@@ -76,7 +75,7 @@ class CountyDeadlines(BaseModel):
 
 
 class UrgentDeadline(BaseModel):
-    case_id: str
+    case_id: CaseId  # type: ignore[valid-type]
     kind: str
     bureau: str
     due_at: dt.datetime
@@ -132,12 +131,12 @@ class Assessment(BaseModel):
 
 class StatusQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-    tracking_no: str = Field(pattern=TRACKING, max_length=32, description="as intake issued it, e.g. SD261207-7KQ3M9XW")
+    tracking_no: TrackingNo = Field(description="as intake issued it, e.g. SD261207-7KQ3M9XW")  # type: ignore[valid-type]
     last4: str = Field(pattern=r"^\d{4}$", description="the last 4 digits of the phone the complainant gave")
 
 
 class PublicStatus(BaseModel):
-    tracking_no: str
+    tracking_no: TrackingNo  # type: ignore[valid-type]
     state: str
     bureau: str
     category: str
@@ -155,7 +154,7 @@ class PublicStatus(BaseModel):
 
 class SupervisionRequest(BaseModel):
     referral_id: str
-    case_id: str
+    case_id: CaseId  # type: ignore[valid-type]
     state: str
     agency: str
     police: str
@@ -195,14 +194,14 @@ def _rows(records: list[Any], flag: str, key: str) -> list[AssessmentRow]:
 
 
 class WorkItem(BaseModel):
-    case_id: str
+    case_id: CaseId  # type: ignore[valid-type]
     category: str
     county: str
     bureau: str
     level: str
     state: str
     opened_at: dt.datetime
-    tracking_no: str | None
+    tracking_no: TrackingNo | None  # type: ignore[valid-type]
     outcome: str | None
     next_kind: str | None
     next_due_at: dt.datetime | None
@@ -268,7 +267,7 @@ class SealedComplainant(BaseModel):
     """The complainant's personal data as intake sealed it (AES-GCM, shared.pii): only a holder of the
     PII keys opens it — the console does, for a person who states why, and audits it."""
 
-    case_id: str
+    case_id: CaseId  # type: ignore[valid-type]
     name: dict[str, Any] | None
     phone: dict[str, Any] | None
     id_number: dict[str, Any] | None
