@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.config import REPO_ROOT
 from shared.contracts import Contract, catalogue
+from shared.topics import CASE_INTAKE, CASE_ROUTING, priority_lane
 
 OUT_DIR = REPO_ROOT / "docs" / "contracts"
 
@@ -27,6 +28,14 @@ def _schema(contract: Contract) -> dict[str, Any]:
     schema["x-topic"] = contract.topic
     schema["x-kind"] = contract.kind
     return schema
+
+
+#: the case topics with a priority lane (shared.topics.priority_lane)
+LANED_TOPICS = (CASE_INTAKE.name, CASE_ROUTING.name)
+
+
+def _channel_id(topic: str) -> str:
+    return topic.replace(".", "_").replace("<", "").replace(">", "")
 
 
 def build() -> dict[str, str]:
@@ -48,9 +57,17 @@ def build() -> dict[str, str]:
             "bindings": {"kafka": {"key": {"type": "string", "description": c.key}}},
             "headers": {"$ref": "#/components/schemas/CloudEventsHeaders"},
         }
-        channel_id = c.topic.replace(".", "_").replace("<", "").replace(">", "")
+        channel_id = _channel_id(c.topic)
         channel = channels.setdefault(channel_id, {"address": c.topic, "messages": {}})
         channel["messages"][message_id] = {"$ref": f"#/components/messages/{message_id}"}
+    for topic in LANED_TOPICS:  # a case a person filed has all its events on the lane instead (issue 11 §4)
+        bulk = channels.get(_channel_id(topic))
+        if bulk is not None:
+            lane = priority_lane(topic)
+            channels[_channel_id(lane)] = {
+                "address": lane, "messages": dict(bulk["messages"]),
+                "description": f"the priority lane of {topic}: the same events, for the cases a person filed "
+                               "(every event of one case is on one of the two topics)"}
     for channel_id, channel in channels.items():
         operations[f"publish_{channel_id}"] = {
             "action": "send",
