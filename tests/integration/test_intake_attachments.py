@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from services.intake.adapters.http_attachments import LAST4_HEADER
 from services.intake.domain.attachments import strip_jpeg
 from shared.contracts.cases import Suspect
 from shared.contracts.routing import CaseAssigned
@@ -120,3 +121,32 @@ async def test_files_over_the_size_or_count_limit_and_broken_images_are_refused_
         unknown = await intake.http.post("/v1/complaints/SD261207-ABCDEFGH/attachments", content=pdf(),
                                          headers=auth(hotline))
         assert unknown.status_code == 404
+
+
+async def test_the_reporters_digits_are_limited_per_tracking_number_for_the_survey_and_another_clients_upload(
+        unique: str, tmp_path: Path) -> None:
+    world = IntakeWorld(unique, routing_topic=f"test.case.routing.{unique}", attachments_dir=tmp_path / "blobs")
+    await world.create()
+    hotline = await world.add_client("hot", "hotline", ["complaints:write", "complaints:read"], topic=False)
+    portal = await world.add_client("web", "hotline", ["complaints:write"], topic=False)
+    async with running_intake(world, second_factor_max_failures=3) as intake:
+        tracking = (await intake.http.post("/v1/complaints", json=complaint(), headers=auth(hotline))).json()["tracking_no"]
+        wrong = {"last4": "0000", "score": 1, "resolved": False, "reopen": True}
+        survey = [await intake.http.post(f"/v1/complaints/{tracking}/survey", json=wrong, headers=auth(portal))
+                  for _ in range(2)]
+        upload = await intake.http.post(f"/v1/complaints/{tracking}/attachments", content=jpeg_with_exif(),
+                                        headers={**auth(portal), LAST4_HEADER: "1111"})
+        assert [r.status_code for r in (*survey, upload)] == [404, 404, 404], "three failures, by either route"
+        # the tracking number is at its limit for both routes, even with the right digits
+        limited = await intake.http.post(f"/v1/complaints/{tracking}/survey", json={**wrong, "last4": "5678"},
+                                         headers=auth(portal))
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1, limited.text
+        assert limited.json()["errors"][0]["reason"] == "too_many_attempts"
+        again = await intake.http.post(f"/v1/complaints/{tracking}/attachments", content=jpeg_with_exif(),
+                                       headers={**auth(portal), LAST4_HEADER: "5678"})
+        assert again.status_code == 429
+        # the client that filed it needs no digits, so it is not limited
+        own = await intake.http.post(f"/v1/complaints/{tracking}/attachments", content=jpeg_with_exif(),
+                                     headers=auth(hotline))
+        assert own.status_code == 201, own.text
+    assert len(await world.fetch("SELECT 1 FROM second_factor_failures")) == 3 * 2
