@@ -408,7 +408,8 @@ class PipelineServices(stackenv.Services):
         self.urls[proc] = f"http://127.0.0.1:{port}"
 
     def start(self) -> None:
-        for name in stackenv.SERVICES:
+        # the case pipeline only: custody, appraisal and inspection take no part in a complaint's way
+        for name in stackenv.PIPELINE:
             upper = name.upper()
             if name == "intake" and self.split_intake:
                 roles = {"intake-api": "api", "intake-worker": "worker"}
