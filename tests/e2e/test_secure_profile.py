@@ -7,7 +7,9 @@ In order, on one stack: every service answers /readyz 200 over TLS (and nothing 
 routing's role cannot read intake's schema; a complaint goes all the way to a webhook, signed and
 over TLS, at a receiver that verifies it; one broker is killed -9 while a producer and a consumer
 run, which both carry on with nothing lost, and `shuangda status` shows the cluster degraded,
-then healthy again; a small `shuangda chaos` run passes on the profile.
+then healthy again; a small `shuangda chaos` run passes on the profile; a short `shuangda demo`
+runs on it (its simulator over HTTPS and SASL_SSL, the monitor as a Kafka principal of its own) and
+its report counts real work.
 
 Marked ``chaos`` (it SIGKILLs brokers and services, of its own stack only) and ``stack``.
 """
@@ -39,6 +41,9 @@ pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 SERVICES = ("intake", "routing", "notify", "credit", "custody", "appraisal", "inspection", "console")
 #: the launcher runs intake as its api (``intake``) and its worker (``intake-worker``) process
 COMPONENTS = ("intake-worker", *SERVICES)
+#: the short demo's namespace: its monitor publishes as ``monitor-bigdata-<namespace>``, recorded before
+#: the stack comes up so the profile's one ACL job already grants it its ingress topic
+DEMO_NAMESPACE = "securedemo"
 PORTS = {"SHUANGDA_KAFKA_PORT": 36500, "SHUANGDA_KAFKA_CONTROLLER_PORT": 36501, "SHUANGDA_PG_PORT": 36600,
          "SHUANGDA_PROMETHEUS_PORT": 36601, "SHUANGDA_INTAKE_WORKER_PORT": 36708,
          **{f"SHUANGDA_{s.upper()}_PORT": 36700 + i for i, s in enumerate(SERVICES)}}
@@ -110,6 +115,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure]:
     with in_state_dir(env):
         profile.choose("secure")
         material = launcher_secure.tls()
+        profile.outside_client(f"monitor-bigdata-{DEMO_NAMESPACE}")
     loop = asyncio.new_event_loop()
     receiver = Receiver(secrets={}, keep=True)
     port = loop.run_until_complete(receiver.start(tls_certfile=str(material.server_cert),
@@ -313,3 +319,34 @@ def test_a_small_chaos_run_on_the_secure_profile_loses_nothing_and_applies_nothi
     assert (figures["lost"], figures["applied_twice"], figures["duplicate_deliveries"]) == (0, 0, 0), figures
     assert figures["faults"]["broker"] == 1 and figures["faults"]["postgres"] == 1
     assert done.returncode == 0 and figures["passed"] is True
+
+
+def test_a_short_demo_on_the_secure_profile_reports_work_done_over_tls_and_sasl(secure: Secure) -> None:
+    import re
+
+    from deploy.launcher import settings
+
+    env = {**secure.env, "SHUANGDA_DEMO_NAMESPACE": DEMO_NAMESPACE}
+    done = cli(env, "demo", "--complaints", "30", "--speed", "8000", "--follow-days", "2", "--lead-in", "30",
+               "--keep-demo-services", "--plain", timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = re.search(r"assessment report: (\S+\.html)", done.stdout)
+    assert report, done.stdout[-3000:]
+    figures = json.loads(Path(report.group(1)).with_suffix(".json").read_text(encoding="utf-8"))
+    totals = figures["totals"]
+    assert totals["reports"] > 0 and totals["cases"] > 0, totals
+    # the simulated bureaus heard of their cases by webhook (over TLS) and acted through routing's API (HTTPS)
+    assert totals["cases_by_state"].get("accepted", 0) + totals["cases_by_state"].get("closed", 0) > 0, totals
+    assert re.search(r"· console: https://127\.0\.0\.1:\d+", done.stdout), done.stdout[-2000:]
+    with in_state_dir(secure.env):
+        dsn = settings.local_pg_dsn()
+
+    async def monitor_leads() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:  # what the monitor published as its own SCRAM principal, read by intake from its ingress topic
+            return int(await conn.fetchval("SELECT count(*) FROM intake.reports WHERE client_id = $1 AND source_id LIKE $2",
+                                           f"monitor-bigdata-{DEMO_NAMESPACE}", figures["run_id"] + "-%"))
+        finally:
+            await conn.close()
+
+    assert run(secure, monitor_leads()) > 0
