@@ -153,3 +153,21 @@ def test_on_the_secure_profile_kafka_names_the_three_brokers(state: Path) -> Non
     env = settings.client_env()
     assert env["SHUANGDA_KAFKA_SASL_USERNAME"] == "admin" and env["SHUANGDA_KAFKA_SASL_MECHANISM"] == "PLAIN"
     assert json.loads(profile.credentials_file().read_text())["kafka_admin"] == env["SHUANGDA_KAFKA_SASL_PASSWORD"]
+
+
+def test_a_recorded_outside_client_joins_the_acl_jobs_clients_with_its_own_password_and_reruns_the_job(
+        state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUANGDA_KAFKA_INGRESS_CLIENTS", "hotline-12345")
+    monkeypatch.setenv("SHUANGDA_KAFKA_PASSWORD_HOTLINE_12345", "h" * 24)
+    profile.choose("secure")
+    secure.home().mkdir(parents=True, exist_ok=True)
+    (secure.home() / "acls.done").write_text(secure.acls_fingerprint() + "\nkafka-acls: done\n")
+    password = profile.outside_client("monitor-bigdata")
+    assert profile.outside_client("monitor-bigdata") == password and len(password) >= 16 and password.isalnum()
+    assert stat.S_IMODE(profile.credentials_file().stat().st_mode) == 0o600
+    env = secure.outsiders_env()
+    assert env["SHUANGDA_KAFKA_INGRESS_CLIENTS"] == "hotline-12345,monitor-bigdata"
+    assert env["SHUANGDA_KAFKA_PASSWORD_MONITOR_BIGDATA"] == password
+    assert env["SHUANGDA_KAFKA_PASSWORD_HOTLINE_12345"] == "h" * 24
+    assert not secure.acls_current(), "a newly recorded client needs the ACL job once more"
+    assert profile.credentials().kafka_admin  # the other credentials are kept beside the clients
