@@ -297,18 +297,29 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
                     can_decide=person.role.name == "police" and referral.get("police") == person.role.bureau
                     and referral.get("state") in POLICE_DECIDES)
 
-    @app.post("/cases/{case_id}/acknowledge", include_in_schema=False)
-    async def acknowledge(request: Request, case_id: str) -> Response:
+    async def writer(request: Request, roles: tuple[str, ...],
+                     case_id: str | None = None) -> tuple[Person, dict[str, str]] | Response:
+        """What every form POST checks first: signed in (else the login page), the CSRF token, the
+        person's role among `roles`, and a case id of the case shape (else 404, as for an unknown case);
+        the person and the form's fields, or the refusal to answer with."""
         person = await person_of(request)
         if person is None:
             return to_login(request)
         fields = await form(request)
         if not same(fields.get("csrf"), person.csrf):
             return refused(request, person, "csrf", 403)
-        if person.role.name != "bureau":
+        if person.role.name not in roles:
             return refused(request, person, "forbidden", 403)
-        if not _case_shaped(case_id):
+        if case_id is not None and not _case_shaped(case_id):
             return refused(request, person, "not_found", 404)
+        return person, fields
+
+    @app.post("/cases/{case_id}/acknowledge", include_in_schema=False)
+    async def acknowledge(request: Request, case_id: str) -> Response:
+        checked = await writer(request, ("bureau",), case_id)
+        if isinstance(checked, Response):
+            return checked
+        person, fields = checked
         decision = "refuse" if fields.get("decision") == "refuse" else "accept"
         try:
             answer = await workbench.acknowledge(person.api_key, case_id, decision=decision,
@@ -358,14 +369,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
 
     @app.post("/ops/replay", include_in_schema=False)
     async def replay(request: Request) -> Response:
-        person = await person_of(request)
-        if person is None:
-            return to_login(request)
-        fields = await form(request)
-        if not same(fields.get("csrf"), person.csrf):
-            return refused(request, person, "csrf", 403)
-        if person.role.name != "ops":
-            return refused(request, person, "forbidden", 403)
+        checked = await writer(request, ("ops",))
+        if isinstance(checked, Response):
+            return checked
+        person, fields = checked
         topic = fields.get("topic", "")
         try:
             partition, offset = int(fields.get("partition", "")), int(fields.get("offset", ""))
@@ -428,14 +435,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
 
     async def ops_writer(request: Request) -> tuple[Person | None, dict[str, str], Response | None]:
         """An ops person's POST: signed in, CSRF, role ops, notify's resends configured."""
-        person = await person_of(request)
-        if person is None:
-            return None, {}, to_login(request)
-        fields = await form(request)
-        if not same(fields.get("csrf"), person.csrf):
-            return person, fields, refused(request, person, "csrf", 403)
-        if person.role.name != "ops":
-            return person, fields, refused(request, person, "forbidden", 403)
+        checked = await writer(request, ("ops",))
+        if isinstance(checked, Response):
+            return None, {}, checked
+        person, fields = checked
         if resends is None:
             return person, fields, refused(request, person, "service_down", 503)
         return person, fields, None
@@ -515,16 +518,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
     async def _command(request: Request, case_id: str, roles: tuple[str, ...],
                        run: Callable[[Person, dict[str, str]], Awaitable[Any]], then: str | None = None) -> Response:
         """A case command from a form: signed in, CSRF, role, then routing decides; its refusal is shown."""
-        person = await person_of(request)
-        if person is None:
-            return to_login(request)
-        fields = await form(request)
-        if not same(fields.get("csrf"), person.csrf):
-            return refused(request, person, "csrf", 403)
-        if person.role.name not in roles:
-            return refused(request, person, "forbidden", 403)
-        if not _case_shaped(case_id):
-            return refused(request, person, "not_found", 404)
+        checked = await writer(request, roles, case_id)
+        if isinstance(checked, Response):
+            return checked
+        person, fields = checked
         try:
             answer = await run(person, fields)
         except ServiceDown:
@@ -589,16 +586,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
     @app.post("/cases/{case_id}/penalty", include_in_schema=False)
     async def decide_penalty(request: Request, case_id: str) -> Response:
         """The bureau's penalty decision on its case, sent to credit; credit's refusal is shown."""
-        person = await person_of(request)
-        if person is None:
-            return to_login(request)
-        fields = await form(request)
-        if not same(fields.get("csrf"), person.csrf):
-            return refused(request, person, "csrf", 403)
-        if person.role.name != "bureau":
-            return refused(request, person, "forbidden", 403)
-        if not _case_shaped(case_id):
-            return refused(request, person, "not_found", 404)
+        checked = await writer(request, ("bureau",), case_id)
+        if isinstance(checked, Response):
+            return checked
+        person, fields = checked
         try:
             case = await workbench.case(person.api_key, case_id)  # routing's rule: only a case one may see
             if not case.ok:
@@ -614,16 +605,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
     @app.post("/cases/{case_id}/unmask", include_in_schema=False)
     async def unmask(request: Request, case_id: str) -> Response:
         """The complainant's personal data in clear, for a stated reason, audited before it is shown."""
-        person = await person_of(request)
-        if person is None:
-            return to_login(request)
-        fields = await form(request)
-        if not same(fields.get("csrf"), person.csrf):
-            return refused(request, person, "csrf", 403)
-        if person.role.name not in ("bureau", "office"):
-            return refused(request, person, "forbidden", 403)
-        if not _case_shaped(case_id):
-            return refused(request, person, "not_found", 404)
+        checked = await writer(request, ("bureau", "office"), case_id)
+        if isinstance(checked, Response):
+            return checked
+        person, fields = checked
         try:
             outcome, opened = await unmasking.unmask(key=person.api_key, username=person.username,
                                                      principal_id=principal_id_for(person.username), case_id=case_id,
@@ -819,16 +804,10 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
     async def decide_joint_meeting(request: Request, case_id: str) -> Response:
         """Convene the proposed meeting, or dismiss the proposal with a reason; routing decides (once
         per case, the office only) and its refusal is shown on the list."""
-        person = await person_of(request)
-        if person is None:
-            return to_login(request)
-        fields = await form(request)
-        if not same(fields.get("csrf"), person.csrf):
-            return refused(request, person, "csrf", 403)
-        if person.role.name != "office":
-            return refused(request, person, "forbidden", 403)
-        if not _case_shaped(case_id):
-            return refused(request, person, "not_found", 404)
+        checked = await writer(request, ("office",), case_id)
+        if isinstance(checked, Response):
+            return checked
+        person, fields = checked
         decision = fields.get("decision", "")
         if decision not in MEETING_DECISIONS:
             return await _render_meetings(request, person, status=422, refused_case=case_id,
