@@ -3,8 +3,8 @@ it is nowhere in clear — not in the broker's segment files, not in any service
 data files after a CHECKPOINT — while the same search does find the case id in each of the three places.
 
 Each format gets a mobile number of its own, unique to the run, in the complaint's description and (when
-the phone field takes that form) in the complainant's phone; each complainant also has a name and an
-identity number (valid check character) of their own. The search looks for every number as digits only
+the phone field takes that form) in the complainant's phone; each complainant also has a name (repeated in
+the description) and an identity number (valid check character) of their own. The search looks for every number as digits only
 and as it was typed, once the case has gone all the way: assigned on routing's lane, copied to the
 bureau's egress topic, and notified by notify.
 """
@@ -128,7 +128,7 @@ async def test_personal_data_planted_in_every_format_is_nowhere_in_clear_while_t
         needles += [phone.encode(), written.encode(), given_phone.encode(), name.encode(), id_number.encode()]
         planted.append((form, {
             "source_id": e2e.source_id("pii"), "kind": "complaint", "channel": "hotline", "category": "trademarks",
-            "county": "610402", "description": f"买到假冒的运动鞋，请打{written}联系我",
+            "county": "610402", "description": f"买到假冒的运动鞋，请打{written}找{name}",
             "suspect": {"credit_code": (code := e2e.new_code()), "name": f"咸阳{code[-6:]}商贸有限公司"},
             "complainant": {"name": name, "phone": given_phone, "id_number": id_number},
             "figures": {"sales": "899.00", "pieces": 1},

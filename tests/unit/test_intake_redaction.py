@@ -118,3 +118,9 @@ def test_the_id_number_glued_to_letters_is_removed() -> None:
 @pytest.mark.parametrize("text", ["订单号 20240101", "金额 1300 元", "共 12 件，单价 99.5 元", "2024-11-11 下单", "邮编 712000"])
 def test_ordinary_numbers_are_left_alone(text: str) -> None:
     assert redact(text) == nfkc(text)
+
+
+def test_the_complainants_own_name_typed_into_the_description_is_masked_in_the_summary() -> None:
+    assert redact("我叫王小明，王小明的电话13987654321", names=["王小明"]) == "我叫王**,王**的电话*******4321"
+    assert redact("ｗａｎｇ　ｘｉａｏ", names=["wang xiao"]) == "w********"  # NFKC on both sides
+    assert redact("王先生在王家店买的", names=["王", None]) == "王先生在王家店买的", "a one-character name is left"

@@ -224,6 +224,12 @@ def test_phone_and_identity_numbers_typed_into_the_description_are_redacted() ->
     assert "11010519491231002X" not in report.summary
 
 
+def test_the_complainants_own_name_in_the_description_is_masked_and_the_original_kept_only_sealed() -> None:
+    report = valid(complaint(description="我是张三，在店里买到假冒名牌鞋，张三要求处理"))
+    assert report.summary == "我是张*,在店里买到假冒名牌鞋,张*要求处理"
+    assert report.original_description is not None and "张三" in report.original_description
+
+
 def test_every_bad_field_is_reported_at_once() -> None:
     errors = errors_of(complaint(county="110101", category="parking", suspect={"credit_code": "91110000600037341M"}))
     assert errors == {"county": "outside_city", "category": "unknown_category", "suspect.credit_code": "bad_check_character"}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from services.intake.domain.errors import FieldError
+from shared.identifiers import mask_name
 from shared.text import TextRefused, clean_text
 
 # Personal numbers typed into free text, however they are written: digits of any script
@@ -63,9 +65,16 @@ def ascii_digits(text: str) -> str:
                    for ch in text)
 
 
-def redact(text: str) -> str:
+def redact(text: str, *, names: Iterable[str | None] = ()) -> str:
     """Free text with mobile numbers masked to their last 4 digits and identity numbers removed,
-    whatever the separators, script of the digits, +86/0086/86 prefix or letters around them."""
+    whatever the separators, script of the digits, +86/0086/86 prefix or letters around them; and
+    each of `names` (the complainant's own name, which no pattern can find) masked as `mask_name`
+    shows it, wherever it is written (a name of one character is left: it would mask every word
+    holding that character)."""
     text = ascii_digits(nfkc(text))
+    for name in names:
+        own = nfkc(name or "").strip()
+        if len(own) >= 2:
+            text = text.replace(own, mask_name(own))
     text = _ID_IN_TEXT.sub("[身份证号已隐去]", text)
     return _PHONE_IN_TEXT.sub(_mask_phone_match, text)

@@ -112,7 +112,7 @@ def validate_complaint(cmd: SubmitComplaint, *, client: ClientContext, channel: 
         raise IntakeValidationError(errors)
     assert category and county and description is not None and suspect and merge_key
     origin: Origin = "report" if cmd.kind == "report" else "complaint"
-    summary = _summary(description)
+    summary = _summary(description, complainant)
     return Report(
         origin=origin, channel=channel, client_id=client.client_id, source_id=source_id, category=category,
         county=county, suspect=suspect, merge_key=merge_key, summary=summary, figures=figures,
@@ -159,8 +159,9 @@ def _original(description: str, summary: str) -> str | None:
     return description if description and description != summary else None
 
 
-def _summary(description: str) -> str:
-    text = redact(description)
+def _summary(description: str, complainant: Complainant | None = None) -> str:
+    """What may be read of a description: personal numbers masked, and the complainant's own name."""
+    text = redact(description, names=(complainant.name,) if complainant is not None else ())
     return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
 
 
