@@ -14,7 +14,6 @@ import asyncio
 import os
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -96,16 +95,11 @@ async def _relation_files(e2e: E2E, pg_data: Path) -> list[Path]:
 
 
 async def test_personal_data_planted_in_every_format_is_nowhere_in_clear_while_the_case_id_is_found(e2e: E2E) -> None:
-    from deploy.launcher import settings as launcher_settings
-
-    kafka, pg = launcher_settings.external_kafka(), launcher_settings.external_pg()
-    if kafka is not None and kafka != launcher_settings.local_kafka_bootstrap():
+    kafka_data, pg_data = stack.local_kafka_data(), stack.local_pg_data()
+    if kafka_data is None:
         pytest.skip("the broker is external: its segment files are not on this machine")
-    if pg is not None and (urlsplit(pg).hostname, urlsplit(pg).port) not in {
-            (host, launcher_settings.port("pg")) for host in (launcher_settings.HOST, "localhost")}:
+    if pg_data is None:
         pytest.skip("Postgres is external: its data files are not on this machine")
-    kafka_data = launcher_settings.state_dir() / "kafka" / "data"
-    pg_data = launcher_settings.state_dir() / "pg" / "data"
     assert kafka_data.is_dir() and (pg_data / "base").is_dir(), "the launcher's own broker and Postgres keep their data here"
 
     rng = stable_random("planted-pii", e2e.iso.unique)

@@ -107,9 +107,8 @@ def _files_containing(root: Path, needles: list[bytes], pattern: str = "*") -> l
 
 
 async def test_a_planted_phone_name_and_id_number_never_appear_in_clear_in_kafka_or_the_service_log(service: Service) -> None:
-    from deploy.launcher import settings as launcher_settings
-
-    if launcher_settings.external_kafka():
+    kafka_data = stack.local_kafka_data()
+    if kafka_data is None:
         pytest.skip("the broker is external: its log segments are not on this machine")
     phone, name, id_number = _planted_identity()
     async with httpx.AsyncClient(base_url=service.url) as client:
@@ -131,7 +130,6 @@ async def test_a_planted_phone_name_and_id_number_never_appear_in_clear_in_kafka
         await conn.close()
     assert opener.open(event.complainant.phone, field="phone") == phone, "the phone travels, sealed"
     needles = [phone.encode(), name.encode(), id_number.encode(), f"{phone[:3]}-{phone[3:7]}-{phone[7:]}".encode()]
-    kafka_data = launcher_settings.state_dir() / "kafka" / "data"
     assert kafka_data.is_dir()
     # the segments' data files (the preallocated, sparse .index files hold offsets only)
     assert _files_containing(kafka_data, needles, "*.log") == []

@@ -36,6 +36,32 @@ def dsn() -> str:
     return settings().dsn
 
 
+def local_kafka_data() -> Path | None:
+    """The launcher's own broker's data directory (``<state>/kafka/data``), for a test that searches its
+    segment files; None when the environment names another broker (the local address exported by hand
+    is still the launcher's own)."""
+    from deploy.launcher import settings as launcher
+
+    kafka = launcher.external_kafka()
+    if kafka is not None and kafka != launcher.local_kafka_bootstrap():
+        return None
+    return launcher.state_dir() / "kafka" / "data"
+
+
+def local_pg_data() -> Path | None:
+    """The launcher's own Postgres's data directory (``<state>/pg/data``); None when the DSN names
+    another server."""
+    from urllib.parse import urlsplit
+
+    from deploy.launcher import settings as launcher
+
+    pg = launcher.external_pg()
+    if pg is not None and (urlsplit(pg).hostname, urlsplit(pg).port) not in {
+            (host, launcher.port("pg")) for host in (launcher.HOST, "localhost")}:
+        return None
+    return launcher.state_dir() / "pg" / "data"
+
+
 def service_env() -> dict[str, str]:
     """Environment for a service process or settings object talking to the test stack."""
     return {"SHUANGDA_KAFKA_BOOTSTRAP": bootstrap(), "SHUANGDA_PG_DSN": dsn(), "SHUANGDA_DEV": "true"}
