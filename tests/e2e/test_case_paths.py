@@ -89,8 +89,12 @@ async def test_a_complaint_is_assigned_acknowledged_penalised_recorded_disclosed
     assert all(r["state"] == "delivered" for r in notices if r["channel"] == "webhook")
     assert e2e.receiver.stats.rejected_signatures == 0
 
-    statuses = await stack.read_all(e2e.topic("notification.status"), timeout=10)
-    assert any(case_id.encode() in r.value and b"delivered" in dict(r.headers).get("ce_type", b"") for r in statuses)
+    def delivered_status(records: list[Any]) -> bool:
+        return any(case_id.encode() in r.value and b"delivered" in dict(r.headers).get("ce_type", b"") for r in records)
+
+    # notify's relay publishes the status after the delivery row is written: wait for it, don't race it
+    await stack.eventually(lambda: stack.read_all(e2e.topic("notification.status"), timeout=10),
+                           until=delivered_status, what="the case's delivered status event")
 
 
 async def stack_get(e2e: E2E, url: str) -> dict[str, Any]:

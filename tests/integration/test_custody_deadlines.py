@@ -74,19 +74,19 @@ async def test_goods_not_handed_to_the_police_in_three_days_and_stale_perishable
         await stack.eventually(lambda: deadlines(http, late, bureau),
                                until=lambda d: d["police_handover"]["breached_sent"], what="police breached")
 
-    def kinds(records: list[Any]) -> list[tuple[str, str]]:
-        return sorted((stack.header(r, "ce_type") or "", json.loads(r.value)["lot_id"]) for r in records
-                      if "deadline" in (stack.header(r, "ce_type") or ""))
+        def kinds(records: list[Any]) -> list[tuple[str, str]]:
+            return sorted((stack.header(r, "ce_type") or "", json.loads(r.value)["lot_id"]) for r in records
+                          if "deadline" in (stack.header(r, "ce_type") or ""))
 
-    records = await stack.eventually(lambda: stack.read_all(world.settings.custody_topic),
-                                     until=lambda rs: len(kinds(rs)) >= 5, what="the deadline events")
-    assert kinds(records) == sorted([
-        ("shuangda.custody.deadline-approaching.v1", kept), ("shuangda.custody.deadline-breached.v1", kept),
-        ("shuangda.custody.deadline-approaching.v1", late), ("shuangda.custody.deadline-breached.v1", late),
-        ("shuangda.custody.deadline-breached.v1", fruit)]), "once each, none for the goods the police received"
-    breached = next(json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.custody.deadline-breached.v1"
-                    and json.loads(r.value)["lot_id"] == fruit)
-    assert breached["deadline"]["local_policy"] is True and breached["deadline"]["kind"] == "perishable_disposal"
+        records = await stack.eventually(lambda: stack.read_all(world.settings.custody_topic),
+                                         until=lambda rs: len(kinds(rs)) >= 5, what="the deadline events")
+        assert kinds(records) == sorted([
+            ("shuangda.custody.deadline-approaching.v1", kept), ("shuangda.custody.deadline-breached.v1", kept),
+            ("shuangda.custody.deadline-approaching.v1", late), ("shuangda.custody.deadline-breached.v1", late),
+            ("shuangda.custody.deadline-breached.v1", fruit)]), "once each, none for the goods the police received"
+        breached = next(json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.custody.deadline-breached.v1"
+                        and json.loads(r.value)["lot_id"] == fruit)
+        assert breached["deadline"]["local_policy"] is True and breached["deadline"]["kind"] == "perishable_disposal"
 
 
 async def test_two_watches_at_once_raise_each_breach_exactly_once(unique: str) -> None:

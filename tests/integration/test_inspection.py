@@ -119,15 +119,17 @@ async def test_a_seed_licence_plan_is_drawn_reproducibly_inspected_published_and
                                       "problems_found": 0, "referred_to_case": 1, "published": 2,
                                       "publication_breached": 0}]
 
-    leads = await stack.eventually(lambda: stack.read_all(world.settings.lead_topic), until=lambda rs: len(rs) == 1,
-                                   what="the violation's lead")
-    lead = SubmitLead.model_validate_json(leads[0].value)
-    assert stack.header(leads[0], "ce_type") == SubmitLead.EVENT_TYPE
-    assert lead.suspect.credit_code == tasks[1]["credit_code"] and lead.category == "seedlings"
-    assert lead.county == "610402" and lead.source_id == f"{pid}:{tasks[1]['credit_code']}"
-    types = [stack.header(r, "ce_type") for r in await stack.read_all(world.settings.inspection_topic)]
-    assert types == ["shuangda.inspection.plan-drawn.v1", "shuangda.inspection.result-recorded.v1",
-                     "shuangda.inspection.result-recorded.v1", "shuangda.inspection.results-published.v1"]
+        leads = await stack.eventually(lambda: stack.read_all(world.settings.lead_topic), until=lambda rs: len(rs) == 1,
+                                       what="the violation's lead")
+        lead = SubmitLead.model_validate_json(leads[0].value)
+        assert stack.header(leads[0], "ce_type") == SubmitLead.EVENT_TYPE
+        assert lead.suspect.credit_code == tasks[1]["credit_code"] and lead.category == "seedlings"
+        assert lead.county == "610402" and lead.source_id == f"{pid}:{tasks[1]['credit_code']}"
+        events = await stack.eventually(lambda: stack.read_all(world.settings.inspection_topic),
+                                        until=lambda rs: len(rs) >= 4, what="the plan's four events")
+        types = [stack.header(r, "ce_type") for r in events]
+        assert types == ["shuangda.inspection.plan-drawn.v1", "shuangda.inspection.result-recorded.v1",
+                         "shuangda.inspection.result-recorded.v1", "shuangda.inspection.results-published.v1"]
     conn = await connect(stack.dsn(), world.settings.schema)
     try:
         assert await audit.verify(conn) is None
@@ -161,13 +163,13 @@ async def test_a_result_not_published_within_the_period_breaches_once(unique: st
         clock.advance(dt.timedelta(days=40))
         await stack.eventually(lambda: http.get(f"/v1/plans/{plan['plan_id']}", headers=bureau),
                                until=lambda r: r.json()["deadlines"][0]["breached_sent"], what="the breach")
-    records = await stack.eventually(
-        lambda: stack.read_all(world.settings.inspection_topic),
-        until=lambda rs: any(stack.header(r, "ce_type") == "shuangda.inspection.deadline-breached.v1" for r in rs),
-        what="the breach event")
-    breached = [json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.inspection.deadline-breached.v1"]
-    assert len(breached) == 1 and breached[0]["credit_code"] == task["credit_code"]
-    assert breached[0]["deadline"]["local_policy"] is True
+        records = await stack.eventually(
+            lambda: stack.read_all(world.settings.inspection_topic),
+            until=lambda rs: any(stack.header(r, "ce_type") == "shuangda.inspection.deadline-breached.v1" for r in rs),
+            what="the breach event")
+        breached = [json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.inspection.deadline-breached.v1"]
+        assert len(breached) == 1 and breached[0]["credit_code"] == task["credit_code"]
+        assert breached[0]["deadline"]["local_policy"] is True
 
 
 async def test_publishing_meets_only_the_published_results_deadlines_and_a_correction_opens_its_own(unique: str) -> None:
@@ -202,12 +204,12 @@ async def test_publishing_meets_only_the_published_results_deadlines_and_a_corre
         assert (await states())[f"{first['credit_code']}:result_publication:r2"] == "open"
         assert (await http.post(f"/v1/plans/{pid}:publish", headers=bureau)).status_code == 200
         assert set((await states()).values()) == {"met"}
-    records = await stack.eventually(
-        lambda: stack.read_all(world.settings.inspection_topic),
-        until=lambda rs: sum(stack.header(r, "ce_type") == "shuangda.inspection.results-published.v1" for r in rs) == 2,
-        what="both publications")
-    recorded = [json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.inspection.result-recorded.v1"]
-    assert [(e["revision"], e["correction_reason"]) for e in recorded] == [(1, None), (1, None), (2, "复核更正")]
+        records = await stack.eventually(
+            lambda: stack.read_all(world.settings.inspection_topic),
+            until=lambda rs: sum(stack.header(r, "ce_type") == "shuangda.inspection.results-published.v1" for r in rs) == 2,
+            what="both publications")
+        recorded = [json.loads(r.value) for r in records if stack.header(r, "ce_type") == "shuangda.inspection.result-recorded.v1"]
+        assert [(e["revision"], e["correction_reason"]) for e in recorded] == [(1, None), (1, None), (2, "复核更正")]
 
 
 async def test_hostile_pools_and_plans_are_refused_naming_the_field_and_the_public_part_is_rate_limited(unique: str) -> None:
