@@ -52,6 +52,18 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+class RuleVersion(Frozen):
+    """The header of one version of a versioned rule, in force from `effective_from`: its label, the
+    citation, and whether the figures were read in the regulation's own text (`verified`;
+    `verified_note` names the text, or says what was looked for and not found)."""
+
+    version: str = Field(min_length=1)
+    effective_from: dt.date
+    citation: str = Field(min_length=1)
+    verified: bool = False
+    verified_note: str = ""
+
+
 class RuleSetFile(Frozen):
     """The header every reference data file carries."""
 

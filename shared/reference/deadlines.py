@@ -36,6 +36,7 @@ from ._base import (
     Frozen,
     PathLike,
     RuleSetFile,
+    RuleVersion,
     UnknownCode,
     cached_loader,
     check_versions,
@@ -51,22 +52,16 @@ Unit = Literal["working_days", "calendar_days", "hours", "months", "years"]
 Kind = Literal["deadline", "minimum_period", "maximum_period"]
 
 
-class DeadlineVersion(Frozen):
+class DeadlineVersion(RuleVersion):
     """One version of a rule, as written in the file."""
 
-    version: str = Field(min_length=1)
-    effective_from: dt.date
     amount: int = Field(gt=0)
     unit: Unit
-    citation: str = Field(min_length=1)
     note: str = ""
     extended_amount: int | None = Field(default=None, gt=0)
     roll_to_workday: bool = False
     #: the article (and paragraph/item) of ``citation`` the period comes from
     article: str = ""
-    #: True only when the period was read in the regulation's own text (``verified_note`` names it)
-    verified: bool = False
-    verified_note: str = ""
     #: when this version counts from a different event than the rule's ``starts_at``
     starts_at: str | None = None
 

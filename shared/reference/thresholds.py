@@ -40,6 +40,7 @@ from ._base import (
     Frozen,
     PathLike,
     RuleSetFile,
+    RuleVersion,
     UnknownCode,
     cached_loader,
     check_versions,
@@ -107,16 +108,10 @@ class Condition(Frozen):
         return frozenset(t.figure for c in self.all_of for t in c.terms)
 
 
-class ThresholdVersion(Frozen):
-    """``verified``: the figures were read in the regulation's own text
-    (``verified_note`` names it, or says what was looked for and not found)."""
+class ThresholdVersion(RuleVersion):
+    """One version of an offence's thresholds: the conditions, any of which crosses it."""
 
-    version: str = Field(min_length=1)
-    effective_from: dt.date
-    citation: str = Field(min_length=1)
     note: str = ""
-    verified: bool = False
-    verified_note: str = ""
     conditions: tuple[Condition, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

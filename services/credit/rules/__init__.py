@@ -28,7 +28,7 @@ from shared.contracts.penalty import PENALTY_TYPES
 from shared.reference import (
     ReferenceDataError, UnknownCode, categories, city, counties, deadline_rule, load_bureau_types, load_deadlines,
 )
-from shared.reference._base import Frozen, RuleSetFile, check_versions, pick_version
+from shared.reference._base import Frozen, RuleSetFile, RuleVersion, check_versions, pick_version
 
 RULES_DIR = Path(__file__).resolve().parent
 _ID = r"^[a-z][a-z0-9_]*$"
@@ -79,17 +79,11 @@ def shared_period(rule_id: str, at: dt.date) -> Period:
 
 # -- heavy penalties ---------------------------------------------------------------
 
-class HeavyVersion(Frozen):
-    version: str = Field(min_length=1)
-    effective_from: dt.date
-    citation: str = Field(min_length=1)
+class HeavyVersion(RuleVersion):
     enabled: bool = True
     any_penalty_type: tuple[str, ...] = ()
     aggravated: bool | None = None
     fine_at_least: dict[PartyKind, Decimal] | None = None
-    #: read in the rule's own text (verified_note names the text, or what was not found)
-    verified: bool = False
-    verified_note: str = ""
 
     @model_validator(mode="after")
     def _known_types(self) -> "HeavyVersion":
@@ -150,15 +144,9 @@ class PublicityApplies(Frozen):
     heavy: bool | None = None
 
 
-class PublicityVersion(Frozen):
-    version: str = Field(min_length=1)
-    effective_from: dt.date
-    citation: str = Field(min_length=1)
+class PublicityVersion(RuleVersion):
     min: PeriodSpec
     max: PeriodSpec
-    #: read in the rule's own text (verified_note names the text, or what was not found)
-    verified: bool = False
-    verified_note: str = ""
 
 
 class PublicityType(Frozen):
@@ -211,13 +199,8 @@ class Window(Frozen):
     unit: Literal["months", "years", "calendar_days"]
 
 
-class BlacklistVersion(Frozen):
-    version: str = Field(min_length=1)
-    effective_from: dt.date
-    citation: str = Field(min_length=1)
+class BlacklistVersion(RuleVersion):
     article: str = ""
-    verified: bool = False
-    verified_note: str = ""
     enabled: bool = True
     match: Match
     count: int = Field(default=1, ge=1)
@@ -274,12 +257,9 @@ class WithinStep(StepText):
     within: PeriodSpec
 
 
-class ProcedureVersion(Frozen):
+class ProcedureVersion(RuleVersion):
     """The steps before a listing takes effect (Order 44), in force from `effective_from`."""
 
-    version: str = Field(min_length=1)
-    effective_from: dt.date
-    citation: str = Field(min_length=1)
     weighing: StepText
     notice: NoticeStep
     approval: ApprovalStep
@@ -385,14 +365,8 @@ class PartyFields(Frozen):
     resident_id: Literal["last4", "withheld"]
 
 
-class PartyNameVersion(Frozen):
-    version: str = Field(min_length=1)
-    effective_from: dt.date
-    citation: str = Field(min_length=1)
+class PartyNameVersion(RuleVersion):
     article: str = ""
-    #: read in the rule's own text (verified_note names the text, or what was not found)
-    verified: bool = False
-    verified_note: str = ""
     parties: dict[PartyKind, PartyFields]
 
     @model_validator(mode="after")
@@ -435,10 +409,7 @@ class PartyNameRules(RuleSetFile):
 
 # -- applications (repair, early removal) ---------------------------------------
 
-class ApplicationRule(Frozen):
-    version: str = Field(min_length=1)
-    effective_from: dt.date
-    citation: str = Field(min_length=1)
+class ApplicationRule(RuleVersion):
     decision_within: PeriodSpec
     requires: tuple[Literal["obligations_met", "commitment_signed", "no_new_heavy_penalty"], ...]
 
