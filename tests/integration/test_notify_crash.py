@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.contracts.notification import NotificationDelivered
@@ -28,13 +27,6 @@ RECIPIENTS = 30
 def bureau(i: int) -> str:
     return f"market_regulation@k{i:02d}"
 
-
-async def ready(port: int) -> bool:
-    try:
-        async with httpx.AsyncClient(trust_env=False) as client:
-            return (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=1)).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def test_notify_killed_mid_delivery_and_restarted_delivers_each_notice_exactly_once(
@@ -55,7 +47,7 @@ async def test_notify_killed_mid_delivery_and_restarted_delivers_each_notice_exa
 
     first = stack.spawn("services.notify", env, tmp_path / "notify.log")
     try:
-        await stack.eventually(lambda: ready(port), until=bool, timeout=60, what="notify ready (/readyz)")
+        await stack.eventually(lambda: stack.ready(port), until=bool, timeout=60, what="notify ready (/readyz)")
         await stack.eventually(probe(lambda: len(sink.requests)), until=lambda n: n >= RECIPIENTS,
                                timeout=30, interval=0.02, what="every notice on its way")
         await asyncio.sleep(0.7)

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.contracts.cases import CaseMerged, CaseOpened
@@ -80,13 +79,6 @@ async def test_a_complaint_opens_its_case_on_the_lane_and_a_lead_merged_into_it_
     assert [(r["case_id"], r["priority_lane"]) for r in rows] == [(case_id, True), (other.key.decode(), False)]
 
 
-async def ready(port: int) -> bool:
-    try:
-        async with httpx.AsyncClient(trust_env=False) as client:
-            return (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=1)).status_code == 200
-    except httpx.HTTPError:
-        return False
-
 
 async def test_a_complaint_filed_behind_five_thousand_bulk_leads_is_assigned_and_its_webhook_delivered_first(
         unique: str, tmp_path: Path, sink: HttpSink) -> None:
@@ -128,7 +120,7 @@ async def test_a_complaint_filed_behind_five_thousand_bulk_leads_is_assigned_and
         ]
         try:
             for port in (routing_port, notify_port):  # both consumers of each polling
-                await stack.eventually(lambda: ready(port), until=bool, timeout=90, what=f"ready on {port}")
+                await stack.eventually(lambda: stack.ready(port), until=bool, timeout=90, what=f"ready on {port}")
             await stack.eventually(leads_assigned, until=lambda n: n > 0, timeout=120, interval=0.05,
                                    what="routing working the backlog")
             filed = await intake.http.post("/v1/complaints", headers=bearer(hotline), json=complaint(f"咸阳某某鞋店{unique}"))

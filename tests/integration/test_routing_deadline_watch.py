@@ -37,13 +37,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def ready(port: int) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
-    except httpx.HTTPError:
-        return False
-
 
 def by_type(records: list[Any], suffix: str) -> list[Any]:
     return [r for r in records if (stack.header(r, "ce_type") or "").endswith(suffix)]
@@ -69,7 +62,7 @@ async def test_a_watch_killed_with_sigkill_and_restarted_emits_every_breach_exac
     port = free_port()
     restarted = stack.spawn("services.routing", {**env, "SHUANGDA_ROUTING_HTTP_PORT": str(port)}, log)
     try:
-        await stack.eventually(lambda: ready(port), until=bool, timeout=60, what="routing ready again")
+        await stack.eventually(lambda: stack.ready(port), until=bool, timeout=60, what="routing ready again")
         await stack.eventually(lambda: w.fetch("SELECT 1 FROM deadlines WHERE breached_sent"),
                                until=lambda rows: len(rows) == n, timeout=60, what="every deadline breached")
         await stack.eventually(lambda: w.fetch("SELECT 1 FROM outbox WHERE sent_at IS NULL"), until=lambda rows: not rows,

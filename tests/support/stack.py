@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel
 
@@ -77,6 +78,15 @@ async def eventually(probe: Callable[[], Awaitable[T]], *, until: Callable[[T], 
         await asyncio.sleep(interval)
         value = await probe()
     return value
+
+
+async def ready(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the process serving `port` answers 200 on /readyz (False while it is down or starting)."""
+    try:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            return (await client.get(f"http://{host}:{port}/readyz", timeout=2)).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def produce(topic: str, records: Iterable[tuple[str | None, list[tuple[str, bytes]], bytes]]) -> int:
