@@ -25,7 +25,9 @@ Its environment: the launcher's ``SHUANGDA_*``/``PYTHON*`` variables (and ``PATH
     status`` reads;
 ``SHUANGDA_DEV=true``
     unless already set: the launcher runs a development stack;
-``PYTHONUNBUFFERED=1``.
+``PYTHONUNBUFFERED=1``;
+``SHUANGDA_NOTIFY_CONSOLE_PUBLIC_URL`` (notify only, unless already set)
+    this stack's console, the address complainants' SMS links point to.
 
 ``SHUANGDA_<NAME>_ROLE``
     ``api`` or ``worker`` for a service that runs split (:data:`SPLIT`): intake runs as two
@@ -155,6 +157,9 @@ class Service(Component):
 
         if profile.is_secure():
             env.update(self.secure_environment())
+        if self.service == "notify":  # complainants' SMS link to this stack's own console (its port may be moved)
+            scheme = "https" if profile.is_secure() else "http"
+            env.setdefault("SHUANGDA_NOTIFY_CONSOLE_PUBLIC_URL", f"{scheme}://{settings.HOST}:{settings.port('console')}")
         return env
 
     def secure_environment(self) -> dict[str, str]:

@@ -6,6 +6,7 @@ List values are JSON in the environment, e.g.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -84,6 +85,10 @@ class NotifySettings(ServiceSettings):
     sms_gateway_url: str | None = None
     sms_api_key: SecretStr | None = None
     sms_timeout_seconds: float = Field(default=15.0, gt=0)
+    #: the console's address as the public reaches it (``https://shuangda.example.gov.cn``): complainants' SMS
+    #: carry its status-lookup link and the closing SMS its survey link (the tracking number only, never the
+    #: phone digits); unset, the texts name the website without a link (the launcher sets the local console)
+    console_public_url: str | None = None
     #: AES-GCM keys to open complainants' phone numbers (same spec as intake's; falls back to SHUANGDA_PII_KEYS)
     pii_keys: SecretStr | None = None
 
@@ -93,6 +98,18 @@ class NotifySettings(ServiceSettings):
         if any(d < 0 for d in v):
             raise ValueError("retry_schedule: delays are seconds >= 0")
         return v
+
+    @field_validator("console_public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("console_public_url: an http(s) address with a host")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("console_public_url: no query, fragment or credentials (it is printed in SMS texts)")
+        return v.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _lease_outlives_a_send(self) -> "NotifySettings":

@@ -87,7 +87,7 @@ async def build(settings: NotifySettings, pool: asyncpg.Pool, *, clock: Clock | 
     directory = DirectoryFile(settings.directory_file, dev=settings.dev,
                               allow_external_targets=settings.allow_external_targets,
                               check_seconds=settings.directory_check_seconds)
-    renderer = Renderer()
+    renderer = Renderer(console_public_url=settings.console_public_url)
     policy = retry_policy(settings)
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
     planner = NoticePlanner(directory=directory, render=renderer, policy=policy)

@@ -424,3 +424,11 @@ def test_intake_is_launched_as_its_api_and_its_worker_on_port_8009_plus_ten_per_
     assert components.INTAKE_WORKER.environment()["SHUANGDA_INTAKE_HTTP_PORT"] == "36999"
     assert components.INTAKE_WORKER.environment()["SHUANGDA_INTAKE_ROLE"] == "worker"
     assert components.INTAKE.environment()["SHUANGDA_INTAKE_ROLE"] == "api"
+
+
+def test_notify_is_told_the_stacks_own_console_address_for_the_links_in_complainants_sms(monkeypatch) -> None:
+    monkeypatch.setenv("SHUANGDA_CONSOLE_PORT", "36005")
+    monkeypatch.delenv("SHUANGDA_NOTIFY_CONSOLE_PUBLIC_URL", raising=False)
+    assert components.NOTIFY.environment()["SHUANGDA_NOTIFY_CONSOLE_PUBLIC_URL"] == "http://127.0.0.1:36005"
+    monkeypatch.setenv("SHUANGDA_NOTIFY_CONSOLE_PUBLIC_URL", "https://shuangda.example.gov.cn")
+    assert components.NOTIFY.environment()["SHUANGDA_NOTIFY_CONSOLE_PUBLIC_URL"] == "https://shuangda.example.gov.cn"

@@ -116,3 +116,70 @@ def test_rendered_texts_never_contain_sealed_personal_data() -> None:
 ])
 def test_bureau_ids_read_as_chinese_names(bureau: str, name: str) -> None:
     assert bureau_name(bureau) == name
+
+
+LINKED = Renderer(console_public_url="https://shuangda.example.gov.cn/")
+TRACKING = "SD250603-7Z4K9M2Q"
+
+
+def complainant_sms(event: object, tracking_no: str | None = TRACKING, render: Renderer = LINKED) -> str:
+    notice = notice_for("e", NOW, event)  # type: ignore[arg-type]
+    assert notice is not None
+    ctx = {**context(notice, ROLES["complainant"]), "tracking_no": tracking_no}
+    return render.render(notice.event_type, "sms", ctx).body
+
+
+def test_the_closing_sms_links_to_the_console_survey_page_by_the_tracking_number_alone() -> None:
+    from shared.contracts.routing import CaseOutcomeRecorded
+
+    sms = complainant_sms(sample(CaseOutcomeRecorded, outcome="no_violation"))
+    assert f"https://shuangda.example.gov.cn/public/survey/{TRACKING} （" in sms
+    assert "后四位" in sms, "the page asks for the digits; the link does not carry them"
+    refused = complainant_sms(sample(CaseAcknowledged, decision="refuse", reason="不属于本部门职责"))
+    assert f"/public/survey/{TRACKING}" in refused, "a refusal closes the case too, so it can be rated"
+
+
+def test_a_case_handed_to_the_police_is_not_offered_the_survey() -> None:
+    from shared.contracts.routing import CaseOutcomeRecorded
+
+    sms = complainant_sms(sample(CaseOutcomeRecorded, outcome="referred_to_police"))
+    assert "/public/survey/" not in sms and "满意度" not in sms
+
+
+@pytest.mark.parametrize("etype", ["shuangda.case.opened.v1", "shuangda.case.merged.v1", "shuangda.case.assigned.v1",
+                                   "shuangda.case.reopened.v1"])
+def test_a_progress_sms_carries_the_status_lookup_link(etype: str) -> None:
+    sms = complainant_sms(sample(RULES[etype].model))
+    assert f"查询进展：https://shuangda.example.gov.cn/lookup?tracking_no={TRACKING}" in sms
+    assert len(sms) <= 140, "an SMS text with its link stays within two segments' worth"
+
+
+def test_an_acceptance_sms_carries_the_status_lookup_link() -> None:
+    sms = complainant_sms(sample(CaseAcknowledged, decision="accept"))
+    assert f"/lookup?tracking_no={TRACKING}" in sms
+
+
+def test_without_a_console_address_the_texts_name_the_website_and_carry_no_link() -> None:
+    from shared.contracts.routing import CaseOutcomeRecorded
+
+    closing = complainant_sms(sample(CaseOutcomeRecorded, outcome="no_violation"), render=RENDER)
+    assert "双打办网站" in closing and "http" not in closing
+    assert "http" not in complainant_sms(sample(CaseAssigned), render=RENDER)
+
+
+def test_a_link_carries_the_tracking_number_escaped_and_nothing_without_one() -> None:
+    from services.notify.adapters.templates import PublicLinks
+
+    links = PublicLinks("https://x.example/")
+    assert links.survey("A/B?c") == "https://x.example/public/survey/A%2FB%3Fc"
+    assert links.status(None) == "" and PublicLinks(None).survey(TRACKING) == ""
+
+
+@pytest.mark.parametrize("value", ["ftp://x.example", "https://x.example/?a=1", "https://u:p@x.example", "x.example"])
+def test_a_console_address_that_would_print_a_query_or_credentials_in_an_sms_is_refused(value: str) -> None:
+    from pydantic import ValidationError
+
+    from services.notify.settings import NotifySettings
+
+    with pytest.raises(ValidationError, match="console_public_url"):
+        NotifySettings(console_public_url=value)

@@ -27,6 +27,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -232,9 +233,34 @@ def bureaus_text(items: Any) -> str:
     return "、".join(bureau_name(b) for b in items or ())
 
 
+#: the console's public pages the SMS texts link to (services/console/adapters/http.py)
+STATUS_PATH = "/lookup?tracking_no={}"
+SURVEY_PATH = "/public/survey/{}"
+
+
+class PublicLinks:
+    """Links into the console's public pages for a complainant's SMS: the tracking number is the only
+    thing in them (the page asks for the last 4 phone digits as the second factor); "" without a base."""
+
+    def __init__(self, base: str | None) -> None:
+        self.base = base.rstrip("/") if base else None
+
+    def _link(self, path: str, tracking_no: str | None) -> str:
+        if not self.base or not tracking_no:
+            return ""
+        return self.base + path.format(quote(str(tracking_no), safe=""))
+
+    def status(self, tracking_no: str | None) -> str:
+        return self._link(STATUS_PATH, tracking_no)
+
+    def survey(self, tracking_no: str | None) -> str:
+        return self._link(SURVEY_PATH, tracking_no)
+
+
 class Renderer:
-    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+    def __init__(self, directory: Path = TEMPLATES_DIR, *, console_public_url: str | None = None) -> None:
         self.directory = directory
+        links = PublicLinks(console_public_url)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(directory), encoding="utf-8"),
             undefined=jinja2.StrictUndefined,
@@ -252,7 +278,7 @@ class Renderer:
             bureaus_text=bureaus_text, counties_text=counties_text, greeting=greeting, deadline_line=deadline_line,
             next_step=next_step, DEADLINE_KINDS=DEADLINE_KINDS, OUTCOMES=OUTCOMES, CITY_REASONS=CITY_REASONS,
             DELIST_REASONS=DELIST_REASONS, ORIGINS=ORIGINS, MEETING_REASONS=MEETING_REASONS,
-            REFERRAL_BASIS=REFERRAL_BASIS,
+            REFERRAL_BASIS=REFERRAL_BASIS, status_link=links.status, survey_link=links.survey,
         )
 
     @staticmethod
