@@ -28,7 +28,7 @@ from shared.pii import DataKey, Keyring, Opener, Sealed, data_key_ids
 SCHEMA = "vault"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-__all__ = ["MIGRATIONS", "SCHEMA", "erase", "opener", "prepare", "sealer_of", "store"]
+__all__ = ["MIGRATIONS", "SCHEMA", "erase", "opener", "prepare", "store"]
 
 
 async def prepare(dsn: str, schema: str = SCHEMA) -> list[str]:
@@ -58,15 +58,6 @@ async def opener(conn: asyncpg.Connection | asyncpg.Pool, keyring: Keyring, valu
             w = r["wrapped"]
             wrapped[r["key_id"]] = None if w is None else Sealed.model_validate(json.loads(w) if isinstance(w, str) else w)
     return Opener(keyring, wrapped)
-
-
-async def sealer_of(conn: asyncpg.Connection | asyncpg.Pool, keyring: Keyring, values: object, *,
-                    schema: str = SCHEMA) -> Keyring | DataKey:
-    """What seals more data of the person whose sealed `values` these are (e.g. a survey comment of the
-    complainant of a report): their data key, read from the key store in one query, or the service
-    keyring for values sealed before data keys. `shared.pii.Erased` if the person's key is destroyed."""
-    found = await opener(conn, keyring, [values], schema=schema)
-    return found.sealer(values)
 
 
 async def erase(conn: asyncpg.Connection, key_ids: Iterable[str], *, at: dt.datetime, why: str,

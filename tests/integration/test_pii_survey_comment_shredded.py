@@ -21,6 +21,7 @@ from shared.config import REPO_ROOT
 from shared.contracts.cases import CaseSurveyAnswered, Sealed, Suspect
 from shared.contracts.routing import CaseAssigned, CaseOutcomeRecorded
 from shared.db import connect
+from shared.identifiers import mask_name
 from shared.pii import ERASED, Keyring
 from tests.support import stack
 from tests.support.evidence import jpeg_with_exif
@@ -29,7 +30,7 @@ from tests.support.intake import IntakeWorld, running_intake
 pytestmark = pytest.mark.stack
 BUREAU = "market_regulation@610402"
 PHONE = "13987650123"
-COMMENT = "店铺还在卖假货，店主王小明的电话13911112222"
+COMMENT = "店铺还在卖假货，店主王小明的电话13911112222。投诉人赵六"
 
 
 def cli(blobs: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -95,6 +96,8 @@ async def test_a_survey_comment_is_sealed_under_the_complainant_s_key_and_retent
         events = await stack.read_lanes(world.case_topic)
         answered_event = [json.loads(e.value) for e in events if stack.header(e, "ce_type") == CaseSurveyAnswered.EVENT_TYPE]
         assert len(answered_event) == 1 and "13911112222" not in answered_event[0]["comment"], "only the masked copy travels"
+        assert "赵六" not in answered_event[0]["comment"] and mask_name("赵六") in answered_event[0]["comment"], \
+            "the complainant's own name, typed into the comment, is masked in the copy that travels"
 
         exported = await asyncio.to_thread(cli, tmp_path, "export", "--tracking-no", tracking, "--schema", world.schema)
         assert exported.returncode == 0, exported.stderr

@@ -34,7 +34,7 @@ from shared.contracts.cases import CaseSurveyAnswered
 from shared.envelope import deterministic_event_id
 from shared.http import ProblemError, run_in_transaction
 from shared.identity.model import Principal
-from shared.pii import Erased
+from shared.pii import Erased, Sealed
 
 TYPE = "https://shuangda.example/problems/survey"
 
@@ -101,14 +101,18 @@ def survey_router(deps: HttpDeps) -> APIRouter:
                                    resolved=body.resolved, reopen_requested=body.reopen)
             if not isinstance(decided, rules.Decision):
                 raise refused(409, *decided)
-            comment = redact(body.comment)[:500]
-            sealed = None
+            comment, sealed = "", None
             if body.comment:  # the original may name a person: sealed under the complainant's own data key,
-                try:          # so erasing them (the key destroyed) shreds it with the rest of their data
-                    sealer = await vault.sealer_of(uow.conn, keyring, _doc(target["complainant"]),
-                                                   schema=deps.registrar.vault_schema)
+                doc = _doc(target["complainant"])  # so erasing them (the key destroyed) shreds it with the rest
+                try:
+                    opener = await vault.opener(uow.conn, keyring, [doc], schema=deps.registrar.vault_schema)
+                    sealer = opener.sealer(doc)
+                    # the readable copy masks the complainant's own name too (no pattern finds a name;
+                    # intake holds this one), as the case summary does
+                    own = opener.open(Sealed.model_validate(doc["name"]), field="name") if (doc or {}).get("name") else None
                 except Erased:
                     raise refused(404, "not_found", not_found) from None
+                comment = redact(body.comment, names=(own,))[:500]
                 sealed = sealer.seal(body.comment, field="survey_comment").model_dump_json()
             if not await sql.insert_survey(uow.conn, {
                     "report_id": target["report_id"], "case_id": target["case_id"], "score": body.score,
