@@ -43,10 +43,12 @@ async def test_an_account_created_with_the_cli_acts_through_a_principal_of_its_r
     try:
         row = await conn.fetchrow("SELECT kind, bureau FROM principals WHERE principal_id = 'console.alice'")
         public = await conn.fetchrow("SELECT kind, scopes FROM principals WHERE principal_id = 'console.public'")
+        survey = await conn.fetchrow("SELECT kind, scopes FROM principals WHERE principal_id = 'console.survey'")
     finally:
         await conn.close()
     assert (row["kind"], row["bureau"]) == ("bureau", "market_regulation@610402")
     assert (public["kind"], sorted(public["scopes"])) == ("public_api", ["cases:read", "clients:relay"])  # the status lookup only
+    assert (survey["kind"], sorted(survey["scopes"])) == ("public_api", ["clients:relay", "complaints:write"])  # the survey
     conn = await connect(stack.dsn(), f"console_{unique}")
     try:
         stored = await conn.fetchrow("SELECT password_hash, api_key_enc FROM accounts WHERE username = 'alice'")

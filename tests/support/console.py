@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 from shared.db import connect, create_pool
@@ -35,6 +35,8 @@ class ConsoleStack:
     settings: Any
     url: str
     parts: Any
+    #: the services run beside it (``intake``: a tests.support.intake.Running), by name
+    beside: dict[str, Any] = field(default_factory=dict)
 
     async def create_account(self, username: str, role: str, password: str = PASSWORD) -> None:
         from services.console.adapters.crypto import KeySeal
@@ -55,13 +57,19 @@ class ConsoleStack:
 @contextlib.asynccontextmanager
 async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None, credit: bool = False,
                         credit_overrides: dict[str, Any] | None = None, notify: Any = None, goods: bool = False,
-                        **overrides: Any) -> AsyncIterator[ConsoleStack]:
+                        intake: bool = False, **overrides: Any) -> AsyncIterator[ConsoleStack]:
     """`credit`: run credit too (its own schema, the same identity store, following routing's referral
     topic; `credit_overrides`: its settings) and point the console at it and at its credit topic;
     `notify`: (a `tests.support.notify.NotifyWorld`, its settings) to run notify with, likewise;
-    `goods`: run custody and appraisal (the same identity store) for the case page's goods and appraisals."""
+    `goods`: run custody and appraisal (the same identity store) for the case page's goods and appraisals;
+    `intake`: run intake (on routing's topics, the same identity store) for the public survey — as
+    `beside["intake"]` (its Running: an in-process client for filing complaints) and `beside["intake_world"]`."""
     async with contextlib.AsyncExitStack() as services:
-        urls: dict[str, str] = {"credit_url": "", "custody_url": "", "appraisal_url": ""}
+        urls: dict[str, str] = {"credit_url": "", "custody_url": "", "appraisal_url": "", "intake_url": ""}
+        beside: dict[str, Any] = {}
+        if intake:
+            urls["intake_url"], ran = await services.enter_async_context(_intake(unique))
+            beside.update(ran)
         if goods:
             urls["custody_url"], urls["appraisal_url"] = await services.enter_async_context(_goods(unique))
         if credit:
@@ -70,6 +78,7 @@ async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None
         if notify is not None:
             urls["notify_url"] = await services.enter_async_context(_notify(notify))
         async with _console_stack(unique, routing_overrides=routing_overrides, **{**urls, **overrides}) as cs:
+            cs.beside.update(beside)
             yield cs
 
 
@@ -119,6 +128,18 @@ async def _goods(unique: str) -> AsyncIterator[tuple[str, str]]:
     async with custody.running() as (_c, cparts), appraisal.running() as (_a, aparts), \
             _served(cparts.app) as custody_url, _served(aparts.app) as appraisal_url:
         yield custody_url, appraisal_url
+
+
+@contextlib.asynccontextmanager
+async def _intake(unique: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    from tests.support.intake import IntakeWorld, running_intake
+
+    routing = RoutingWorld(unique, bootstrap=stack.bootstrap(), dsn=stack.dsn())
+    await routing.create_topics()  # the console's routing world: the same names, created before intake follows them
+    world = IntakeWorld(unique, case_topic=routing.intake_topic, routing_topic=routing.routing_topic)
+    await world.create()
+    async with running_intake(world) as running, _served(running.parts.app) as url:
+        yield url, {"intake": running, "intake_world": world}
 
 
 @contextlib.asynccontextmanager

@@ -39,6 +39,7 @@ from services.console.app.disclosures import Disclosures
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
 from services.console.app.resends import Resends
+from services.console.app.survey import Survey
 from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain import i18n
@@ -86,7 +87,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
               office: Office, unmasking: Unmasking, cookie_secure: bool, login_rate: Rate, lookup_rate: Rate, prometheus_url: str,
               clock: Clock, pdf: Callable[[str], Awaitable[bytes]] | None = None,
               notify: NotifyClient | None = None, credit: CreditClient | None = None,
-              resends: Resends | None = None,
+              resends: Resends | None = None, survey: Survey | None = None,
               readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
     app = create_app(SERVICE, title="Shuangda console", readiness=readiness, body_limit=FORM_MAX,
                      description="Pages for people (docs/console.md)")
@@ -96,6 +97,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
                                                       TokenBuckets(lookup_rate))
     css = (HERE / "static" / "console.css").read_bytes()
     disclosures = Disclosures(credit) if credit is not None else None
+    survey_buckets, survey_tracking_buckets = TokenBuckets(lookup_rate), TokenBuckets(lookup_rate)
     disclosure_buckets = TokenBuckets(Rate(max(lookup_rate.per_second, 1.0), max(lookup_rate.burst, 30)))
 
     def lang_of(request: Request) -> i18n.Lang:
@@ -139,6 +141,13 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
 
     def refused(request: Request, person: Person | None, key: str, status: int) -> HTMLResponse:
         return page(request, "message.html", status, person=person, message_key=key)
+
+    def refused_answer(request: Request, person: Person, answer: Any) -> HTMLResponse:
+        """A service's refusal of a read the page needs: its 403 as "forbidden", anything else as the
+        service being unavailable (502)."""
+        if answer.status == 403:
+            return refused(request, person, "forbidden", 403)
+        return refused(request, person, "service_down", 502)
 
     @app.get("/static/console.css", include_in_schema=False)
     async def stylesheet() -> Response:
@@ -353,6 +362,45 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         if found is None:
             return page(request, "lookup.html", 404, error="lookup_refused", tracking_no=tracking)
         return page(request, "lookup.html", found=found, tracking_no=tracking)
+
+    # -- the public: the satisfaction survey (notify's closing SMS links here) --
+
+    @app.get("/public/survey/{tracking_no}", response_class=HTMLResponse, include_in_schema=False)
+    async def survey_page(request: Request, tracking_no: str) -> HTMLResponse:
+        canonical = case_rules.canonical_tracking_no(tracking_no)
+        if canonical is None:
+            return refused(request, None, "survey_not_found", 404)
+        return page(request, "survey.html", tracking_no=canonical, form={}, outcome=None)
+
+    @app.post("/public/survey/{tracking_no}", response_class=HTMLResponse, include_in_schema=False)
+    async def survey_answer(request: Request, tracking_no: str) -> HTMLResponse:
+        """The complainant's answer, to intake with the console's survey principal (the citizen's
+        address in X-Client-Address); intake's refusal is told with its own text."""
+        canonical = case_rules.canonical_tracking_no(tracking_no)
+        if canonical is None:
+            return refused(request, None, "survey_not_found", 404)
+        fields = await form(request)
+        kept = {k: fields.get(k, "")[:600] for k in ("score", "resolved", "reopen", "comment")}
+
+        def again(status: int, error: str, field: str | None = None, receipt: Any = None,
+                  outcome: str | None = None) -> HTMLResponse:
+            return page(request, "survey.html", status, tracking_no=canonical, form=kept, error=error, field=field,
+                        receipt=receipt, outcome=outcome)
+
+        if not same(fields.get("csrf"), request.cookies.get(CSRF_COOKIE)):
+            return again(403, "csrf")
+        if survey is None:
+            return again(503, "service_down")
+        if survey_buckets.take(address(request)) > 0 or survey_tracking_buckets.take(canonical) > 0:
+            return again(429, "too_many")
+        try:
+            done = await survey.answer(await accounts.survey_key(), canonical, fields, address(request))
+        except ServiceDown:
+            return again(503, "service_down")
+        if done.outcome == "answered":
+            return again(201, "", receipt=done.receipt, outcome="answered")
+        return again(done.status, "too_many" if done.outcome == "too_many" else f"survey_{done.outcome}",
+                     field=done.field if done.field in ("last4", "score", "resolved", "comment") else None)
 
     @app.get("/ops", response_class=HTMLResponse, include_in_schema=False)
     async def ops(request: Request) -> Response:
@@ -673,8 +721,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         except ServiceDown:
             return refused(request, person, "service_down", 503)
         if not answer.ok:
-            return refused(request, person, "forbidden" if answer.status == 403 else "service_down",
-                           403 if answer.status == 403 else 502)
+            return refused_answer(request, person, answer)
         lang = lang_of(request)
         return page(request, "office.html", person=person, ov=answer.body, figure=figure,
                     figures=[f for f in office_rules.FIGURES if f != "score"], names=office.names(lang),
@@ -706,8 +753,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return page(request, "assessment.html", 422, person=person, error="bad_period", report=None,
                         start=start.isoformat(), end=end.isoformat())
         if not answer.ok:
-            return refused(request, person, "forbidden" if answer.status == 403 else "service_down",
-                           403 if answer.status == 403 else 502)
+            return refused_answer(request, person, answer)
         return start, end, answer.body
 
     @app.get("/office/assessment", response_class=HTMLResponse, include_in_schema=False)
@@ -787,8 +833,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         except ServiceDown:
             return refused(request, person, "service_down", 503)
         if not answer.ok:
-            return refused(request, person, "forbidden" if answer.status == 403 else "service_down",
-                           403 if answer.status == 403 else 502)
+            return refused_answer(request, person, answer)
         return page(request, "joint_meetings.html", status, person=person, meetings=answer.body,
                     names=office.names(lang_of(request)), idem=str(uuid.uuid4()), refusal=refusal, refused_case=refused_case,
                     decided=decided if decided in MEETING_DECISIONS else None)

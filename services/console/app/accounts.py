@@ -28,6 +28,15 @@ PUBLIC_PRINCIPAL = "console.public"
 #: the console's public lookup calls routing's POST /v1/status, nothing else (cases:read without a
 #: bureau lists and reads no case); clients:relay has routing limit each citizen's forwarded address
 PUBLIC_SCOPES = ("cases:read", "clients:relay")
+SURVEY_READER = "survey"
+SURVEY_PRINCIPAL = "console.survey"
+#: the public survey form records a complainant's answer at intake (complaints:write), and intake
+#: limits failed second-factor checks per citizen's forwarded address (clients:relay); kept apart
+#: from console.public so the status lookup's key cannot file or answer anything
+SURVEY_SCOPES = ("complaints:write", "clients:relay")
+#: the console's own principals: (its name in service_principals, principal id, scopes, display name)
+SERVICE_PRINCIPALS = ((PUBLIC_READER, PUBLIC_PRINCIPAL, PUBLIC_SCOPES, "console public lookup"),
+                      (SURVEY_READER, SURVEY_PRINCIPAL, SURVEY_SCOPES, "console public survey"))
 
 
 @dataclass(frozen=True)
@@ -95,17 +104,19 @@ async def ensure_account(console: asyncpg.Connection, identity_conn: asyncpg.Con
 
 async def ensure_public_reader(console: asyncpg.Connection, identity_conn: asyncpg.Connection,
                                seal: crypto.KeySeal) -> None:
-    """The console's own principal for the public status lookup (created once; rotated if lost)."""
-    if await db.service_key(console, PUBLIC_READER) is not None:
-        return
-    try:
-        issued = await identity.create_principal(identity_conn, PUBLIC_PRINCIPAL, "public_api", scopes=PUBLIC_SCOPES,
-                                                 display_name="console public lookup", label="console")
-    except identity.PrincipalExists:
-        issued = await identity.rotate_key(identity_conn, PUBLIC_PRINCIPAL, label="console")  # type: ignore[assignment]
-        if issued is None:
-            raise RuntimeError(f"{PUBLIC_PRINCIPAL} is revoked in the identity store") from None
-    await db.put_service_key(console, PUBLIC_READER, PUBLIC_PRINCIPAL, seal.seal(issued.token))
+    """The console's own principals for the public pages — the status lookup's and the survey's
+    (each created once; its key rotated if lost)."""
+    for name, principal_id, scopes, display_name in SERVICE_PRINCIPALS:
+        if await db.service_key(console, name) is not None:
+            continue
+        try:
+            issued = await identity.create_principal(identity_conn, principal_id, "public_api", scopes=scopes,
+                                                     display_name=display_name, label="console")
+        except identity.PrincipalExists:
+            issued = await identity.rotate_key(identity_conn, principal_id, label="console")  # type: ignore[assignment]
+            if issued is None:
+                raise RuntimeError(f"{principal_id} is revoked in the identity store") from None
+        await db.put_service_key(console, name, principal_id, seal.seal(issued.token))
 
 
 SignIn = Literal["ok", "bad", "locked"]
@@ -212,7 +223,13 @@ class Accounts:
             await db.delete_session(self.pool, crypto.token_hash(cookie))
 
     async def public_key(self) -> str | None:
-        row = await db.service_key(self.pool, PUBLIC_READER)
+        return await self._service_key(PUBLIC_READER)
+
+    async def survey_key(self) -> str | None:
+        return await self._service_key(SURVEY_READER)
+
+    async def _service_key(self, name: str) -> str | None:
+        row = await db.service_key(self.pool, name)
         return self.seal.open(row["api_key_enc"]) if row is not None else None
 
 

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from services.intake.adapters import postgres as db
 from services.intake.adapters.blobstore import BlobStore
 from shared.guarded_fetch import GuardedFetcher
-from shared.second_factor import Limited, SecondFactorGuard, limited_problem
+from shared.second_factor import Limited, SecondFactorGuard, client_address, limited_problem
 from services.intake.domain.attachments import AttachmentLimits
 from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import (
@@ -82,15 +82,22 @@ class HttpDeps:
     second_factor: "SecondFactorGuard | None" = None
 
 
+#: a caller holding it (the console's survey principal) relays citizens: their address is the one it names
+RELAY_SCOPE = "clients:relay"
+
+
 async def second_factor_checked(deps: HttpDeps, request: Any, tracking_no: str,
-                                verify: Callable[[], Awaitable[bool]]) -> bool:
+                                verify: Callable[[], Awaitable[bool]], caller: Principal | None = None) -> bool:
     """Whether the reporter's second factor matched (`verify`), under the attempt limits per tracking
-    number and per address (shared.second_factor: 429 with Retry-After once a limit is reached)."""
+    number and per address (shared.second_factor: 429 with Retry-After once a limit is reached). The
+    address is the peer's, or the citizen's a `caller` holding ``clients:relay`` names in X-Client-Address
+    (so one citizen's failures through the console do not lock out every other citizen using it)."""
     if deps.second_factor is None:
         return await verify()
+    relayed = caller is not None and caller.can(RELAY_SCOPE)
     try:
         return await deps.second_factor.check(tracking_no=tracking_no, verify=verify,
-                                              address=request.client.host if request.client else None)
+                                              address=client_address(request, relayed=relayed))
     except Limited as exc:
         raise limited_problem(exc) from None
 

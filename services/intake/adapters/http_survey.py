@@ -89,7 +89,7 @@ def survey_router(deps: HttpDeps) -> APIRouter:
             target = await sql.survey_target(pool, canonical) if canonical else None
             return target is not None and _last4_matches(target["complainant"], body.last4)
 
-        if not await second_factor_checked(deps, request, canonical or tracking_no, reporter):
+        if not await second_factor_checked(deps, request, canonical or tracking_no, reporter, client):
             raise refused(404, "not_found", not_found)
 
         async def work(uow: Any) -> SurveyReceipt:
