@@ -41,6 +41,8 @@ async def test_a_complainant_answers_the_survey_once_after_the_case_closed_and_i
         answer = {"last4": PHONE[-4:], "score": "1", "resolved": "no", "reopen": "yes", "comment": "店铺还在卖假货"}
 
         async with httpx.AsyncClient(base_url=cs.url) as citizen:
+            lookup = await citizen.get(f"/lookup?tracking_no={tracking.lower()}")  # the progress SMS's link
+            assert f'value="{tracking}"' in lookup.text
             form = await citizen.get(f"/public/survey/{tracking.lower()}")
             assert form.status_code == 200 and tracking in form.text
             for control in ("last4", "score", "resolved-yes", "resolved-no", "reopen", "comment"):

@@ -344,7 +344,9 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
 
     @app.get("/lookup", response_class=HTMLResponse, include_in_schema=False)
     async def lookup_page(request: Request) -> HTMLResponse:
-        return page(request, "lookup.html")
+        # notify's progress SMS links here with the tracking number (never the digits) in the query
+        tracking = case_rules.canonical_tracking_no((request.query_params.get("tracking_no") or "")[:64])
+        return page(request, "lookup.html", tracking_no=tracking)
 
     @app.post("/lookup", response_class=HTMLResponse, include_in_schema=False)
     async def lookup_status(request: Request) -> HTMLResponse:
