@@ -58,9 +58,11 @@ class Refused(Exception):
 
 
 class NotFound(LookupError):
-    def __init__(self, what: str, ident: str) -> None:
+    """No such thing the caller may see (404); with `field`, the problem document names it and `reason`."""
+
+    def __init__(self, what: str, ident: str, *, field: str | None = None, reason: str = "not_found") -> None:
         super().__init__(f"no {what} {ident}")
-        self.what, self.ident = what, ident
+        self.what, self.ident, self.field, self.reason = what, ident, field, reason
 
 
 async def write_command(pool: "asyncpg.Pool", request: "Request", *, service: str, caller_id: str, actor: A,
@@ -82,7 +84,9 @@ async def write_command(pool: "asyncpg.Pool", request: "Request", *, service: st
                                errors=[{"field": exc.field, "reason": exc.reason, "detail": exc.detail}],
                                reason=exc.reason) from None
         except NotFound as exc:
-            raise ProblemError(404, "Not found", str(exc)) from None
+            named = {"errors": [{"field": exc.field, "reason": exc.reason, "detail": str(exc)}],
+                     "reason": exc.reason} if exc.field else {}
+            raise ProblemError(404, "Not found", str(exc), **named) from None
 
     code, text, replayed = await run_in_transaction(
         pool, lambda uow: idempotent(uow, caller_id, key, fingerprint, run), source=f"/{service}", actor=party)

@@ -40,6 +40,8 @@ PERISHABLE = frozenset({"food", "seedlings"})
 AUTHENTICITY = frozenset({"trademarks", "cross_border", "cosmetics"})
 #: share of accepted cases about goods on which goods are seized
 SEIZE_SHARE = 0.6
+#: how often a registration refused as `unknown_case` (custody has not yet seen the assignment) is tried
+UNKNOWN_CASE_ATTEMPTS = 5
 
 
 @dataclass
@@ -102,7 +104,7 @@ class SeizedGoods:
         self.lots[facts.case_id] = []
         self.scheduler.at(self._later(rng.uniform(0.25, 1.0)), lambda: self._seize(facts), "seize goods")
 
-    async def _seize(self, facts: bh.CaseFacts) -> None:
+    async def _seize(self, facts: bh.CaseFacts, attempt: int = 1) -> None:
         rng = stable_random("goods", self.seed, facts.case_id)
         hazard = "toxic_harmful" if facts.category in TOXIC else "perishable" if facts.category in PERISHABLE else "ordinary"
         pieces = int(facts.figures.get("pieces") or rng.randint(10, 400))
@@ -111,6 +113,10 @@ class SeizedGoods:
             "case_id": facts.case_id, "hazard": hazard, "location": f"{facts.county} 公物仓 {rng.choice('ABCD')}-{rng.randint(1, 40):02d}",
             "items": [{"description": f"涉案商品（{facts.category}）", "quantity": str(max(1, pieces)), "unit": "件",
                        "declared_value": str(value)}]})
+        if answer.status == 404 and answer.reason == "unknown_case" and attempt < UNKNOWN_CASE_ATTEMPTS:
+            # custody learns the case's bureau from routing's events: a moment behind the acceptance
+            self.scheduler.at(self._later(0.1), lambda: self._seize(facts, attempt + 1), "seize goods again")
+            return
         if not answer.ok:
             return
         lot = Lot(answer.body["lot_id"], facts.case_id, facts.bureau, hazard, holder=facts.bureau)

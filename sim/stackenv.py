@@ -113,9 +113,12 @@ class Isolated:
             "SHUANGDA_CREDIT_CREDIT_TOPIC": t("credit.records"),
             "SHUANGDA_CUSTODY_SCHEMA": s.custody, "SHUANGDA_CUSTODY_CONSUMER_GROUP": f"custody-{u}",
             "SHUANGDA_CUSTODY_CUSTODY_TOPIC": t("custody.lifecycle"), "SHUANGDA_CUSTODY_REFERRAL_TOPIC": t("referral.lifecycle"),
+            "SHUANGDA_CUSTODY_CASE_ROUTING_TOPIC": t("case.routing"),
             "SHUANGDA_APPRAISAL_SCHEMA": s.appraisal, "SHUANGDA_APPRAISAL_CONSUMER_GROUP": f"appraisal-{u}",
             "SHUANGDA_APPRAISAL_APPRAISAL_TOPIC": t("appraisal.lifecycle"),
             "SHUANGDA_APPRAISAL_CUSTODY_TOPIC": t("custody.lifecycle"),
+            # routing's case topic: custody and appraisal learn which bureau each case is assigned to
+            "SHUANGDA_APPRAISAL_CASE_ROUTING_TOPIC": t("case.routing"),
             "SHUANGDA_INSPECTION_SCHEMA": s.inspection, "SHUANGDA_INSPECTION_INSPECTION_TOPIC": t("inspection.lifecycle"),
             "SHUANGDA_INSPECTION_LEAD_TOPIC": self.inspection_lead_topic,
         }

@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
-from shared.topics import APPRAISAL, CUSTODY
+from shared.topics import APPRAISAL, CASE_ROUTING, CUSTODY
 
 
 class AppraisalSettings(ServiceSettings):
@@ -17,6 +17,8 @@ class AppraisalSettings(ServiceSettings):
     appraisal_topic: str = APPRAISAL.name
     #: custody's events: a provider's receipt of a lot handed over for appraisal is the samples' arrival
     custody_topic: str = CUSTODY.name
+    #: routing's case events (and their priority lane): which bureau each case is assigned to
+    case_routing_topic: str = CASE_ROUTING.name
     consumer_group: str = "appraisal"
     #: appraisal's periods (local policy), in the shared deadlines format; default: the packaged file
     deadline_rules_file: str | None = None

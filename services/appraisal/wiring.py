@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
+from shared import case_bureaus
 from shared.clock import Clock
 from shared.db import migrate
 from shared.deadline_watch import DeadlineWatch
@@ -33,7 +34,8 @@ async def prepare(settings: AppraisalSettings) -> None:
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
     # custody's topic is custody's; appraisal makes sure it exists so its consumer can subscribe
     await ensure_topics(settings.kafka, [replace(APPRAISAL, name=settings.appraisal_topic),
-                                         replace(CUSTODY, name=settings.custody_topic)],
+                                         replace(CUSTODY, name=settings.custody_topic),
+                                         *case_bureaus.topic_specs(settings.case_routing_topic)],
                         replication_factor=settings.kafka_replication_factor)
 
 
@@ -47,7 +49,8 @@ async def build(settings: AppraisalSettings, pool: asyncpg.Pool, *, clock: Clock
     crash_at = settings.crash_at if settings.dev else None
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
-        routes=[routes.custody(settings.custody_topic, appraisals)], batch_size=settings.consumer_batch_size,
+        routes=[routes.custody(settings.custody_topic, appraisals),
+                *case_bureaus.routes(settings.case_routing_topic)], batch_size=settings.consumer_batch_size,
         poll_ms=settings.consumer_poll_ms, metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at)
     relay = OutboxRelay(service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka, bootstrap=kafka.bootstrap,
                         batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds, crash_at=crash_at)

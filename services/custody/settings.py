@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
-from shared.topics import CUSTODY, REFERRAL
+from shared.topics import CASE_ROUTING, CUSTODY, REFERRAL
 
 
 class CustodySettings(ServiceSettings):
@@ -17,6 +17,8 @@ class CustodySettings(ServiceSettings):
     custody_topic: str = CUSTODY.name
     #: routing's referral steps: the police opening a case starts the goods' hand-over deadline
     referral_topic: str = REFERRAL.name
+    #: routing's case events (and their priority lane): which bureau each case is assigned to
+    case_routing_topic: str = CASE_ROUTING.name
     consumer_group: str = "custody"
     #: custody's own periods (local policy), in the shared deadlines format; default: the packaged file
     deadline_rules_file: str | None = None

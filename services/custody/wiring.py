@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
+from shared import case_bureaus
 from shared.clock import Clock
 from shared.db import migrate
 from shared.deadline_watch import DeadlineWatch
@@ -36,7 +37,8 @@ async def prepare(settings: CustodySettings) -> None:
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
     # the referral topic is routing's; custody makes sure it exists so its consumer can subscribe
     await ensure_topics(settings.kafka, [replace(CUSTODY, name=settings.custody_topic),
-                                         replace(REFERRAL, name=settings.referral_topic)],
+                                         replace(REFERRAL, name=settings.referral_topic),
+                                         *case_bureaus.topic_specs(settings.case_routing_topic)],
                         replication_factor=settings.kafka_replication_factor)
 
 
@@ -52,7 +54,8 @@ async def build(settings: CustodySettings, pool: asyncpg.Pool, *, clock: Clock |
     crash_at = settings.crash_at if settings.dev else None
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
-        routes=[routes.referrals(settings.referral_topic, deadlines)], batch_size=settings.consumer_batch_size,
+        routes=[routes.referrals(settings.referral_topic, deadlines),
+                *case_bureaus.routes(settings.case_routing_topic)], batch_size=settings.consumer_batch_size,
         poll_ms=settings.consumer_poll_ms, metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at)
     watch = DeadlineWatch(service=SERVICE, schema=settings.schema, dsn=settings.dsn, clock=clock,
                           topic=settings.custody_topic, event=deadline_event, interval=settings.deadline_watch_seconds,

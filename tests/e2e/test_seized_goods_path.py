@@ -37,15 +37,24 @@ async def test_seized_goods_appraised_counterfeit_raise_the_figures_to_a_referra
     await e2e.webhook("shuangda.case.assigned.v1", case_id=case_id, recipient=bureau)
     assert (await e2e.act(bureau, case_id, "acknowledge", {"decision": "accept"})).status == 200
 
-    lot = await e2e.on("custody", "POST", "/v1/lots", token=b, json={
-        "case_id": case_id, "hazard": "ordinary", "location": "市公物仓 A-03",
-        "items": [{"description": "假冒某品牌运动鞋", "quantity": "600", "unit": "双", "declared_value": "60000.00"}]})
+    async def register() -> Answer:
+        return await e2e.on("custody", "POST", "/v1/lots", token=b, json={
+            "case_id": case_id, "hazard": "ordinary", "location": "市公物仓 A-03",
+            "items": [{"description": "假冒某品牌运动鞋", "quantity": "600", "unit": "双", "declared_value": "60000.00"}]})
+
+    # custody and appraisal learn the case's bureau from routing's case.assigned: until then 404 unknown_case
+    lot = await stack.eventually(register, until=lambda a: (a.status, a.reason) != (404, "unknown_case"), timeout=60,
+                                 what="custody knows the case's bureau")
     assert lot.status == 201 and lot.body["holder"] == bureau, lot.body
     lot_id = lot.body["lot_id"]
 
-    asked = await e2e.on("appraisal", "POST", "/v1/appraisals", token=b, json={
-        "case_id": case_id, "kind": "authenticity", "provider": e2e.centre, "subject": "假冒某品牌运动鞋 600 双",
-        "lot_id": lot_id})
+    async def request() -> Answer:
+        return await e2e.on("appraisal", "POST", "/v1/appraisals", token=b, json={
+            "case_id": case_id, "kind": "authenticity", "provider": e2e.centre, "subject": "假冒某品牌运动鞋 600 双",
+            "lot_id": lot_id})
+
+    asked = await stack.eventually(request, until=lambda a: (a.status, a.reason) != (404, "unknown_case"), timeout=60,
+                                   what="appraisal knows the case's bureau")
     assert asked.status == 201, asked.body
     aid = asked.body["appraisal_id"]
     assert (await e2e.on("appraisal", "POST", f"/v1/appraisals/{aid}:accept", token=centre)).status == 200

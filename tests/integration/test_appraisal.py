@@ -46,6 +46,7 @@ async def test_the_centre_appraises_counterfeit_goods_and_the_result_carries_the
     other = await world.key("appraisal", principal_id=f"other-centre-{unique}")
     case = f"case-{unique}"
     async with world.running() as (http, _parts):
+        await world.open_case(case)  # routing assigned the case to the bureau
         key = {"idempotency-key": f"req-{unique}"}
         body = {"case_id": case, "kind": "authenticity", "provider": centre_id, "subject": "假冒运动鞋 120 双"}
         first = await http.post("/v1/appraisals", json=body, headers=bureau | key)
@@ -94,6 +95,7 @@ async def test_a_rights_holders_identification_is_marked_and_only_for_authentici
     brand = await world.key("appraisal", principal_id=brand_id, roles=("rights_holder",))
     await world.key("bureau", "food_drug")
     async with world.running() as (http, _parts):
+        await world.open_case(f"case-{unique}")
         base = {"case_id": f"case-{unique}", "provider": brand_id, "subject": "标称某品牌手袋 30 只"}
         refused(await http.post("/v1/appraisals", json=base | {"kind": "value"}, headers=bureau),
                 409, "rights_holder_authenticity_only")
@@ -118,6 +120,8 @@ async def test_custodys_hand_over_to_the_centre_is_the_samples_arrival(unique: s
     centre = await custody.key("appraisal", principal_id=centre_id)
     case = f"case-{unique}"
     async with custody.running() as (goods, _c), world.running() as (http, _a):
+        await custody.open_case(case)
+        await world.open_case(case)
         lot = (await goods.post("/v1/lots", headers=bureau, json={"case_id": case, "hazard": "ordinary", "location": "A-1",
                "items": [{"description": "假冒手机", "quantity": "40", "unit": "台", "declared_value": "80000"}]})).json()
         aid = (await http.post("/v1/appraisals", headers=bureau, json={
@@ -139,6 +143,7 @@ async def test_a_provider_that_does_not_answer_in_time_breaches_once(unique: str
     await world.key("appraisal", principal_id=centre_id)
     clock = ManualClock(START)
     async with world.running(clock) as (http, _parts):
+        await world.open_case(f"case-{unique}")
         aid = (await http.post("/v1/appraisals", headers=bureau, json={
             "case_id": f"case-{unique}", "kind": "quality", "provider": centre_id, "subject": "电线 200 卷"})).json()["appraisal_id"]
         clock.advance(dt.timedelta(days=4))   # past 2 working days, within 10

@@ -34,7 +34,9 @@ def refused(r: Any, status: int, reason: str) -> None:
     assert r.json()["errors"][0]["reason"] == reason, r.json()
 
 
-async def register(http: Any, bureau: dict[str, str], hazard: str = "ordinary", case: str = "case-0001") -> dict[str, Any]:
+async def register(world: CustodyWorld, http: Any, bureau: dict[str, str], hazard: str = "ordinary",
+                   case: str = "case-0001") -> dict[str, Any]:
+    await world.open_case(case)  # routing assigned the case to the world's bureau
     r = await http.post("/v1/lots", json={"case_id": case, "hazard": hazard, "location": "市公物仓 A-03", "items": ITEMS},
                         headers=bureau)
     assert r.status_code == 201, r.text
@@ -47,7 +49,7 @@ async def test_goods_go_to_appraisal_and_back_with_each_receipt_then_leave_only_
     centre = await world.key("appraisal", principal_id=centre_id)
     other = await world.key("bureau", "food_drug")
     async with world.running() as (http, _parts):
-        lot = await register(http, bureau)
+        lot = await register(world, http, bureau)
         assert (lot["holder"], lot["state"], lot["declared_value"]) == (world.bureau(), "in_custody", "36500.00")
         lid = lot["lot_id"]
 
@@ -97,7 +99,7 @@ async def test_toxic_goods_are_destroyed_only_under_a_plan_the_office_approved(w
     bureau = await world.key("bureau", "market_regulation")
     office = await world.key("office", "office")
     async with world.running() as (http, _parts):
-        lots = [await register(http, bureau, hazard="toxic_harmful", case=f"case-{n}") for n in range(2)]
+        lots = [await register(world, http, bureau, hazard="toxic_harmful", case=f"case-{n}") for n in range(2)]
         ids = [x["lot_id"] for x in lots]
         tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
         plan_body = {"lot_ids": ids, "scheduled_on": tomorrow, "facility": "市危险废物处置中心", "witnesses": ["张三", "李四"]}

@@ -22,7 +22,8 @@ ITEMS = [{"description": "假冒运动鞋", "quantity": "120", "unit": "双", "d
 START = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.timezone.utc)
 
 
-async def register(http: Any, bureau: dict[str, str], case: str, hazard: str = "ordinary") -> str:
+async def register(world: CustodyWorld, http: Any, bureau: dict[str, str], case: str, hazard: str = "ordinary") -> str:
+    await world.open_case(case)  # routing assigned the case to the world's bureau
     r = await http.post("/v1/lots", json={"case_id": case, "hazard": hazard, "location": "市公物仓 B-01", "items": ITEMS},
                         headers=bureau)
     assert r.status_code == 201, r.text
@@ -42,9 +43,9 @@ async def test_goods_not_handed_to_the_police_in_three_days_and_stale_perishable
     clock = ManualClock(START)
     case = f"case-{unique}"
     async with world.running(clock) as (http, _parts):
-        kept = await register(http, bureau, case)            # stays with the bureau: breached
-        handed = await register(http, bureau, case)          # the police receive it: met
-        fruit = await register(http, bureau, f"fruit-{unique}", hazard="perishable")
+        kept = await register(world, http, bureau, case)            # stays with the bureau: breached
+        handed = await register(world, http, bureau, case)          # the police receive it: met
+        fruit = await register(world, http, bureau, f"fruit-{unique}", hazard="perishable")
         assert set(await deadlines(http, fruit, bureau)) == {"perishable_disposal"}
         assert (await deadlines(http, fruit, bureau))["perishable_disposal"]["local_policy"] is True
 
@@ -57,7 +58,7 @@ async def test_goods_not_handed_to_the_police_in_three_days_and_stale_perishable
                                        what="the hand-over deadline from the police's opening")
         assert found["police_handover"]["rule_id"] == "transfer_handover"
         assert found["police_handover"]["due_at"] == "2026-12-10T15:59:59.999999+00:00"
-        late = await register(http, bureau, case)            # registered after the opening: counted from it
+        late = await register(world, http, bureau, case)            # registered after the opening: counted from it
         assert (await deadlines(http, late, bureau))["police_handover"]["due_at"] == found["police_handover"]["due_at"]
 
         assert (await http.post(f"/v1/lots/{handed}/handovers", json={"to": police_id, "purpose": "police"},
@@ -101,7 +102,7 @@ async def test_two_watches_at_once_raise_each_breach_exactly_once(unique: str) -
     bureau = await world.key("bureau", "market_regulation")
     clock = ManualClock(START)
     async with world.running(clock) as (http, _parts):
-        lots = [await register(http, bureau, f"fruit-{unique}-{n}", hazard="perishable") for n in range(5)]
+        lots = [await register(world, http, bureau, f"fruit-{unique}-{n}", hazard="perishable") for n in range(5)]
     s = world.settings
     watches = [DeadlineWatch(service="custody", schema=s.schema, dsn=s.dsn, clock=clock, topic=s.custody_topic,
                              event=deadline_event) for _ in range(2)]
@@ -133,7 +134,7 @@ async def test_hand_overs_of_several_cases_in_one_batch_close_each_deadline_at_i
     cases = [f"case-{unique}-a", f"case-{unique}-b"]
     handed_at = [START + dt.timedelta(hours=5), START + dt.timedelta(days=1, hours=3)]
     async with world.running(ManualClock(START)) as (http, _parts):
-        lots = [await register(http, bureau, case) for case in cases]
+        lots = [await register(world, http, bureau, case) for case in cases]
 
     def message(event: Any) -> Message[Any]:
         return Message(envelope=None, data=event, topic=world.settings.referral_topic, key=event.case_id)  # type: ignore[arg-type]

@@ -22,6 +22,8 @@ async def test_a_cases_lots_are_listed_to_those_who_may_see_them_with_their_chai
     centre_id = f"centre-{unique}"
     case, elsewhere = f"case-{unique}", f"else-{unique}"
     async with world.running() as (http, _parts):
+        await world.open_case(case, co_bureaus=(world.bureau("food_drug"),))  # food & drug co-operates on the case
+        await world.open_case(elsewhere)
         lots = []
         for headers, case_id in ((bureau, case), (bureau, case), (other, case), (bureau, elsewhere)):
             r = await http.post("/v1/lots", headers=headers,

@@ -121,8 +121,10 @@ async def _goods(unique: str) -> AsyncIterator[tuple[str, str]]:
     from tests.support.appraisal import AppraisalWorld
     from tests.support.custody import CustodyWorld
 
-    custody = CustodyWorld(unique)  # identity_<unique>: routing's and the console's identity store
-    appraisal = AppraisalWorld(unique, custody_topic=custody.settings.custody_topic)
+    # identity_<unique>: routing's and the console's identity store; routing's case topic: whose each case is
+    cases = f"t{unique}.case.routing"
+    custody = CustodyWorld(unique, case_routing_topic=cases)
+    appraisal = AppraisalWorld(unique, custody_topic=custody.settings.custody_topic, case_routing_topic=cases)
     await custody.create()
     await appraisal.create()
     async with custody.running() as (_c, cparts), appraisal.running() as (_a, aparts), \

@@ -10,9 +10,10 @@ from tests.support.world import ServiceWorld
 class CustodyWorld(ServiceWorld):
     service, build, prepare = "custody", staticmethod(wiring.build), staticmethod(wiring.prepare)
 
-    def __init__(self, unique: str) -> None:
+    def __init__(self, unique: str, *, case_routing_topic: str | None = None) -> None:
         super().__init__(unique)
         self.settings = CustodySettings(dev=True, schema=f"custody_{unique}", custody_topic=f"test.custody.{unique}",
-                                        referral_topic=f"test.referral.{unique}", consumer_group=f"custody-{unique}",
+                                        referral_topic=f"test.referral.{unique}", case_routing_topic=case_routing_topic or f"test.case.routing.{unique}",
+                                        consumer_group=f"custody-{unique}",
                                         identity_schema=self.identity_schema, identity_cache_seconds=0,
                                         relay_poll_seconds=0.2, deadline_watch_seconds=0.2)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Literal, Mapping, Sequence
 
-from shared import audit
+from shared import audit, case_bureaus
 from shared import deadline_watch as watch
 from shared.clock import Clock
 from shared.contracts.appraisal import (AppraisalDeadlineApproaching, AppraisalDeadlineBreached, AppraisalRefused,
@@ -68,6 +68,7 @@ class Appraisals:
     async def request(self, uow: UnitOfWork, actor: Actor, *, case_id: str, kind: str, provider: str, subject: str,
                       lot_id: str | None, wanted_by: dt.date | None) -> Appraisal:
         now = self.clock.now()
+        await case_bureaus.check(uow.conn, case_id, actor.party, is_office=actor.is_office)
         found = await self.principal(provider)
         is_appraiser = found is not None and found.kind == "appraisal" and found.can("appraisals:report")
         a = rules.request(f"apr_{uuid.uuid4().hex[:20]}", case_id=case_id, bureau=actor.party, by_person=actor.person,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from shared import audit
+from shared import audit, case_bureaus
 from shared.clock import Clock
 from shared.contracts.custody import CustodyChanged, DestructionPlanChanged, LotDisposed, LotOutcomeDecided, LotRegistered
 from shared.refusals import NotFound
@@ -55,6 +55,7 @@ class Custody:
     async def register(self, uow: UnitOfWork, actor: Actor, *, case_id: str, hazard: str, items: list[Item],
                        location: str) -> Lot:
         now = self.clock.now()
+        await case_bureaus.check(uow.conn, case_id, actor.party, is_office=actor.is_office)
         lot = rules.register(new_id("lot"), case_id, actor.party, hazard, items, location, now)
         await db.insert_lot(uow.conn, lot)
         await self._audit(uow, "custody.registered", lot.lot_id, actor,
