@@ -90,6 +90,8 @@ def test_dev_mode_accepts_only_loopback_webhooks_unless_told_otherwise() -> None
     ({"match": "a@1", "email": ["not an address"]}, "not an email address"),
     ({"match": "a@1", "sms": ["12ab"]}, "phone numbers"),
     ({"match": "a@1", "webhook": hook("ftp://127.0.0.1/x")}, "http"),
+    ({"match": "a@1", "webhook": hook("http://127.0.0.1/a b")}, "without spaces"),
+    ({"match": "a@1", "webhook": hook("http://127.0.0.1/投诉")}, "ASCII URL"),
     ({"match": "a@1", "email": ["a@x.cn"], "bogus": 1}, "Extra inputs"),
 ])
 def test_invalid_entries_are_refused_naming_the_field(entry: dict[str, Any], message: str) -> None:

@@ -84,6 +84,10 @@ class WebhookConfig(BaseModel):
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("an http(s) URL with a host")
+        if not v.isascii() or any(c.isspace() or not c.isprintable() for c in v):
+            # what a request line can carry (adapters.http1 refuses the rest at send time too)
+            raise ValueError("an ASCII URL without spaces or control characters (percent-encode the path, "
+                             "write the host in punycode)")
         return v
 
     @field_validator("secret_env")
