@@ -178,6 +178,29 @@ def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), SHANGHAI))
 
 
+def rollup(cells: list[Any]) -> tuple[dict[str, list[Count]], list[tuple[str, str, int]], int]:
+    """The overview's figures from the case counts per (state, county, bureau, category) cell: per
+    dimension the cases (all, open) largest first; the (county, category) pairs with cases opened in
+    the hotspot window, most first; and the open cases with a joint meeting proposed."""
+    dims: dict[str, dict[str, list[int]]] = {k: {} for k in ("state", "county_label", "assignee", "category")}
+    recent: dict[tuple[str, str], int] = {}
+    meetings = 0
+    for c in cells:
+        is_open = c["state"] in sql.OPEN_STATES
+        for name, groups in dims.items():
+            tally = groups.setdefault(c[name], [0, 0])
+            tally[0] += c["total"]
+            tally[1] += c["total"] if is_open else 0
+        if c["recent"]:
+            pair = (c["county_label"], c["category"])
+            recent[pair] = recent.get(pair, 0) + c["recent"]
+        meetings += c["joint_meetings"] if is_open else 0
+    counts = {name: sorted((Count(key=k, total=t, open=o) for k, (t, o) in groups.items()),
+                           key=lambda n: (-n.total, n.key)) for name, groups in dims.items()}
+    hot = sorted(((county, category, n) for (county, category), n in recent.items()), key=lambda h: (-h[2], h[0], h[1]))
+    return counts, hot, meetings
+
+
 def _rows(records: list[Any], flag: str, key: str) -> list[AssessmentRow]:
     out = []
     for r in records:
@@ -302,22 +325,13 @@ def build_overview_router(*, pool: asyncpg.Pool, auth: Authenticator, router: An
             per_county = await sql.deadline_counts(conn, at, SOON)
             urgent = await sql.urgent_deadlines(conn, at, SOON, 20)
             funnel = await sql.referral_funnel(conn)
-        single = [r for r in counts if (r["by_state"], r["by_county"], r["by_bureau"], r["by_category"]).count(True) == 1]
-        hot = sorted(((r["county_label"], r["category"], r["recent"]) for r in counts
-                      if r["by_county"] and r["by_category"] and r["recent"] > 0), key=lambda h: (-h[2], h[0], h[1]))
-        meetings = sum(r["joint_meetings"] for r in counts if not any((r["by_state"], r["by_county"], r["by_bureau"],
-                                                                        r["by_category"])))
-
-        def dim(flag: str, key: str) -> list[Count]:
-            return sorted((Count(key=r[key], total=r["total"], open=r["open"]) for r in single if r[flag]),
-                          key=lambda c: (-c.total, c.key))
-
+        dims, hot, meetings = rollup(counts)
         return Overview(
             as_of=at,
-            cases_by_state=dim("by_state", "state"),
-            cases_by_county=dim("by_county", "county_label"),
-            cases_by_bureau=dim("by_bureau", "assignee"),
-            cases_by_category=dim("by_category", "category"),
+            cases_by_state=dims["state"],
+            cases_by_county=dims["county_label"],
+            cases_by_bureau=dims["assignee"],
+            cases_by_category=dims["category"],
             deadlines_breached=sum(r["breached"] for r in per_county),
             deadlines_approaching=sum(r["approaching"] for r in per_county),
             deadlines_by_county=[CountyDeadlines(county=r["county_label"], breached=r["breached"],
