@@ -108,7 +108,7 @@ async def _run(args: argparse.Namespace) -> int:
     from shared.pii import keyring_from_config
 
     settings = _settings(args)
-    args.vault_schema = settings.vault_schema
+    args.vault_schema, args.case_topic = settings.vault_schema, settings.case_topic
     keyring = keyring_from_config(settings.pii_keys.get_secret_value() if settings.pii_keys else None, dev=settings.dev)
     conn = await connect(settings.dsn, settings.schema)
     try:
@@ -253,7 +253,7 @@ async def _correct(conn: Any, keyring: Any, args: argparse.Namespace) -> int:
         sealed = sealer.seal(fixed.value, field=fixed.field).model_dump(mode="json")
         corrected[r["report_id"]] = {**r["complainant"], fixed.field: sealed, **fixed.masked}
     done = await db.correct(conn, corrected, field=fixed.field, why=args.reason, at=now, actor=args.actor,
-                            facts={"found_by": _found_by(args)}) if corrected else 0
+                            facts={"found_by": _found_by(args)}, case_topic=args.case_topic) if corrected else 0
     print(json.dumps({"reports_found": len(reports), "reports_corrected": done, "field": fixed.field,
                       "not_held": len(reports) - len(held) + erased}))
     return 0 if done else 1

@@ -113,3 +113,17 @@ class CaseSurveyAnswered(EventModel):
     comment: str = Field(default="", max_length=500, description="as typed, with personal data masked")
     answered_at: datetime
     rule_version: str
+
+
+@contract(topic=CASE_INTAKE.name, key="case id")
+class CaseComplainantCorrected(EventModel):
+    """A complainant's phone number corrected on their request (个人信息保护法 第四十六条, `shuangda pii
+    correct`): the new number, sealed under the complainant's own data key as the first was, so the
+    notices planned after it — and those not yet sent — reach the corrected number."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.case.complainant-corrected.v1"
+    case_id: CaseId
+    tracking_no: TrackingNo
+    phone: Sealed
+    phone_masked: str = Field(description="last 4 digits only")
+    corrected_at: datetime

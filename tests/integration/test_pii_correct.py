@@ -14,7 +14,9 @@ import pytest
 
 from shared import audit
 from shared.config import REPO_ROOT
+from shared.contracts.cases import CaseComplainantCorrected
 from shared.db import connect
+from shared.topics import priority_lane
 from tests.support import stack
 from tests.support.intake import IntakeWorld, running_intake
 
@@ -22,8 +24,9 @@ pytestmark = pytest.mark.stack
 OLD_PHONE, NEW_PHONE = "13987654321", "13722223333"
 
 
-def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHUANGDA_DEV": "true", "PYTHONPATH": str(REPO_ROOT), "SHUANGDA_PG_DSN": stack.dsn()}
+def cli(*args: str, stdin: str | None = None, case_topic: str = "case.intake") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SHUANGDA_DEV": "true", "PYTHONPATH": str(REPO_ROOT), "SHUANGDA_PG_DSN": stack.dsn(),
+           "SHUANGDA_INTAKE_CASE_TOPIC": case_topic}
     return subprocess.run([sys.executable, "-m", "deploy.cli", "pii", *args], env=env, cwd=REPO_ROOT, input=stdin,
                           capture_output=True, text=True, timeout=120)
 
@@ -46,7 +49,7 @@ async def test_a_corrected_phone_is_sealed_again_under_the_person_s_key_audited_
 
     fixed = await asyncio.to_thread(cli, "correct", "--tracking-no", tracking, "--field", "phone", "--value", "-",
                                     "--reason", "PIPL request 2026-010", "--actor", "ops-1", "--schema", world.schema,
-                                    stdin=NEW_PHONE + "\n")
+                                    stdin=NEW_PHONE + "\n", case_topic=world.case_topic)
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout) == {"reports_found": 1, "reports_corrected": 1, "field": "phone", "not_held": 0}
 
@@ -54,6 +57,13 @@ async def test_a_corrected_phone_is_sealed_again_under_the_person_s_key_audited_
     complainant = json.loads(row["c"])
     assert complainant["phone"]["kid"] == complainant["name"]["kid"], "sealed again under the same person's key"
     assert complainant["phone_masked"].endswith(NEW_PHONE[-4:]) and NEW_PHONE not in row["c"]
+    # announced in the same transaction, on the complaint's own lane, so notify's next texts go to the new number
+    [announced] = await world.fetch("SELECT topic, record_key, convert_from(payload, 'UTF8') AS payload FROM outbox "
+                                    "WHERE event_type = $1", CaseComplainantCorrected.EVENT_TYPE)
+    event = CaseComplainantCorrected.model_validate_json(announced["payload"])
+    assert announced["topic"] == priority_lane(world.case_topic) and announced["record_key"].decode() == event.case_id
+    assert event.tracking_no == tracking and event.phone.model_dump() == complainant["phone"]
+    assert event.phone_masked == complainant["phone_masked"] and NEW_PHONE not in announced["payload"]
     exported = await asyncio.to_thread(cli, "export", "--phone", NEW_PHONE, "--schema", world.schema)
     [report] = json.loads(exported.stdout)["reports"]
     assert report["phone"] == NEW_PHONE and report["name"] == "赵六", "found and opened by the corrected phone"

@@ -10,6 +10,9 @@ from typing import Any, AsyncIterator, Sequence
 import asyncpg
 
 from shared import audit
+from shared.contracts.cases import CaseComplainantCorrected, Sealed
+from shared.runtime.uow import UnitOfWork
+from shared.topics import lane
 
 _COLUMNS = """report_id, case_id, tracking_no, origin, channel, category, county, summary, complainant,
               description_sealed, received_at, pii_erased_at, pii_erased_why"""
@@ -80,10 +83,12 @@ async def erase(conn: asyncpg.Connection, report_ids: Sequence[str], *, why: str
 
 
 async def correct(conn: asyncpg.Connection, complainants: dict[str, dict[str, Any]], *, field: str, why: str,
-                  at: dt.datetime, actor: str, facts: dict[str, Any]) -> int:
+                  at: dt.datetime, actor: str, facts: dict[str, Any], case_topic: str) -> int:
     """Replace the sealed complainant of each report (`complainants`: report id → the complainant with the
     corrected field sealed again) and append one ``pii.corrected`` audit entry per report — the field and
-    the reason, never the value — in one transaction of four round trips, whatever the number."""
+    the reason, never the value — in one transaction of five round trips, whatever the number. A corrected
+    phone is announced (``case.complainant-corrected``, sealed, on the case's own lane of `case_topic`) in the
+    same transaction, so notify's next texts — and those not yet sent — go to the corrected number."""
     ids = sorted(complainants)
     async with conn.transaction():
         await audit.lock(conn)
@@ -91,8 +96,19 @@ async def correct(conn: asyncpg.Connection, complainants: dict[str, dict[str, An
             """UPDATE reports r SET complainant = u.complainant
                FROM unnest($1::text[], $2::jsonb[]) AS u(report_id, complainant)
                WHERE r.report_id = u.report_id AND r.complainant IS NOT NULL
-               RETURNING r.report_id, r.case_id, r.tracking_no""",
+               RETURNING r.report_id, r.case_id, r.tracking_no,
+                         (SELECT c.priority_lane FROM cases c WHERE c.case_id = r.case_id) AS priority_lane""",
             ids, [json.dumps(complainants[i]) for i in ids])
+        if field == "phone":
+            uow = UnitOfWork(conn, source="intake", actor=actor)
+            for r in sorted(done, key=lambda r: r["report_id"]):
+                if r["tracking_no"] and r["case_id"]:
+                    c = complainants[r["report_id"]]
+                    uow.emit(lane(case_topic, priority=bool(r["priority_lane"])), CaseComplainantCorrected(
+                        case_id=r["case_id"], tracking_no=r["tracking_no"], phone=Sealed.model_validate(c["phone"]),
+                        phone_masked=c["phone_masked"], corrected_at=at), key=r["case_id"], subject=r["case_id"],
+                        correlationid=r["case_id"], time=at)
+            await uow.flush()
         await audit.append_many(conn, [audit.Pending("pii.corrected", r["report_id"], {
             "case_id": r["case_id"], "tracking_no": r["tracking_no"], "field": field, "why": why, **facts},
             actor=actor, at=at) for r in sorted(done, key=lambda r: r["report_id"])])

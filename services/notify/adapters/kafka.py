@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from services.notify.app.notices import Consumed, NoticePlanner
 from services.notify.domain.notices import RULES, NoticeRule, notice_for
 from services.notify.domain.planning import Complainant, complainant_id
+from shared.contracts.cases import CaseComplainantCorrected
 from shared.runtime import Message, NonRetryableError, UnitOfWork
 from shared.runtime.routes import Binding, TopicRoute
 
@@ -22,6 +23,10 @@ FAMILIES = ("cases", "routing", "referral", "alerts", "credit")
 def consumed(message: Message[BaseModel]) -> Consumed:
     """One record as the use case sees it."""
     envelope = message.envelope
+    if isinstance(message.data, CaseComplainantCorrected):  # nobody is told; later texts go to the new number
+        event = message.data
+        return Consumed(None, corrected=(event.case_id, Complainant(complainant_id(event.phone), event.phone,
+                                                                    event.tracking_no)))
     notice = notice_for(envelope.id, envelope.time, message.data, correlation_id=envelope.correlationid)
     return Consumed(notice, complainant_of(message.data) if notice is not None else None)
 
@@ -48,6 +53,8 @@ def routes(planner: NoticePlanner, topics: Mapping[str, str]) -> list[TopicRoute
         topic = topics.get(family(rule))
         if topic is not None:
             by_topic.setdefault(topic, {})[rule.event_type] = Binding(rule.model)
+    if topics.get("cases") is not None:  # no notice of its own: it changes where complainants' texts go
+        by_topic.setdefault(topics["cases"], {})[CaseComplainantCorrected.EVENT_TYPE] = Binding(CaseComplainantCorrected)
     return [TopicRoute(topic=t, bindings=b, on_unknown="ignore", batch=batch) for t, b in sorted(by_topic.items())]
 
 

@@ -154,6 +154,30 @@ async def save_complainants(conn: asyncpg.Connection, saved: Sequence[tuple[str,
     )
 
 
+async def correct_complainants(conn: asyncpg.Connection, corrected: Sequence[tuple[str, Complainant]]) -> int:
+    """A complainant's corrected phone (case id, the complainant as corrected, by tracking number) replaces
+    the one kept for that tracking number, and the texts to them not yet sent (pending, or standby behind
+    another channel) take the new number: one statement. The recipient id stays, so a notice is still
+    planned once per complainant. Returns how many texts were redirected."""
+    latest = {(case_id, c.tracking_no): c for case_id, c in corrected if c.tracking_no}
+    if not latest:
+        return 0
+    keys = sorted(latest)
+    return int(await conn.fetchval(
+        """
+        WITH c AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS c(case_id, tracking_no, phone)),
+             kept AS (UPDATE complainants k SET phone = c.phone::jsonb FROM c
+                      WHERE k.case_id = c.case_id AND k.tracking_no = c.tracking_no
+                      RETURNING k.case_id, k.recipient_id, c.phone),
+             moved AS (UPDATE deliveries d SET address = kept.phone FROM kept
+                       WHERE d.case_id = kept.case_id AND d.recipient = kept.recipient_id AND d.channel = 'sms'
+                         AND d.state IN ('pending', 'standby')
+                       RETURNING 1)
+        SELECT count(*) FROM moved
+        """,
+        [k[0] for k in keys], [k[1] for k in keys], [latest[k].phone.model_dump_json() for k in keys]))
+
+
 async def complainants_of_cases(conn: asyncpg.Connection, case_ids: Sequence[str]) -> dict[str, list[Complainant]]:
     """The complainants kept for each of `case_ids`, in the order they were first seen (one query)."""
     if not case_ids:

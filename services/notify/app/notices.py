@@ -39,6 +39,8 @@ class Consumed:
 
     notice: Notice | None
     complainant: Complainant | None = None
+    #: a complainant's phone corrected on their request (case id, the complainant as corrected)
+    corrected: tuple[str, Complainant] | None = None
 
 
 class NoticePlanner:
@@ -55,8 +57,10 @@ class NoticePlanner:
         Events are planned in order; an event's case complainants are those kept before the batch plus those
         the batch's events up to and including it bring (as if each event had committed in turn)."""
         directory = self.directory.current
+        corrections = [e.corrected for e in events if e.corrected is not None]
         notices = [(i, e.notice, e.complainant) for i, e in enumerate(events) if e.notice is not None]
         if not notices:
+            await repo.correct_complainants(uow.conn, corrections)
             return {}
         conn = uow.conn
         wanted = [n.case_id for _, n, _ in notices if n.case_id and n.complainants == "case"
@@ -93,6 +97,8 @@ class NoticePlanner:
         await repo.save_complainants(conn, saves)
         inserted = await repo.insert_deliveries(conn, deliveries, first_delay=self.policy.first_delay(),
                                                 give_up_seconds=self.policy.window() + 60)
+        # after this batch's complainants and texts are written, so a correction in the batch reaches them too
+        await repo.correct_complainants(conn, corrections)
         queued = await repo.insert_digest_items(conn, digest_items)
         uow.after_commit(lambda: _count(inserted, queued, silent))
         return refused
