@@ -32,6 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import preload, raw_passthrough, report, rss_mb_max
+from shared.runtime.service import settle_heap
 from services.credit.settings import CreditSettings
 from services.credit.wiring import build, prepare
 from shared import audit
@@ -138,6 +139,7 @@ async def main(n: int, batch: int, timeout: float) -> dict[str, Any]:
 
     pool = await create_pool(settings.dsn, settings.schema, max_size=settings.pool_max_size)
     parts = await build(settings, pool)
+    settle_heap()  # what the service's main does once its parts are built (shared.runtime.service)
     stop = asyncio.Event()
     counting = asyncio.create_task(count_type(bootstrap, settings.credit_topic, RecordCreated.EVENT_TYPE, n, timeout))
     launched = time.perf_counter()

@@ -30,6 +30,7 @@ import uuid
 from aiokafka import AIOKafkaProducer
 
 from bench.common import count_arrivals, raw_passthrough, report, rss_mb_max
+from shared.runtime.service import settle_heap
 from tests.support.intake import IntakeWorld, running_intake
 from shared.config import StackSettings
 from shared.contracts.intake import SubmitLead
@@ -88,6 +89,7 @@ async def main(n: int, shops: int, partitions: int) -> None:
     arrivals = asyncio.create_task(count_arrivals(bootstrap, world.case_topic, n, timeout=600))
     started = time.perf_counter()
     async with running_intake(world):
+        settle_heap()  # what the service's main does once its parts are built (shared.runtime.service)
         seen, _ = await arrivals
         elapsed = time.perf_counter() - started
         finished_at = time.time()

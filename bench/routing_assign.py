@@ -28,6 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import count_arrivals, percentile, preload, raw_passthrough, report, rss_mb_max
+from shared.runtime.service import settle_heap
 from shared.config import StackSettings
 from shared.contracts.cases import CaseOpened
 from shared.envelope import new_envelope
@@ -151,6 +152,7 @@ async def main(events: int, rate: float, seconds: float) -> dict[str, Any]:
     counting = asyncio.create_task(count_arrivals(bootstrap, world.routing_topic, events, timeout=600))
     started = time.perf_counter()
     async with world.running(watch=True, consumer_batch_size=500, relay_batch_size=1000, pool_max_size=8):
+        settle_heap()  # what the service's main does once its parts are built (shared.runtime.service)
         seen, from_first = await counting
         total = time.perf_counter() - started
     routing_rate = seen / total

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time as _time
 import uuid
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
@@ -30,6 +31,8 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 _PREFIX = "ce_"
 _REQUIRED = ("id", "source", "type", "specversion")
 _ATTRIBUTES = ("id", "source", "type", "specversion", "time", "subject", "correlationid", "causationid", "traceparent", "actor")
+
+_HEADER_NAMES = tuple((name, _PREFIX + name) for name in _ATTRIBUTES)
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -75,14 +78,18 @@ class Envelope(BaseModel):
         return v.astimezone(timezone.utc)
 
     def to_headers(self) -> list[tuple[str, bytes]]:
-        """Binary-mode Kafka headers for this envelope."""
+        """Binary-mode Kafka headers for this envelope (built once per emitted event: the attribute
+        dict is read directly, the header names are precomputed)."""
+        values = self.__dict__
         headers: list[tuple[str, bytes]] = []
-        for name in _ATTRIBUTES:
-            value = getattr(self, name)
+        for name, header in _HEADER_NAMES:
+            value = values[name]
             if value is None:
                 continue
-            text = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else str(value)
-            headers.append((_PREFIX + name, text.encode()))
+            if name == "time":
+                headers.append((header, value.isoformat().replace("+00:00", "Z").encode()))
+            else:
+                headers.append((header, str(value).encode()))
         headers.append((CONTENT_TYPE_HEADER, self.datacontenttype.encode()))
         return headers
 
@@ -176,10 +183,12 @@ class Envelope(BaseModel):
 
 def new_event_id() -> str:
     """A new, time-ordered event id (UUIDv7 layout; stable forever once assigned)."""
-    ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+    ms = _time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & ((1 << 48) - 1)) << 80 | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64 | (0b10 << 62) | (rand & ((1 << 62) - 1))
-    return str(uuid.UUID(int=value))
+    # the canonical 8-4-4-4-12 text of that 128-bit value, without building a uuid.UUID per event
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def deterministic_event_id(*parts: str) -> str:
@@ -188,7 +197,8 @@ def deterministic_event_id(*parts: str) -> str:
 
 
 def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    ids = os.urandom(24).hex()  # one read for the trace id (16 bytes) and the span id (8)
+    return f"00-{ids[:32]}-{ids[32:]}-01"
 
 
 def child_traceparent(parent: str | None) -> str:

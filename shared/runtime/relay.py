@@ -122,8 +122,17 @@ class OutboxRelay:
         await asyncio.gather(*futures)
         crash_point("relay.after_produce", self.crash_at)
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        # counted per (topic label, type): one labels() lookup per kind in the batch, not per row
+        emitted: dict[tuple[str, str], int] = {}
         for row in rows:
-            EVENTS_EMITTED.labels(self.service, topic_label(row["topic"]), row["event_type"]).inc()
+            kind = (row["topic"], row["event_type"])
+            emitted[kind] = emitted.get(kind, 0) + 1
+        by_label: dict[tuple[str, str], int] = {}
+        for (topic, event_type), n in emitted.items():
+            kind = (topic_label(topic), event_type)
+            by_label[kind] = by_label.get(kind, 0) + n
+        for (label, event_type), n in by_label.items():
+            EVENTS_EMITTED.labels(self.service, label, event_type).inc(n)
         return len(rows)
 
     async def _housekeeping(self, conn: asyncpg.Connection) -> None:

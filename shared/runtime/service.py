@@ -36,6 +36,7 @@ advisory lock, so the other one stands by) runs in either process, once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import signal
@@ -117,6 +118,23 @@ class Parts:
 Build = Callable[..., "Parts | Awaitable[Parts]"]
 
 
+#: allocations of container objects between two young-generation collections (CPython's default: 700)
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def settle_heap() -> None:
+    """Once the parts are built: collect, then freeze what is left (modules, reference tables, the
+    wiring — alive for the whole process) so the cyclic collector never walks it again, and collect
+    the young generation every `GC_YOUNG_THRESHOLD` allocations instead of every 700. Under load a
+    consumer batch allocates hundreds of thousands of short-lived objects (records, envelopes,
+    pydantic models); with the defaults one routing bench ran 1,683 young, 153 middle and 14 full
+    collections, 4.1 s of CPU (docs/scaling.md "Profiles"); with this, 6 young ones, 0.26 s."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 async def build_parts(build: Build, settings: "ServiceSettings", pool: "asyncpg.Pool", **kwargs: Any) -> Parts:
     """Call a wiring's `build`, whether it is a plain or an async function."""
     parts = build(settings, pool, **kwargs)
@@ -137,6 +155,7 @@ async def serve_service(service: str, settings: "ServiceSettings", build: Build)
     parts: Parts | None = None
     try:
         parts = await build_parts(build, settings, pool)
+        settle_heap()
         role = service_role(settings)
         running = parts.for_role(service, role)
         if role != "all":
