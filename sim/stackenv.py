@@ -110,7 +110,7 @@ class Isolated:
             "SHUANGDA_CREDIT_SCHEMA": s.credit, "SHUANGDA_CREDIT_CONSUMER_GROUP": f"credit-{u}",
             "SHUANGDA_CREDIT_INGRESS_PATTERN": rf"t{u}\.ingress\.[a-z][a-z0-9_]*-[0-9]{{6}}",
             "SHUANGDA_CREDIT_REFERRAL_TOPIC": t("referral.lifecycle"), "SHUANGDA_CREDIT_PENALTY_TOPIC": t("penalty.decisions"),
-            "SHUANGDA_CREDIT_CREDIT_TOPIC": t("credit.records"),
+            "SHUANGDA_CREDIT_CREDIT_TOPIC": t("credit.records"), "SHUANGDA_CREDIT_INSPECTION_TOPIC": t("inspection.lifecycle"),
             "SHUANGDA_CUSTODY_SCHEMA": s.custody, "SHUANGDA_CUSTODY_CONSUMER_GROUP": f"custody-{u}",
             "SHUANGDA_CUSTODY_CUSTODY_TOPIC": t("custody.lifecycle"), "SHUANGDA_CUSTODY_REFERRAL_TOPIC": t("referral.lifecycle"),
             "SHUANGDA_CUSTODY_CASE_ROUTING_TOPIC": t("case.routing"),

@@ -55,3 +55,7 @@ PROCEEDINGS_AWAITING = Gauge(
     "shuangda_credit_listing_proceedings_awaiting_decision",
     "Listing proceedings whose party's statement period is over and that the bureau has not decided yet",
 )
+INSPECTION_RESULTS = Counter(
+    "shuangda_credit_inspection_results_total",
+    "Published random-inspection results taken into the disclosure feed, by result", ["result"],
+)

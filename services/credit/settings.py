@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings, require_secret
-from shared.topics import CREDIT, PENALTY, REFERRAL
+from shared.topics import CREDIT, INSPECTION, PENALTY, REFERRAL
 
 #: Bureau back ends' ingress topics: ``ingress.<bureau type>-<division code>`` names the bureau
 #: (``ingress.market_regulation-610402`` is ``market_regulation@610402``), as routing reads them.
@@ -27,6 +27,8 @@ class CreditSettings(ServiceSettings):
     ingress_pattern: str = DEFAULT_INGRESS_PATTERN
     referral_topic: str = REFERRAL.name
     penalty_topic: str = PENALTY.name
+    #: inspection's published results (双随机、一公开) go into the disclosure feed (kind=inspection)
+    inspection_topic: str = INSPECTION.name
     credit_topic: str = CREDIT.name
     #: publish records in the disclosure feed as soon as they are recorded; when false the
     #: deciding bureau publishes each one (POST /v1/records/{id}:disclose)

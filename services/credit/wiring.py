@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -19,12 +20,13 @@ from shared.pii import keyring_from_config
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
-from shared.topics import CREDIT, PENALTY, TopicSpec, ensure_topics
+from shared.topics import CREDIT, INSPECTION, PENALTY, TopicSpec, ensure_topics
 from shared.workdays import default_calendar
 
 from services.credit.adapters.http import HttpDeps, build_app
 from services.credit.adapters.http.disclosure import PUBLIC_PATHS
 from services.credit.adapters.kafka import CreditRoutes
+from services.credit.adapters.kafka_inspection import inspection_results
 from services.credit.adapters.search import IndexRefresher
 from services.credit.app.context import Credit, PersonHasher, Topics
 from services.credit.domain.search import NameIndex
@@ -47,7 +49,9 @@ def output_topics(settings: CreditSettings) -> list[TopicSpec]:
 async def prepare(settings: CreditSettings) -> None:
     """Apply the schema's migrations and create the output topics (both idempotent)."""
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
-    await ensure_topics(settings.kafka, output_topics(settings), replication_factor=settings.kafka_replication_factor)
+    # inspection.lifecycle is inspection's; credit consumes it (and dead-letters to its .dlq) even when started first
+    consumed = [replace(INSPECTION, name=settings.inspection_topic)]
+    await ensure_topics(settings.kafka, output_topics(settings) + consumed, replication_factor=settings.kafka_replication_factor)
 
 
 async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
@@ -67,7 +71,8 @@ async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | 
     kafka = settings.kafka
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
-        routes=[routes.ingress(settings.ingress_pattern), routes.referrals(settings.referral_topic)],
+        routes=[routes.ingress(settings.ingress_pattern), routes.referrals(settings.referral_topic),
+                inspection_results(settings.inspection_topic)],
         batch_size=settings.consumer_batch_size, poll_ms=settings.consumer_poll_ms,
         metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at,
     )

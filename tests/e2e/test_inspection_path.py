@@ -1,8 +1,9 @@
 """A random inspection through the services as processes (issue 15's 双随机、一公开 chain): a bureau's
 plan drawn from its pools with a published seed — re-run here from the public part alone, with
 nothing but sha256, to the same targets and inspectors — results recorded, published in the public
-feed, and the one violation opening a case through intake's normal path (inspection's lead on its
-own ingress topic → intake → routing → the bureau's webhook)."""
+feed and in credit's public disclosure feed (inspection.lifecycle → credit), and the one violation
+opening a case through intake's normal path (inspection's lead on its own ingress topic → intake →
+routing → the bureau's webhook)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import E2E
+from tests.support import stack
 
 pytestmark = pytest.mark.stack
 
@@ -82,6 +84,13 @@ async def test_an_inspection_plan_is_drawn_reproducibly_published_and_its_violat
     assert {(f["credit_code"], f["result"]) for f in feed} == {
         (clean["credit_code"], "no_problem"), (flawed["credit_code"], "problems_found"),
         (violator["credit_code"], "referred_to_case")}
+
+    async def disclosed() -> list[dict[str, Any]]:
+        page = await e2e.http.get(f"{e2e.iso.url('credit')}/v1/disclosures", params={"kind": "inspection", "limit": 5000})
+        return [i for i in page.json()["items"] if i["plan_id"] == plan_id]
+    shown = await stack.eventually(disclosed, until=lambda i: len(i) == 3, what="the results in credit's disclosure feed")
+    assert {(i["credit_code"], i["result"]) for i in shown} == {(f["credit_code"], f["result"]) for f in feed}
+    assert all(i["bureau"] == "渭城区市场监督管理局" and i["published_at"] for i in shown)
 
     code = violator["credit_code"]
     assigned = await e2e.webhook("shuangda.case.assigned.v1",

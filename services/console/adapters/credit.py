@@ -16,7 +16,7 @@ class CreditClient(ApiClient):
         return await self.disclosures("listing", limit=limit)
 
     async def disclosures(self, kind: str, *, after: str | None = None, limit: int = 200) -> Answer:
-        """One page of the public feed (``penalty`` or ``listing``), oldest first; ``next`` is the cursor."""
+        """One page of the public feed (``penalty``, ``listing`` or ``inspection``), oldest first; ``next`` is the cursor."""
         params: dict[str, Any] = {"kind": kind, "limit": limit}
         if after:
             params["after"] = after

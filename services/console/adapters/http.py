@@ -548,12 +548,13 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
             return refused(request, person, "bad_since" if done.status == 422 else "forbidden", done.status)
         return RedirectResponse(f"/ops/messages?recovered={int(done.body.get('resent', 0))}", status_code=303)
 
-    # -- the public: penalty disclosures and the blacklist --
+    # -- the public: penalty disclosures, the blacklist and inspection results --
 
     @app.get("/disclosures", response_class=HTMLResponse, include_in_schema=False)
     async def public_disclosures(request: Request) -> Response:
-        """Credit's published penalties or listings, searched by name or credit code; no sign-in."""
-        kind = "listing" if request.query_params.get("kind") == "listing" else "penalty"
+        """Credit's published penalties, listings or inspection results, searched by name or credit code; no sign-in."""
+        asked = request.query_params.get("kind")
+        kind = asked if asked in ("listing", "inspection") else "penalty"
         query = " ".join((request.query_params.get("q") or "").split())[:100]
         if disclosures is None:
             return page(request, "disclosures.html", 503, kind=kind, q=query, found=None, error="service_down")

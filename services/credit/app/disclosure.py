@@ -21,11 +21,12 @@ from shared.runtime import UnitOfWork
 
 from services.credit import metrics
 from services.credit.adapters.postgres import entities as entities_db
+from services.credit.adapters.postgres import inspections as inspections_db
 from services.credit.adapters.postgres import penalties as penalties_db
 from services.credit.adapters.postgres import read_models
 from services.credit.app.context import Credit, local_day
 from services.credit.app.errors import Conflict, Invalid, NotAllowed, NotFound
-from services.credit.domain.disclosure import project, published_party, to_csv
+from services.credit.domain.disclosure import project, published_name, published_party, to_csv
 from services.credit.domain.model import Bureau
 from services.credit.rules import PartyNameVersion
 
@@ -140,6 +141,16 @@ def listing_row(r: Any) -> dict[str, Any]:
     }
 
 
+def inspection_row(r: Any, rule: PartyNameVersion, labels: Any) -> dict[str, Any]:
+    """A published random-inspection result: the party's name as the rule shows its kind."""
+    return {
+        "plan_id": r["plan_id"], "party_name": published_name(r["party_kind"], r["name"], rule),
+        "party_kind": r["party_kind"], "credit_code": r["credit_code"], "result": r["result"],
+        "result_label": labels.get(r["result"], r["result"]), "bureau": bureau_display(r["bureau"]),
+        "bureau_id": r["bureau"], "published_at": r["published_at"],
+    }
+
+
 def csv_safe(value: Any) -> Any:
     """A cell a spreadsheet shows as text, never evaluates (strings and lists of strings)."""
     if isinstance(value, str):
@@ -153,7 +164,7 @@ def safe_csv(rows: list[dict[str, Any]], fields: Any, *, labels: bool = False) -
     return to_csv([{k: csv_safe(v) for k, v in row.items()} for row in rows], fields, labels=labels)
 
 
-async def feed(credit: Credit, conn: asyncpg.Connection, kind: Literal["penalty", "listing"], after: str | None,
+async def feed(credit: Credit, conn: asyncpg.Connection, kind: Literal["penalty", "listing", "inspection"], after: str | None,
                limit: int) -> tuple[list[dict[str, Any]], Any, str | None]:
     """One page of the public feed: the published items, their fields, the next cursor."""
     position = uncursor(after)
@@ -163,6 +174,12 @@ async def feed(credit: Credit, conn: asyncpg.Connection, kind: Literal["penalty"
         items = [penalty_row(r, rule) for r in rows]
         fields = credit.book.disclosure.penalty_fields
         last = (rows[-1]["disclosed_at"], rows[-1]["record_id"]) if rows else None
+    elif kind == "inspection":
+        rows = await inspections_db.feed(conn, position, limit)
+        rule, labels = party_rule(credit), credit.book.disclosure.inspection_result_labels
+        items = [inspection_row(r, rule, labels) for r in rows]
+        fields = credit.book.disclosure.inspection_fields
+        last = (rows[-1]["published_at"], f"{rows[-1]['plan_id']}:{rows[-1]['credit_code']}") if rows else None
     else:
         rows = await read_models.feed_listings(conn, position, limit)
         items = [listing_row(r) for r in rows]

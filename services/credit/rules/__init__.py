@@ -353,6 +353,16 @@ class PublishedField(Frozen):
 class DisclosureRules(RuleSetFile):
     penalty_fields: tuple[PublishedField, ...]
     listing_fields: tuple[PublishedField, ...]
+    #: published random-inspection results (双随机、一公开, from inspection.lifecycle)
+    inspection_fields: tuple[PublishedField, ...]
+    inspection_result_labels: dict[Literal["no_problem", "problems_found", "referred_to_case"], str]
+
+    @model_validator(mode="after")
+    def _every_result_labelled(self) -> "DisclosureRules":
+        missing = {"no_problem", "problems_found", "referred_to_case"} - set(self.inspection_result_labels)
+        if missing:
+            raise ValueError(f"inspection_result_labels: no label for {', '.join(sorted(missing))}")
+        return self
 
 
 # -- natural persons: which party fields are published, and how (party_names.yaml) -------------

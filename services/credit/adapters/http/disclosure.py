@@ -29,8 +29,8 @@ def router(deps: HttpDeps) -> APIRouter:
                               "departments": [d.model_dump() for d in t.departments],
                               "measures": [m.model_dump() for m in t.measures]})
 
-    @r.get("/v1/disclosures", responses=FEED_CONTENT, summary="Published penalties or listings, oldest first (JSON or CSV)")
-    async def disclosures(kind: Literal["penalty", "listing"] = "penalty", format: Literal["json", "csv"] = "json",
+    @r.get("/v1/disclosures", responses=FEED_CONTENT, summary="Published penalties, listings or random-inspection results, oldest first (JSON or CSV)")
+    async def disclosures(kind: Literal["penalty", "listing", "inspection"] = "penalty", format: Literal["json", "csv"] = "json",
                           after: str | None = Query(None, max_length=200), limit: int = Query(200, ge=1, le=5000),
                           labels: Literal["keys", "zh"] = "keys") -> Response:
         clean(("after", after, 200))
