@@ -15,6 +15,7 @@ read too, by `from_structured`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -191,9 +192,19 @@ def new_event_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def uuid5_hex(namespace: uuid.UUID, name: str) -> str:
+    """``uuid.uuid5(namespace, name).hex``, computed without building `uuid.UUID` objects (about five times
+    faster: notify derives two such ids per delivery)."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
+
+
 def deterministic_event_id(*parts: str) -> str:
     """An id derived from its inputs (UUIDv5), for events that must be emitted once per fact."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "shuangda:" + "/".join(parts)))
+    h = uuid5_hex(uuid.NAMESPACE_URL, "shuangda:" + "/".join(parts))
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_traceparent() -> str:

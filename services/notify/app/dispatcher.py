@@ -67,6 +67,8 @@ from shared.runtime.errors import is_transient
 from shared.runtime.uow import unit_of_work
 
 log = logging.getLogger(__name__)
+#: the level each recorded outcome is logged at (failed, disabled: WARNING)
+_LOG_LEVELS = {"delivered": logging.DEBUG, "retry": logging.INFO}
 
 
 @dataclass(frozen=True)
@@ -452,12 +454,14 @@ class Dispatcher:
                 ERASED_RECIPIENT_SKIPPED.labels(row.channel).inc()
             if outcome == "delivered":
                 DELIVERY_LATENCY.labels(row.channel).observe(max(0.0, (now - row.event_time).total_seconds()))
-            if log.isEnabledFor(logging.INFO if outcome in ("delivered", "retry") else logging.WARNING):
+            # a delivered notice is logged at DEBUG only: at 双11 rates a JSON line per webhook was ~18 µs of CPU
+            # each, and the deliveries table, the status event and the counters already say it arrived
+            level = _LOG_LEVELS.get(outcome, logging.WARNING)
+            if log.isEnabledFor(level):
                 with log_context(event_id=row.event_id, case_id=row.case_id, delivery_id=row.message_id,
                                  channel=row.channel):
-                    log_fn = log.info if outcome in ("delivered", "retry") else log.warning
-                    log_fn("delivery %s: %s", outcome, result.detail or result.result,
-                           extra={"attempt": row.attempts + (1 if o.attempted else 0), "result": result.result})
+                    log.log(level, "delivery %s: %s", outcome, result.detail or result.result,
+                            extra={"attempt": row.attempts + (1 if o.attempted else 0), "result": result.result})
 
     async def _record_all(self, uow: Any, batch: list["_Outcome"]) -> list[str | None]:
         """Record a batch of outcomes in the batch's transaction, a constant number of statements for the

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from shared.contracts.cases import Sealed
+from shared.envelope import uuid5_hex
 from services.notify.domain.directory import Channel, Directory, Entry, endpoint_key
 from services.notify.domain.notices import DIGEST_TYPE, PRIORITY_BULK, Notice, public_event_data
 
@@ -55,7 +56,7 @@ def complainant_id(phone: Sealed) -> str:
 
 def message_id(event_id: str, recipient: str, channel: str) -> str:
     """The delivery's id (the ``webhook-id``): derived from the unique key, so it never changes."""
-    return "msg_" + uuid.uuid5(_NAMESPACE, f"{event_id}/{recipient}/{channel}").hex
+    return "msg_" + uuid5_hex(_NAMESPACE, f"{event_id}/{recipient}/{channel}")
 
 
 def digest_event_id(recipient: str, window_start: datetime) -> str:
