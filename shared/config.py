@@ -134,6 +134,14 @@ class ServiceSettings(StackSettings):
     second_factor_max_failures: int = Field(default=5, ge=1, le=10_000)
     second_factor_address_max_failures: int = Field(default=20, ge=1, le=100_000)
     second_factor_window_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    #: where files are kept (shared/blobstore.py): ``local`` (a directory under the state dir) or
+    #: ``s3`` (any S3-compatible store: endpoint, bucket, region, credentials below)
+    blob_store: Literal["local", "s3"] = "local"
+    blob_s3_endpoint: str | None = None
+    blob_s3_bucket: str | None = None
+    blob_s3_region: str = "us-east-1"
+    blob_s3_access_key_id: str | None = None
+    blob_s3_secret_access_key: SecretStr | None = Field(default=None, repr=False)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(default=200, ge=1)
     #: how often a consumer refreshes topic metadata, and so how soon a pattern subscription sees

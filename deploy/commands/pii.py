@@ -182,9 +182,10 @@ async def opener(conn: Any, keyring: Any, reports: list[dict[str, Any]], *, vaul
 
 
 def _store(args: argparse.Namespace, keyring: Any) -> Any:
-    from services.intake.adapters.blobstore import LocalBlobStore
+    from shared.blobstore import open_blobstore
 
-    return LocalBlobStore(_settings(args).attachments_root(), keyring)
+    settings = _settings(args)
+    return open_blobstore(settings, root=settings.attachments_root(), prefix="intake", keyring=keyring)
 
 
 async def _request(conn: Any, keyring: Any, args: argparse.Namespace) -> int:

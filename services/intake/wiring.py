@@ -11,9 +11,10 @@ from pathlib import Path
 import asyncpg
 
 from services.intake.adapters.http import HttpDeps, build_app
-from services.intake.adapters.blobstore import LocalBlobStore
+from shared import blobstore
+from shared.blobstore import open_blobstore
 from services.intake.adapters.kafka import IngressRoutes, assignee_route
-from services.intake.domain.attachments import AttachmentLimits
+from shared.attachments import AttachmentLimits
 from services.intake.app.ingress import Ingress
 from services.intake.app.registration import Registrar
 from services.intake.settings import IntakeSettings
@@ -46,6 +47,7 @@ async def prepare(settings: IntakeSettings) -> None:
     """Apply the schema's and the key store's migrations and create the case topic (all idempotent)."""
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
     await vault.prepare(settings.dsn, settings.vault_schema)  # the key store of persons' data keys
+    await blobstore.prepare(settings, prefix="intake")  # the S3 bucket of evidence files, when on S3
     routing = CASE_ROUTING if settings.routing_topic == CASE_ROUTING.name else TopicSpec(
         settings.routing_topic, CASE_ROUTING.key, CASE_ROUTING.description, partitions=CASE_ROUTING.partitions)
     # the routing topic too: intake reads each case's assignee from it (routing creates it as well); each
@@ -86,7 +88,7 @@ async def build(settings: IntakeSettings, pool: asyncpg.Pool, *, clock: Clock | 
     app = build_app(HttpDeps(
         pool=pool, auth=Authenticator(directory), registrar=registrar, clock=clock, batch_max_items=settings.batch_max_items,
         max_command_bytes=settings.max_body_bytes, max_batch_bytes=settings.max_batch_bytes,
-        blobs=LocalBlobStore(settings.attachments_root(), keyring),
+        blobs=open_blobstore(settings, root=settings.attachments_root(), prefix="intake", keyring=keyring),
         attachment_limits=AttachmentLimits(settings.attachment_max_bytes, settings.attachment_max_count),
         media=GuardedFetcher(FetchPolicy(
             max_bytes=settings.attachment_max_bytes, timeout_seconds=settings.media_url_timeout_seconds,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.intake.adapters.http_attachments import LAST4_HEADER
-from services.intake.domain.attachments import strip_jpeg
+from shared.attachments import strip_jpeg
 from shared.contracts.cases import Suspect
 from shared.contracts.routing import CaseAssigned
 from tests.support import identity, stack

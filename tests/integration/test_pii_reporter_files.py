@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.intake.domain.attachments import strip_jpeg
+from shared.attachments import strip_jpeg
 from shared.config import REPO_ROOT
 from tests.support import stack
 from tests.support.evidence import jpeg_with_exif

@@ -1,7 +1,7 @@
-"""The evidence-file rules (services/intake/domain/attachments.py): sniffing, limits, stripping."""
+"""The evidence-file rules (shared/attachments.py): sniffing, limits, stripping."""
 from __future__ import annotations
 
-from services.intake.domain.attachments import Accepted, AttachmentLimits, Refused, check, sniff, strip_jpeg, strip_png
+from shared.attachments import Accepted, AttachmentLimits, Refused, check, sniff, strip_jpeg, strip_png
 from tests.support.evidence import GPS_MARK, jpeg_with_exif, pdf, png_with_text
 
 LIMITS = AttachmentLimits(max_bytes=4096, max_count=3)

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import asyncpg
 
 from services.intake.adapters import postgres_attachments as sql
-from services.intake.adapters.blobstore import BlobStore
+from shared.blobstore import BlobStore
 from shared import audit, vault
 from shared.contracts.cases import Sealed
 from shared.pii import Keyring, PiiError

@@ -20,10 +20,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 
 from services.intake.adapters import postgres as db
-from services.intake.adapters.blobstore import BlobStore
+from shared.blobstore import BlobStore
 from shared.guarded_fetch import GuardedFetcher
 from shared.second_factor import Limited, SecondFactorGuard, client_address, limited_problem
-from services.intake.domain.attachments import AttachmentLimits
+from shared.attachments import AttachmentLimits
 from services.intake.adapters.identity import client_context
 from services.intake.adapters.schemas import (
     EXTRA_SCHEMAS,

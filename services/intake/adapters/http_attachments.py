@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from services.intake.adapters import postgres_attachments as sql
 from services.intake.adapters.http import AUTH_PROBLEMS, HttpDeps, problem_doc, require_scope, second_factor_checked
-from services.intake.domain.attachments import EXTENSIONS, Accepted, check
+from shared.attachments import EXTENSIONS, Accepted, check
 from shared.text import CASE_ID_PATTERN
 
 #: a file id as this service issues it (a uuid4); a NUL, a space or any other byte Postgres or a log

@@ -48,7 +48,7 @@ from services.intake.adapters.http import (
 from services.intake.adapters import postgres_attachments as sql_attachments
 from services.intake.adapters.http_attachments import attach
 from services.intake.adapters.identity import client_context
-from services.intake.domain.attachments import Accepted, check
+from shared.attachments import Accepted, check
 from services.intake.adapters.schemas import Open311Service
 from services.intake.domain.errors import FieldError, IntakeValidationError, from_pydantic
 from services.intake.domain.readout import readout
