@@ -43,7 +43,8 @@ async def case_counts(conn: Conn, hot_since: datetime) -> list[asyncpg.Record]:
 
 
 async def deadline_counts(conn: Conn, now: datetime, soon: timedelta) -> list[asyncpg.Record]:
-    """Open deadlines breached (due) and approaching (due within `soon`), per county."""
+    """Open deadlines breached (due) and approaching (due within `soon`), per county: index-only
+    scans of deadlines_open_due (with its case id, migration 0009) and cases_overview (migration 0008)."""
     return await conn.fetch(
         """
         SELECT c.county_label,
