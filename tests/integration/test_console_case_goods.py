@@ -12,21 +12,13 @@ import httpx
 import pytest
 
 from tests.support import identity, stack
-from tests.support.console import PASSWORD, console_stack
+from tests.support.console import console_stack, csrf_of, hidden_fields, sign_in
 from tests.support.routing import case_opened
 
 pytestmark = pytest.mark.stack
 MINE = "market_regulation@610402"
 OTHER = "public_security@610402"  # trademarks: the police co-operate on the case
 ITEMS = [{"description": "假冒运动鞋", "quantity": "120", "unit": "双", "declared_value": "36000.00"}]
-
-
-async def sign_in(client: httpx.AsyncClient, username: str) -> None:
-    form = await client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert csrf, form.text
-    r = await client.post("/login", data={"csrf": csrf.group(1), "username": username, "password": PASSWORD})
-    assert r.status_code == 303, r.text
 
 
 async def test_the_case_page_shows_the_lots_and_appraisals_the_person_may_see() -> None:
@@ -93,3 +85,79 @@ async def test_the_case_page_stays_up_when_custody_and_appraisal_do_not_answer()
             page = await alice.get(f"/cases/{case_id}")
             assert page.status_code == 200, page.text
             assert page.text.count("暂不可用") == 2 and 'data-testid="state"' in page.text
+
+
+async def test_a_bureau_registers_hands_over_and_asks_an_appraisal_from_the_case_page_and_sees_each_refusal() -> None:
+    unique = uuid.uuid4().hex[:10]
+    async with console_stack(unique, goods=True) as cs:
+        w = cs.world
+        case_id = f"A-{unique}"
+        await w.open_cases(case_opened(case_id, category="trademarks", county="610402"))
+        await stack.eventually(lambda: w.case_row(case_id), until=lambda r: r is not None and r["assignee"] == MINE,
+                               what=f"{case_id} assigned to {MINE}")
+        centre = f"centre-{unique}"
+        await identity.issue_key(w.identity_schema, centre, "appraisal")
+        await cs.create_account("alice", f"bureau@{MINE}")
+        await cs.create_account("bob", f"bureau@{OTHER}")
+        await cs.create_account("boss", "office")
+        page_path, lots_action = f"/cases/{case_id}", f"/cases/{case_id}/lots"
+        lot_form = {"hazard": "perishable", "location": "市公物仓 冷库 2", "item0_description": "假冒奶粉",
+                    "item0_quantity": "48", "item0_unit": "罐", "item0_value": "9600.00",
+                    "item1_description": "", "item1_quantity": "", "item1_unit": "", "item1_value": ""}
+
+        async with httpx.AsyncClient(base_url=cs.url) as alice:
+            await sign_in(alice, "alice")
+            page = await alice.get(page_path)
+            for control in ("lot-hazard", "lot-location", "item0-description", "item0-quantity", "item0-unit",
+                            "item0-value", "appraisal-kind", "appraisal-provider", "appraisal-subject"):
+                assert f'<label for="{control}">' in page.text, control
+            forged = await alice.post(lots_action, data={**lot_form, "csrf": "forged"})
+            assert forged.status_code == 403
+            bad = await alice.post(lots_action, data={**hidden_fields(page.text, lots_action), **lot_form,
+                                                      "item0_quantity": "很多"})
+            assert bad.status_code == 409 and 'data-testid="refusal"' in bad.text and "quantity" in bad.text, bad.text
+            made = await alice.post(lots_action, data={**hidden_fields(bad.text, lots_action), **lot_form})
+            assert made.status_code == 303, made.text
+            page = await alice.get(page_path)
+            lot_id = re.search(r'<tr data-lot="(lot_[0-9a-f]{20})">', page.text).group(1)  # type: ignore[union-attr]
+            assert "市公物仓 冷库 2" in page.text and "假冒奶粉 48 罐" in page.text
+
+            handover = f"/cases/{case_id}/lots/{lot_id}/handover"
+            handed = await alice.post(handover, data={**hidden_fields(page.text, handover), "to": "office@610400",
+                                                      "purpose": "warehouse"})
+            assert handed.status_code == 303, handed.text
+            page = await alice.get(page_path)
+            assert handover not in page.text, "nothing more to hand over while the goods are in transit"
+            assert "office@610400" in page.text
+
+            asks = f"/cases/{case_id}/appraisals"
+            unknown = await alice.post(asks, data={**hidden_fields(page.text, asks), "kind": "authenticity",
+                                                   "provider": "Not A Principal!", "subject": "假冒奶粉 48 罐"})
+            assert unknown.status_code == 409 and 'data-testid="refusal"' in unknown.text and "provider" in unknown.text
+            asked = await alice.post(asks, data={**hidden_fields(unknown.text, asks), "kind": "quality",
+                                                 "provider": centre, "subject": "假冒奶粉 48 罐", "lot_id": lot_id})
+            assert asked.status_code == 303, asked.text
+            page = await alice.get(page_path)
+            assert re.search(r'<tr data-appraisal="[^"]+">', page.text) and centre in page.text
+
+        async with httpx.AsyncClient(base_url=cs.url) as bob:
+            await sign_in(bob, "bob")
+            csrf = csrf_of(await bob.get("/cases"))
+            theirs = await bob.post(lots_action, data={**lot_form, "csrf": csrf, "idem": str(uuid.uuid4())})
+            assert theirs.status_code == 404, "another bureau's case: routing says no, nothing reaches custody"
+
+        async with httpx.AsyncClient(base_url=cs.url) as boss:
+            await sign_in(boss, "boss")
+            page = await boss.get(page_path)
+            receive = f"/cases/{case_id}/lots/{lot_id}/receive"
+            got = await boss.post(receive, data=hidden_fields(page.text, receive))
+            assert got.status_code == 303, got.text
+            again = await boss.post(receive, data={**hidden_fields(page.text, receive), "idem": str(uuid.uuid4())})
+            assert again.status_code == 409 and 'data-testid="refusal"' in again.text, "received already: custody's reason"
+            page = await boss.get(page_path)
+            assert receive not in page.text and "待签收" not in page.text
+
+        async with httpx.AsyncClient() as http:
+            lots = (await http.get(f"{cs.settings.custody_url}/v1/lots", params={"case_id": case_id},
+                                   headers={"Authorization": f"Bearer {await w.api_key(MINE)}"})).json()["lots"]
+        assert [(lot["hazard"], lot["holder"], len(lot["chain"])) for lot in lots] == [("perishable", "office@610400", 1)]

@@ -10,19 +10,11 @@ import httpx
 import pytest
 
 from tests.support import stack
-from tests.support.console import PASSWORD, console_stack
+from tests.support.console import console_stack, sign_in
 from tests.support.routing import case_opened
 
 pytestmark = pytest.mark.stack
 MINE = "market_regulation@610402"
-
-
-async def sign_in(client: httpx.AsyncClient, username: str) -> None:
-    form = await client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert csrf, form.text
-    r = await client.post("/login", data={"csrf": csrf.group(1), "username": username, "password": PASSWORD})
-    assert r.status_code == 303, r.text
 
 
 def case_ids(html: str) -> list[str]:

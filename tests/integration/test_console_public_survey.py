@@ -6,23 +6,16 @@ own survey principal; intake's refusals are shown as they are: the case still op
 without the CSRF cookie's token is a 403 before intake is asked."""
 from __future__ import annotations
 
-import re
 import uuid
 
 import httpx
 import pytest
 
 from tests.support import stack
-from tests.support.console import console_stack
+from tests.support.console import console_stack, csrf_of
 
 pytestmark = pytest.mark.stack
 PHONE = "13912345678"
-
-
-def token(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
 
 
 async def test_a_complainant_answers_the_survey_once_after_the_case_closed_and_is_told_each_refusal() -> None:
@@ -47,7 +40,7 @@ async def test_a_complainant_answers_the_survey_once_after_the_case_closed_and_i
             assert form.status_code == 200 and tracking in form.text
             for control in ("last4", "score", "resolved-yes", "resolved-no", "reopen", "comment"):
                 assert f'<label for="{control}">' in form.text, control
-            csrf = token(form)
+            csrf = csrf_of(form)
             survey = f"/public/survey/{tracking}"
 
             forged = await citizen.post(survey, data={**answer, "csrf": "forged"})

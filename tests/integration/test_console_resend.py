@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import re
 import uuid
-from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,12 @@ from shared.contracts.routing import CaseAssigned
 from shared.db import connect
 from shared.webhooks import generate_secret
 from tests.support import stack
-from tests.support.console import PASSWORD, console_stack
+from tests.support.console import console_stack, csrf_of, hidden_fields, sign_in
 from tests.support.notify import HttpSink, NotifyWorld, probe, record_for, sample
 
 pytestmark = pytest.mark.stack
 MR = "market_regulation@610402"
 CULTURE = "culture@610400"
-
-
-async def sign_in(client: httpx.AsyncClient, username: str) -> None:
-    form = await client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert csrf, form.text
-    r = await client.post("/login", data={"csrf": csrf.group(1), "username": username, "password": PASSWORD})
-    assert r.status_code == 303, r.text
-
-
-def hidden(html: str, action: str) -> dict[str, str]:
-    """The hidden fields of the form posting to `action`."""
-    found = re.search(rf'<form method="post" action="{re.escape(action)}"[^>]*>(.*?)</form>', html, re.S)
-    assert found, f"no form for {action}"
-    return {m.group(1): unescape(m.group(2))
-            for m in re.finditer(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">', found.group(1))}
 
 
 async def test_ops_resends_a_message_and_recovers_an_endpoint_from_the_console(tmp_path: Path) -> None:
@@ -77,7 +60,7 @@ async def test_ops_resends_a_message_and_recovers_an_endpoint_from_the_console(t
                 page = await client.get(f"/ops/messages/{delivery_id}")
                 assert page.status_code == 200 and 'data-testid="resend"' in page.text
                 action = f"/ops/messages/{delivery_id}/resend"
-                fields = hidden(page.text, action)
+                fields = hidden_fields(page.text, action)
                 assert set(fields) == {"csrf", "idem"}
 
                 forged = await client.post(action, data={**fields, "csrf": "forged"})
@@ -114,7 +97,7 @@ async def test_ops_resends_a_message_and_recovers_an_endpoint_from_the_console(t
                                  listing, re.S), "the circuit column shows the endpoint's failures"
                 sink.script("/hooks/rc", then=200)
                 recover_action = f"/ops/endpoints/{endpoint_id}/recover"
-                rfields = hidden(listing, recover_action)
+                rfields = hidden_fields(listing, recover_action)
                 bad = await client.post(recover_action, data={**rfields, "since": "not a time"})
                 assert bad.status_code == 422
                 recovered = await client.post(recover_action, data={**rfields, "since": before.strftime("%Y-%m-%dT%H:%M")})
@@ -124,8 +107,8 @@ async def test_ops_resends_a_message_and_recovers_an_endpoint_from_the_console(t
 
             async with httpx.AsyncClient(base_url=cs.url) as bureau:
                 await sign_in(bureau, "bureauperson")
-                csrf = re.search(r'name="csrf" value="([^"]+)"', (await bureau.get("/cases")).text)
-                refused = await bureau.post(action, data={"csrf": csrf.group(1) if csrf else "", "idem": str(uuid.uuid4())})
+                refused = await bureau.post(action, data={"csrf": csrf_of(await bureau.get("/cases")),
+                                                          "idem": str(uuid.uuid4())})
                 assert refused.status_code == 403
 
             conn = await connect(stack.dsn(), cs.settings.schema)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any, AsyncIterator
 
 from shared.db import connect, create_pool
@@ -20,6 +22,29 @@ from tests.support import stack
 from tests.support.routing import Running, RoutingWorld
 
 PASSWORD = "correct-horse-battery"
+
+
+def csrf_of(page: Any) -> str:
+    """The CSRF token a console page's form carries (an httpx response or its text)."""
+    text = page if isinstance(page, str) else page.text
+    found = re.search(r'name="csrf" value="([^"]+)"', text)
+    assert found, text
+    return found.group(1)
+
+
+def hidden_fields(html: str, action: str) -> dict[str, str]:
+    """The hidden fields (csrf, idem …) of the form posting to `action` on a page."""
+    form = re.search(rf'<form method="post" action="{re.escape(action)}"[^>]*>(.*?)</form>', html, re.S)
+    assert form, f"no form for {action}"
+    return {name: unescape(value)
+            for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(1))}
+
+
+async def sign_in(client: Any, username: str, password: str = PASSWORD) -> None:
+    """Sign `username` in on an httpx client at the console's URL (its cookies keep the session)."""
+    form = await client.get("/login")
+    r = await client.post("/login", data={"csrf": csrf_of(form), "username": username, "password": password})
+    assert r.status_code == 303, r.text
 
 
 def free_port() -> int:

@@ -32,10 +32,12 @@ from shared.text import CASE_ID_PATTERN
 from services.console.adapters.credit import CreditClient
 from services.console.adapters.dlq import DeadLetters
 from services.console.adapters.notify import NotifyClient
+from services.console.adapters.api import Answer
 from services.console.adapters.routing import ServiceDown
 from services.console.adapters.oidc import OidcRefused
 from services.console.app.accounts import Accounts, Person
 from services.console.app.disclosures import Disclosures
+from services.console.app.goods import GoodsActions, lots_with_actions
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
 from services.console.app.resends import Resends
@@ -44,6 +46,7 @@ from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
 from services.console.domain import i18n
 from services.console.domain import cases as case_rules
+from services.console.domain import goods as goods_rules
 from services.console.domain import office as office_rules
 from services.console.domain.accounts import principal_id_for
 from services.console.metrics import SIGN_INS
@@ -97,6 +100,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
                                                       TokenBuckets(lookup_rate))
     css = (HERE / "static" / "console.css").read_bytes()
     disclosures = Disclosures(credit) if credit is not None else None
+    goods_actions = GoodsActions(workbench.routing.read_case, workbench.custody, workbench.appraisal)
     survey_buckets, survey_tracking_buckets = TokenBuckets(lookup_rate), TokenBuckets(lookup_rate)
     disclosure_buckets = TokenBuckets(Rate(max(lookup_rate.per_second, 1.0), max(lookup_rate.burst, 30)))
 
@@ -285,8 +289,13 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         referral = body.get("referral") or {}
         agency = person.role.name == "bureau" and body["bureau"] == person.role.bureau
         goods = await workbench.goods(person.api_key, case_id)  # routing let them read the case: its goods too
+        bureau_here = person.role.bureau if person.role.name in ("bureau", "office") else None  # custody's party
         return page(request, "case.html", status, person=person, case=body, refusal=refusal, done=done,
-                    lots=goods.lots, appraisals=goods.appraisals,
+                    lots=lots_with_actions(goods.lots, bureau_here), appraisals=goods.appraisals,
+                    can_register_lot=agency and workbench.custody is not None and goods.lots is not None,
+                    can_request_appraisal=agency and workbench.appraisal is not None and goods.appraisals is not None,
+                    hazards=goods_rules.HAZARDS, purposes=goods_rules.PURPOSES,
+                    appraisal_kinds=goods_rules.APPRAISAL_KINDS, item_rows=goods_rules.ITEM_ROWS,
                     goods_shown=workbench.custody is not None or workbench.appraisal is not None,
                     idem=str(uuid.uuid4()), unmasked=unmasked, penalty=penalty,
                     outcomes=case_rules.OUTCOMES, penalty_types=case_rules.PENALTY_TYPES,
@@ -632,6 +641,36 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         async def run(person: Person, fields: dict[str, str]) -> Any:
             return await workbench.record_outcome(person.api_key, case_id, outcome=case_rules.outcome_body(fields),
                                                   idempotency_key=_text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau",), run)
+
+    # -- a case's seized goods (custody) and appraisal requests (appraisal) --
+
+    @app.post("/cases/{case_id}/lots", include_in_schema=False)
+    async def register_lot(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await goods_actions.register(person.api_key, case_id, fields, _text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau",), run)
+
+    @app.post("/cases/{case_id}/lots/{lot_id}/handover", include_in_schema=False)
+    async def hand_over_lot(request: Request, case_id: str, lot_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            if not goods_rules.lot_shaped(lot_id):
+                return Answer(404, None)
+            return await goods_actions.hand_over(person.api_key, case_id, lot_id, fields, _text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau", "office"), run)
+
+    @app.post("/cases/{case_id}/lots/{lot_id}/receive", include_in_schema=False)
+    async def receive_lot(request: Request, case_id: str, lot_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            if not goods_rules.lot_shaped(lot_id):
+                return Answer(404, None)
+            return await goods_actions.receive(person.api_key, case_id, lot_id, _text(fields, "idem", 100))
+        return await _command(request, case_id, ("bureau", "office"), run)
+
+    @app.post("/cases/{case_id}/appraisals", include_in_schema=False)
+    async def request_appraisal(request: Request, case_id: str) -> Response:
+        async def run(person: Person, fields: dict[str, str]) -> Any:
+            return await goods_actions.request_appraisal(person.api_key, case_id, fields, _text(fields, "idem", 100))
         return await _command(request, case_id, ("bureau",), run)
 
     @app.post("/cases/{case_id}/penalty", include_in_schema=False)
