@@ -98,7 +98,7 @@ async def test_a_bureau_registers_hands_over_and_asks_an_appraisal_from_the_case
         centre = f"centre-{unique}"
         await identity.issue_key(w.identity_schema, centre, "appraisal")
         await cs.create_account("alice", f"bureau@{MINE}")
-        await cs.create_account("bob", f"bureau@{OTHER}")
+        await cs.create_account("bob", "bureau@food_drug@610402")  # neither assigned nor co-operating
         await cs.create_account("boss", "office")
         page_path, lots_action = f"/cases/{case_id}", f"/cases/{case_id}/lots"
         lot_form = {"hazard": "perishable", "location": "市公物仓 冷库 2", "item0_description": "假冒奶粉",
@@ -116,7 +116,11 @@ async def test_a_bureau_registers_hands_over_and_asks_an_appraisal_from_the_case
             bad = await alice.post(lots_action, data={**hidden_fields(page.text, lots_action), **lot_form,
                                                       "item0_quantity": "很多"})
             assert bad.status_code == 409 and 'data-testid="refusal"' in bad.text and "quantity" in bad.text, bad.text
-            made = await alice.post(lots_action, data={**hidden_fields(bad.text, lots_action), **lot_form})
+            async def register() -> httpx.Response:  # a new request each time: custody may not know the case yet
+                return await alice.post(lots_action, data={**hidden_fields(bad.text, lots_action), **lot_form,
+                                                           "idem": str(uuid.uuid4())})
+
+            made = await stack.eventually(register, until=lambda r: "unknown_case" not in r.text, what="custody knows the case")
             assert made.status_code == 303, made.text
             page = await alice.get(page_path)
             lot_id = re.search(r'<tr data-lot="(lot_[0-9a-f]{20})">', page.text).group(1)  # type: ignore[union-attr]
@@ -134,8 +138,12 @@ async def test_a_bureau_registers_hands_over_and_asks_an_appraisal_from_the_case
             unknown = await alice.post(asks, data={**hidden_fields(page.text, asks), "kind": "authenticity",
                                                    "provider": "Not A Principal!", "subject": "假冒奶粉 48 罐"})
             assert unknown.status_code == 409 and 'data-testid="refusal"' in unknown.text and "provider" in unknown.text
-            asked = await alice.post(asks, data={**hidden_fields(unknown.text, asks), "kind": "quality",
-                                                 "provider": centre, "subject": "假冒奶粉 48 罐", "lot_id": lot_id})
+            async def ask() -> httpx.Response:
+                return await alice.post(asks, data={**hidden_fields(unknown.text, asks), "kind": "quality",
+                                                    "provider": centre, "subject": "假冒奶粉 48 罐", "lot_id": lot_id,
+                                                    "idem": str(uuid.uuid4())})
+
+            asked = await stack.eventually(ask, until=lambda r: "unknown_case" not in r.text, what="appraisal knows the case")
             assert asked.status_code == 303, asked.text
             page = await alice.get(page_path)
             assert re.search(r'<tr data-appraisal="[^"]+">', page.text) and centre in page.text

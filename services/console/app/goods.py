@@ -21,6 +21,13 @@ class GoodsActions:
         self.custody = custody
         self.appraisal = appraisal
 
+    @staticmethod
+    def _decided(answer: Answer) -> Answer:
+        """The service's answer, its 404 (an unknown case or lot *there*: custody learns a case's bureau
+        from routing's topic, so just after the assignment it may not know it yet) shown on the case
+        page with its reason like any refusal — routing has already let the person read the case."""
+        return Answer(409, answer.body) if answer.status == 404 else answer
+
     async def _visible(self, key: str, case_id: str) -> Answer | None:
         """None when routing lets the person read the case, else the answer to give (a 404)."""
         case = await self.read_case(key, case_id)
@@ -33,27 +40,28 @@ class GoodsActions:
 
     async def register(self, key: str, case_id: str, fields: dict[str, str], idempotency_key: str | None) -> Answer:
         custody = self._custody()
-        return await self._visible(key, case_id) or await custody.register(
-            key, rules.register_body(case_id, fields), idempotency_key=idempotency_key)
+        return await self._visible(key, case_id) or self._decided(await custody.register(
+            key, rules.register_body(case_id, fields), idempotency_key=idempotency_key))
 
     async def hand_over(self, key: str, case_id: str, lot_id: str, fields: dict[str, str],
                         idempotency_key: str | None) -> Answer:
         custody = self._custody()
         body = rules.handover_body(fields)
-        return await self._visible(key, case_id) or await custody.hand_over(
-            key, lot_id, to=body["to"], purpose=body["purpose"], idempotency_key=idempotency_key)
+        return await self._visible(key, case_id) or self._decided(await custody.hand_over(
+            key, lot_id, to=body["to"], purpose=body["purpose"], idempotency_key=idempotency_key))
 
     async def receive(self, key: str, case_id: str, lot_id: str, idempotency_key: str | None) -> Answer:
         custody = self._custody()
-        return await self._visible(key, case_id) or await custody.receive(key, lot_id, idempotency_key=idempotency_key)
+        return await self._visible(key, case_id) or self._decided(
+            await custody.receive(key, lot_id, idempotency_key=idempotency_key))
 
     async def request_appraisal(self, key: str, case_id: str, fields: dict[str, str],
                                 idempotency_key: str | None) -> Answer:
         if self.appraisal is None:
             raise ServiceDown("appraisal: not configured")
         appraisal = self.appraisal
-        return await self._visible(key, case_id) or await appraisal.request(
-            key, rules.appraisal_body(case_id, fields), idempotency_key=idempotency_key)
+        return await self._visible(key, case_id) or self._decided(await appraisal.request(
+            key, rules.appraisal_body(case_id, fields), idempotency_key=idempotency_key))
 
 
 def lots_with_actions(lots: list[dict[str, Any]] | None, party: str | None) -> list[dict[str, Any]] | None:
