@@ -39,6 +39,7 @@ from deploy.launcher import endpoints
 from shared.contracts.routing import CaseAssigned
 from shared.envelope import new_envelope
 from shared.kafka import KafkaConnection
+from shared.runtime.service import settle_heap
 from shared.webhooks import generate_secret
 from tests.support.notify import NotifyWorld, sample
 
@@ -153,6 +154,7 @@ async def main(events: int, rate: float, seconds: float, bureaus: int, as_json: 
         await produce(producer, topic, targets, 1_000_000)
         produced = time.monotonic() - started
         async with world.running(settings) as parts:
+            settle_heap()  # what the service's main does once its parts are built (shared.runtime.service)
             started_wall = datetime.now(timezone.utc)
             cpu0, wall0 = time.process_time(), time.monotonic()
             got = await wait_for(sink, before + healthy, 120)
