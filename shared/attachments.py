@@ -29,6 +29,8 @@ from typing import Literal
 ContentType = Literal["image/jpeg", "image/png", "application/pdf"]
 Refusal = Literal["empty", "too_large", "too_many", "unsupported_type", "malformed"]
 
+#: the HTTP status of each refusal (intake's and custody's uploads answer the same)
+HTTP_STATUS: dict[str, int] = {"empty": 422, "malformed": 422, "too_large": 413, "unsupported_type": 415, "too_many": 409}
 EXTENSIONS: dict[str, str] = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG chunks that carry metadata, not pixels

@@ -75,13 +75,13 @@ class SeizedGoods:
     # -- calls --------------------------------------------------------------------------------------
 
     async def _call(self, http: httpx.AsyncClient, who: str, method: str, path: str, step: str,
-                    body: dict[str, Any] | None = None) -> Answer:
+                    body: dict[str, Any] | None = None, content: bytes | None = None) -> Answer:
         token = self.keys.routing.get(who) or self.keys.appraisal.get(who)
         name = f"{'custody' if http is self.custody else 'appraisal'}:{step}"
         if token is None:
             self.stats.errors["no_key"] += 1
             return Answer(0, {"error": f"no key for {who}"})
-        answer = await call(http, method, path, token=token, json=body,
+        answer = await call(http, method, path, token=token, json=body, content=content,
                             idempotency_key=f"{self.run_id}/{path}/{step}" if method == "POST" else None)
         self.stats.commands[f"{name}:{answer.status}"] += 1
         if not answer.ok:
@@ -219,9 +219,28 @@ class SeizedGoods:
             if not (await self._call(self.custody, self.office, "POST", f"/v1/destruction-plans/{plan_id}:approve",
                                      "approve")).ok:
                 return
-            if (await self._call(self.custody, lot.bureau, "POST", f"/v1/destruction-plans/{plan_id}:record", "record", {
-                    "photos": [f"destruction/{plan_id}/1.jpg", f"destruction/{plan_id}/2.jpg"],
+            photos = []
+            for n in (1, 2):  # the destruction's photos, added to the plan before the record names them
+                added = await self._call(self.custody, lot.bureau, "POST", f"/v1/destruction-plans/{plan_id}/files",
+                                         f"photo/{n}", content=scene_photo(f"{plan_id}/{n}"))
+                if added.ok:
+                    photos.append(added.body["sha256"])
+            if photos and (await self._call(self.custody, lot.bureau, "POST", f"/v1/destruction-plans/{plan_id}:record", "record", {
+                    "photos": photos,
                     "environmental_cost": str(Decimal(rng.randint(300, 5_000)))})).ok:
                 lot.done = True
 
         self.scheduler.at(self._later(rng.uniform(2.0, 10.0)), approve_and_destroy, "destruction")
+
+
+def scene_photo(label: str) -> bytes:
+    """A small JPEG standing for a photo of the scene: SOI, a JFIF header, a comment naming `label`
+    (custody strips comments, as it strips Exif), a quantisation table, the scan and EOI."""
+    import struct
+
+    def segment(marker: int, body: bytes) -> bytes:
+        return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+
+    return (b"\xff\xd8" + segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+            + segment(0xFE, label.encode()) + segment(0xDB, b"\x00" + bytes(range(64)))
+            + segment(0xDA, b"\x01\x01\x00\x00\x3f\x00") + label.encode() + b"\xff\xd9")

@@ -5,3 +5,5 @@ COMMANDS = Counter("shuangda_custody_commands_total", "custody commands committe
                    ["kind"])  # registered | handed_over | received | decided | released | plan_proposed | plan_approved | destroyed
 DEADLINES = Counter("shuangda_custody_deadline_events_total", "custody deadline events committed, by kind and what",
                     ["kind", "what"])  # kind: police_handover | perishable_disposal; what: approaching | breached
+FILES = Counter("shuangda_custody_files_total", "lots' and destruction records' files stored (committed) and served",
+                ["outcome", "kind"])  # outcome: stored | read; kind: photo | document | any

@@ -2,6 +2,8 @@
 has is in `shared.config.ServiceSettings`; only custody's own fields are here."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -27,3 +29,12 @@ class CustodySettings(ServiceSettings):
     #: how often the deadline watch looks, and how long before a deadline "approaching" is raised
     deadline_watch_seconds: float = Field(default=5.0, gt=0)
     deadline_warn_hours: float = Field(default=24, ge=0)
+    #: lots' photos and documents, the destruction records' photos (shared/blobstore.py): where the
+    #: local store keeps them (default: <state dir>/custody-files; SHUANGDA_BLOB_STORE=s3 for S3), the
+    #: size of one file and how many one lot or plan has
+    files_dir: Path | None = None
+    file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    file_max_count: int = Field(default=20, ge=1, le=200)
+
+    def files_root(self) -> Path:
+        return self.files_dir or self.state_dir / "custody-files"

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import asyncpg
 
-from shared import case_bureaus
+from shared import blobstore, case_bureaus
+from shared.attachments import AttachmentLimits
+from shared.blobstore import open_blobstore
 from shared.clock import Clock
 from shared.db import migrate
 from shared.deadline_watch import DeadlineWatch
@@ -40,13 +42,16 @@ async def prepare(settings: CustodySettings) -> None:
                                          replace(REFERRAL, name=settings.referral_topic),
                                          *case_bureaus.topic_specs(settings.case_routing_topic)],
                         replication_factor=settings.kafka_replication_factor)
+    await blobstore.prepare(settings, prefix=SERVICE)  # the S3 bucket of photos and documents, when on S3
 
 
 async def build(settings: CustodySettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
     deadlines = CustodyDeadlines(calendar=default_calendar(), before_hours=settings.deadline_warn_hours,
                                  rules_file=Path(settings.deadline_rules_file) if settings.deadline_rules_file else RULES_FILE)
-    custody = Custody(clock=clock, topic=settings.custody_topic, deadlines=deadlines)
+    custody = Custody(clock=clock, topic=settings.custody_topic, deadlines=deadlines,
+                      blobs=open_blobstore(settings, root=settings.files_root(), prefix=SERVICE),
+                      file_limits=AttachmentLimits(settings.file_max_bytes, settings.file_max_count))
     storage = StorageCosts(clock=clock, rates_file=Path(settings.storage_cost_file) if settings.storage_cost_file
                            else RATES_FILE)
     storage.rates  # a bad rates file stops the start, not a report
@@ -71,6 +76,6 @@ async def build(settings: CustodySettings, pool: asyncpg.Pool, *, clock: Clock |
     app = build_app(pool=pool, custody=custody, storage=storage, auth=Authenticator(directory), body_limit=settings.max_body_bytes,
                     readiness=[database_reachable])
     return Parts(app, [consumer.run, relay.run, watch.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
-                 closers=[directory.close],
+                 closers=[directory.close, *([custody.blobs.close] if hasattr(custody.blobs, "close") else [])],
                  components={"directory": directory, "custody": custody, "relay": relay, "consumer": consumer,
                              "watch": watch})

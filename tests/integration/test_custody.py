@@ -5,6 +5,7 @@ and published on the custody topic."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from shared import audit
 from shared.db import connect
-from tests.support import stack
+from tests.support import evidence, stack
 from tests.support.custody import CustodyWorld
 
 pytestmark = pytest.mark.stack
@@ -114,10 +115,13 @@ async def test_toxic_goods_are_destroyed_only_under_a_plan_the_office_approved(w
         r = await http.post("/v1/destruction-plans", json=plan_body, headers=bureau)
         assert r.status_code == 201, r.text
         plan = r.json()["plan_id"]
-        record = {"photos": ["evidence/destroy-1.jpg"], "environmental_cost": "1800.00"}
+        record = {"photos": [hashlib.sha256(b"not yet").hexdigest()], "environmental_cost": "1800.00"}
         refused(await http.post(f"/v1/destruction-plans/{plan}:record", json=record, headers=bureau), 409, "not_approved")
         assert (await http.post(f"/v1/destruction-plans/{plan}:approve", headers=bureau)).status_code == 403
         assert (await http.post(f"/v1/destruction-plans/{plan}:approve", headers=office)).json()["state"] == "approved"
+        photo = await http.post(f"/v1/destruction-plans/{plan}/files", headers=bureau, content=evidence.jpeg_with_exif())
+        assert photo.status_code == 201, photo.text
+        record["photos"] = [photo.json()["sha256"]]  # the record names the photos added to the plan
         done = await http.post(f"/v1/destruction-plans/{plan}:record", json=record, headers=bureau)
         assert done.status_code == 200 and done.json()["state"] == "done", done.text
         for lid in ids:

@@ -87,6 +87,22 @@ def test_destruction_needs_an_approved_plan_with_two_witnesses() -> None:
     with pytest.raises(Refused) as exc:
         rules.record_destruction(approved, photos=[], environmental_cost=Decimal(1))
     assert reason(exc) == "missing"
-    assert rules.record_destruction(approved, photos=["p.jpg"], environmental_cost=Decimal(900)).state == "done"
+    with pytest.raises(Refused) as exc:  # the record names photos added to the plan, none other
+        rules.record_destruction(approved, photos=["a" * 64], environmental_cost=Decimal(900), uploaded=frozenset({"b" * 64}))
+    assert reason(exc) == "not_uploaded" and exc.value.field == "photos.0"
+    assert rules.record_destruction(approved, photos=["a" * 64], environmental_cost=Decimal(900),
+                                    uploaded=frozenset({"a" * 64})).state == "done"
     assert rules.dispose(decided, by_party=BUREAU, outcome="destroyed", at=AT, plan_id="plan_1",
                          plan_approved=True).disposed_outcome == "destroyed"
+
+
+def test_a_photo_is_an_image_and_only_the_bureau_or_the_holder_adds_a_lots_files() -> None:
+    lot = rules.register("lot_1", "case-1", BUREAU, "ordinary", [ITEM], "仓", AT)
+    rules.may_add_to_lot(lot, by_party=BUREAU)
+    with pytest.raises(Refused) as exc:
+        rules.may_add_to_lot(lot, by_party="food_drug@610402")
+    assert reason(exc) == "not_bureau_or_holder" and exc.value.forbidden
+    rules.file_fits("document", "application/pdf")
+    with pytest.raises(Refused) as exc:
+        rules.file_fits("photo", "application/pdf")
+    assert reason(exc) == "not_a_photo" and exc.value.field == "file"

@@ -13,18 +13,22 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from pydantic import Field
 
 from shared import deadline_watch as watch
-from shared.http import ProblemError, create_app
+from fastapi.responses import JSONResponse
+
+from shared.attachments import HTTP_STATUS
+from shared.http import ProblemError, create_app, problem_response, run_in_transaction
 from shared.identity.http import Authenticator
 from shared.identity.model import Principal
 from shared.openapi import install_problem_schema
-from shared.refusals import CaseId, LotId, StrictIn, command_responses, write_command
+from shared.refusals import CaseId, LotId, NotFound, Refused, StrictIn, command_responses, write_command
 from shared.runtime.uow import UnitOfWork
 from shared.text import Ident, SaneDate, Text
 
 from services.custody.adapters import postgres as db
 from services.custody.app.lots import Actor, Custody
 from services.custody.app.storage import StorageCosts
-from services.custody.domain.lots import DestructionPlan, Item, Lot
+from services.custody.domain.lots import DestructionPlan, Item, Lot, StoredFile
+from services.custody.metrics import FILES
 
 SERVICE = "custody"
 TITLE = "Shuangda custody: seized goods (公物仓), chain of custody, disposal"
@@ -71,8 +75,12 @@ class ProposePlan(StrictIn):
     witnesses: list[Text(60)] = Field(min_length=1, max_length=20)  # type: ignore[valid-type]
 
 
+Sha256 = Ident(r"[0-9a-f]{64}", max_len=64, what="sha256 hex digest")
+
+
 class RecordDestruction(StrictIn):
-    photos: list[Text(300)] = Field(min_length=1, max_length=50)  # type: ignore[valid-type]
+    #: the SHA-256 of photos added to the plan (``POST /v1/destruction-plans/{id}/files?kind=photo``)
+    photos: list[Sha256] = Field(min_length=1, max_length=50)  # type: ignore[valid-type]
     environmental_cost: Decimal = Money
 
 
@@ -101,6 +109,11 @@ def lot_view(lot: Lot) -> dict[str, Any]:
 
 
 
+def file_view(f: StoredFile) -> dict[str, Any]:
+    return {"sha256": f.sha256, "kind": f.kind, "content_type": f.content_type, "size_bytes": f.size_bytes,
+            "removed": list(f.removed), "added_by": f.added_by, "added_at": f.added_at.isoformat()}
+
+
 def plan_view(plan: DestructionPlan) -> dict[str, Any]:
     return {"plan_id": plan.plan_id, "bureau": plan.bureau, "lot_ids": list(plan.lot_ids), "state": plan.state,
             "scheduled_on": plan.scheduled_on.isoformat(), "facility": plan.facility,
@@ -116,7 +129,12 @@ def may_see(p: Principal, lot: Lot) -> bool:
 
 def build_app(*, pool: asyncpg.Pool, custody: Custody, storage: StorageCosts, auth: Authenticator, body_limit: int,
               readiness: list[Callable[[], Awaitable[bool]]]) -> FastAPI:
-    app = create_app(SERVICE, title=TITLE, readiness=readiness, body_limit=body_limit,
+    def limit_for(path: str) -> int:
+        if path.endswith("/files"):  # a file: refused above its own limit with a problem naming it
+            return custody.file_limits.max_bytes + 64 * 1024  # beyond: the generic 413 problem
+        return body_limit
+
+    app = create_app(SERVICE, title=TITLE, readiness=readiness, body_limit=limit_for,
                      description="Seized goods in custody: registration, hand-overs and receipts, decided outcomes, "
                                  "release, destruction plans approved by the office, and costs per bureau.")
     api = APIRouter(prefix="/v1", responses=RESPONSES)
@@ -142,9 +160,11 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, storage: StorageCosts, au
         async with pool.acquire() as conn:
             lot = await db.read_lot(conn, lot_id)
             deadlines = await watch.deadlines_of(conn, [lot_id]) if lot is not None else []
+            files = await db.files_of(conn, lot_id) if lot is not None else []
         if lot is None or not may_see(caller, lot):
             raise ProblemError(404, "Not found", f"no lot {lot_id} the caller may see")
-        return lot_view(lot) | {"deadlines": [watch.deadline_view(d) for d in deadlines], "storage": storage.of_lot(lot)}
+        return lot_view(lot) | {"deadlines": [watch.deadline_view(d) for d in deadlines], "storage": storage.of_lot(lot),
+                                "files": [file_view(f) for f in files]}
 
     @api.get("/lots", summary="The lots of a case the caller may see, each with its chain of custody")
     async def of_case(case_id: CaseId, caller: Principal = Depends(reader)) -> dict[str, Any]:  # type: ignore[valid-type]
@@ -193,6 +213,83 @@ def build_app(*, pool: asyncpg.Pool, custody: Custody, storage: StorageCosts, au
                      caller: Principal = Depends(actor_dep), idempotency_key: str | None = Key) -> Response:
         return await write(request, caller, idempotency_key, 200, lambda uow, a: _plan(custody.record_destruction(
             uow, a, plan_id, photos=list(body.photos), environmental_cost=body.environmental_cost)))
+
+    file_body = {"requestBody": {"required": True, "content": {
+        t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/jpeg", "image/png", "application/pdf")}}}
+    file_responses: dict[int | str, dict[str, Any]] = {
+        200: {"description": "the same content again: the first record"},
+        413: problem_response("the file is too large"), 415: problem_response("not a JPEG, PNG or PDF (by content)")}
+
+    async def add_file(request: Request, caller: Principal, owner: str, kind: str) -> Response:
+        data = await request.body()
+        actor = actor_of(caller)
+
+        async def work(uow: UnitOfWork) -> tuple[bool, StoredFile]:
+            try:
+                return await custody.add_file(uow, actor, owner=owner, kind=kind, data=data)
+            except Refused as exc:
+                status = 403 if exc.forbidden else HTTP_STATUS.get(exc.reason, 409) if exc.field == "file" else 409
+                if exc.reason == "not_a_photo":
+                    status = 415
+                raise ProblemError(status, "Refused", exc.detail, reason=exc.reason,
+                                   errors=[{"field": exc.field, "reason": exc.reason, "detail": exc.detail}]) from None
+            except NotFound as exc:
+                raise ProblemError(404, "Not found", str(exc)) from None
+
+        fresh, stored = await run_in_transaction(pool, work, source=f"/{SERVICE}", actor=actor.party)
+        if fresh:
+            FILES.labels("stored", kind).inc()
+        return JSONResponse(file_view(stored), status_code=201 if fresh else 200)
+
+    async def serve_file(digest: str, content_type: str) -> Response:
+        assert custody.blobs is not None
+        data = await custody.blobs.get(digest)
+        if data is None:  # a row never names a missing blob; a store that lost it is a fault, said plainly
+            raise ProblemError(503, "File unavailable", "the file store does not have this file now")
+        FILES.labels("read", "any").inc()
+        return Response(data, media_type=content_type, headers={
+            "X-Content-Type-Options": "nosniff", "Content-Disposition": f'attachment; filename="{digest[:16]}"',
+            "Cache-Control": "private, no-store"})
+
+    @api.post("/lots/{lot_id}/files", status_code=201, openapi_extra=file_body, responses=file_responses,
+              summary="Add a photo or document of the goods (the body is the file; its type is sniffed, photo "
+                      "metadata stripped)")
+    async def lot_file(request: Request, lot_id: LotId, kind: Literal["photo", "document"],  # type: ignore[valid-type]
+                       caller: Principal = Depends(reader)) -> Response:
+        async with pool.acquire() as conn:
+            lot = await db.read_lot(conn, lot_id)
+        if lot is None or not may_see(caller, lot):
+            raise ProblemError(404, "Not found", f"no lot {lot_id} the caller may see")
+        return await add_file(request, caller, lot_id, kind)
+
+    @api.get("/lots/{lot_id}/files/{sha256}", summary="A photo or document of a lot (for those who may see the lot)",
+             responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}})
+    async def read_lot_file(lot_id: LotId, sha256: Sha256,  # type: ignore[valid-type]
+                            caller: Principal = Depends(reader)) -> Response:
+        async with pool.acquire() as conn:
+            lot = await db.read_lot(conn, lot_id)
+            files = {f.sha256: f for f in await db.files_of(conn, lot_id)} if lot is not None else {}
+        if lot is None or not may_see(caller, lot) or sha256 not in files:
+            raise ProblemError(404, "Not found", f"no file {sha256} of a lot the caller may see")
+        return await serve_file(sha256, files[sha256].content_type)
+
+    @api.post("/destruction-plans/{plan_id}/files", status_code=201, openapi_extra=file_body, responses=file_responses,
+              summary="Add a photo of the destruction (the approved plan's bureau; the record names them)")
+    async def plan_file(request: Request, plan_id: PlanId, caller: Principal = Depends(actor_dep)  # type: ignore[valid-type]
+                        ) -> Response:
+        return await add_file(request, caller, plan_id, "photo")
+
+    @api.get("/destruction-plans/{plan_id}/files/{sha256}", summary="A photo of a destruction (its bureau, the office)",
+             responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}})
+    async def read_plan_file(plan_id: PlanId, sha256: Sha256,  # type: ignore[valid-type]
+                             caller: Principal = Depends(reader)) -> Response:
+        async with pool.acquire() as conn:
+            plan = await db.read_plan(conn, plan_id)
+            files = {f.sha256: f for f in await db.files_of(conn, plan_id)} if plan is not None else {}
+        party = caller.bureau or caller.principal_id
+        if plan is None or not (caller.can("cases:read-all") or party == plan.bureau) or sha256 not in files:
+            raise ProblemError(404, "Not found", f"no file {sha256} of a plan the caller may see")
+        return await serve_file(sha256, files[sha256].content_type)
 
     @api.get("/reports/costs", summary="Per bureau: lots registered and their value, storage days and cost, "
                                        "lots destroyed and the destruction cost, the total")

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from services.custody.domain.lots import Decision, DestructionPlan, Handover, Item, Lot
+from services.custody.domain.lots import Decision, DestructionPlan, Handover, Item, Lot, StoredFile
 
 
 def _items_json(items: tuple[Item, ...]) -> str:
@@ -176,3 +176,28 @@ async def lots_of_cases(conn: asyncpg.Connection, case_ids: list[str]) -> list[L
         "SELECT lot_id FROM lots WHERE case_id = ANY($1::text[]) ORDER BY lot_id", case_ids)]
     found = await lock_lots(conn, ids)
     return [found[i] for i in ids if i in found]
+
+
+FILE_COLUMNS = "owner, sha256, kind, content_type, size_bytes, removed, added_by, added_at"
+
+
+async def insert_file(conn: asyncpg.Connection, f: StoredFile) -> tuple[bool, StoredFile]:
+    """The file of its owner: True and `f` when new, else False and the record first kept."""
+    row = await conn.fetchrow(
+        f"INSERT INTO files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        f"ON CONFLICT (owner, sha256) DO NOTHING RETURNING {FILE_COLUMNS}",
+        f.owner, f.sha256, f.kind, f.content_type, f.size_bytes, list(f.removed), f.added_by, f.added_at)
+    if row is not None:
+        return True, f
+    first = await conn.fetchrow(f"SELECT {FILE_COLUMNS} FROM files WHERE owner = $1 AND sha256 = $2", f.owner, f.sha256)
+    return False, _file(first)
+
+
+async def files_of(conn: asyncpg.Connection | asyncpg.Pool, owner: str) -> list[StoredFile]:
+    rows = await conn.fetch(f"SELECT {FILE_COLUMNS} FROM files WHERE owner = $1 ORDER BY added_at, sha256", owner)
+    return [_file(r) for r in rows]
+
+
+def _file(r: asyncpg.Record) -> StoredFile:
+    return StoredFile(r["owner"], r["sha256"], r["kind"], r["content_type"], r["size_bytes"], tuple(r["removed"]),
+                      r["added_by"], r["added_at"])

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from shared import audit, case_bureaus
+from shared import attachments, audit, case_bureaus
+from shared.attachments import AttachmentLimits
+from shared.blobstore import BlobStore
 from shared.clock import Clock
 from shared.contracts.custody import CustodyChanged, DestructionPlanChanged, LotDisposed, LotOutcomeDecided, LotRegistered
 from shared.refusals import NotFound
@@ -18,7 +20,7 @@ from shared.workdays import SHANGHAI
 from services.custody.adapters import postgres as db
 from services.custody.app.deadlines import CustodyDeadlines
 from services.custody.domain import lots as rules
-from services.custody.domain.lots import DestructionPlan, Item, Lot, Refused
+from services.custody.domain.lots import DestructionPlan, Item, Lot, Refused, StoredFile
 from services.custody.metrics import COMMANDS
 
 
@@ -40,6 +42,9 @@ class Custody:
     clock: Clock
     topic: str
     deadlines: CustodyDeadlines | None = None
+    #: the one blob store (shared/blobstore.py) for lots' photos and documents, and their limits
+    blobs: BlobStore | None = None
+    file_limits: AttachmentLimits = AttachmentLimits(max_bytes=10 * 1024 * 1024, max_count=20)
 
     async def _one(self, uow: UnitOfWork, lot_id: str) -> Lot:
         found = await db.lock_lots(uow.conn, [lot_id])
@@ -154,7 +159,8 @@ class Custody:
         if actor.party != plan.bureau:
             raise Refused("plan", "not_responsible", f"only {plan.bureau} records this destruction", forbidden=True)
         approved = plan.state == "approved"
-        done = rules.record_destruction(plan, photos=photos, environmental_cost=environmental_cost)
+        uploaded = frozenset(f.sha256 for f in await db.files_of(uow.conn, plan_id) if f.kind == "photo")
+        done = rules.record_destruction(plan, photos=photos, environmental_cost=environmental_cost, uploaded=uploaded)
         found = await db.lock_lots(uow.conn, sorted(plan.lot_ids))
         lots = [rules.dispose(found[i], by_party=actor.party, outcome="destroyed", at=now, plan_id=plan_id,
                               plan_approved=approved) for i in sorted(found)]
@@ -169,6 +175,40 @@ class Custody:
             await self.deadlines.disposed(uow, lots, now)
         self._emit_plan(uow, done)
         return done
+
+    async def add_file(self, uow: UnitOfWork, actor: Actor, *, owner: str, kind: str, data: bytes
+                       ) -> tuple[bool, StoredFile]:
+        """A photo or document of a lot (``lot_…``) or of a destruction plan's record (``plan_…``):
+        judged by its bytes and the limits (`shared.attachments.check`: sniffed type, size, count per
+        owner, photo metadata stripped), kept in the blob store under its SHA-256, recorded, audited.
+        The same content again: False and the first record."""
+        if owner.startswith("lot_"):
+            rules.may_add_to_lot(await self._one(uow, owner), by_party=actor.party)
+        else:
+            plan = await db.lock_plan(uow.conn, owner)
+            if plan is None:
+                raise NotFound("destruction plan", owner)
+            rules.may_add_to_plan(plan, by_party=actor.party)
+        assert self.blobs is not None
+        kept = await db.files_of(uow.conn, owner)
+        decided = attachments.check(data, already=0, limits=self.file_limits)  # the count: below, after "again?"
+        if isinstance(decided, attachments.Refused):
+            raise Refused("file", decided.reason, decided.detail)
+        again = next((f for f in kept if f.sha256 == decided.digest), None)
+        if again is not None:
+            return False, again
+        if len(kept) >= self.file_limits.max_count:
+            raise Refused("file", "too_many", f"at most {self.file_limits.max_count} files")
+        rules.file_fits(kind, decided.content_type)
+        await self.blobs.put(decided.digest, decided.data)  # before the row: a row never names a missing blob
+        fresh, stored = await db.insert_file(uow.conn, StoredFile(
+            owner, decided.digest, kind, decided.content_type, len(decided.data), decided.removed,  # type: ignore[arg-type]
+            actor.person, self.clock.now()))
+        if fresh:
+            await self._audit(uow, "custody.file_added", owner, actor,
+                              {"sha256": stored.sha256, "kind": kind, "content_type": stored.content_type,
+                               "size_bytes": stored.size_bytes, "removed": list(stored.removed)})
+        return fresh, stored
 
     def _emit_plan(self, uow: UnitOfWork, plan: DestructionPlan) -> None:
         uow.emit(self.topic, DestructionPlanChanged(plan_id=plan.plan_id, bureau=plan.bureau, state=plan.state,

@@ -206,11 +206,62 @@ def approve_plan(plan: DestructionPlan, *, by_person: str, approver_is_office: b
     return replace(plan, state="approved", approved_by=by_person)
 
 
-def record_destruction(plan: DestructionPlan, *, photos: list[str], environmental_cost: Decimal) -> DestructionPlan:
+def record_destruction(plan: DestructionPlan, *, photos: list[str], environmental_cost: Decimal,
+                       uploaded: frozenset[str] = frozenset()) -> DestructionPlan:
+    """`photos`: the SHA-256 of photos added to the plan (`uploaded`: the plan's photos)."""
     if plan.state != "approved":
         raise Refused("plan", "not_approved", f"the plan is {plan.state}")
     if not photos:
         raise Refused("photos", "missing", "the destruction record carries photos")
+    for n, digest in enumerate(photos):
+        if digest not in uploaded:
+            raise Refused(f"photos.{n}", "not_uploaded", f"{digest} is not a photo added to plan {plan.plan_id}")
     if environmental_cost < 0:
         raise Refused("environmental_cost", "negative", "a cost is 0 or more")
     return replace(plan, state="done", environmental_cost=environmental_cost, record_photos=tuple(photos))
+
+
+# -- photos and documents -------------------------------------------------------------------------
+
+FileKind = Literal["photo", "document"]
+FILE_KINDS: tuple[FileKind, ...] = ("photo", "document")
+#: what each kind may be, by the sniffed content type: a photo is an image; a document is a PDF or a scan
+FILE_TYPES: dict[str, frozenset[str]] = {"photo": frozenset({"image/jpeg", "image/png"}),
+                                         "document": frozenset({"image/jpeg", "image/png", "application/pdf"})}
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    owner: str                  # the lot or destruction plan
+    sha256: str                 # of the bytes kept (after metadata was stripped)
+    kind: FileKind
+    content_type: str
+    size_bytes: int
+    removed: tuple[str, ...]
+    added_by: str
+    added_at: dt.datetime
+
+
+def may_add_to_lot(lot: Lot, *, by_party: str) -> None:
+    """The registering bureau or the holder adds a lot's photos and documents (the centre photographs
+    the samples it holds); not after the lot was disposed of."""
+    _open(lot)
+    if by_party not in {lot.bureau, lot.holder}:
+        raise Refused("lot", "not_bureau_or_holder", f"{lot.bureau} or the holder {lot.holder} adds files",
+                      forbidden=True)
+
+
+def may_add_to_plan(plan: DestructionPlan, *, by_party: str) -> None:
+    """The plan's bureau adds the destruction record's photos, once the plan is approved and until recorded."""
+    if by_party != plan.bureau:
+        raise Refused("plan", "not_responsible", f"only {plan.bureau} adds this destruction's photos", forbidden=True)
+    if plan.state != "approved":
+        raise Refused("plan", "not_approved", f"the plan is {plan.state}")
+
+
+def file_fits(kind: str, content_type: str) -> None:
+    if kind not in FILE_KINDS:
+        raise Refused("kind", "unknown_kind", f"one of {', '.join(FILE_KINDS)}")
+    if content_type not in FILE_TYPES[kind]:
+        raise Refused("file", "not_a_photo" if kind == "photo" else "unsupported_type",
+                      f"a {kind} is {' or '.join(sorted(FILE_TYPES[kind]))}, this is {content_type}")

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from services.intake.adapters import postgres_attachments as sql
 from services.intake.adapters.http import AUTH_PROBLEMS, HttpDeps, problem_doc, require_scope, second_factor_checked
-from shared.attachments import EXTENSIONS, Accepted, check
+from shared.attachments import EXTENSIONS, HTTP_STATUS, Accepted, check
 from shared.text import CASE_ID_PATTERN
 
 #: a file id as this service issues it (a uuid4); a NUL, a space or any other byte Postgres or a log
@@ -41,7 +41,7 @@ from shared.identity.model import Principal
 
 TYPE = "https://shuangda.example/problems/attachment"
 LAST4_HEADER = "X-Reporter-Last4"
-_STATUS = {"empty": 422, "malformed": 422, "too_large": 413, "unsupported_type": 415, "too_many": 409}
+_STATUS = HTTP_STATUS
 
 
 class AttachmentOut(BaseModel):
