@@ -347,6 +347,33 @@ def mask_name(name: str) -> str:
     return text[0] + "*" * max(1, len(text) - 1)
 
 
+#: how a 个体工商户's name with a 字号 ends (行业 or 组织形式): such a name is the shop's, not a person's
+SHOP_NAME_ENDINGS: Final = ("店", "部", "行", "厂", "馆", "坊", "社", "铺", "场", "站", "室", "所", "园", "庄", "院", "吧",
+                            "屋", "阁", "居", "堂", "城", "中心", "门市", "摊", "号", "超市", "商贸", "经营", "工作室")
+_CJK_NAME = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·]+$")
+
+
+def is_personal_name(kind: str, name: str) -> bool:
+    """Whether a party's name is a natural person's own name, which the public may see only masked:
+    always for a natural person; for a 个体工商户 (individual trader) registered without a 字号 — a
+    trader may use no name of its own (《个体工商户条例》), and then it is known by its operator's
+    name — i.e. a name of 2–4 Chinese characters (or a minority name with '·') not ending like a shop's."""
+    if kind == "natural_person":
+        return True
+    if kind != "individual_trader":
+        return False
+    text = normalise_text(name)
+    if not _CJK_NAME.match(text) or text.endswith(SHOP_NAME_ENDINGS):
+        return False
+    return 2 <= len(text) <= 4 or ("·" in text and len(text) <= 16)
+
+
+def uscc_party_kind(code: str) -> str:
+    """``individual_trader`` for a unified social credit code of a 个体工商户 (registration authority 9,
+    market regulation; organisation type 2: GB 32100-2015), else ``organisation``."""
+    return "individual_trader" if normalise_text(code).upper().startswith("92") else "organisation"
+
+
 def mask_resident_id(rid: str, *, keep_last: int = 4) -> str:
     """Mask an identity number, keeping only its last *keep_last* characters.
 

@@ -190,7 +190,7 @@ class Service(Component):
             env["SHUANGDA_CONSOLE_ROUTING_URL"] = f"https://{settings.HOST}:{settings.port('routing')}"
             env["SHUANGDA_CONSOLE_INTAKE_URL"] = f"https://{settings.HOST}:{settings.port('intake')}"
             env["SHUANGDA_CONSOLE_CREDIT_URL"] = f"https://{settings.HOST}:{settings.port('credit')}"
-            for called in ("notify", "custody", "appraisal"):
+            for called in ("notify", "custody", "appraisal", "inspection"):
                 env[f"SHUANGDA_CONSOLE_{called.upper()}_URL"] = f"https://{settings.HOST}:{settings.port(called)}"
         return env
 

@@ -30,6 +30,8 @@ class ConsoleSettings(ServiceSettings):
     #: custody's and appraisal's APIs (a case's seized goods and appraisal requests on its page); empty: not shown
     custody_url: str = "http://127.0.0.1:8006"
     appraisal_url: str = "http://127.0.0.1:8007"
+    #: inspection's public part (the published random-inspection results and quality commitments); empty: not shown
+    inspection_url: str = "http://127.0.0.1:8008"
     #: the PII keys that open a complainant's sealed data for an audited unmasking ("kid:base64key,…",
     #: as intake's; the development key in dev mode; none outside dev mode: unmasking is unavailable)
     pii_keys: SecretStr | None = None

@@ -22,6 +22,7 @@ from shared.runtime.service import Parts
 from services.console.adapters import crypto
 from services.console.adapters.appraisal import AppraisalClient
 from services.console.adapters.custody import CustodyClient
+from services.console.adapters.inspection import InspectionClient
 from services.console.adapters.intake import IntakeClient
 from services.console.adapters import postgres as db
 from services.console.adapters.alerts import SubstitutionAlerts
@@ -35,6 +36,7 @@ from services.console.app.accounts import Accounts
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
 from services.console.app.resends import Resends
+from services.console.app.inspections import PublicInspections
 from services.console.app.survey import Survey
 from services.console.app.unmask import Unmasking
 from services.console.app.workbench import Workbench
@@ -71,6 +73,8 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
     notify = NotifyClient(settings.notify_url, timeout=settings.http_timeout_seconds) if settings.notify_url else None
     custody = CustodyClient(settings.custody_url, timeout=settings.http_timeout_seconds) if settings.custody_url else None
     intake = IntakeClient(settings.intake_url, timeout=settings.http_timeout_seconds) if settings.intake_url else None
+    inspection = (InspectionClient(settings.inspection_url, timeout=settings.http_timeout_seconds)
+                  if settings.inspection_url else None)
     appraisal = (AppraisalClient(settings.appraisal_url, timeout=settings.http_timeout_seconds)
                  if settings.appraisal_url else None)
     oidc = OidcClient(issuer=settings.oidc_issuer, client_id=settings.oidc_client_id or "",
@@ -100,12 +104,13 @@ async def build(settings: ConsoleSettings, pool: asyncpg.Pool, *, clock: Clock |
                     dead_letters=dead_letters, office=office, clock=clock, notify=notify, credit=credit,
                     resends=Resends(notify, pool, clock) if notify is not None else None,
                     survey=Survey(intake) if intake is not None else None,
+                    inspections=PublicInspections(inspection) if inspection is not None else None,
                     unmasking=Unmasking(routing, pool, keyring, clock, vault_schema=settings.vault_schema),
                     pdf=printer(chromium) if chromium is not None else None, cookie_secure=settings.cookie_secure,
                     login_rate=Rate(settings.login_rate_per_second, settings.login_rate_burst),
                     lookup_rate=Rate(settings.lookup_rate_per_second, settings.lookup_rate_burst),
                     prometheus_url=settings.prometheus_url, readiness=[database_ready])
-    closers = [routing.close] + [c.close for c in (credit, notify, oidc, custody, appraisal, intake) if c is not None]
+    closers = [routing.close] + [c.close for c in (credit, notify, oidc, custody, appraisal, intake, inspection) if c is not None]
     loops = [session_pruning(pool, clock)] + ([alerts.run] if alerts is not None else [])
     return Parts(app, loops, closers=closers,
                  components={"accounts": accounts, "routing": routing, "office": office, "dead_letters": dead_letters, "pool": pool,

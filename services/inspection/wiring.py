@@ -14,7 +14,7 @@ from shared.db import migrate
 from shared.deadline_watch import DeadlineWatch
 from shared.idempotency import pruning_loop
 from shared.identity import open_directory
-from shared.identity.http import Authenticator
+from shared.identity.http import Authenticator, holds_scope
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
 from shared.topics import INSPECTION, TopicSpec, ensure_topics
@@ -24,6 +24,9 @@ from services.inspection.adapters.http import PUBLIC_PATHS, build_app
 from services.inspection.app.inspections import RULES_FILE, Inspections, count_emitted, deadline_event
 from services.inspection.settings import InspectionSettings
 
+#: a caller holding it (the console's public principal) relays citizens: the public limit counts the
+#: address it names in X-Client-Address (shared.ratelimit), not the console's own
+RELAY_SCOPE = "clients:relay"
 SERVICE = "inspection"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -56,7 +59,8 @@ async def build(settings: InspectionSettings, pool: asyncpg.Pool, *, clock: Cloc
 
     directory = await open_directory(settings)
     app = build_app(pool=pool, inspections=inspections, auth=Authenticator(directory), body_limit=body_limit,
-                    rate_limits=settings.public_rate_limits(PUBLIC_PATHS), readiness=[database_reachable])
+                    rate_limits=settings.public_rate_limits(PUBLIC_PATHS, relay=holds_scope(directory, RELAY_SCOPE)),
+                    readiness=[database_reachable])
     return Parts(app, [relay.run, watch.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
                  closers=[directory.close],
                  components={"directory": directory, "inspections": inspections, "relay": relay, "watch": watch})

@@ -82,18 +82,24 @@ class ConsoleStack:
 @contextlib.asynccontextmanager
 async def console_stack(unique: str, *, routing_overrides: dict[str, Any] | None = None, credit: bool = False,
                         credit_overrides: dict[str, Any] | None = None, notify: Any = None, goods: bool = False,
-                        intake: bool = False, **overrides: Any) -> AsyncIterator[ConsoleStack]:
+                        intake: bool = False, inspection: bool = False, **overrides: Any) -> AsyncIterator[ConsoleStack]:
     """`credit`: run credit too (its own schema, the same identity store, following routing's referral
     topic; `credit_overrides`: its settings) and point the console at it and at its credit topic;
     `notify`: (a `tests.support.notify.NotifyWorld`, its settings) to run notify with, likewise;
     `goods`: run custody and appraisal (the same identity store) for the case page's goods and appraisals;
     `intake`: run intake (on routing's topics, the same identity store) for the public survey — as
-    `beside["intake"]` (its Running: an in-process client for filing complaints) and `beside["intake_world"]`."""
+    `beside["intake"]` (its Running: an in-process client for filing complaints) and `beside["intake_world"]`;
+    `inspection`: run inspection (the same identity store) for the public inspection results —
+    `beside["inspection"]` (an in-process client) and `beside["inspection_world"]`."""
     async with contextlib.AsyncExitStack() as services:
-        urls: dict[str, str] = {"credit_url": "", "custody_url": "", "appraisal_url": "", "intake_url": ""}
+        urls: dict[str, str] = {"credit_url": "", "custody_url": "", "appraisal_url": "", "intake_url": "",
+                                "inspection_url": ""}
         beside: dict[str, Any] = {}
         if intake:
             urls["intake_url"], ran = await services.enter_async_context(_intake(unique))
+            beside.update(ran)
+        if inspection:
+            urls["inspection_url"], ran = await services.enter_async_context(_inspection(unique))
             beside.update(ran)
         if goods:
             urls["custody_url"], urls["appraisal_url"] = await services.enter_async_context(_goods(unique))
@@ -167,6 +173,16 @@ async def _intake(unique: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     await world.create()
     async with running_intake(world) as running, _served(running.parts.app) as url:
         yield url, {"intake": running, "intake_world": world}
+
+
+@contextlib.asynccontextmanager
+async def _inspection(unique: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    from tests.support.inspection import InspectionWorld
+
+    world = InspectionWorld(unique)  # identity_<unique>: routing's and the console's identity store
+    await world.create()
+    async with world.running() as (http, parts), _served(parts.app) as url:
+        yield url, {"inspection": http, "inspection_world": world}
 
 
 @contextlib.asynccontextmanager

@@ -38,6 +38,7 @@ from services.console.adapters.oidc import OidcRefused
 from services.console.app.accounts import Accounts, Person
 from services.console.app.disclosures import Disclosures
 from services.console.app.goods import GoodsActions, lots_with_actions
+from services.console.app.inspections import PublicInspections
 from services.console.app.lookup import Lookup
 from services.console.app.office import Office
 from services.console.app.resends import Resends
@@ -91,6 +92,7 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
               clock: Clock, pdf: Callable[[str], Awaitable[bytes]] | None = None,
               notify: NotifyClient | None = None, credit: CreditClient | None = None,
               resends: Resends | None = None, survey: Survey | None = None,
+              inspections: PublicInspections | None = None,
               readiness: Iterable[Callable[[], Awaitable[bool]]] = ()) -> FastAPI:
     app = create_app(SERVICE, title="Shuangda console", readiness=readiness, body_limit=FORM_MAX,
                      description="Pages for people (docs/console.md)")
@@ -574,6 +576,31 @@ def build_app(*, accounts: Accounts, workbench: Workbench, lookup: Lookup, dead_
         except ServiceDown:
             return page(request, "disclosures.html", 503, kind=kind, q=query, found=None, error="service_down")
         return page(request, "disclosures.html", kind=kind, q=query, found=found, error=None)
+
+    @app.get("/public/inspections", response_class=HTMLResponse, include_in_schema=False)
+    async def public_inspections(request: Request) -> Response:
+        """Inspection's published random-inspection results, searched by name or credit code (a
+        person's name only as published: masked), and a bureau's quality commitments; no sign-in."""
+        query = " ".join((request.query_params.get("q") or "").split())[:100]
+        bureau = (request.query_params.get("bureau") or "").strip()[:64] or None
+
+        def shown(status: int, **context: Any) -> HTMLResponse:
+            return page(request, "inspections.html", status, q=query, bureau=bureau or "",
+                        **{"found": None, "commitments": None, "error": None, **context})
+
+        if bureau is not None and re.fullmatch(r"[a-z_]{2,40}@[0-9]{6}", bureau) is None:
+            return shown(422, error="bad_bureau")
+        if inspections is None:
+            return shown(503, error="service_down")
+        if disclosure_buckets.take(address(request)) > 0:
+            return shown(429, error="too_many")
+        key = await accounts.public_key()
+        try:
+            found = await inspections.search(key, query, bureau, address(request))
+            commitments = await inspections.commitments(key, bureau, address(request)) if bureau else None
+        except ServiceDown:
+            return shown(503, error="service_down")
+        return shown(200, found=found, commitments=commitments)
 
     async def _command(request: Request, case_id: str, roles: tuple[str, ...],
                        run: Callable[[Person, dict[str, str]], Awaitable[Any]], then: str | None = None) -> Response:

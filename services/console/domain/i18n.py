@@ -359,6 +359,25 @@ TEXTS: dict[str, tuple[str, str]] = {
     "appraisal_kind_value": ("价格认定", "Value"),
     "appraisal_subject": ("鉴定事项", "What is to be appraised"),
     "wanted_by": ("希望完成日期（可选）", "Wanted by (optional)"),
+    # the public: inspection's published random-inspection results (一公开) and quality commitments
+    "inspections": ("双随机抽查结果公示", "Random inspection results"),
+    "inspections_intro": ("查询已公示的双随机抽查结果（按企业名称或统一社会信用代码），或输入执法单位查看作出质量承诺的企业。以个人姓名登记的个体工商户仅显示姓氏。",
+                          "Published random-inspection results, by name or unified social credit code; with a bureau, "
+                          "its enterprises with a quality commitment. An individual trader known by its operator's own "
+                          "name is shown by the surname only."),
+    "inspection_bureau": ("执法单位（可选，如 market_regulation@610402）", "Bureau (optional, e.g. market_regulation@610402)"),
+    "inspection_results": ("抽查结果", "Inspection results"),
+    "inspection_party": ("检查对象", "Inspected party"),
+    "inspection_result": ("检查结果", "Result"),
+    "inspection_plan": ("抽查计划", "Plan"),
+    "published_at": ("公示时间", "Published"),
+    "inspection_result_no_problem": ("未发现问题", "No problem found"),
+    "inspection_result_problems_found": ("发现问题", "Problems found"),
+    "inspection_result_referred_to_case": ("已立案处理", "Referred to a case"),
+    "inspection_result_none": ("—", "—"),
+    "quality_commitments": ("质量承诺企业", "Enterprises with a quality commitment"),
+    "quality_commitment": ("质量承诺", "Quality commitment"),
+    "bad_bureau": ("执法单位的写法不正确（类型@六位行政区划代码）。", "The bureau is written type@six-digit division code."),
     # the public: the satisfaction survey (the closing SMS links to /public/survey/{tracking_no})
     "survey": ("满意度评价", "Satisfaction survey"),
     "survey_intro": ("您的投诉已办结。请输入投诉时所留手机号码的后四位，并告诉我们您对处理结果是否满意。每件投诉只能评价一次。",

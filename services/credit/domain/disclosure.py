@@ -10,34 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
-from shared.identifiers import IdentifierError, mask_name, mask_resident_id, normalise_text
+# is_personal_name and SHOP_NAME_ENDINGS live in shared.identifiers (the console masks inspection results by them too)
+from shared.identifiers import SHOP_NAME_ENDINGS, IdentifierError, is_personal_name, mask_name, mask_resident_id  # noqa: F401
 
 from services.credit.rules import PartyNameVersion, PublishedField
-
-
-#: how a 个体工商户's name with a 字号 ends (行业 or 组织形式): such a name is the shop's, not a person's
-SHOP_NAME_ENDINGS = ("店", "部", "行", "厂", "馆", "坊", "社", "铺", "场", "站", "室", "所", "园", "庄", "院", "吧",
-                     "屋", "阁", "居", "堂", "城", "中心", "门市", "摊", "号", "超市", "商贸", "经营", "工作室")
-_CJK = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·]+$")
-
-
-def is_personal_name(kind: str, name: str) -> bool:
-    """Whether a party's name is a natural person's own name, which the public may see only masked:
-    always for a natural person; for a 个体工商户 (individual trader) registered without a 字号 — a
-    trader may use no name of its own (《个体工商户条例》), and then it is known by its operator's
-    name — i.e. a name of 2–4 Chinese characters (or a minority name with '·') not ending like a shop's."""
-    if kind == "natural_person":
-        return True
-    if kind != "individual_trader":
-        return False
-    text = normalise_text(name)
-    if not _CJK.match(text) or text.endswith(SHOP_NAME_ENDINGS):
-        return False
-    return 2 <= len(text) <= 4 or ("·" in text and len(text) <= 16)
 
 
 def _shown_name(form: str, kind: str, name: str) -> str:
