@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import EventModel, contract
 from shared.contracts.cases import Figures
@@ -58,6 +58,18 @@ class AppraisalStepped(_AppraisalEvent):
     at: datetime
 
 
+class WeightRuleRef(BaseModel):
+    """The evidential-weight rule a result was counted by (versioned data, services/appraisal/rules)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str
+    citation: str
+    article: str = ""
+    verified: bool
+    counts_toward_thresholds: bool
+
+
 @contract(topic=APPRAISAL.name, key=_KEY)
 class AppraisalReported(_AppraisalEvent):
     """The provider reported the result (verdict, valuation and the report document)."""
@@ -68,6 +80,10 @@ class AppraisalReported(_AppraisalEvent):
     report: DocumentRef
     evidential_weight: Literal["appraisal_opinion", "rights_holder_identification"]
     figures: Figures = Field(default_factory=dict, description="what the result adds to the case's figures")
+    withheld_figures: Figures = Field(
+        default_factory=dict, description="what the result would add, withheld by the evidential-weight rule (a rights "
+                                          "holder's identification alone raises no figure; the centre's opinion does)")
+    weight_rule: WeightRuleRef | None = Field(default=None, description="the evidential-weight rule version applied")
     lot_id: str | None = None
     reported_at: datetime
 

@@ -77,6 +77,7 @@ async def test_the_centre_appraises_counterfeit_goods_and_the_result_carries_the
                                      "shuangda.appraisal.stepped.v1", "shuangda.appraisal.reported.v1"]
     reported = found[-1][1]
     assert reported["figures"] == {"unsold_value": "56000.00"} and reported["case_id"] == case
+    assert reported["withheld_figures"] == {} and reported["weight_rule"]["counts_toward_thresholds"] is True
     assert reported["report"]["doc_no"] == REPORT["doc_no"]
     conn = await connect(stack.dsn(), world.settings.schema)
     try:
@@ -105,9 +106,16 @@ async def test_a_rights_holders_identification_is_marked_and_only_for_authentici
         aid = (await http.post("/v1/appraisals", json=base | {"kind": "authenticity"}, headers=bureau)).json()["appraisal_id"]
         await http.post(f"/v1/appraisals/{aid}:accept", headers=brand)
         await http.post(f"/v1/appraisals/{aid}:samples-received", json={}, headers=brand)
-        r = await http.post(f"/v1/appraisals/{aid}/result", json={"verdict": "counterfeit", "report": REPORT}, headers=brand)
+        r = await http.post(f"/v1/appraisals/{aid}/result", headers=brand,
+                            json={"verdict": "counterfeit", "valuation": "90000.00", "report": REPORT})
         assert r.json()["provider_kind"] == "rights_holder"
         assert r.json()["result"]["evidential_weight"] == "rights_holder_identification"
+        # its weight differs: alone it raises no figure toward a referral; the valuation is carried as withheld
+        found = await events(world, lambda e: any(t == "shuangda.appraisal.reported.v1" for t, _ in e), "the result")
+        (reported,) = [p for t, p in found if t == "shuangda.appraisal.reported.v1"]
+        assert reported["figures"] == {} and reported["withheld_figures"] == {"unsold_value": "90000.00"}
+        assert reported["weight_rule"]["counts_toward_thresholds"] is False
+        assert reported["weight_rule"]["verified"] is False and reported["weight_rule"]["version"] == "local-2026"
 
 
 async def test_custodys_hand_over_to_the_centre_is_the_samples_arrival(unique: str) -> None:

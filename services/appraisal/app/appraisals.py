@@ -3,17 +3,20 @@ chain, open or close its deadlines, emit the events. No SQL and no status codes 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Literal, Mapping, Sequence
 
+import yaml
+
 from shared import audit, case_bureaus
 from shared import deadline_watch as watch
 from shared.clock import Clock
 from shared.contracts.appraisal import (AppraisalDeadlineApproaching, AppraisalDeadlineBreached, AppraisalRefused,
-                                        AppraisalReported, AppraisalRequested, AppraisalStepped)
+                                        AppraisalReported, AppraisalRequested, AppraisalStepped, WeightRuleRef)
 from shared.contracts.custody import CustodyChanged
 from shared.contracts.referral import DocumentRef
 from shared.identity.model import Principal
@@ -25,10 +28,18 @@ from shared.workdays import SHANGHAI, WorkdayCalendar
 from services.appraisal.adapters import postgres as db
 from services.appraisal.domain import appraisals as rules
 from services.appraisal.domain import deadlines as periods
+from services.appraisal.domain import weights
 from services.appraisal.domain.appraisals import Appraisal, Report
 from services.appraisal.metrics import COMMANDS, DEADLINES
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "deadlines.yaml"
+WEIGHT_FILE = Path(__file__).resolve().parent.parent / "rules" / "evidential_weight.yaml"
+
+
+@functools.lru_cache(maxsize=8)
+def load_weights(path: Path) -> weights.WeightRules:
+    """The evidential-weight rule file (versioned data), parsed once per path."""
+    return weights.parse(yaml.safe_load(path.read_text(encoding="utf-8")))
 PrincipalLookup = Callable[[str], Awaitable[Principal | None]]
 
 
@@ -47,6 +58,8 @@ class Appraisals:
     principal: PrincipalLookup
     rules_file: Path = RULES_FILE
     before_hours: float = 24
+    #: what each evidential weight does to the case's figures (services/appraisal/rules/evidential_weight.yaml)
+    weight_file: Path = WEIGHT_FILE
 
     async def _one(self, uow: UnitOfWork, appraisal_id: str) -> Appraisal:
         found = await db.lock(uow.conn, appraisal_id)
@@ -122,14 +135,20 @@ class Appraisals:
         await watch.close_deadlines(uow.conn, [a.appraisal_id], [periods.ANSWER, periods.RESULT], now)
         r = a.result
         assert r is not None
+        rule = load_weights(self.weight_file).in_force(periods.local_day(now))
+        found = rules.figures(a)
+        counted, withheld = (found, {}) if rule.counts(r.evidential_weight) else ({}, found)
         await self._record(uow, "reported", a, actor.person,
                            {"verdict": verdict, "valuation": valuation, "report": report_doc.__dict__,
-                            "evidential_weight": r.evidential_weight, "summary": summary})
+                            "evidential_weight": r.evidential_weight, "summary": summary,
+                            "figures": counted, "withheld_figures": withheld,
+                            "weight_rule": rule.ref(r.evidential_weight)})
         self._emit(uow, a, AppraisalReported(
             **self._common(a), verdict=r.verdict, valuation=r.valuation, evidential_weight=r.evidential_weight,  # type: ignore[arg-type]
             report=DocumentRef(doc_no=report_doc.doc_no, title=report_doc.title, uri=report_doc.uri,
                                sha256=report_doc.sha256),
-            figures=rules.figures(a), lot_id=a.lot_id, reported_at=now))
+            figures=counted, withheld_figures=withheld, weight_rule=WeightRuleRef(**rule.ref(r.evidential_weight)),
+            lot_id=a.lot_id, reported_at=now))
         return a
 
     async def refuse(self, uow: UnitOfWork, actor: Actor, appraisal_id: str, *, reason: str) -> Appraisal:

@@ -170,8 +170,9 @@ def withdraw(a: Appraisal, *, by_party: str, reason: str, at: dt.datetime) -> Ap
 
 
 def figures(a: Appraisal) -> dict[str, Decimal]:
-    """What the result says about the case's figures (routing's threshold evaluation would take
-    these): counterfeit or substandard goods count at their valuation as unsold goods."""
+    """What the result says about the case's figures: counterfeit or substandard goods count at
+    their valuation as unsold goods. Whether they are added to the case (routing's threshold
+    evaluation takes them) is the evidential-weight rule's (`domain.weights`)."""
     r = a.result
     if r is None or r.valuation is None:
         return {}
