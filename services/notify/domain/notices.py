@@ -168,4 +168,4 @@ def _strip_sealed(value: Any) -> Any:
 
 
 def _is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and {"kid", "nonce", "ciphertext"} <= set(value)
+    return isinstance(value, dict) and "ciphertext" in value and "nonce" in value and "kid" in value
