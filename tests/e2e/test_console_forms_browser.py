@@ -7,24 +7,19 @@ threshold followed by a penalty shows up as a 以罚代刑 alert on the office's
 commands show the reason. Screenshots of the new pages go to docs/console/."""
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from tests.support import stack
-from tests.support.console import PASSWORD, ConsoleStack, console_stack
+from tests.support.console import ConsoleStack, SHOTS, browser_page, browser_signed_in, chromium_browser, console_stack
 from tests.support.credit import CODE
 from tests.support.routing import case_opened
 
 pytestmark = pytest.mark.stack
 
-SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.get("SHUANGDA_UPDATE_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
 MINE = "market_regulation@610402"
 #: over the criminal threshold of 假冒注册商标罪 (routing proposes the referral by itself)
 OVER = {"illegal_turnover": 90000}
@@ -32,10 +27,6 @@ OVER = {"illegal_turnover": 90000}
 
 @pytest_asyncio.fixture(scope="module")
 async def world() -> AsyncIterator[dict[str, Any]]:
-    from deploy.launcher import tools
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    chromium = str(tools.chromium())
     unique = uuid.uuid4().hex[:10]
     # credit sends a 以罚代刑 alert at once (no grace) so the overview can show it without waiting; the
     # public search's per-address limit (the lookup's rate) is lifted: the tests poll it from one address
@@ -60,30 +51,17 @@ async def world() -> AsyncIterator[dict[str, Any]]:
         await cs.create_account("alice", f"bureau@{MINE}")
         await cs.create_account("boss", "office")
         await cs.create_account("cop", "police@610402")
-        from playwright.async_api import async_playwright
-
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                yield {"cs": cs, "browser": browser, "unique": unique, "suspect": suspect, "fined": fined,
-                       "person": person, "rejected": rejected, "below": below}
-            finally:
-                await browser.close()
+        async with chromium_browser() as browser:
+            yield {"cs": cs, "browser": browser, "unique": unique, "suspect": suspect, "fined": fined,
+                   "person": person, "rejected": rejected, "below": below}
 
 
 async def new_page(world: dict[str, Any], *, width: int = 1100) -> Any:
-    context = await world["browser"].new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-    return await context.new_page()
+    return await browser_page(world["browser"], width=width)
 
 
 async def signed_in(world: dict[str, Any], username: str) -> Any:
-    page = await new_page(world)
-    await page.goto(f"{world['cs'].url}/login")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_load_state()
-    return page
+    return await browser_signed_in(world["browser"], world["cs"].url, username)
 
 
 async def click(page: Any, name: str) -> None:

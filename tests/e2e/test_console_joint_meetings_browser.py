@@ -8,33 +8,24 @@ Each decision is one ``case.joint-meeting-decided`` on routing's topic."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from tests.support import stack
-from tests.support.console import PASSWORD, ConsoleStack, console_stack
+from tests.support.console import ConsoleStack, SHOTS, browser_signed_in, chromium_browser, console_stack
 from tests.support.routing import case_opened
 
 pytestmark = pytest.mark.stack
 
-SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.get("SHUANGDA_UPDATE_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
 DECIDED = "shuangda.case.joint-meeting-decided.v1"
 MINE = "market_regulation@610402"
 
 
 @pytest_asyncio.fixture(scope="module")
 async def world() -> AsyncIterator[dict[str, Any]]:
-    from deploy.launcher import tools
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    chromium = str(tools.chromium())
     unique = uuid.uuid4().hex[:10]
     async with console_stack(unique, login_rate_burst=50) as cs:
         w = cs.world
@@ -48,25 +39,12 @@ async def world() -> AsyncIterator[dict[str, Any]]:
                                    what=f"{case_id}'s joint meeting proposed")
         await cs.create_account("boss", "office")
         await cs.create_account("alice", f"bureau@{MINE}")
-        from playwright.async_api import async_playwright
-
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                yield {"cs": cs, "browser": browser, "convene": convene, "dismiss": dismiss, "stale": stale}
-            finally:
-                await browser.close()
+        async with chromium_browser() as browser:
+            yield {"cs": cs, "browser": browser, "convene": convene, "dismiss": dismiss, "stale": stale}
 
 
 async def signed_in(world: dict[str, Any], username: str) -> Any:
-    context = await world["browser"].new_context(viewport={"width": 1100, "height": 900}, locale="zh-CN")
-    page = await context.new_page()
-    await page.goto(f"{world['cs'].url}/login")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_load_state()
-    return page
+    return await browser_signed_in(world["browser"], world["cs"].url, username)
 
 
 def row(page: Any, case_id: str) -> Any:

@@ -7,11 +7,8 @@ docs/console/ (SHUANGDA_UPDATE_SCREENSHOTS=1)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any, AsyncIterator
 from zoneinfo import ZoneInfo
 
@@ -21,23 +18,17 @@ import pytest_asyncio
 from shared.contracts.routing import CaseAssigned
 from shared.webhooks import generate_secret
 from tests.support import stack
-from tests.support.console import PASSWORD, ConsoleStack, console_stack
+from tests.support.console import ConsoleStack, SHOTS, browser_signed_in, chromium_browser, console_stack
 from tests.support.notify import HttpSink, NotifyWorld, probe, record_for, sample
 
 pytestmark = pytest.mark.stack
 
-SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.get("SHUANGDA_UPDATE_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
 MR = "market_regulation@610402"
 CULTURE = "culture@610400"
 
 
 @pytest_asyncio.fixture(scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
-    from deploy.launcher import tools
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    chromium = str(tools.chromium())
     unique = uuid.uuid4().hex[:10]
     sink = await HttpSink().start()
     try:
@@ -49,28 +40,15 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
         nsettings = nworld.settings(stack.dsn(), stack.bootstrap(), identity_cache_seconds=1.0)
         async with console_stack(unique, login_rate_burst=50, notify=(nworld, nsettings)) as cs:
             await cs.create_account("opsy", "ops")
-            from playwright.async_api import async_playwright
-
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-                try:
-                    yield {"cs": cs, "browser": browser, "unique": unique, "sink": sink,
-                           "routing_topic": nworld.topics["routing_topic"]}
-                finally:
-                    await browser.close()
+            async with chromium_browser() as browser:
+                yield {"cs": cs, "browser": browser, "unique": unique, "sink": sink,
+                       "routing_topic": nworld.topics["routing_topic"]}
     finally:
         await sink.stop()
 
 
 async def signed_in(world: dict[str, Any], username: str) -> Any:
-    context = await world["browser"].new_context(viewport={"width": 1100, "height": 900}, locale="zh-CN")
-    page = await context.new_page()
-    await page.goto(f"{world['cs'].url}/login")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_load_state()
-    return page
+    return await browser_signed_in(world["browser"], world["cs"].url, username)
 
 
 async def assigned(world: dict[str, Any], case_id: str, bureau: str) -> None:

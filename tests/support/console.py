@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import tempfile
 import socket
 from dataclasses import dataclass, field
 from html import unescape
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from shared.db import connect, create_pool
@@ -45,6 +48,47 @@ async def sign_in(client: Any, username: str, password: str = PASSWORD) -> None:
     form = await client.get("/login")
     r = await client.post("/login", data={"csrf": csrf_of(form), "username": username, "password": password})
     assert r.status_code == 303, r.text
+
+
+#: where the browser tests save their screenshots: docs/console/ when SHUANGDA_UPDATE_SCREENSHOTS=1
+#: (refreshing docs/console.md's images), else a temporary directory
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.get("SHUANGDA_UPDATE_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
+
+
+@contextlib.asynccontextmanager
+async def chromium_browser() -> AsyncIterator[Any]:
+    """Debian's chromium driven by Playwright for Python (`executable_path`: no browser download;
+    `deploy.launcher.tools.chromium()` installs it when missing)."""
+    from deploy.launcher import tools
+    from playwright.async_api import async_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    chromium = str(tools.chromium())
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def browser_page(browser: Any, *, width: int = 1100, height: int = 900) -> Any:
+    """A new page in a context of its own (its own cookies), Chinese first as people use the console."""
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    return await context.new_page()
+
+
+async def browser_signed_in(browser: Any, url: str, username: str, *, width: int = 1100, height: int = 900,
+                            password: str = PASSWORD) -> Any:
+    """A page signed in as `username` through the sign-in form, on the page the sign-in led to."""
+    page = await browser_page(browser, width=width, height=height)
+    await page.goto(f"{url}/login")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(password)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_load_state()
+    return page
 
 
 def free_port() -> int:
