@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from services.credit.adapters.search import IndexRefresher
+from services.credit.app.entities import Search
 from tests.support.credit import CreditWorld, http
 
 pytestmark = pytest.mark.stack
@@ -107,3 +108,24 @@ async def test_instances_share_one_index_and_a_restarted_one_reindexes_nothing(u
         assert await second.refresher.refresh() == 0
     [row] = await world.fetch("SELECT count(*) AS n, count(DISTINCT entity_id) AS e FROM name_search")
     assert (row["n"], row["e"]) == (31, 30)
+
+
+
+async def test_a_name_another_instance_indexed_with_new_bigrams_is_found_once_this_instance_has_refreshed(unique: str) -> None:
+    world = CreditWorld(unique)
+    await world.create()
+    await add_entity(world, "e1", None, "organisation", ("咸阳市华泰商贸有限公司", "registered"))
+    async with world.running(scheduler=False) as parts:
+        mine = IndexRefresher(parts.refresher.pool, parts.index, 60)
+        await mine.refresh()
+        before = mine.counts.version
+        assert before is not None and mine.counts.entities == 1
+        # another instance (the service's own loop, or `other`) indexes a name whose bigrams `mine` never held
+        await add_entity(world, "e2", None, "organisation", ("咸阳市鑫龘麤爨贸易有限公司", "registered"))
+        await IndexRefresher(parts.refresher.pool, parts.index, 60).refresh()
+        search = Search(parts.index, mine.counts)
+        assert (await search(parts.refresher.pool, "鑫龘麤爨", limit=10, min_score=50))["candidates"] == []  # not yet reloaded
+        assert await mine.refresh() == 0  # nothing left to index, but the counts moved: reloaded
+        assert mine.counts.version != before and mine.counts.entities == 2
+        found = await search(parts.refresher.pool, "鑫龘麤爨", limit=10, min_score=50)
+        assert found["candidates"][0]["entity_id"] == "e2" and found["index_size"] == 2

@@ -102,47 +102,56 @@ async def check(credit: Credit, conn: asyncpg.Connection, codes: list[str], max_
 
 class Search:
     """The name search over the index in Postgres (`index` holds its rules), each candidate with
-    its current status (cached `SEARCH_STATUS_TTL` seconds, in a bounded map). A query costs two
-    round trips: the postings of its bigrams, then the candidates its rare bigrams select."""
+    its current status (cached `SEARCH_STATUS_TTL` seconds, in a bounded map). A query takes one
+    connection and one statement, the candidates its rare bigrams select (plus one for the status of
+    those not cached): the bigram counts the plan needs come from `counts` (the refresher's
+    `GramCounts`, at most one refresh interval old, like the index), or from Postgres while it has
+    none loaded."""
 
-    def __init__(self, index: NameIndex) -> None:
+    def __init__(self, index: NameIndex, counts: Any = None) -> None:
         self.index = index
+        self.counts = counts
         self._status: dict[str, tuple[float, str]] = {}
 
     async def __call__(self, pool: asyncpg.Pool, q: str, *, limit: int, min_score: float) -> dict[str, Any]:
-        candidates = []
+        candidates: list[dict[str, Any]] = []
         try:
             code = parse_uscc(q)
         except IdentifierError:
             code = None
+        counts = self.counts if self.counts is not None and self.counts.version is not None else None
         async with pool.acquire() as conn:
-            postings, size = await name_search_db.postings(conn, [] if code is not None else self.index.query_grams(q))
-            e = await entities_db.entity_by_key(conn, code) if code is not None else None
-            plan = self.index.plan(q, postings, size) if code is None else None
-            found_names = await name_search_db.candidates(conn, plan) if plan is not None else []
-        if code is not None:
-            if e is not None:
-                candidates.append({"entity_id": e["entity_id"], "credit_code": code, "name": e["name"], "matched_name": code,
-                                   "matched_name_kind": "credit_code", "score": 100.0,
-                                   "explanation": ["the query is this entity's unified social credit code"]})
-        else:
-            for cand in rank(plan.parts, found_names, limit=limit, min_score=min_score) if plan is not None else ():
-                candidates.append({"entity_id": cand.entity_id, "credit_code": cand.credit_code, "name": cand.name,
-                                   "matched_name": cand.matched_name, "matched_name_kind": cand.matched_name_kind,
-                                   "score": cand.score, "explanation": list(cand.explanation)})
-        if candidates:
-            now = time.monotonic()
-            missing = [c["entity_id"] for c in candidates if self._status.get(c["entity_id"], (0.0, ""))[0] < now]
-            if missing:
-                async with pool.acquire() as conn:
+            grams = [] if code is not None else self.index.query_grams(q)
+            if counts is not None:
+                held = counts.names
+                postings, size = {g: held[g] for g in grams if g in held}, counts.entities
+            else:
+                postings, size = await name_search_db.postings(conn, list(grams))
+            if code is not None:
+                e = await entities_db.entity_by_key(conn, code)
+                if e is not None:
+                    candidates.append({"entity_id": e["entity_id"], "credit_code": code, "name": e["name"],
+                                       "matched_name": code, "matched_name_kind": "credit_code", "score": 100.0,
+                                       "explanation": ["the query is this entity's unified social credit code"]})
+            else:
+                plan = self.index.plan(q, postings, size)
+                found_names = await name_search_db.candidates(conn, plan) if plan is not None else []
+                for cand in rank(plan.parts, found_names, limit=limit, min_score=min_score) if plan is not None else ():
+                    candidates.append({"entity_id": cand.entity_id, "credit_code": cand.credit_code, "name": cand.name,
+                                       "matched_name": cand.matched_name, "matched_name_kind": cand.matched_name_kind,
+                                       "score": cand.score, "explanation": list(cand.explanation)})
+            if candidates:
+                now = time.monotonic()
+                missing = [c["entity_id"] for c in candidates if self._status.get(c["entity_id"], (0.0, ""))[0] < now]
+                if missing:
                     found = await read_models.status_by_entity_ids(conn, missing)
-                if len(self._status) > _STATUS_CACHE_MAX:
-                    self._status.clear()
-                for entity_id, (rules, has_records, _heavy) in found.items():
-                    label = "blacklisted" if rules else "has_records" if has_records else "clear"
-                    self._status[entity_id] = (now + SEARCH_STATUS_TTL, label)
-            for cand in candidates:
-                cand["status"] = self._status.get(cand["entity_id"], (0.0, "clear"))[1]
+                    if len(self._status) > _STATUS_CACHE_MAX:
+                        self._status.clear()
+                    for entity_id, (rules, has_records, _heavy) in found.items():
+                        label = "blacklisted" if rules else "has_records" if has_records else "clear"
+                        self._status[entity_id] = (now + SEARCH_STATUS_TTL, label)
+        for cand in candidates:
+            cand["status"] = self._status.get(cand["entity_id"], (0.0, "clear"))[1]
         return {"query": q, "candidates": candidates, "index_size": size}
 
 

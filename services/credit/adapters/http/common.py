@@ -69,7 +69,7 @@ class HttpDeps:
     search: Search = field(init=False)
 
     def __post_init__(self) -> None:
-        self.search = Search(self.index)
+        self.search = Search(self.index, self.refresher.counts if self.refresher is not None else None)
 
 
 def jsonable(value: Any) -> Any:

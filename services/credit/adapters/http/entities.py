@@ -38,7 +38,7 @@ def router(deps: HttpDeps) -> APIRouter:
         started = time.perf_counter()
         body = await deps.search(deps.pool, q, limit=limit, min_score=min_score)
         metrics.QUERY_DURATION.labels("search").observe(time.perf_counter() - started)
-        return json_response(body)
+        return JSONResponse(body)  # plain JSON values already: no walk through `jsonable`
 
     @r.post("/v1/entities:check", responses=BODY_RESPONSES, summary="Screen up to check_max_codes credit codes at once")
     async def check(req: CheckRequest, _: Principal = Depends(reader)) -> JSONResponse:

@@ -1,7 +1,7 @@
 """The name search's tables (migrations 0005, 0006): one row per indexed name (its `slot`) with
 the parts scoring compares, the postings (bigram, slot) of its core, the number of names holding
 each bigram, and where the refresh got to. Every write is a multi-row statement (a refresh chunk costs a constant
-number of round trips); a query costs two."""
+number of round trips); a query costs one (`candidates`, with the bigram counts a process keeps from `gram_counts`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -23,8 +23,8 @@ async def lock_refresh(conn: asyncpg.Connection) -> None:
 
 
 async def state(conn: asyncpg.Connection) -> asyncpg.Record:
-    """(horizon, entities) of the name search."""
-    return await conn.fetchrow("SELECT horizon, entities FROM name_search_state")
+    """(horizon, entities, grams_version) of the name search."""
+    return await conn.fetchrow("SELECT horizon, entities, grams_version FROM name_search_state")
 
 
 async def set_horizon(conn: asyncpg.Connection, horizon: dt.datetime) -> None:
@@ -109,8 +109,10 @@ async def replace(conn: asyncpg.Connection, entity_ids: Sequence[str], versions:
             changed, [delta[g] for g in changed],
         )
     entities_delta = len(seqs) - len({r["entity_id"] for r in removed})
-    if entities_delta:
-        await conn.execute("UPDATE name_search_state SET entities = entities + $1", entities_delta)
+    if entities_delta or changed:
+        # a new grams_version: every process reloads its copy of the counts (`gram_counts`)
+        await conn.execute("UPDATE name_search_state SET entities = entities + $1, grams_version = grams_version + 1",
+                           entities_delta)
 
 
 def _text_array(items: Sequence[str]) -> str:
@@ -121,6 +123,14 @@ def _text_array(items: Sequence[str]) -> str:
 async def vacuum(conn: asyncpg.Connection) -> None:
     """After a large refresh (outside a transaction): vacuum and analyse the tables it wrote."""
     await conn.execute("VACUUM (ANALYZE) name_search_postings, name_search, name_search_grams")
+
+
+async def gram_counts(conn: asyncpg.Connection) -> tuple[int, int, dict[str, int]]:
+    """(grams_version, indexed entities, names holding each bigram) as of one snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        version, entities = await conn.fetchrow("SELECT grams_version, entities FROM name_search_state")
+        rows = await conn.fetch("SELECT gram, names FROM name_search_grams WHERE names > 0")
+    return version, entities, {r["gram"]: r["names"] for r in rows}
 
 
 async def postings(conn: asyncpg.Connection, grams: Sequence[str]) -> tuple[dict[str, int], int]:
