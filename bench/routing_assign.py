@@ -98,7 +98,7 @@ async def arrivals(bootstrap: str, topic: str, sent: dict[str, float], expected:
 async def create_egress_topics(bootstrap: str, world: RoutingWorld, sample: list[CaseOpened]) -> int:
     """Create the egress topics of every bureau the cases go to, as a deployment would have them
     (first-time topic creation is not what this benchmark measures)."""
-    from services.routing.adapters.egress import EgressTopics
+    from shared.egress import EgressTopics
     from services.routing.domain.placement import CaseFacts, place
     from tests.support.routing import default_rules_and_reference
 

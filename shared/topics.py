@@ -97,6 +97,21 @@ def egress(bureau: str) -> TopicSpec:
     )
 
 
+#: the prefix of the appraisal providers' own topics (``egress.appraisal.<provider>``): apart from the
+#: bureaus' ``egress.<bureau>``, so the ACLs let appraisal write these and no bureau's
+PROVIDER_EGRESS_PREFIX = "egress.appraisal."
+
+
+def provider_egress(provider: str) -> TopicSpec:
+    """The topic only appraisal provider `provider`'s principal may read (its appraisal requests)."""
+    return TopicSpec(
+        name=PROVIDER_EGRESS_PREFIX + validate_client_id(provider),
+        key="appraisal id",
+        description=f"appraisal requests to provider {provider}, their steps and results",
+        has_dlq=False,
+    )
+
+
 #: origins that are a person's complaint or report (a lead comes from a platform, monitoring or a bureau feed)
 _PEOPLE = frozenset({"complaint", "report"})
 

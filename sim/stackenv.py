@@ -119,6 +119,7 @@ class Isolated:
             "SHUANGDA_APPRAISAL_CUSTODY_TOPIC": t("custody.lifecycle"),
             # routing's case topic: custody and appraisal learn which bureau each case is assigned to
             "SHUANGDA_APPRAISAL_CASE_ROUTING_TOPIC": t("case.routing"),
+            "SHUANGDA_APPRAISAL_EGRESS_PREFIX": f"t{u}.",
             "SHUANGDA_INSPECTION_SCHEMA": s.inspection, "SHUANGDA_INSPECTION_INSPECTION_TOPIC": t("inspection.lifecycle"),
             "SHUANGDA_INSPECTION_LEAD_TOPIC": self.inspection_lead_topic,
         }

@@ -745,7 +745,7 @@ def acls_fingerprint() -> str:
     for name in sorted(profile.credentials().kafka):
         digest.update(b"principal:" + name.encode())
     outsiders = outsiders_env()
-    for var in ("SHUANGDA_KAFKA_INGRESS_CLIENTS", "SHUANGDA_KAFKA_EGRESS_BUREAUS"):
+    for var in ("SHUANGDA_KAFKA_INGRESS_CLIENTS", "SHUANGDA_KAFKA_EGRESS_BUREAUS", "SHUANGDA_KAFKA_APPRAISAL_PROVIDERS"):
         digest.update(f"{var}={outsiders.get(var, '')}".encode())
     return "fingerprint " + digest.hexdigest()
 
@@ -769,8 +769,9 @@ def outsiders_env() -> dict[str, str]:
         env.setdefault(password_var(name), password)
     if clients:
         env["SHUANGDA_KAFKA_INGRESS_CLIENTS"] = ",".join(clients)
-    if os.environ.get("SHUANGDA_KAFKA_EGRESS_BUREAUS"):
-        env["SHUANGDA_KAFKA_EGRESS_BUREAUS"] = os.environ["SHUANGDA_KAFKA_EGRESS_BUREAUS"]
+    for var in ("SHUANGDA_KAFKA_EGRESS_BUREAUS", "SHUANGDA_KAFKA_APPRAISAL_PROVIDERS"):
+        if os.environ.get(var):
+            env[var] = os.environ[var]
     return env
 
 

@@ -19,6 +19,8 @@ class AppraisalSettings(ServiceSettings):
     custody_topic: str = CUSTODY.name
     #: routing's case events (and their priority lane): which bureau each case is assigned to
     case_routing_topic: str = CASE_ROUTING.name
+    #: prepended to every provider's egress.<provider> topic name (tests isolate themselves with it)
+    egress_prefix: str = ""
     consumer_group: str = "appraisal"
     #: appraisal's periods (local policy), in the shared deadlines format; default: the packaged file
     deadline_rules_file: str | None = None

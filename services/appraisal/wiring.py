@@ -12,13 +12,14 @@ from shared import case_bureaus
 from shared.clock import Clock
 from shared.db import migrate
 from shared.deadline_watch import DeadlineWatch
+from shared.egress import EgressTopics
 from shared.idempotency import pruning_loop
 from shared.identity import open_directory
 from shared.identity.http import Authenticator
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
-from shared.topics import APPRAISAL, CUSTODY, ensure_topics
+from shared.topics import APPRAISAL, CUSTODY, ensure_topics, provider_egress
 from shared.workdays import default_calendar
 
 from services.appraisal.adapters import kafka as routes
@@ -42,10 +43,12 @@ async def prepare(settings: AppraisalSettings) -> None:
 async def build(settings: AppraisalSettings, pool: asyncpg.Pool, *, clock: Clock | None = None) -> Parts:
     clock = clock or settings.make_clock()
     directory = await open_directory(settings)
-    appraisals = Appraisals(clock=clock, topic=settings.appraisal_topic, calendar=default_calendar(),
+    kafka = settings.kafka
+    egress = EgressTopics(kafka, prefix=settings.egress_prefix, replication_factor=settings.kafka_replication_factor,
+                          service=SERVICE, spec_of=provider_egress)
+    appraisals = Appraisals(clock=clock, topic=settings.appraisal_topic, calendar=default_calendar(), egress=egress,
                             principal=directory.principal, before_hours=settings.deadline_warn_hours,
                             rules_file=Path(settings.deadline_rules_file) if settings.deadline_rules_file else RULES_FILE)
-    kafka = settings.kafka
     crash_at = settings.crash_at if settings.dev else None
     consumer = EventConsumer(
         service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
@@ -63,7 +66,7 @@ async def build(settings: AppraisalSettings, pool: asyncpg.Pool, *, clock: Clock
 
     app = build_app(pool=pool, appraisals=appraisals, auth=Authenticator(directory), body_limit=settings.max_body_bytes,
                     readiness=[database_reachable])
-    return Parts(app, [consumer.run, relay.run, watch.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
+    return Parts(app, [egress.warm_loop, consumer.run, relay.run, watch.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
                  closers=[directory.close],
                  components={"directory": directory, "appraisals": appraisals, "consumer": consumer, "relay": relay,
                              "watch": watch})

@@ -21,7 +21,7 @@ from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
 from shared.topics import ensure_topics
 
-from services.routing.adapters.egress import EgressTopics
+from shared.egress import EgressTopics
 from services.routing.adapters.http import build_app
 from services.routing.adapters.http_overview import PUBLIC_PATHS, RELAY_SCOPE
 from services.routing.adapters.kafka import priority_routes, routes

@@ -13,6 +13,7 @@ import pytest
 from shared import audit
 from shared.clock import ManualClock
 from shared.db import connect
+from shared.topics import provider_egress
 from tests.support import stack
 from tests.support.appraisal import AppraisalWorld
 from tests.support.custody import CustodyWorld
@@ -71,6 +72,17 @@ async def test_the_centre_appraises_counterfeit_goods_and_the_result_carries_the
         assert (await http.get(f"/v1/appraisals/{aid}", headers=other)).status_code == 404
         listed = (await http.get(f"/v1/appraisals?case_id={case}", headers=bureau)).json()["appraisals"]
         assert [a["appraisal_id"] for a in listed] == [aid]
+
+        # the request reaches the centre on its own topic, egress.appraisal.<provider>, which only it may read
+        mine = world.settings.egress_prefix + provider_egress(centre_id).name
+
+        async def copies() -> list[tuple[str, str]]:
+            return [(stack.header(r, "ce_type") or "", json.loads(r.value)["appraisal_id"]) for r in await stack.read_all(mine)]
+
+        got = await stack.eventually(copies, until=lambda c: len(c) >= 4, what="the copies on the centre's topic")
+        assert got == [("shuangda.appraisal.requested.v1", aid), ("shuangda.appraisal.stepped.v1", aid),
+                       ("shuangda.appraisal.stepped.v1", aid), ("shuangda.appraisal.reported.v1", aid)]
+        assert not await stack.read_all(world.settings.egress_prefix + provider_egress(f"other-centre-{unique}").name)
 
     found = await events(world, lambda e: any(t.endswith("appraisal.reported.v1") for t, _ in e), "the result")
     assert [t for t, _ in found] == ["shuangda.appraisal.requested.v1", "shuangda.appraisal.stepped.v1",

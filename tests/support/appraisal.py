@@ -16,6 +16,6 @@ class AppraisalWorld(ServiceWorld):
         self.settings = AppraisalSettings(
             dev=True, schema=f"appraisal_{unique}", appraisal_topic=f"test.appraisal.{unique}",
             custody_topic=custody_topic or f"test.custody.{unique}", case_routing_topic=case_routing_topic or f"test.case.routing.{unique}",
-            consumer_group=f"appraisal-{unique}",
+            consumer_group=f"appraisal-{unique}", egress_prefix=f"t{unique}.",
             identity_schema=self.identity_schema, identity_cache_seconds=0, relay_poll_seconds=0.2,
             deadline_watch_seconds=0.2)

@@ -12,6 +12,8 @@
 #   migrate                    `shuangda migrate`: creates and configures topics
 #   <client>                   each outside publisher; writes only ingress.<client>
 #   <bureau>                   each bureau; reads only egress.<bureau>
+#   <provider>                 each appraisal provider (the centre, a rights holder's identification
+#                              service); reads only egress.appraisal.<provider>
 #
 # Grants
 #   internal families (complaint. lead. case. referral. deadline. alert.
@@ -27,6 +29,8 @@
 #                              the services that consume it. ingress.inspection is
 #                              written by the inspection service (a violation found
 #                              on a random inspection becomes a lead)
+#   egress.appraisal.          written (and created) by appraisal; egress.appraisal.<provider>
+#                              read by that provider alone, with consumer groups "<provider>*"
 #   egress.                    written by routing; egress.<bureau> read by that
 #                              bureau alone, with consumer groups "<bureau>*"
 #
@@ -35,6 +39,7 @@
 #   SERVICES below, CONSOLE and MIGRATE
 #   SHUANGDA_KAFKA_INGRESS_CLIENTS  names, space or comma separated (may be empty)
 #   SHUANGDA_KAFKA_EGRESS_BUREAUS   names as used in egress.<name> (may be empty)
+#   SHUANGDA_KAFKA_APPRAISAL_PROVIDERS  provider principal ids, as in egress.appraisal.<id> (may be empty)
 #   SHUANGDA_KAFKA_PASSWORD_<NAME>  password of each client/bureau, NAME upper-cased
 #                                   with '-' and '.' as '_'
 set -euo pipefail
@@ -72,6 +77,7 @@ check_name() {
 
 mapfile -t CLIENTS < <(split_names "${SHUANGDA_KAFKA_INGRESS_CLIENTS:-}")
 mapfile -t BUREAUS < <(split_names "${SHUANGDA_KAFKA_EGRESS_BUREAUS:-}")
+mapfile -t PROVIDERS < <(split_names "${SHUANGDA_KAFKA_APPRAISAL_PROVIDERS:-}")
 
 # Check everything before touching the cluster.
 for svc in "${SERVICES[@]}" console migrate; do
@@ -79,6 +85,7 @@ for svc in "${SERVICES[@]}" console migrate; do
 done
 for c in "${CLIENTS[@]}"; do check_name client "$c"; shuangda_require_password "$(password_var "$c")"; done
 for b in "${BUREAUS[@]}"; do check_name bureau "$b"; shuangda_require_password "$(password_var "$b")"; done
+for p in "${PROVIDERS[@]}"; do check_name provider "$p"; shuangda_require_password "$(password_var "$p")"; done
 shuangda_write_admin_properties "$admin_props"
 
 configs() { "${SHUANGDA_KAFKA_HOME:-/opt/kafka}"/bin/kafka-configs.sh --bootstrap-server "$bootstrap" --command-config "$admin_props" "$@"; }
@@ -98,6 +105,7 @@ pw_of_outsider() { local v; v="$(password_var "$1")"; echo "${!v}"; }
 for svc in "${SERVICES[@]}" console migrate; do scram_user "$svc" "$(pw_of_service "$svc")"; done
 for c in "${CLIENTS[@]}"; do scram_user "$c" "$(pw_of_outsider "$c")"; done
 for b in "${BUREAUS[@]}"; do scram_user "$b" "$(pw_of_outsider "$b")"; done
+for p in "${PROVIDERS[@]}"; do scram_user "$p" "$(pw_of_outsider "$p")"; done
 
 # --- internal topics: the services' own bus --------------------------------
 service_principals=()
@@ -166,6 +174,18 @@ for b in "${BUREAUS[@]}"; do
   acl --allow-principal "User:$b" --resource-pattern-type literal --topic "egress.$b" \
     --operation Read --operation Describe
   acl --allow-principal "User:$b" --resource-pattern-type prefixed --group "$b" \
+    --operation Read --operation Describe
+done
+
+# --- egress.appraisal.: appraisal writes, each provider reads its own -------
+echo "kafka-acls: egress.appraisal.* written and created by appraisal"
+acl --allow-principal User:appraisal --resource-pattern-type prefixed --topic egress.appraisal. \
+  --operation Write --operation Describe --operation Create
+for p in "${PROVIDERS[@]}"; do
+  echo "kafka-acls: egress.appraisal.$p readable by $p only"
+  acl --allow-principal "User:$p" --resource-pattern-type literal --topic "egress.appraisal.$p" \
+    --operation Read --operation Describe
+  acl --allow-principal "User:$p" --resource-pattern-type prefixed --group "$p" \
     --operation Read --operation Describe
 done
 

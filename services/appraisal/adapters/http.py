@@ -121,6 +121,7 @@ def build_app(*, pool: asyncpg.Pool, appraisals: Appraisals, auth: Authenticator
         if caller.kind not in ("bureau", "office"):
             raise ProblemError(403, "Forbidden", "a bureau requests appraisals",
                                errors=[{"field": "caller", "reason": "not_a_bureau", "detail": "a bureau requests appraisals"}])
+        await appraisals.provider_topic(body.provider)  # outside the transaction: the topic the copy goes to
         return await write(request, caller, idempotency_key, 201, lambda uow, a: appraisals.request(
             uow, a, case_id=body.case_id, kind=body.kind, provider=body.provider, subject=body.subject,
             lot_id=body.lot_id, wanted_by=body.wanted_by))

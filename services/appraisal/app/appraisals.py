@@ -19,6 +19,8 @@ from shared.contracts.appraisal import (AppraisalDeadlineApproaching, AppraisalD
                                         AppraisalReported, AppraisalRequested, AppraisalStepped, WeightRuleRef)
 from shared.contracts.custody import CustodyChanged
 from shared.contracts.referral import DocumentRef
+from shared.egress import EgressTopics
+from shared.envelope import deterministic_event_id
 from shared.identity.model import Principal
 from shared.reference.deadlines import load_deadlines
 from shared.refusals import NotFound, Refused
@@ -60,6 +62,8 @@ class Appraisals:
     before_hours: float = 24
     #: what each evidential weight does to the case's figures (services/appraisal/rules/evidential_weight.yaml)
     weight_file: Path = WEIGHT_FILE
+    #: each provider's own ``egress.appraisal.<provider>`` topic (shared/egress.py); None: no copies
+    egress: EgressTopics | None = None
 
     async def _one(self, uow: UnitOfWork, appraisal_id: str) -> Appraisal:
         found = await db.lock(uow.conn, appraisal_id)
@@ -76,7 +80,22 @@ class Appraisals:
                 "provider_kind": a.provider_kind, "kind": a.kind}
 
     def _emit(self, uow: UnitOfWork, a: Appraisal, event: Any) -> None:
-        uow.emit(self.topic, event, key=a.appraisal_id, correlationid=a.case_id)
+        """On ``appraisal.lifecycle``, and a copy (its own derived id) on the provider's own
+        ``egress.appraisal.<provider>`` topic, which only the provider may read: the requests reach it there."""
+        envelope = uow.emit(self.topic, event, key=a.appraisal_id, correlationid=a.case_id)
+        if self.egress is not None:
+            self.egress.ready([a.provider])  # known to exist, else roll back: created, then retried
+            uow.emit(self.egress.name(a.provider), event, key=a.appraisal_id, correlationid=a.case_id,
+                     event_id=deterministic_event_id("egress", a.provider, envelope.id))
+
+    async def provider_topic(self, provider: str) -> None:
+        """Before a request's transaction: the provider's egress topic exists (created on first use),
+        when `provider` is an appraiser (nothing is created for a name that is not one)."""
+        if self.egress is None:
+            return
+        found = await self.principal(provider)
+        if found is not None and found.kind == "appraisal" and found.can("appraisals:report"):
+            await self.egress.prepare([provider])
 
     async def request(self, uow: UnitOfWork, actor: Actor, *, case_id: str, kind: str, provider: str, subject: str,
                       lot_id: str | None, wanted_by: dt.date | None) -> Appraisal:

@@ -51,7 +51,7 @@ from shared.runtime import UnitOfWork
 from shared.text import CaseId
 
 from services.routing.adapters import postgres as repo
-from services.routing.adapters.egress import EgressNotReady
+from shared.egress import EgressNotReady
 from services.routing.adapters.http_overview import build_overview_router
 from services.routing.adapters.hygiene import CaseIdPath, CaseState, Limit, Offset, require_clean
 from services.routing.app.commands import answer

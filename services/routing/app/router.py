@@ -21,7 +21,7 @@ from shared.runtime import Message, NonRetryableError, UnitOfWork
 from shared.topics import is_priority_lane, lane
 from shared.workdays import WorkdayCalendar
 from services.routing.adapters import postgres as repo
-from services.routing.adapters.egress import EgressNotReady, EgressTopics
+from shared.egress import EgressNotReady, EgressTopics
 from services.routing.domain import case as domain
 from services.routing.domain.case import Case, Context, DeadlineClose, Effects, Emission, Referral
 from services.routing.domain.reference import Reference

@@ -1,4 +1,6 @@
-"""Each bureau's ``egress.<bureau>`` topic, created on first use (cached per process).
+"""Each bureau's ``egress.<bureau>`` topic — and each appraisal provider's ``egress.<provider>``
+(appraisal, docs/appraisal.md) — created on first use (cached per process). Routing and appraisal
+both write such topics; this is the one implementation.
 
 The broker is never called inside a database transaction. Writers ask
 `ready(bureaus)` (a lookup in the cache) before they write an event whose copy
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Iterable
+from typing import Callable, Iterable
 
 from shared.kafka import KafkaConnection
 from shared.runtime.errors import KafkaError  # the runtime's transient-error family (retriable=True)
@@ -44,8 +46,11 @@ class EgressNotReady(KafkaError):
 
 class EgressTopics:
     def __init__(self, kafka: KafkaConnection, *, prefix: str = "", create: bool = True,
-                 replication_factor: int = 1) -> None:
+                 replication_factor: int = 1, service: str = "routing",
+                 spec_of: Callable[[str], TopicSpec] = egress) -> None:
         self.kafka = kafka
+        self.service = service
+        self.spec_of = spec_of  # egress(bureau), or provider_egress(provider) for appraisal
         self.prefix = prefix
         self.create = create
         self.replication_factor = replication_factor
@@ -58,11 +63,11 @@ class EgressTopics:
     def name(self, bureau: str) -> str:
         name = self._names.get(bureau)
         if name is None:
-            name = self._names[bureau] = self.prefix + egress(bureau).name
+            name = self._names[bureau] = self.prefix + self.spec_of(bureau).name
         return name
 
     def spec(self, bureau: str) -> TopicSpec:
-        spec = egress(bureau)
+        spec = self.spec_of(bureau)
         return TopicSpec(self.name(bureau), spec.key, spec.description, partitions=spec.partitions,
                          retention_ms=spec.retention_ms, has_dlq=False)
 
@@ -92,7 +97,7 @@ class EgressTopics:
             except Exception as exc:  # the retry schedules it again
                 log.warning("egress topics for %s not created yet: %s", ", ".join(wanted), exc)
 
-        self._pending = asyncio.get_running_loop().create_task(run(), name="routing-egress-topics")
+        self._pending = asyncio.get_running_loop().create_task(run(), name=f"{self.service}-egress-topics")
 
     async def prepare(self, bureaus: Iterable[str]) -> None:
         """Make sure the bureaus' egress topics exist (outside any transaction). The first call lists
@@ -129,7 +134,7 @@ class EgressTopics:
         return self.name(bureau)
 
     async def _existing(self) -> set[str]:
-        admin = self.kafka.admin(client_id="shuangda-routing-egress")
+        admin = self.kafka.admin(client_id=f"shuangda-{self.service}-egress")
         await admin.start()
         try:
             prefix = self.prefix + "egress."
