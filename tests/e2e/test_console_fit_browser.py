@@ -90,6 +90,10 @@ async def test_every_form_control_on_the_consoles_pages_has_a_label(world: dict[
         await public.goto(f"{cs.url}{path}")
         assert await public.locator("input:not([type=hidden]), select, textarea").count() > 0, path
         assert await public.evaluate(UNLABELLED) == [], path
+    phone = await browser_page(world["browser"], **PHONE)
+    await phone.goto(f"{cs.url}/public/survey/SD261207-7KQ3M9XW")
+    assert await phone.evaluate(OVERFLOW) <= 0, "the survey form scrolls sideways at 390 px"
+    await phone.screenshot(path=str(SHOTS / "public-survey-phone.png"), full_page=True)
     page = await browser_signed_in(world["browser"], cs.url, "alice")
     for path in ("/cases", f"/cases/{world['shown']}"):
         await page.goto(f"{cs.url}{path}")
