@@ -31,7 +31,7 @@ from aiokafka.errors import (
 )
 
 from deploy.launcher import proc
-from shared.topics import egress, ensure_topics, ingress
+from shared.topics import egress, ensure_topics, ingress, provider_egress
 from tests.support.secure_broker import HOST, SecureBroker
 
 pytestmark = pytest.mark.stack
@@ -43,6 +43,8 @@ SERVICES = ("intake", "routing", "notify", "credit", "custody", "appraisal", "in
 CLIENTS = ("hotline-12315", "ecommerce-watch")
 #: bureaus as routing names them; each reads egress.<name>, and its principal is that name
 BUREAUS = ("market_regulation@610402", "public_security@610402")
+#: appraisal providers (the centre, a rights holder's identification service); each reads egress.appraisal.<id>
+PROVIDERS = ("appraisal-centre", "brand-identification")
 
 
 def principal_of_bureau(bureau: str) -> str:
@@ -90,11 +92,12 @@ def secure_cluster(tmp_path_factory) -> Cluster:
     try:
         ready = time.monotonic()
         bureau_principals = [principal_of_bureau(b) for b in BUREAUS]
-        passwords = {name: secrets.token_hex(24) for name in (*SERVICES, *CLIENTS, *bureau_principals)}
+        passwords = {name: secrets.token_hex(24) for name in (*SERVICES, *CLIENTS, *bureau_principals, *PROVIDERS)}
         env = {f"SHUANGDA_KAFKA_{svc.upper()}_PASSWORD": passwords[svc] for svc in SERVICES}
-        env.update({password_var(name): passwords[name] for name in (*CLIENTS, *bureau_principals)})
+        env.update({password_var(name): passwords[name] for name in (*CLIENTS, *bureau_principals, *PROVIDERS)})
         env["SHUANGDA_KAFKA_INGRESS_CLIENTS"] = ",".join(CLIENTS)
         env["SHUANGDA_KAFKA_EGRESS_BUREAUS"] = ",".join(bureau_principals)
+        env["SHUANGDA_KAFKA_APPRAISAL_PROVIDERS"] = ",".join(PROVIDERS)
         job = broker.run_acl_job(env)
         print(f"secure broker ready in {ready - started:.1f}s; acls.sh took {time.monotonic() - ready:.1f}s")
         yield Cluster(broker, passwords, job.stdout)
@@ -184,6 +187,27 @@ async def test_a_bureau_cannot_join_another_bureaus_consumer_group(cluster):
     with pytest.raises(GroupAuthorizationFailedError) as denied:
         await first_record(cluster, me, egress(BUREAUS[0]).name, group=f"{other}-inbox")
     assert f"{other}-inbox" in str(denied.value)
+
+
+async def test_appraisal_creates_and_writes_a_providers_own_topic_which_only_that_provider_reads(cluster):
+    centre, brand = PROVIDERS
+    topic = provider_egress(centre).name
+    await bounded(ensure_topics(cluster.internal, [provider_egress(centre)], **cluster.options("appraisal")),
+                  "appraisal creating the centre's topic")
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.internal, acks="all", enable_idempotence=True,
+                                request_timeout_ms=10_000, **cluster.options("appraisal"))
+    try:
+        await bounded(producer.start(), "appraisal connecting")
+        await bounded(producer.send_and_wait(topic, key=b"apr-1", value=b"request for the centre"), "appraisal writing")
+        with pytest.raises(TopicAuthorizationFailedError):  # a bureau's egress topic is routing's alone
+            await bounded(producer.send_and_wait(egress(BUREAUS[0]).name, key=b"x", value=b"x"), "appraisal on egress")
+    finally:
+        await producer.stop()
+    record = await first_record(cluster, centre, topic, group=f"{centre}-requests")
+    assert record.value == b"request for the centre"
+    with pytest.raises(TopicAuthorizationFailedError) as denied:
+        await first_record(cluster, brand, topic, group=f"{brand}-requests")
+    assert topic in str(denied.value)
 
 
 async def test_a_bureau_sees_no_topic_but_its_own(cluster):
