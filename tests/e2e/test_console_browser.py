@@ -8,10 +8,7 @@ page is saved as a screenshot for docs/console.md."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
@@ -22,14 +19,11 @@ from shared.contracts.cases import Complainant
 from shared.pii import Keyring
 from shared.topics import TopicSpec, ensure_topics
 from tests.support import stack
-from tests.support.console import PASSWORD, ConsoleStack, console_stack
+from tests.support.console import ConsoleStack, PASSWORD, SHOTS, browser_page, browser_signed_in, chromium_browser, console_stack
 from tests.support.routing import case_opened
 
 pytestmark = pytest.mark.stack
 
-#: docs/console/ when SHUANGDA_UPDATE_SCREENSHOTS=1 (refreshing docs/console.md's images), else a temp dir
-SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "console" if os.environ.get("SHUANGDA_UPDATE_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "shuangda-console-screenshots")
 MINE = "market_regulation@610402"
 POLICE = "public_security@610402"
 #: intake seals with the PII keys; the console (dev mode) opens with the same development key
@@ -40,11 +34,6 @@ DOCS = {"transfer_letter": {"doc_no": "咸市监移〔2026〕1号"}, "investigat
 
 @pytest_asyncio.fixture(scope="module")
 async def world() -> AsyncIterator[dict[str, Any]]:
-    from deploy.launcher import tools
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-
-    chromium = str(tools.chromium())  # installs Debian's chromium when missing (root + apt-get), else says how
     unique = uuid.uuid4().hex[:10]
     async with console_stack(unique, login_rate_burst=50) as cs:
         w = cs.world
@@ -84,28 +73,14 @@ async def world() -> AsyncIterator[dict[str, Any]]:
         await cs.create_account("opsy", "ops")
         await cs.create_account("cop", "police@610402")
         await cs.create_account("prosecutor", "procuratorate@610402")
-        from playwright.async_api import async_playwright
-
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                yield {"cs": cs, "browser": browser, "mine1": mine1, "mine2": mine2, "theirs": theirs,
-                       "tracking": tracking, "unique": unique, "moving": moving, "other": other,
-                       "ref_open": ref_open, "ref_super": ref_super}
-            finally:
-                await browser.close()
+        async with chromium_browser() as browser:  # Debian's chromium, installed when missing
+            yield {"cs": cs, "browser": browser, "mine1": mine1, "mine2": mine2, "theirs": theirs,
+                   "tracking": tracking, "unique": unique, "moving": moving, "other": other,
+                   "ref_open": ref_open, "ref_super": ref_super}
 
 
 async def signed_in(world: dict[str, Any], username: str, *, width: int = 1100) -> Any:
-    cs: ConsoleStack = world["cs"]
-    context = await world["browser"].new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-    page = await context.new_page()
-    await page.goto(f"{cs.url}/login")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_load_state()
-    return page
+    return await browser_signed_in(world["browser"], world["cs"].url, username, width=width)
 
 
 async def test_a_bureau_signs_in_sees_only_its_own_cases_accepts_one_and_sees_its_state_change(world: dict[str, Any]) -> None:
@@ -158,8 +133,7 @@ async def test_the_office_sees_all_cases(world: dict[str, Any]) -> None:
 
 
 async def test_the_public_lookup_refuses_a_wrong_second_factor_and_answers_the_right_one(world: dict[str, Any]) -> None:
-    context = await world["browser"].new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = await context.new_page()
+    page = await browser_page(world["browser"], width=390, height=844)
     await page.goto(f"{world['cs'].url}/lookup")
     await page.get_by_label("受理编号").fill(world["tracking"])
     await page.get_by_label("手机号后四位").fill("0000")
@@ -173,7 +147,7 @@ async def test_the_public_lookup_refuses_a_wrong_second_factor_and_answers_the_r
     status = await page.get_by_test_id("status").inner_text()
     assert world["tracking"] in status and MINE in status and "*******4321" in status
     await page.screenshot(path=str(SHOTS / "public-lookup-phone.png"), full_page=True)
-    await context.close()
+    await page.context.close()
 
 
 async def test_ops_replays_a_dead_letter(world: dict[str, Any]) -> None:
