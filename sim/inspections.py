@@ -1,12 +1,14 @@
 """Random inspections (双随机、一公开, issue 15 §3) in the simulated day, through inspection's API with
-the bureaus' own keys: on the morning of the day two county bureaus upload their enterprise pool
-(the run's businesses of the county, those of a third of them with a quality commitment) and their
-inspector roster (one inspector with a declared conflict), draw a plan from a seed of the run,
+the bureaus' own keys: on the morning of the day two county market-regulation bureaus register the
+run's businesses of their county in credit's registry (they are the registration authority), give
+inspection their risk grades and quality commitments (a third of them committed) once inspection
+holds the registrations (credit's events), upload their inspector roster (one inspector with a declared conflict), draw a plan from a seed of the run,
 inspect each target during office hours — no problem, problems found, and one violation referred to
 a case, which inspection sends to intake as a lead — and publish the results before the day ends.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -42,13 +44,16 @@ class Inspections:
     population: Population
     stats: SimStats = field(default_factory=SimStats)
     plans: dict[str, str] = field(default_factory=dict)   # plan id → bureau
+    #: credit's API: the county bureau registers its businesses in the registry the draw takes them from
+    credit: httpx.AsyncClient | None = None
 
-    async def _call(self, bureau: str, method: str, path: str, step: str, body: dict[str, Any] | None = None) -> Answer:
+    async def _call(self, bureau: str, method: str, path: str, step: str, body: dict[str, Any] | None = None,
+                    client: httpx.AsyncClient | None = None) -> Answer:
         token = self.keys.routing.get(bureau)
         if token is None:
             self.stats.errors["no_key"] += 1
             return Answer(0, {"error": f"no key for {bureau}"})
-        answer = await call(self.http, method, path, token=token, json=body,
+        answer = await call(client or self.http, method, path, token=token, json=body,
                             idempotency_key=f"{self.run_id}/{bureau}/{step}")
         self.stats.commands[f"inspection:{step.split('/')[0]}:{answer.status}"] += 1
         if not answer.ok:
@@ -75,8 +80,19 @@ class Inspections:
                 for b in sorted(businesses, key=lambda b: b.index)]
         roster = [{"inspector_id": f"SJ{i:03d}", "name": f"执法员{i}",
                    "conflicts": [pool[0]["credit_code"]] if i == 0 else []} for i in range(6)]
-        if not (await self._call(bureau, "PUT", "/v1/pools/enterprises", "pool", {"entries": pool})).ok:
-            return
+        if self.credit is not None:
+            registered = await self._call(bureau, "PUT", "/v1/registry/entities", "register", {"entries": [
+                {"credit_code": b.credit_code, "name": b.name, "county": b.county, "categories": list(b.categories)}
+                for b in sorted(businesses, key=lambda b: b.index)]}, client=self.credit)
+            if not registered.ok:
+                return
+        for attempt in range(40):   # until inspection holds the registrations (credit's events, a moment behind)
+            given = await self._call(bureau, "PUT", "/v1/pools/enterprises", f"pool/{attempt}", {"entries": pool})
+            if not given.ok:
+                return
+            if not given.body.get("not_in_registry"):
+                break
+            await asyncio.sleep(0.5)
         if not (await self._call(bureau, "PUT", "/v1/pools/inspectors", "roster", {"entries": roster})).ok:
             return
         seed = hashlib.sha256(f"{self.seed}|{self.run_id}|{bureau}".encode()).hexdigest()[:32]

@@ -122,6 +122,7 @@ class Isolated:
             "SHUANGDA_APPRAISAL_EGRESS_PREFIX": f"t{u}.",
             "SHUANGDA_INSPECTION_SCHEMA": s.inspection, "SHUANGDA_INSPECTION_INSPECTION_TOPIC": t("inspection.lifecycle"),
             "SHUANGDA_INSPECTION_LEAD_TOPIC": self.inspection_lead_topic,
+            "SHUANGDA_INSPECTION_CREDIT_TOPIC": t("credit.records"), "SHUANGDA_INSPECTION_CONSUMER_GROUP": f"inspection-{u}",
         }
         for name in SERVICES:
             env[f"SHUANGDA_{name.upper()}_HTTP_PORT"] = str(self.ports[name])

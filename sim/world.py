@@ -266,7 +266,8 @@ class World:
                                          centre=self.centre, office=office_bureau(cfg.day), stats=self.stats)
         if "inspection" in extra:
             Inspections(seed=cfg.seed, run_id=self.run_id, clock=clock, scheduler=scheduler, http=extra["inspection"],
-                        keys=self.keys, population=self.plan.population, stats=self.stats).plan_day(cfg.start)
+                        keys=self.keys, population=self.plan.population, stats=self.stats,
+                        credit=credit).plan_day(cfg.start)
         self.receiver.on_webhook = backends.on_webhook
         self.outside = outside = Outside(plan=self.plan, clock=clock, scheduler=scheduler, intake=intake,
                                          client_ids=self.client_ids, api_keys=self.keys.intake, bootstrap=t.bootstrap,

@@ -41,6 +41,8 @@ class CreditSettings(ServiceSettings):
     gauges_interval_seconds: float = Field(default=15.0, gt=0)
     index_refresh_seconds: float = Field(default=5.0, gt=0)
     check_max_codes: int = Field(default=1000, ge=1, le=10_000)
+    #: the largest registry upload (PUT /v1/registry/entities: 5,000 registrations are about 1.2 MiB)
+    registry_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     #: a copy of services/credit/rules/ (same file names) to use instead of the packaged rules
     rules_dir: Path | None = None
     #: AES-GCM keys for persons' identity data, ``kid:base64key,…`` (first = current); falls back to

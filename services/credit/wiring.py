@@ -25,6 +25,7 @@ from shared.workdays import default_calendar
 
 from services.credit.adapters.http import HttpDeps, build_app
 from services.credit.adapters.http.disclosure import PUBLIC_PATHS
+from services.credit.adapters.http.registry import REGISTRY_PATH
 from services.credit.adapters.kafka import CreditRoutes
 from services.credit.adapters.kafka_inspection import inspection_results
 from services.credit.adapters.search import IndexRefresher
@@ -98,7 +99,8 @@ async def build(settings: CreditSettings, pool: asyncpg.Pool, *, clock: Clock | 
     directory = await open_directory(settings)
     app = build_app(HttpDeps(
         pool=pool, credit=credit, index=index, refresher=refresher, auth=Authenticator(directory), clock=clock,
-        check_max_codes=settings.check_max_codes, body_limit=settings.max_body_bytes,
+        check_max_codes=settings.check_max_codes,
+        body_limit=lambda path: settings.registry_max_body_bytes if path == REGISTRY_PATH else settings.max_body_bytes,
         rate_limits=settings.public_rate_limits(PUBLIC_PATHS),
         readiness=[database_reachable, consumer_polling, name_index_loaded],
     ))

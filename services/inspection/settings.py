@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
-from shared.topics import INSPECTION
+from shared.topics import CREDIT, INSPECTION
 
 
 class InspectionSettings(ServiceSettings):
@@ -15,6 +15,9 @@ class InspectionSettings(ServiceSettings):
     http_port: int = 8008
     schema: str = "inspection"
     inspection_topic: str = INSPECTION.name
+    consumer_group: str = "inspection"
+    #: credit's topic: the registry's `entity-registered` events, inspection's copy of the registry
+    credit_topic: str = CREDIT.name
     #: a violation found becomes a lead on inspection's own ingress topic, which intake consumes
     #: (the identity store needs the principal ``inspection`` with ``leads:write``, e.g. kind platform)
     lead_topic: str = "ingress.inspection"

@@ -1,7 +1,8 @@
 """Inspection's composition: `prepare` (migrations, its topic and its lead topic; only ``shuangda
 migrate`` and test harnesses call it) and `build` (clock, use cases, outbox relay, deadline watch,
-identity directory, HTTP app with the public part rate-limited → `Parts`). Inspection consumes no
-topic: its commands come over HTTP."""
+identity directory, HTTP app with the public part rate-limited, and the consumer of credit's
+`entity-registered` events — inspection's copy of the registry → `Parts`). Its commands come over
+HTTP."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -15,11 +16,13 @@ from shared.deadline_watch import DeadlineWatch
 from shared.idempotency import pruning_loop
 from shared.identity import open_directory
 from shared.identity.http import Authenticator, holds_scope
+from shared.runtime.consumer import EventConsumer
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import Parts
-from shared.topics import INSPECTION, TopicSpec, ensure_topics
+from shared.topics import CREDIT, INSPECTION, TopicSpec, ensure_topics
 from shared.workdays import default_calendar
 
+from services.inspection.adapters import kafka as routes
 from services.inspection.adapters.http import PUBLIC_PATHS, build_app
 from services.inspection.app.inspections import RULES_FILE, Inspections, count_emitted, deadline_event
 from services.inspection.settings import InspectionSettings
@@ -33,8 +36,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 async def prepare(settings: InspectionSettings) -> None:
     await migrate(settings.dsn, settings.schema, MIGRATIONS)
+    # credit.records is credit's; inspection makes sure it exists so its consumer can subscribe
     await ensure_topics(settings.kafka, [replace(INSPECTION, name=settings.inspection_topic),
-                                         TopicSpec(settings.lead_topic, "source id", "leads from random inspections")],
+                                         TopicSpec(settings.lead_topic, "source id", "leads from random inspections"),
+                                         replace(CREDIT, name=settings.credit_topic)],
                         replication_factor=settings.kafka_replication_factor)
 
 
@@ -47,6 +52,10 @@ async def build(settings: InspectionSettings, pool: asyncpg.Pool, *, clock: Cloc
     crash_at = settings.crash_at if settings.dev else None
     relay = OutboxRelay(service=SERVICE, schema=settings.schema, dsn=settings.dsn, kafka=kafka, bootstrap=kafka.bootstrap,
                         batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds, crash_at=crash_at)
+    consumer = EventConsumer(
+        service=SERVICE, group=settings.consumer_group, pool=pool, kafka=kafka, bootstrap=kafka.bootstrap,
+        routes=[routes.registrations(settings.credit_topic)], batch_size=settings.consumer_batch_size,
+        poll_ms=settings.consumer_poll_ms, metadata_max_age_ms=settings.consumer_metadata_max_age_ms, crash_at=crash_at)
     watch = DeadlineWatch(service=SERVICE, schema=settings.schema, dsn=settings.dsn, clock=clock,
                           topic=settings.inspection_topic, event=deadline_event, interval=settings.deadline_watch_seconds,
                           on_emitted=count_emitted)
@@ -61,6 +70,7 @@ async def build(settings: InspectionSettings, pool: asyncpg.Pool, *, clock: Cloc
     app = build_app(pool=pool, inspections=inspections, auth=Authenticator(directory), body_limit=body_limit,
                     rate_limits=settings.public_rate_limits(PUBLIC_PATHS, relay=holds_scope(directory, RELAY_SCOPE)),
                     readiness=[database_reachable])
-    return Parts(app, [relay.run, watch.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
+    return Parts(app, [consumer.run, relay.run, watch.run, pruning_loop(pool, settings.idempotency_ttl_hours)],
                  closers=[directory.close],
-                 components={"directory": directory, "inspections": inspections, "relay": relay, "watch": watch})
+                 components={"directory": directory, "inspections": inspections, "relay": relay, "watch": watch,
+                             "consumer": consumer})

@@ -16,6 +16,10 @@ A list rule's match lists nobody by itself (issue 14 §2): `ListingProceedingOpe
 `ListingProceedingAdvanced` (one per step: Order 44 art. 12 weighing, art. 13 notice,
 statements, decision, the level above's consent) → `Blacklisted` when it ends `listed`.
 
+The entity registry (登记): `EntityRegistered` for each registration the registration authority
+sends, new or changed (name, county, categories, status) — inspection draws its random-inspection
+targets from these (docs/inspection.md).
+
 `PenaltySubstitutesProsecution`: a penalty on figures that cross a criminal threshold with no
 referral under way (以罚代刑, Order 310 art. 16), for the procuratorate and the office.
 """
@@ -49,6 +53,22 @@ class EntityIdentified(EventModel):
     name: str
     matched_on: str = Field(description="what matched: the normalised name")
     identified_at: datetime
+
+
+@contract(topic=CREDIT.name, key=_KEY)
+class EntityRegistered(EventModel):
+    """An enterprise's registration in the registry, new or changed (each change a new version)."""
+
+    EVENT_TYPE: ClassVar[str] = "shuangda.credit.entity-registered.v1"
+    credit_code: str
+    name: str = Field(description="as published: a trader known by its operator's own name by the surname")
+    kind: Literal["organisation", "individual_trader"]
+    county: str = Field(description="GB/T 2260 code of the county (or the city's code for city-level registrations)")
+    categories: list[str] = Field(description="the reference categories of its business (shared.reference.categories)")
+    status: Literal["registered", "deregistered"]
+    version: int = Field(description="1 for the first registration, one more for each change")
+    registered_by: str = Field(description="the registration authority (type@division)")
+    changed_at: datetime
 
 
 @contract(topic=CREDIT.name, key=_KEY)

@@ -23,6 +23,8 @@ SCOPES: dict[str, str] = {
     "credit:read": "check entities and read credit records (credit)",
     "credit:manage": "decide repair and removal applications, list and delist (credit; the office)",
     "credit:public": "the public disclosure and search (credit)",
+    "registry:write": "register enterprises in the entity registry (credit; the registration authority, market "
+                      "regulation, for its own division)",
     "notify:admin": "read delivery state and reload the directory (notify)",
     "notify:resend": "resend a delivery, or recover an endpoint's deliveries since a time (notify; operations)",
     "clients:relay": "name the address of the person one calls for in X-Client-Address, so public endpoints "
@@ -36,7 +38,7 @@ DEFAULT_SCOPES: dict[str, tuple[str, ...]] = {
     "hotline": ("complaints:write", "complaints:read"),
     "platform": ("leads:write",),
     "bureau": ("complaints:write", "complaints:read", "leads:write", "cases:read", "cases:act", "penalties:write",
-               "credit:read"),
+               "credit:read", "registry:write"),
     # the office directs escalated cases: it acknowledges, transfers and closes them like a bureau (cases:act)
     "office": ("cases:read", "cases:read-all", "cases:act", "credit:read", "credit:manage", "notify:admin"),
     "police": ("cases:read", "cases:act", "referrals:act", "credit:read"),

@@ -1,5 +1,6 @@
 """A random inspection through the services as processes (issue 15's 双随机、一公开 chain): a bureau's
-plan drawn from its pools with a published seed — re-run here from the public part alone, with
+plan drawn from the registry in its scope (registered through credit, learned from credit's events)
+with a published seed — re-run here from the public part alone, with
 nothing but sha256, to the same targets and inspectors — results recorded, published in the public
 feed and in credit's public disclosure feed (inspection.lifecycle → credit), and the one violation
 opening a case through intake's normal path (inspection's lead on its own ingress topic → intake →
@@ -53,7 +54,16 @@ async def test_an_inspection_plan_is_drawn_reproducibly_published_and_its_violat
             for i in range(8)]
     roster = [{"inspector_id": f"SJ{i:03d}", "name": f"执法员{i}", "conflicts": [pool[0]["credit_code"]] if i == 0 else []}
               for i in range(4)]
-    assert (await e2e.on("inspection", "PUT", "/v1/pools/enterprises", token=token, json={"entries": pool})).status == 201
+    # the county's market regulation registers them in credit's registry; inspection learns them from its events
+    registered = await e2e.on("credit", "PUT", "/v1/registry/entities", token=token, json={"entries": [
+        {"credit_code": e["credit_code"], "name": e["name"], "county": county, "categories": [e["category"]]}
+        for e in pool]})
+    assert registered.status == 200 and registered.body["registered"] == 8, registered.body
+
+    async def attributes() -> Any:
+        return await e2e.on("inspection", "PUT", "/v1/pools/enterprises", token=token, json={"entries": pool})
+    await stack.eventually(attributes, until=lambda a: a.status == 201 and a.body["not_in_registry"] == [], interval=1.0,
+                           what="inspection holding the registrations")
     assert (await e2e.on("inspection", "PUT", "/v1/pools/inspectors", token=token, json={"entries": roster})).status == 201
     seed = uuid.uuid4().hex
     drawn = await e2e.on("inspection", "POST", "/v1/plans", token=token, json={

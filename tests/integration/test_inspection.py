@@ -1,6 +1,7 @@
 """Random inspections (双随机、一公开, issue 15 §3) on the real database and broker: a forestry
-bureau's seed-licence plan drawn from versioned pools with a published seed (and re-run by anyone
-from the public part), inspected, published, one violation becoming a lead for intake; results
+bureau's seed-licence plan drawn from the registry in its scope (credit's `entity-registered` events,
+snapshotted as a versioned pool) with the bureau's risk grades and commitments, from a published
+seed (and re-run by anyone from the public part), inspected, published, one violation becoming a lead for intake; results
 not published in time breach once; the public part is rate-limited."""
 from __future__ import annotations
 
@@ -52,9 +53,13 @@ async def test_a_seed_licence_plan_is_drawn_reproducibly_inspected_published_and
         refused(await http.post("/v1/plans", headers=bureau, json={"title": "x", "scope": {}, "sample_size": 1}),
                 409, "missing")
         assert (await http.put("/v1/pools/enterprises", json={"entries": pool[:3]}, headers=bureau)).json()["version"] == 1
-        v2 = (await http.put("/v1/pools/enterprises", json={"entries": pool}, headers=bureau)).json()
-        assert v2["version"] == 2 and v2["size"] == 12
         assert (await http.put("/v1/pools/inspectors", json={"entries": roster}, headers=bureau)).status_code == 201
+        refused(await http.post("/v1/plans", headers=bureau, json={"title": "x", "scope": {}, "sample_size": 1}),
+                409, "no_enterprise")  # the registry holds none yet
+        await world.register(pool)
+        v2 = (await http.put("/v1/pools/enterprises", json={"entries": pool}, headers=bureau)).json()
+        assert v2["version"] == 2 and v2["size"] == 12 and v2["pool_id"] == f"attributes:{world.bureau()}"
+        assert v2["not_in_registry"] == []
         body = {"title": "2026年林木种子生产经营许可证双随机抽查", "sample_size": 3, "seed": SEED,
                 "scope": {"category": "seedlings", "county": "610402", "quality_commitment": True}}
         key = {"idempotency-key": f"plan-{unique}"}
@@ -64,14 +69,17 @@ async def test_a_seed_licence_plan_is_drawn_reproducibly_inspected_published_and
         plan = r.json()
         pid = plan["plan_id"]
         assert plan["eligible"] == 6 and len(plan["tasks"]) == 3
-        assert plan["enterprise_pool"] == {"pool_id": f"enterprises:{world.bureau()}", "version": 2}
+        assert plan["enterprise_pool"] == {"pool_id": f"enterprises:{world.bureau()}", "version": 1}
         assert all(t["county"] == "610402" for t in plan["tasks"])
         assert all("LY000" not in t["inspectors"] for t in plan["tasks"] if t["credit_code"] == first_code)
 
         # anyone re-runs the draw from what is public
         public = (await http.get(f"/v1/public/plans/{pid}")).json()
         assert public["seed"] == SEED and "inspectors" not in public["targets"][0]
-        e_pool = (await http.get(f"/v1/public/pools/enterprises/{world.bureau()}/2")).json()
+        e_pool = (await http.get(f"/v1/public/pools/enterprises/{world.bureau()}/1")).json()
+        # the snapshot: the registry in the scope's county and category, with the bureau's grades and commitments
+        assert sorted(e["credit_code"] for e in e_pool["entries"]) == sorted(
+            e["credit_code"] for e in pool if e["county"] == "610402")
         i_pool = (await http.get(f"/v1/public/pools/inspectors/{world.bureau()}/1")).json()
         entries = [drawing.Enterprise(e["credit_code"], e["name"], e["county"], e["category"], e["risk"],
                                       drawing.Commitment(**e["commitment"]) if e["commitment"] else None)
@@ -141,7 +149,9 @@ async def test_a_seed_licence_plan_is_drawn_reproducibly_inspected_published_and
 
 
 async def small_plan(http: Any, world: InspectionWorld, bureau: dict[str, str], sample_size: int) -> dict[str, Any]:
-    """Four enterprises and the roster uploaded, and a plan of `sample_size` targets drawn from them."""
+    """Four enterprises registered, their attributes and the roster uploaded, and a plan of `sample_size`
+    targets drawn from them."""
+    await world.register(enterprises(world.division, 4))
     await http.put("/v1/pools/enterprises", json={"entries": enterprises(world.division, 4)}, headers=bureau)
     await http.put("/v1/pools/inspectors", json={"entries": ROSTER}, headers=bureau)
     r = await http.post("/v1/plans", headers=bureau, json={"title": "抽查", "scope": {}, "sample_size": sample_size})

@@ -22,8 +22,8 @@ async def test_a_violation_found_in_an_inspection_becomes_a_case_in_intake(uniqu
     bureau = await world.key("bureau", "forestry")
     code = credit_code(world.division, 7)
     async with world.running() as (http, _parts), running_intake(intake):
-        await http.put("/v1/pools/enterprises", headers=bureau, json={"entries": [
-            {"credit_code": code, "name": "某某苗木专业合作社", "county": "610423", "category": "seedlings"}]})
+        await world.register([{"credit_code": code, "name": "某某苗木专业合作社", "county": "610423",
+                               "category": "seedlings"}])
         await http.put("/v1/pools/inspectors", headers=bureau, json={"entries": [
             {"inspector_id": "LY001", "name": "甲"}, {"inspector_id": "LY002", "name": "乙"}]})
         plan = (await http.post("/v1/plans", headers=bureau, json={"title": "林木种子抽查", "scope": {},

@@ -73,10 +73,14 @@ class CommitmentIn(StrictIn):
 
 
 class EnterpriseIn(StrictIn):
+    """The bureau's attributes of one enterprise: what the registry lacks (its risk grade and
+    quality commitment). Name, county and category are the registry's; given here they are
+    checked and kept with the upload, but the draw takes the registry's."""
+
     credit_code: str = Field(max_length=40)
-    name: Text(200)  # type: ignore[valid-type]
-    county: str = Field(max_length=16)
-    category: str = Field(max_length=64)
+    name: Text(200, required=False) = ""  # type: ignore[valid-type]
+    county: str | None = Field(default=None, max_length=16)
+    category: str | None = Field(default=None, max_length=64)
     risk: Literal["low", "medium", "high"] = "medium"
     commitment: CommitmentIn | None = None
 
@@ -87,13 +91,13 @@ class EnterpriseIn(StrictIn):
 
     @field_validator("county")
     @classmethod
-    def _in_city(cls, v: str) -> str:
-        return _county(v)
+    def _in_city(cls, v: str | None) -> str | None:
+        return None if v is None else _county(v)
 
     @field_validator("category")
     @classmethod
-    def _known(cls, v: str) -> str:
-        return _category(v)
+    def _known(cls, v: str | None) -> str | None:
+        return None if v is None else _category(v)
 
 
 class InspectorIn(StrictIn):
@@ -206,14 +210,15 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
         return await write_command(pool, request, service=SERVICE, caller_id=caller.principal_id, actor=actor,
                                    party=actor.party, key=key, status=status, work=work)
 
-    @api.put("/pools/enterprises", status_code=201, summary="A new version of the bureau's enterprise pool")
+    @api.put("/pools/enterprises", status_code=201,
+             summary="A new version of the bureau's enterprise attributes: risk grades and quality commitments")
     async def put_enterprises(request: Request, body: EnterprisePool, caller: Principal = Depends(bureau_dep),
                               idempotency_key: str | None = Key) -> Response:
-        entries = [Enterprise(e.credit_code, e.name, e.county, e.category, e.risk,
+        entries = [Enterprise(e.credit_code, e.name, e.county or "", e.category or "", e.risk,
                               Commitment(e.commitment.committed_on.isoformat(), e.commitment.text) if e.commitment else None)
                    for e in body.entries]
         return await write(request, caller, idempotency_key, 201,
-                           lambda uow, a: inspections.upload_pool(uow, a, "enterprises", entries))
+                           lambda uow, a: inspections.upload_pool(uow, a, "attributes", entries))
 
     @api.put("/pools/inspectors", status_code=201, summary="A new version of the bureau's inspector roster")
     async def put_inspectors(request: Request, body: InspectorRoster, caller: Principal = Depends(bureau_dep),
@@ -314,10 +319,11 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
     @public.get("/commitments", summary="A bureau's enterprises with a quality commitment, and their published results")
     async def public_commitments(bureau: BureauId) -> dict[str, Any]:  # type: ignore[valid-type]
         async with pool.acquire() as conn:
-            row = await db.pool(conn, pool_id("enterprises", bureau))
+            row = await db.pool(conn, pool_id("attributes", bureau))
             if row is None:
                 return {"bureau": bureau, "pool_version": None, "enterprises": []}
             committed = [e for e in db.enterprises(row) if e.commitment is not None]
+            names = await db.registry_names(conn, [e.credit_code for e in committed])
             results = await db.published(conn, bureau=bureau, credit_code=None, limit=10_000, offset=0)
         by_code: dict[str, list[dict[str, Any]]] = {}
         for r in results:
@@ -325,7 +331,8 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
                 {"plan_id": r["plan_id"], "result": r["result"], "findings": r["findings"],
                  "published_at": r["published_at"].isoformat()})
         return {"bureau": bureau, "pool_version": row["version"], "enterprises": [
-            {"credit_code": e.credit_code, "name": e.name, "county": e.county, "category": e.category,
+            {"credit_code": e.credit_code, "name": names.get(e.credit_code, e.name), "county": e.county,
+             "category": e.category,
              "commitment": {"committed_on": e.commitment.committed_on, "text": e.commitment.text},
              "results": by_code.get(e.credit_code, [])} for e in committed if e.commitment]}
 

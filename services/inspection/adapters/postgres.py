@@ -118,3 +118,33 @@ async def report(conn: asyncpg.Connection | asyncpg.Pool, since: dt.datetime, un
         " FROM plans p JOIN tasks t USING (plan_id) WHERE p.drawn_at >= $1 AND p.drawn_at < $2"
         " GROUP BY p.bureau ORDER BY p.bureau", since, until)
     return [dict(r) for r in rows]
+
+
+async def save_registrations(conn: asyncpg.Connection, found: list[Any]) -> None:
+    """Credit's registrations (`EntityRegistered`), the higher version winning."""
+    if not found:
+        return
+    await conn.execute(
+        "INSERT INTO registry (credit_code, kind, name, county, categories, status, version, changed_at)"
+        " SELECT c, k, n, co, string_to_array(ca, ' '), s, v, t"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::timestamptz[])"
+        "   AS u(c, k, n, co, ca, s, v, t)"
+        " ON CONFLICT (credit_code) DO UPDATE SET kind = excluded.kind, name = excluded.name, county = excluded.county,"
+        " categories = excluded.categories, status = excluded.status, version = excluded.version,"
+        " changed_at = excluded.changed_at WHERE registry.version < excluded.version",
+        [e.credit_code for e in found], [e.kind for e in found], [e.name for e in found], [e.county for e in found],
+        [" ".join(e.categories) for e in found], [e.status for e in found], [e.version for e in found],
+        [e.changed_at for e in found])
+
+
+async def registered(conn: asyncpg.Connection, *, county: str | None, category: str | None) -> list[asyncpg.Record]:
+    """The registry's registered enterprises in a county (any, without one) and of a category (any)."""
+    return await conn.fetch(
+        "SELECT credit_code, name, county, categories FROM registry WHERE status = 'registered'"
+        " AND ($1::text IS NULL OR county = $1) AND ($2::text IS NULL OR $2 = ANY(categories)) ORDER BY credit_code",
+        county, category)
+
+
+async def registry_names(conn: asyncpg.Connection | asyncpg.Pool, codes: list[str]) -> dict[str, str]:
+    rows = await conn.fetch("SELECT credit_code, name FROM registry WHERE credit_code = ANY($1::text[])", codes)
+    return {r["credit_code"]: r["name"] for r in rows}

@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
+import asyncpg
+
 from shared import audit
 from shared import deadline_watch as watch
 from shared.clock import Clock
@@ -18,6 +20,7 @@ from shared.contracts.inspection import (DrawnTarget, InspectionDeadlineApproach
                                          InspectionPlanDrawn, InspectionResultRecorded, InspectionResultsPublished,
                                          PlanScope, PoolVersion, PublishedResult)
 from shared.contracts.intake import SubmitLead, SuspectInput
+from shared.reference import counties
 from shared.reference.deadlines import load_deadlines
 from shared.refusals import NotFound, Refused
 from shared.runtime.uow import UnitOfWork
@@ -57,9 +60,10 @@ class Inspections:
         await audit.append(uow.conn, f"inspection.{kind}", subject, body, actor=actor.person, at=self.clock.now())
         uow.after_commit(COMMANDS.labels(kind).inc)
 
-    async def upload_pool(self, uow: UnitOfWork, actor: Actor, kind: Literal["enterprises", "inspectors"],
+    async def upload_pool(self, uow: UnitOfWork, actor: Actor, kind: Literal["attributes", "inspectors"],
                           entries: Sequence[Enterprise] | Sequence[Inspector]) -> dict[str, Any]:
-        """A new version of the bureau's enterprise pool or inspector roster (earlier versions stay)."""
+        """A new version of the bureau's enterprise attributes (risk grades, quality commitments) or
+        inspector roster (earlier versions stay)."""
         ids = [e.credit_code if isinstance(e, Enterprise) else e.inspector_id for e in entries]
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
@@ -69,17 +73,45 @@ class Inspections:
         version = await db.add_pool_version(uow.conn, pool_id=pid, bureau=actor.party, kind=kind, canonical=canonical,
                                             digest=digest, size=len(entries), at=now, by=actor.person)
         await self._audit(uow, "pool_uploaded", pid, actor, {"version": version, "digest": digest, "size": len(entries)})
-        return {"pool_id": pid, "version": version, "digest": digest, "size": len(entries), "created_at": now.isoformat()}
+        out = {"pool_id": pid, "version": version, "digest": digest, "size": len(entries), "created_at": now.isoformat()}
+        if kind == "attributes":
+            codes = [e.credit_code for e in entries if isinstance(e, Enterprise)]
+            known = await db.registry_names(uow.conn, codes)
+            # the draw takes enterprises from the registry: an attribute of one it does not (yet) hold is unused
+            out["not_in_registry"] = sorted(set(codes) - set(known))
+        return out
+
+    async def _snapshot(self, uow: UnitOfWork, actor: Actor, scope: Scope, now: dt.datetime) -> asyncpg.Record | None:
+        """The registry in the plan's scope, with the bureau's attributes, as a version of its
+        enterprise pool (the latest version again when nothing changed)."""
+        attributes = await db.pool(uow.conn, pool_id("attributes", actor.party))
+        registered = [drawing.Registered(r["credit_code"], r["name"], r["county"], tuple(r["categories"]))
+                      for r in await db.registered(uow.conn, county=scope.county, category=scope.category)]
+        entries = drawing.snapshot(registered, db.enterprises(attributes) if attributes else [], scope)
+        if not entries:
+            return None
+        pid, digest = pool_id("enterprises", actor.party), drawing.digest(entries)
+        latest = await db.pool(uow.conn, pid)
+        if latest is None or latest["digest"] != digest:
+            await db.add_pool_version(uow.conn, pool_id=pid, bureau=actor.party, kind="enterprises",
+                                      canonical=drawing.canonical(entries), digest=digest, size=len(entries), at=now,
+                                      by=actor.person)
+            latest = await db.pool(uow.conn, pid)
+            await audit.append(uow.conn, "inspection.pool_snapshot", pid,
+                               {"version": latest["version"], "digest": digest, "size": len(entries),
+                                "scope": asdict(scope) | {"risks": list(scope.risks)}}, actor=actor.person, at=now)
+        return latest
 
     async def draw_plan(self, uow: UnitOfWork, actor: Actor, *, title: str, scope: Scope, sample_size: int | None,
                         sample_rate: Decimal | None, inspectors_per_target: int, seed: str | None) -> dict[str, Any]:
         now = self.clock.now()
-        e_row = await db.pool(uow.conn, pool_id("enterprises", actor.party))
+        scope = drawing.jurisdiction(scope, actor.party.partition("@")[2], [c.code for c in counties()])
         i_row = await db.pool(uow.conn, pool_id("inspectors", actor.party))
-        if e_row is None:
-            raise Refused("enterprise_pool", "missing", f"{actor.party} has uploaded no enterprise pool")
         if i_row is None:
             raise Refused("inspector_roster", "missing", f"{actor.party} has uploaded no inspector roster")
+        e_row = await self._snapshot(uow, actor, scope, now)
+        if e_row is None:
+            raise Refused("scope", "no_enterprise", "the registry holds no registered enterprise inside the scope")
         seed = seed or secrets.token_hex(16)
         found = drawing.draw(seed, db.enterprises(e_row), db.inspectors(i_row), scope, sample_size=sample_size,
                              sample_rate=sample_rate, inspectors_per_target=inspectors_per_target)

@@ -138,3 +138,42 @@ def draw(seed: str, enterprises: Sequence[Enterprise], inspectors: Sequence[Insp
         targets.append(Drawn(e.credit_code, e.name, e.county, e.category,
                              tuple(i.inspector_id for i in picked[:inspectors_per_target])))
     return Draw(len(eligible), tuple(targets))
+
+
+@dataclass(frozen=True)
+class Registered:
+    """An enterprise as the registry (credit's, copied from its events) holds it."""
+
+    credit_code: str
+    name: str
+    county: str
+    categories: tuple[str, ...]
+
+
+def jurisdiction(scope: Scope, division: str, county_codes: Sequence[str]) -> Scope:
+    """A county's bureau draws in its own county (属地): its scope's county is its division, and another
+    county is refused; a bureau above the counties (the city's) draws in the scope's county, or city-wide."""
+    if division not in county_codes:
+        return scope
+    if scope.county is not None and scope.county != division:
+        raise Refused("scope.county", "outside_division", f"a county's bureau draws in its own county ({division})")
+    return Scope(scope.category, division, scope.risks, scope.quality_commitment)
+
+
+def snapshot(registered: Sequence[Registered], attributes: Sequence[Enterprise], scope: Scope) -> list[Enterprise]:
+    """The plan's enterprise pool: the registry's enterprises in the scope's county and category, each
+    with the bureau's risk grade and quality commitment for it (``medium`` and none when the bureau
+    gave none). An enterprise's category in the pool is the scope's, else its first registered one.
+    The draw then applies the rest of the scope (risks, commitment) to this pool."""
+    given = {a.credit_code: a for a in attributes}
+    out = []
+    for r in sorted(registered, key=lambda r: r.credit_code):
+        if scope.county is not None and r.county != scope.county:
+            continue
+        if scope.category is not None and scope.category not in r.categories:
+            continue
+        a = given.get(r.credit_code)
+        category = scope.category or (sorted(r.categories)[0] if r.categories else "")
+        out.append(Enterprise(r.credit_code, r.name, r.county, category, a.risk if a else "medium",
+                              a.commitment if a else None))
+    return out

@@ -10,6 +10,7 @@
   ``GET /v1/entities/{code}/listing-proceedings`` — the Order 44 steps before a listing takes effect;
 - ``queries`` (credit:read; the search also credit:public): ``GET /v1/entities/{code}``,
   ``POST /v1/entities:check``, ``GET /v1/entities:search``;
+- ``registry`` (the registration authority, registry:write): ``PUT /v1/registry/entities``;
 - ``export`` (platforms, the office): ``GET /v1/exports/platform`` (docs/credit-export-format.md);
 - ``public`` (no key): ``GET /v1/disclosures`` (JSON or CSV, masked), ``GET /v1/measures``.
 
@@ -29,7 +30,7 @@ from fastapi.responses import JSONResponse
 from shared.http import create_app, problem
 from shared.openapi import install_problem_schema
 
-from services.credit.adapters.http import applications, disclosure, entities, export, listings, penalties, records
+from services.credit.adapters.http import applications, disclosure, entities, export, listings, penalties, records, registry
 from services.credit.adapters.http.common import HttpDeps
 from services.credit.app.errors import Conflict, CreditError, Invalid, NotAllowed, NotFound
 
@@ -53,7 +54,7 @@ def build_app(deps: HttpDeps) -> FastAPI:
                            errors=[{"field": exc.field, "reason": exc.reason, "detail": exc.detail}])
         return problem(status, "Not possible", exc.detail, reason=exc.reason)
 
-    for module in (penalties, records, applications, listings, entities, export, disclosure):
+    for module in (penalties, records, applications, listings, entities, export, disclosure, registry):
         app.include_router(module.router(deps))
     install_problem_schema(app)
     return app

@@ -62,7 +62,7 @@ class HttpDeps:
     auth: Authenticator
     clock: Clock
     check_max_codes: int = 1000
-    body_limit: int = 64 * 1024
+    body_limit: int | Callable[[str], int] = 64 * 1024
     #: shared.ratelimit.RateLimits for the public paths (PUBLIC_PATHS); None: no limit (tests)
     rate_limits: Any = None
     readiness: list[ReadinessCheck] = field(default_factory=list)
