@@ -14,14 +14,21 @@ loads anew); ``service_ready_s`` of a first run includes the first refresh of th
 of them, a later run's only the refresh of what changed. ``rss_mb_max``
 is the service process's peak resident set (VmHWM).
 
+``--beside-pipeline`` runs ``python -m bench.pipeline`` beside the search (started 35 s before it, so its
+services are up and its leads flowing: issue 11's condition; ``python -m bench`` runs its stages one
+after the other, never beside each other); ``--search-only`` skips (a) and (c).
+``search_credit_cpu_ms_per_query`` is the service process's CPU per search query (on a shared machine
+latency follows the load, CPU per query does not).
+
 Run on the launched stack (about 2 minutes on 2 cores):
-    .venv/bin/python -m bench.credit_query [--entities 100000] [--decisions 3000]
+    .venv/bin/python -m bench.credit_query [--entities 100000] [--decisions 3000] [--beside-pipeline] [--search-only]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import random
 import subprocess
@@ -179,6 +186,15 @@ async def wait_ready(base: str, timeout: float) -> float:
     raise RuntimeError(f"credit did not become ready within {timeout}s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def peak_rss_mb(pid: int) -> float | None:
     """The largest resident set process `pid` reached so far, in MiB (Linux: VmHWM)."""
     try:
@@ -300,6 +316,9 @@ async def main() -> None:
                         help="seconds to wait for the service (its first refresh indexes every entity)")
     parser.add_argument("--fresh", action="store_true",
                         help="load and index a new registry instead of the one kept from an earlier run")
+    parser.add_argument("--beside-pipeline", action="store_true",
+                        help="run python -m bench.pipeline beside the search (issue 11's condition)")
+    parser.add_argument("--search-only", action="store_true", help="only the name search (no check, no decisions)")
     parser.add_argument("--json", action="store_true", help="print only the one JSON object of figures (the default output too)")
     args = parser.parse_args()
     stack = StackSettings(dev=True)
@@ -333,16 +352,35 @@ async def main() -> None:
     log_path = REPO_ROOT / ".shuangda" / "logs" / f"bench-credit-{tag}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     proc = spawn_service(env, log_path)
+    pipeline: subprocess.Popen[str] | None = None
     try:
         ready_s = await wait_ready(base, args.ready_timeout)
         figures: dict[str, object] = {"entities": args.entities, "dataset_reused": reused, "load_s": round(loaded, 1),
                                       "service_ready_s": round(ready_s, 1)}
-        figures.update(await bench_check(base, key, codes, rng, args.check_requests))
+        if not args.search_only:
+            figures.update(await bench_check(base, key, codes, rng, args.check_requests))
+        if args.beside_pipeline:
+            pipeline = subprocess.Popen([sys.executable, "-m", "bench.pipeline", "--json"], cwd=REPO_ROOT,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            await asyncio.sleep(35)  # its services up and its leads flowing
+        cpu_before = cpu_seconds(proc.pid)
         figures.update(await bench_search(base, key, names, rng, args.search_clients, args.search_per_client))
-        figures.update(await bench_decisions(stack.kafka_bootstrap, in_topic, penalty_topic, codes, names, args.decisions, rng))
+        queries = figures["search_queries"] + 20  # with the warm-up
+        figures["search_credit_cpu_ms_per_query"] = round(1000 * (cpu_seconds(proc.pid) - cpu_before) / queries, 2)
+        if pipeline is not None:
+            figures["search_beside_pipeline"] = pipeline.poll() is None  # still running when the search ended
+            out, _ = pipeline.communicate(timeout=600)
+            last = next((line for line in reversed(out.splitlines()) if line.startswith("{")), "{}")
+            figures["pipeline_leads_per_s"] = json.loads(last).get("pipeline_leads_per_s")
+        if not args.search_only:
+            figures.update(await bench_decisions(stack.kafka_bootstrap, in_topic, penalty_topic, codes, names,
+                                                 args.decisions, rng))
         # the service's own peak resident set (it runs as its own process here)
         figures["rss_mb_max"] = peak_rss_mb(proc.pid)
     finally:
+        if pipeline is not None and pipeline.poll() is None:
+            pipeline.terminate()  # this run failed: do not leave the pipeline's services behind
+            pipeline.wait(60)
         proc.terminate()
         try:
             proc.wait(30)
