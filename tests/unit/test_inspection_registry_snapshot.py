@@ -40,3 +40,11 @@ def test_without_attributes_an_enterprise_is_of_medium_risk_with_no_commitment_a
 
 def test_the_same_registry_and_attributes_give_the_same_digest_in_any_order() -> None:
     assert digest(snapshot(REG, [], Scope())) == digest(snapshot(list(reversed(REG)), [], Scope()))
+
+
+def test_the_public_part_shows_a_trader_known_by_its_operators_own_name_by_the_surname() -> None:
+    from services.inspection.adapters.http import public_name
+    assert public_name("92610402MA0000001L", "张三丰") == "张**"
+    assert public_name("92610402MA0000001L", "秦都区张三五金店") == "秦都区张三五金店"
+    assert public_name("91610402MA6XA00028", "张三丰") == "张三丰"
+    assert public_name("92610402MA0000001L", "张**") == "张**"

@@ -19,14 +19,11 @@ from dataclasses import dataclass
 import datetime as dt
 from typing import Any, Iterable
 
-from shared.identifiers import IdentifierError, parse_uscc
+from shared.identifiers import IdentifierError, parse_uscc, uscc_party_kind
 
 PLAN_ID = re.compile(r"insp_[0-9a-f]{20}")
 BUREAU_ID = re.compile(r"([a-z][a-z_]{1,40})@(\d{6})")
 RESULTS = ("no_problem", "problems_found", "referred_to_case")
-#: GB 32100: the registration department 9 (market regulation) with organisation category 2 is a
-#: 个体工商户; every other code is an organisation's
-TRADER_PREFIX = "92"
 
 
 class BadPublication(ValueError):
@@ -49,7 +46,8 @@ class PublishedInspection:
 
 
 def party_kind(credit_code: str) -> str:
-    return "individual_trader" if credit_code.startswith(TRADER_PREFIX) else "organisation"
+    """GB 32100: ``92…`` is a 个体工商户, every other code an organisation's (`shared.identifiers`)."""
+    return uscc_party_kind(credit_code)
 
 
 def accept(*, plan_id: str, bureau: str, published_at: dt.datetime, results: Iterable[Any],

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 
 from shared import deadline_watch as watch
 from shared.http import ProblemError, create_app, problem_response
-from shared.identifiers import IdentifierError, parse_uscc
+from shared.identifiers import IdentifierError, is_personal_name, mask_name, parse_uscc, uscc_party_kind
 from shared.identity.http import Authenticator
 from shared.identity.model import Principal
 from shared.openapi import install_problem_schema
@@ -159,6 +159,12 @@ class RecordResult(StrictIn):
         return _uscc(v)
 
 
+def public_name(credit_code: str, name: str) -> str:
+    """A name as the public part shows it: a 个体工商户 known by its operator's own name by its surname
+    (as credit publishes it; names drawn from the registry arrive masked already, masking is idempotent)."""
+    return mask_name(name) if name and is_personal_name(uscc_party_kind(credit_code), name) else name
+
+
 def actor_of(p: Principal) -> Actor:
     return Actor(party=p.bureau or p.principal_id, person=p.principal_id)
 
@@ -166,6 +172,7 @@ def actor_of(p: Principal) -> Actor:
 def task_view(t: Task, *, public: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"credit_code": t.credit_code, "name": t.name, "county": t.county, "category": t.category}
     if public:
+        out["name"] = public_name(t.credit_code, t.name)
         return out | {"result": t.result, "findings": t.findings,
                       "published_at": t.published_at.isoformat() if t.published_at else None}
     return out | {"inspectors": list(t.inspectors), "state": t.state, "result": t.result, "findings": t.findings,
@@ -300,6 +307,7 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
         row = await db.pool(pool, pool_id(kind, bureau), version)
         if row is None:
             raise ProblemError(404, "Not found", f"no version {version} of {pool_id(kind, bureau)}")
+        # the entries as the draw used them (their digest): names drawn from the registry are published as credit shows them
         return {"pool_id": row["pool_id"], "version": row["version"], "digest": row["digest"], "size": row["size"],
                 "created_at": row["created_at"].isoformat(), "entries": json.loads(row["entries"])}
 
@@ -314,7 +322,8 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
                 raise ProblemError(422, "Request failed validation", str(exc),
                                    errors=[{"field": "credit_code", "reason": "invalid", "detail": str(exc)}]) from None
         rows = await db.published(pool, bureau=bureau, credit_code=code, limit=limit, offset=offset)
-        return {"results": [{**r, "published_at": r["published_at"].isoformat()} for r in rows]}
+        return {"results": [{**r, "name": public_name(r["credit_code"], r["name"]),
+                             "published_at": r["published_at"].isoformat()} for r in rows]}
 
     @public.get("/commitments", summary="A bureau's enterprises with a quality commitment, and their published results")
     async def public_commitments(bureau: BureauId) -> dict[str, Any]:  # type: ignore[valid-type]
@@ -331,7 +340,8 @@ def build_app(*, pool: asyncpg.Pool, inspections: Inspections, auth: Authenticat
                 {"plan_id": r["plan_id"], "result": r["result"], "findings": r["findings"],
                  "published_at": r["published_at"].isoformat()})
         return {"bureau": bureau, "pool_version": row["version"], "enterprises": [
-            {"credit_code": e.credit_code, "name": names.get(e.credit_code, e.name), "county": e.county,
+            {"credit_code": e.credit_code, "name": public_name(e.credit_code, names.get(e.credit_code, e.name)),
+             "county": e.county,
              "category": e.category,
              "commitment": {"committed_on": e.commitment.committed_on, "text": e.commitment.text},
              "results": by_code.get(e.credit_code, [])} for e in committed if e.commitment]}
