@@ -14,6 +14,8 @@ services (not a service itself; it may print, the services may not).
     backends.py     bureau back ends, the office and the police: webhooks in, bureau API and
                     credit's penalty API out
     goods.py        seized goods and their appraisal: custody's and appraisal's APIs, the centre's key
+    reporters.py    the complainants after filing: evidence photos, the survey the closing SMS invites
+    evidence.py     small evidence files byte by byte (a phone's JPEG with Exif, a PNG, a PDF)
     inspections.py  random inspections of the day: pools, a seeded draw, results, publication
     registration.py API clients, bureau keys and credit clients through the services' own code
     directory.py    notify's directory pointing at the gateway

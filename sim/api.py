@@ -47,15 +47,17 @@ def client(base_url: str, *, connections: int = 32, timeout: float = 30.0, ca_fi
 
 
 async def call(http: httpx.AsyncClient, method: str, path: str, *, token: str, json: Any = None,
-               idempotency_key: str | None = None, attempts: int = 6, content: bytes | None = None) -> Answer:
-    headers = {"authorization": f"Bearer {token}"}
+               idempotency_key: str | None = None, attempts: int = 6, content: bytes | None = None,
+               headers: dict[str, str] | None = None) -> Answer:
+    """`content` (with its ``content-type`` in `headers`): a body that is not JSON, e.g. a file."""
+    headers = {**(headers or {}), "authorization": f"Bearer {token}"}
     if idempotency_key:
         headers["idempotency-key"] = idempotency_key
     delay = 0.2
     last = Answer(0, None)
     for attempt in range(attempts):
         try:
-            response = await http.request(method, path, json=json, headers=headers, content=content)
+            response = await http.request(method, path, json=json, content=content, headers=headers)
         except httpx.HTTPError as exc:
             log.debug("%s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt + 1)
             last = Answer(0, {"error": type(exc).__name__})

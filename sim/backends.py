@@ -51,6 +51,13 @@ class CaseView:
     referral_rounds: int = 0
     concluded: bool = False
     closed: bool = False
+    #: times the complainant's survey sent the case back (case.reopened)
+    reopenings: int = 0
+
+    def step(self, name: str) -> str:
+        """The idempotency step of a command: a reopened case's second answer is a new command."""
+        suffix = f"/reopened-{self.reopenings}" if self.reopenings else ""
+        return f"{name}/{self.facts.assignment_no}{suffix}"
 
 
 @dataclass
@@ -100,6 +107,7 @@ class Backends:
             "shuangda.referral.accepted.v1": self._referral_accepted,
             "shuangda.referral.handed-over.v1": self._handed_over,
             "shuangda.case.outcome-recorded.v1": self._closed,
+            "shuangda.case.reopened.v1": self._reopened,
         }
 
     # -- the gateway hands every verified notice here --------------------------------------------
@@ -225,7 +233,7 @@ class Backends:
         if plan.action == "transfer":
             target = plan.to_bureau or f"{self.lead_of(facts.category)}@{self.city}"
             answer = await self.command(facts.bureau, case_id, "transfer", {"to_bureau": target, "reason": plan.reason or "移交"},
-                                        f"transfer/{assignment_no}")
+                                        view.step("transfer"))
             if answer.ok:
                 view.acted = True
                 self.stats.decisions["transfer"] += 1
@@ -236,7 +244,7 @@ class Backends:
         body: dict[str, Any] = {"decision": plan.action if plan.action != "transfer" else "accept"}
         if body["decision"] == "refuse":
             body["reason"] = plan.reason
-        answer = await self.command(facts.bureau, case_id, "acknowledge", body, f"ack/{assignment_no}")
+        answer = await self.command(facts.bureau, case_id, "acknowledge", body, view.step("ack"))
         if not answer.ok:
             return
         view.acted = True
@@ -285,7 +293,7 @@ class Backends:
         if view.accepted:
             return True
         answer = await self.command(view.facts.bureau, view.facts.case_id, "acknowledge", {"decision": "accept"},
-                                    f"ack/{view.facts.assignment_no}")
+                                    view.step("ack"))
         if answer.ok:
             view.accepted = view.acted = True
             view.waiting = False
@@ -300,7 +308,7 @@ class Backends:
             body["decision_no"] = decision_no
         if amount is not None:
             body["penalty_amount"] = str(amount)
-        answer = await self.command(view.facts.bureau, view.facts.case_id, "outcome", body, f"outcome/{view.facts.assignment_no}")
+        answer = await self.command(view.facts.bureau, view.facts.case_id, "outcome", body, view.step("outcome"))
         if answer.ok:
             view.concluded = view.closed = True
             self.stats.decisions[f"outcome:{outcome}"] += 1
@@ -490,3 +498,38 @@ class Backends:
         view = self._view(str(e.get("case_id")))
         if view is not None:
             view.closed = True
+
+    # -- the complainant's survey sent the case back (issue 15 §4) ---------------------------------
+
+    def _reopened(self, recipient: str, e: dict[str, Any]) -> None:
+        """Handle the case again: a refused one is acknowledged anew (accepted this time), an accepted
+        one investigated again, each after office hours counted from the reopening."""
+        view = self._view(str(e.get("case_id")))
+        if view is None or recipient != e.get("bureau") or recipient != view.facts.bureau:
+            return
+        view.reopenings += 1
+        view.closed = view.concluded = False
+        self.stats.decisions["reopened"] += 1
+        rng = bh.case_random(self.seed, view.facts, f"reopened:{view.reopenings}")
+        at = _time(e.get("reopened_at"))
+        n = view.facts.assignment_no
+        if e.get("state") == "assigned":
+            view.acted = view.accepted = view.waiting = False
+            view.plan = bh.AckPlan("accept", 0)
+            self.scheduler.at(self._office_hours_later(rng.uniform(2.0, 16.0), at),
+                              lambda: self._acknowledge(view.facts.case_id, n), "acknowledge again")
+        else:
+            rounds = view.reopenings
+            self.scheduler.at(self._office_hours_later(max(2.0, bh.lognormal(rng, 16.0, 0.6)), at),
+                              lambda: self._handle_again(view, rounds), "handle again")
+
+    async def _handle_again(self, view: CaseView, rounds: int) -> None:
+        if view.closed or view.reopenings != rounds or self._referral_active(view):
+            return
+        rng = bh.case_random(self.seed, view.facts, f"again:{rounds}")
+        if rng.random() < 0.35:
+            await self._penalise(view, bh.plan_penalty(rng, view.facts, self.business(view.facts)))
+        else:
+            outcome = rng.choice(("mediated", "no_violation"))
+            await self._record(view, outcome, detail="重新办理：" + ("经再次调解双方达成一致" if outcome == "mediated"
+                                                                else "经重新调查仍未发现违法行为"))

@@ -22,6 +22,7 @@ COMPLAINANT_EVENTS = [
     "shuangda.case.assigned.v1",
     "shuangda.case.acknowledged.v1",
     "shuangda.case.outcome-recorded.v1",
+    "shuangda.case.reopened.v1",
 ]
 OFFICE_WATCH = ["shuangda.referral.transferred.v1", "shuangda.referral.refused.v1", "shuangda.referral.accepted.v1"]
 

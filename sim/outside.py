@@ -60,6 +60,8 @@ class Outside:
     client_kafka: Callable[[str], Any] | None = None
     #: source id → case id, as intake answered
     case_of: dict[str, str] = field(default_factory=dict)
+    #: told of each complaint intake registered: (submission, registered client, the body sent, tracking number)
+    on_filed: Callable[[Submission, str, dict[str, Any], str | None], None] | None = None
     concurrency: int = 16
     _buffers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _batches: int = 0
@@ -132,6 +134,8 @@ class Outside:
             self.stats.outcomes[outcome] += 1
             if answer.body.get("case_id"):
                 self.case_of[s.source_id] = answer.body["case_id"]
+            if self.on_filed is not None and outcome in ("opened", "merged"):
+                self.on_filed(s, client, body, answer.body.get("tracking_no"))
         elif answer.status == 422:
             self.stats.outcomes["rejected"] += 1
             self.stats.rejected[answer.reason] += 1

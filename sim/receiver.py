@@ -8,7 +8,8 @@ and hands the notice to the back ends. Now and then — a seeded share — it
 answers ``503`` with ``Retry-After`` the first time, as a busy gateway does,
 so notify's retries are exercised too.
 
-``POST /sms`` is the SMS gateway complainants' messages go through.
+``POST /sms`` is the SMS gateway complainants' messages go through; each is handed to
+``on_sms`` (the complainants read their closing SMS: `sim.reporters`).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from shared.webhooks import WebhookVerificationError, verify
 from sim.scenario import stable_random
 
 Handler = Callable[[str, dict[str, Any]], None]
+SmsHandler = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Receiver:
                  seed: int = 0, keep: bool = False) -> None:
         self.secrets = secrets
         self.on_webhook = on_webhook
+        self.on_sms: SmsHandler | None = None
         self.busy_share = busy_share
         self.seed = seed
         self.keep = keep
@@ -125,6 +128,13 @@ class Receiver:
         if self.keep:
             self.sms_messages.append({"message_id": body.get("message_id"), "text": body.get("text"),
                                       "arrived": time.time()})
+        if self.on_sms is not None:
+            try:
+                self.on_sms(body)
+            except Exception:  # a simulated reader's bug must not make notify resend
+                import logging
+
+                logging.getLogger(__name__).exception("SMS handler failed")
         return JSONResponse({"accepted": True})
 
     async def start(self, port: int = 0, *, tls_certfile: str | None = None, tls_keyfile: str | None = None) -> int:

@@ -172,7 +172,7 @@ async def gather(dsn: str, scope: Scope, *, day: dt.date, as_of: dt.datetime, se
             [f"ingress.{c}" for c in scope.kafka_clients]) if scope.kafka_clients else []
         figures.sections = await gather_sections(
             conn, run_cases=scope.run_cases(), like=like, routing=s.routing, custody=s.custody, appraisal=s.appraisal,
-            inspection=s.inspection, since=dt.datetime.combine(day, dt.time(), SHANGHAI), as_of=as_of)
+            inspection=s.inspection, since=dt.datetime.combine(day, dt.time(), SHANGHAI), as_of=as_of, intake=s.intake)
     finally:
         await conn.close()
 
@@ -472,7 +472,7 @@ Seed {_e(f.seed)}, speed {_e(f.speed)}×, clock <code>{_e(f.clock_spec)}</code>.
 <h2>Serious-violation list (严重违法失信名单)</h2>
 <table><tr><th class=n>entity</th><th class=n>credit code</th><th class=n>rule</th><th class=n>authority</th><th class=n>listed</th></tr>
 {blacklist or '<tr><td class=n colspan=5>none</td></tr>'}</table>
-{render_sections(f.sections)}
+{render_sections(f.sections, county_label=county_label, bureau_label=bureau_label)}
 <h2>Definitions</h2>
 <p class=note>Cases: opened by the run's reports, at their county and current lead bureau. Median time to acknowledge: assignment to
 acceptance or refusal (simulated hours). Deadline compliance: of the deadlines that came due or were met (acknowledgement and each
@@ -481,7 +481,8 @@ for a county, re-assignments of its cases. Blacklisted: entities listed because 
 (credit code) and at the deciding authority. Custody: lots registered on the run's cases, still in custody at the end of the period,
 disposed of by outcome, destruction plans done and their cost. Appraisal turnaround: per provider kind, requests of the run's cases and
 the hours from request to result. Inspections: plans drawn in the period, their targets, results and violations that became a case.
-Satisfaction: the run's cases' survey answers, mean score, share resolved and cases reopened by a low score.</p>
+Satisfaction: the run's cases' survey answers, mean score, share resolved and cases reopened by a low score, in all, per county and
+per current bureau; and the evidence files complainants attached to the run's reports.</p>
 <script type="application/json" id="figures">{figures_json}</script>
 </body></html>
 """

@@ -17,7 +17,9 @@ Definitions (also printed in the report):
 * **inspections** — plans drawn in the period: targets drawn, inspected (a result recorded),
   results by kind, published, and violations that became a case (``referred_to_case``);
 * **satisfaction** — survey answers of the run's cases: count, mean score, share resolved and
-  cases reopened by a low score.
+  cases reopened by a low score, in all and per county and per (current) bureau as routing's
+  assessment counts them (`GET /v1/overview/assessment`); and the evidence files the complainants
+  attached to the run's reports (intake's attachments).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import datetime as dt
 import html
 import statistics
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import asyncpg
 
@@ -95,13 +97,26 @@ def inspection_section(tasks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "published": published, "became_cases": results.get("referred_to_case", 0)}
 
 
-def satisfaction_section(surveys: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """`surveys`: {score, resolved, reopened}."""
-    rows = list(surveys)
-    return {"ran": True, "answers": len(rows),
+def _satisfaction(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"answers": len(rows),
             "mean_score": round(statistics.mean(r["score"] for r in rows), 2) if rows else None,
             "resolved_share": sum(bool(r["resolved"]) for r in rows) / len(rows) if rows else None,
             "reopened": sum(bool(r["reopened"]) for r in rows)}
+
+
+def satisfaction_section(surveys: Iterable[Mapping[str, Any]],
+                         attachments: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """`surveys`: {score, resolved, reopened, county_label, assignee} (the case's county and current bureau);
+    `attachments`: {report_id, content_type} of the run's reports."""
+    rows = list(surveys)
+    groups: dict[str, dict[str, list[Mapping[str, Any]]]] = {"by_county": {}, "by_bureau": {}}
+    for r in rows:
+        for group, key in (("by_county", r.get("county_label")), ("by_bureau", r.get("assignee"))):
+            groups[group].setdefault(str(key or "unknown"), []).append(r)
+    files = list(attachments)
+    return {"ran": True, **_satisfaction(rows),
+            **{group: {k: _satisfaction(v) for k, v in sorted(by.items())} for group, by in groups.items()},
+            "attachments": len(files), "reports_with_attachments": len({f["report_id"] for f in files})}
 
 
 NOT_RUN: dict[str, Any] = {"ran": False}
@@ -112,7 +127,8 @@ async def _exists(conn: asyncpg.Connection, schema: str, table: str) -> bool:
 
 
 async def gather_sections(conn: asyncpg.Connection, *, run_cases: str, like: str, routing: str, custody: str,
-                          appraisal: str, inspection: str, since: dt.datetime, as_of: dt.datetime) -> dict[str, Any]:
+                          appraisal: str, inspection: str, since: dt.datetime, as_of: dt.datetime,
+                          intake: str | None = None) -> dict[str, Any]:
     """The four sections from the database (`run_cases`: SQL selecting the run's case ids with $1 = `like`)."""
     run = f"WITH run AS ({run_cases})"
     out: dict[str, Any] = {}
@@ -140,8 +156,15 @@ async def gather_sections(conn: asyncpg.Connection, *, run_cases: str, like: str
     else:
         out["inspections"] = NOT_RUN
     if await _exists(conn, routing, "surveys"):
-        out["satisfaction"] = satisfaction_section(await conn.fetch(
-            f"{run} SELECT s.score, s.resolved, s.reopened FROM {ident(routing)}.surveys s JOIN run USING (case_id)", like))
+        R = ident(routing)
+        surveys = await conn.fetch(
+            f"{run} SELECT s.score, s.resolved, s.reopened, c.county_label, c.assignee FROM {R}.surveys s"
+            f" JOIN run USING (case_id) JOIN {R}.cases c USING (case_id)", like)
+        files = await conn.fetch(
+            f"SELECT a.report_id, a.content_type FROM {ident(intake)}.attachments a"
+            f" JOIN {ident(intake)}.reports r USING (report_id) WHERE r.source_id LIKE $1", like) \
+            if intake and await _exists(conn, intake, "attachments") else []
+        out["satisfaction"] = satisfaction_section(surveys, files)
     else:
         out["satisfaction"] = NOT_RUN
     return out
@@ -158,7 +181,9 @@ def _table(pairs: Iterable[tuple[str, object]]) -> str:
                                for k, v in pairs) + "</table>"
 
 
-def render_sections(s: Mapping[str, Any]) -> str:
+def render_sections(s: Mapping[str, Any], *, county_label: Callable[[str], str] = str,
+                    bureau_label: Callable[[str], str] = str) -> str:
+    """The four sections' HTML; the labels name a county code and a bureau id (the report's own)."""
     def not_run(name: str) -> str:
         return f"<p class=note>{_e(name)} did not run in this simulation (its schema is not in the run's database).</p>"
 
@@ -190,7 +215,27 @@ def render_sections(s: Mapping[str, Any]) -> str:
     v = s.get("satisfaction", NOT_RUN)
     parts.append("<h2>Satisfaction (回访满意度)</h2>" + (_table([
         ("answers", v["answers"]), ("mean score (1–5)", v["mean_score"]),
-        ("resolved", "—" if v["resolved_share"] is None else f"{v['resolved_share'] * 100:.1f}%"),
-        ("reopened by a low score", v["reopened"]),
-    ]) if v.get("ran") else not_run("routing's survey table")))
+        ("resolved", _share(v["resolved_share"])), ("reopened by a low score", v["reopened"]),
+        ("evidence files attached (reports with one)",
+         f"{v.get('attachments', 0)} ({v.get('reports_with_attachments', 0)})"),
+    ]) + _satisfaction_table("county", v.get("by_county", {}), county_label)
+        + _satisfaction_table("bureau", v.get("by_bureau", {}), bureau_label)
+        if v.get("ran") else not_run("routing's survey table")))
     return "\n".join(parts)
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _satisfaction_table(first: str, rows: Mapping[str, Mapping[str, Any]], label: Callable[[str], str]) -> str:
+    if not rows:
+        return ""
+    head = (f"<tr><th class=n>{_e(first)}</th><th>answers</th><th>mean score</th><th>resolved</th>"
+            "<th>reopened</th></tr>")
+    body = "".join(
+        f"<tr><td class=n>{_e(label(k))} <span class=note>{_e(k)}</span></td><td>{r['answers']}</td>"
+        f"<td>{_e('—' if r['mean_score'] is None else r['mean_score'])}</td><td>{_share(r['resolved_share'])}</td>"
+        f"<td>{r['reopened']}</td></tr>"
+        for k, r in sorted(rows.items(), key=lambda kv: (-kv[1]["answers"], kv[0])))
+    return f"<table>{head}{body}</table>"

@@ -23,6 +23,8 @@ class SimStats:
     penalties: Counter = field(default_factory=Counter)
     #: decisions of the simulated bureaus (accept, refuse, transfer, penalty, refer, …)
     decisions: Counter = field(default_factory=Counter)
+    #: what the complainants did after filing (sim.reporters): "photo:201", "survey:201", "reopen" …
+    reporters: Counter = field(default_factory=Counter)
     #: transport errors after retries
     errors: Counter = field(default_factory=Counter)
 

@@ -31,6 +31,7 @@ from sim.inspections import Inspections
 from sim.observe import Observer, Schemas, Scope, Snapshot
 from sim.outside import Outside
 from sim.receiver import Receiver, ReceiverStats
+from sim.reporters import Reporters
 from sim.registration import (
     Keys,
     all_bureaus,
@@ -269,9 +270,12 @@ class World:
                         keys=self.keys, population=self.plan.population, stats=self.stats,
                         credit=credit).plan_day(cfg.start)
         self.receiver.on_webhook = backends.on_webhook
+        reporters = Reporters(seed=cfg.seed, clock=clock, scheduler=scheduler, intake=intake, client_ids=self.client_ids,
+                              api_keys=self.keys.intake, stats=self.stats)
+        self.receiver.on_sms = reporters.on_sms
         self.outside = outside = Outside(plan=self.plan, clock=clock, scheduler=scheduler, intake=intake,
                                          client_ids=self.client_ids, api_keys=self.keys.intake, bootstrap=t.bootstrap,
-                                         stats=self.stats, client_kafka=t.client_kafka)
+                                         stats=self.stats, client_kafka=t.client_kafka, on_filed=reporters.filed)
         observer = Observer(t.dsn, self.scope())
         last = Snapshot()
         rate = 0.0

@@ -292,6 +292,14 @@ async def _demo(args: argparse.Namespace) -> int:
              f"{'—' if t['compliance'] is None else format(t['compliance'], '.1%')} ({t['breaches']} breaches); "
              f"{t['transfers']} transfers; {t['referrals']} criminal referrals ({t['referrals_accepted']} accepted); "
              f"{t['penalties']} penalties; {t['blacklisted']} blacklisted; {t['dead_letters']} dead letters")
+        happy = figures.sections.get("satisfaction") or {}
+        read = result.stats.reporters
+        if happy.get("ran"):
+            _say(f"  complainants: {happy['attachments']} evidence photos; closing SMS read "
+                 f"{read['survey_link'] + read['survey_no_link']}, {read['survey_link']} with the survey link; "
+                 f"{happy['answers']} survey answers (mean score "
+                 f"{'—' if happy['mean_score'] is None else happy['mean_score']}), {happy['reopened']} cases reopened "
+                 f"({', '.join(f'{k} {v}' for k, v in sorted(read.items())) or 'nothing done'})")
         skews = ", ".join(f"{k} {v / 3600:+.1f} h" for k, v in result.skews.items())
         _say(f"  (simulated in {result.wall_seconds:.0f} s; the services' clock vs the simulator's: {skews or 'not read'})")
         _say(f"· assessment report: {path}")

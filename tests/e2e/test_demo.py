@@ -49,7 +49,9 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[s
            # ops' dead letters: the demo's monitor's only (the shared broker holds every test's)
            "SHUANGDA_CONSOLE_DLQ_TOPIC_PREFIX": f"ingress.monitor-bigdata-{unique}"}
     try:
-        run = await asyncio.to_thread(cli, env, "demo", "--complaints", "40", "--speed", "8000", "--follow-days", "3",
+        # seven follow-up days: enough for cases to close (an investigation takes days of office hours) and for
+        # the complainants to answer the closing SMS's survey within the period
+        run = await asyncio.to_thread(cli, env, "demo", "--complaints", "40", "--speed", "8000", "--follow-days", "7",
                                       "--lead-in", "20", "--keep-demo-services", timeout=900)
         yield {"run": run, "iso": iso, "state": state, "env": env}
     finally:
@@ -153,7 +155,8 @@ async def test_the_reports_figures_match_the_database(demo: dict[str, Any]) -> N
     assert t["deadlines_on_time"] > 0
 
 
-async def test_the_reports_custody_appraisal_and_inspection_sections_are_filled_from_the_run(demo: dict[str, Any]) -> None:
+async def test_the_reports_custody_appraisal_inspection_and_satisfaction_sections_are_filled_from_the_run(
+        demo: dict[str, Any]) -> None:
     figures = json.loads(report_path(demo["run"].stdout).with_suffix(".json").read_text(encoding="utf-8"))
     sections, s, like = figures["sections"], demo["iso"].schemas, figures["run_id"] + "-%"
     import asyncpg
@@ -164,12 +167,28 @@ async def test_the_reports_custody_appraisal_and_inspection_sections_are_filled_
         lots = await conn.fetchval(f'SELECT count(*) FROM "{s.custody}".lots WHERE case_id IN ({run})', like)
         appraisals = await conn.fetchval(f'SELECT count(*) FROM "{s.appraisal}".appraisals WHERE case_id IN ({run})', like)
         targets = await conn.fetchval(f'SELECT count(*) FROM "{s.inspection}".tasks')
+        surveys = await conn.fetchrow(
+            f'SELECT count(*) AS n, avg(score)::float AS mean, count(*) FILTER (WHERE reopened) AS reopened'
+            f' FROM "{s.routing}".surveys WHERE case_id IN ({run})', like)
+        files = await conn.fetchval(
+            f'SELECT count(*) FROM "{s.intake}".attachments a JOIN "{s.intake}".reports r USING (report_id)'
+            f' WHERE r.source_id LIKE $1', like)
     finally:
         await conn.close()
     custody, appraisal, inspections = sections["custody"], sections["appraisal"], sections["inspections"]
     assert custody["ran"] and custody["lots"] == lots > 0, custody
     assert appraisal["ran"] and sum(r["requested"] for r in appraisal["by_provider_kind"].values()) == appraisals > 0
     assert inspections["ran"] and inspections["targets"] == targets > 0 and inspections["inspected"] > 0, inspections
+    satisfaction = sections["satisfaction"]
+    said = re.search(r"complainants: .*", demo["run"].stdout)
+    assert satisfaction["ran"] and satisfaction["answers"] == surveys["n"] > 0, (said and said[0], dict(surveys))
+    assert satisfaction["mean_score"] == pytest.approx(surveys["mean"], abs=0.01)
+    assert satisfaction["reopened"] == surveys["reopened"]
+    assert sum(r["answers"] for r in satisfaction["by_county"].values()) == surveys["n"]
+    assert sum(r["answers"] for r in satisfaction["by_bureau"].values()) == surveys["n"]
+    assert satisfaction["attachments"] == files > 0, "the complainants' photos"
+    read = re.search(r"closing SMS read (\d+), (\d+) with the survey link", demo["run"].stdout)
+    assert read and int(read[1]) == int(read[2]) > 0, "every closing SMS links to the console's survey page"
 
 
 def test_shuangda_down_stops_everything_the_demo_left_running(demo: dict[str, Any]) -> None:

@@ -1,36 +1,4 @@
-"""Small evidence files for tests: a JPEG carrying Exif (GPS) and a comment, a PNG with text and
-eXIf chunks, a PDF — built byte by byte, so the tests know exactly what must be stripped."""
-from __future__ import annotations
+"""The evidence files of sim/evidence.py, where the tests have always imported them from."""
+from sim.evidence import GPS_MARK, jpeg_with_exif, pdf, png_with_text
 
-import struct
-import zlib
-
-GPS_MARK = b"GPS-34.3296N-108.7093E-device-SN12345"
-
-
-def jpeg_with_exif() -> bytes:
-    def segment(marker: int, body: bytes) -> bytes:
-        return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
-
-    return (b"\xff\xd8"
-            + segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
-            + segment(0xE1, b"Exif\x00\x00" + GPS_MARK)
-            + segment(0xFE, b"taken by " + GPS_MARK)
-            + segment(0xDB, b"\x00" + bytes(range(64)))
-            + segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
-            + b"\x12\x34\x56\x78pixels" + b"\xff\xd9")
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_with_text() -> bytes:
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"tEXt", b"Author\x00" + GPS_MARK)
-            + _chunk(b"eXIf", b"MM\x00*" + GPS_MARK) + _chunk(b"IDAT", zlib.compress(b"\x00\x00"))
-            + _chunk(b"IEND", b""))
-
-
-def pdf() -> bytes:
-    return b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+__all__ = ["GPS_MARK", "jpeg_with_exif", "pdf", "png_with_text"]

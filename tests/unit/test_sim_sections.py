@@ -45,11 +45,21 @@ def test_inspections_count_targets_results_publication_and_violations_that_becam
                                          "became_cases": 1}
 
 
-def test_satisfaction_gives_the_mean_score_the_share_resolved_and_the_reopenings() -> None:
-    got = satisfaction_section([{"score": 1, "resolved": False, "reopened": True},
-                                {"score": 4, "resolved": True, "reopened": False}])
-    assert got == {"ran": True, "answers": 2, "mean_score": 2.5, "resolved_share": 0.5, "reopened": 1}
-    assert satisfaction_section([])["mean_score"] is None
+def test_satisfaction_gives_the_mean_score_the_share_resolved_and_the_reopenings_per_county_and_bureau() -> None:
+    got = satisfaction_section(
+        [{"score": 1, "resolved": False, "reopened": True, "county_label": "610402", "assignee": "market_regulation@610402"},
+         {"score": 4, "resolved": True, "reopened": False, "county_label": "610402", "assignee": "culture@610400"},
+         {"score": 5, "resolved": True, "reopened": False, "county_label": "610404", "assignee": "culture@610400"}],
+        [{"report_id": "r1", "content_type": "image/jpeg"}, {"report_id": "r1", "content_type": "image/png"},
+         {"report_id": "r2", "content_type": "image/jpeg"}])
+    assert {k: got[k] for k in ("answers", "mean_score", "reopened")} == {"answers": 3, "mean_score": 3.33, "reopened": 1}
+    assert got["by_county"] == {
+        "610402": {"answers": 2, "mean_score": 2.5, "resolved_share": 0.5, "reopened": 1},
+        "610404": {"answers": 1, "mean_score": 5, "resolved_share": 1.0, "reopened": 0}}
+    assert got["by_bureau"]["culture@610400"] == {"answers": 2, "mean_score": 4.5, "resolved_share": 1.0, "reopened": 0}
+    assert (got["attachments"], got["reports_with_attachments"]) == (3, 2)
+    empty = satisfaction_section([])
+    assert empty["mean_score"] is None and empty["by_county"] == {} and empty["attachments"] == 0
 
 
 def test_the_report_shows_the_four_sections_and_says_which_did_not_run() -> None:
@@ -57,11 +67,13 @@ def test_the_report_shows_the_four_sections_and_says_which_did_not_run() -> None
     f.sections = {"custody": custody_section([], [{"state": "done", "environmental_cost": "5"}], AS_OF),
                   "appraisal": sections.NOT_RUN,
                   "inspections": inspection_section([{"plan_id": "p1", "state": "recorded", "result": "referred_to_case"}]),
-                  "satisfaction": satisfaction_section([{"score": 2, "resolved": False, "reopened": True}])}
+                  "satisfaction": satisfaction_section([{"score": 2, "resolved": False, "reopened": True,
+                                                         "county_label": "610402", "assignee": "market_regulation@610402"}])}
     page = report.render(f)
     for title in ("公物仓", "快速鉴定", "双随机、一公开", "回访满意度"):
         assert title in page
     assert "appraisal did not run in this simulation" in page
     assert re.search(r"violations that became a case</td><td>1<", page)
     assert re.search(r"mean score \(1–5\)</td><td>2<", page)
+    assert "秦都区市场监督管理局" in page and "秦都区 <span class=note>610402" in page, "per county and bureau, by name"
     assert f.to_json()["sections"]["custody"]["destruction_cost"] == "5"
