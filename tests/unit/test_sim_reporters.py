@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from services.intake.domain.attachments import Accepted, AttachmentLimits, check
+from shared.attachments import Accepted, AttachmentLimits, check
 from services.notify.adapters.templates import Renderer
 from services.notify.domain.notices import notice_for
 from services.notify.domain.planning import Recipient, context
