@@ -34,6 +34,7 @@ async def test_the_public_finds_published_inspection_results_and_commitments_wit
                  "risk": "low", "commitment": commitment},
                 {"credit_code": trader, "name": "欧阳春", "county": "610402", "category": "seedlings", "risk": "low",
                  "commitment": commitment}]
+        await world.register(pool)  # targets are drawn from the registry (credit's entity-registered events)
         assert (await http.put("/v1/pools/enterprises", json={"entries": pool}, headers=bureau)).status_code == 201
         roster = [{"inspector_id": f"LY{i:03d}", "name": f"执法员{i}"} for i in range(3)]
         assert (await http.put("/v1/pools/inspectors", json={"entries": roster}, headers=bureau)).status_code == 201
