@@ -1,5 +1,5 @@
 """The secure profile as an operator runs it (`shuangda up --profile secure`), on a stack of its
-own (its own state dir and ports 36500-36799): three KRaft brokers on SASL_SSL with the ACLs of
+own (its own state dir and ports 28500-28799): three KRaft brokers on SASL_SSL with the ACLs of
 compose's acls.sh, one Postgres login role per service, every service's API over HTTPS with a
 certificate from the stack's own CA.
 
@@ -44,9 +44,12 @@ COMPONENTS = ("intake-worker", *SERVICES)
 #: the short demo's namespace: its monitor publishes as ``monitor-bigdata-<namespace>``, recorded before
 #: the stack comes up so the profile's one ACL job already grants it its ingress topic
 DEMO_NAMESPACE = "securedemo"
-PORTS = {"SHUANGDA_KAFKA_PORT": 36500, "SHUANGDA_KAFKA_CONTROLLER_PORT": 36501, "SHUANGDA_PG_PORT": 36600,
-         "SHUANGDA_PROMETHEUS_PORT": 36601, "SHUANGDA_INTAKE_WORKER_PORT": 36708,
-         **{f"SHUANGDA_{s.upper()}_PORT": 36700 + i for i, s in enumerate(SERVICES)}}
+#: below Linux's ephemeral range (32768-60999): a port in it can be taken, between the check for busy ports
+#: and a service's bind, by any socket opened meanwhile (the test's own webhook receiver, a client's
+#: connection) — custody once failed to bind 36704 that way
+PORTS = {"SHUANGDA_KAFKA_PORT": 28500, "SHUANGDA_KAFKA_CONTROLLER_PORT": 28501, "SHUANGDA_PG_PORT": 28600,
+         "SHUANGDA_PROMETHEUS_PORT": 28601, "SHUANGDA_INTAKE_WORKER_PORT": 28708,
+         **{f"SHUANGDA_{s.upper()}_PORT": 28700 + i for i, s in enumerate(SERVICES)}}
 
 
 @dataclass
@@ -105,7 +108,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure]:
 
     busy = [p for p in PORTS.values() if proc.port_open("127.0.0.1", p)]
     if busy:
-        pytest.skip(f"ports {busy} are taken; the secure-profile test needs 36500-36799")
+        pytest.skip(f"ports {busy} are taken; the secure-profile test needs 28500-28799")
     state = tmp_path_factory.mktemp("secure-state")
     env = {k: v for k, v in os.environ.items() if k not in ("SHUANGDA_PG_DSN", "SHUANGDA_KAFKA_BOOTSTRAP")
            and not k.startswith("SHUANGDA_KAFKA_SASL") and k != "SHUANGDA_KAFKA_SECURITY_PROTOCOL"}
